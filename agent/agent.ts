@@ -1,0 +1,166 @@
+/**
+ * The agent: dials out to the master (so it can sit behind NAT), authenticates, runs commands.
+ *
+ * States: connecting -> handshaking -> ready -> disconnected -> (backoff) -> connecting ...
+ *         any -> stopped (stop() called, or the master rejected us for good: wrong token, bad name)
+ * When the connection drops, running commands are killed: the master has already ended their steps
+ * (RETRY) and will re-queue the builds.
+ */
+import os from 'node:os';
+import { WebSocket } from 'ws';
+import { CommandRunner } from './command-runner.ts';
+import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../master/agents/protocol.ts';
+
+export interface AgentOptions {
+  master: string;
+  name: string;
+  token: string;
+  basedir: string;
+  labels?: string[];
+  capacity?: number;
+  /** Unacked output bytes per command before its pipes pause. */
+  windowBytes?: number;
+  killGraceMs?: number;
+  maxBackoffMs?: number;
+  log?: (line: string) => void;
+}
+
+export type AgentState = 'connecting' | 'handshaking' | 'ready' | 'disconnected' | 'stopped';
+
+const VERSION = '0.1.0';
+
+export class Agent {
+  state: AgentState = 'disconnected';
+  private ws: WebSocket | null = null;
+  private readonly runs = new Map<string, CommandRunner>();
+  private backoffMs = 500;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastHeard = Date.now();
+  private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: AgentOptions) {
+    this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
+  }
+
+  /** Connects; resolves once the master has welcomed us, rejects if it refuses us for good. */
+  start(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    this.connect();
+    return ready;
+  }
+
+  stop(): void {
+    this.state = 'stopped';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    for (const r of this.runs.values()) r.cancel();
+    this.ws?.close(1000, 'agent stopping');
+  }
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    const ws = new WebSocket(this.options.master, { maxPayload: 16 * 1024 * 1024, handshakeTimeout: 10_000 });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.state = 'handshaking';
+      this.send({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        name: this.options.name,
+        token: this.options.token,
+        version: VERSION,
+        os: `${os.platform()} ${os.release()} ${os.arch()}`,
+        labels: this.options.labels ?? [],
+        capacity: this.options.capacity ?? 1000,
+        running: [],
+      });
+    });
+    ws.on('message', (data) => this.onFrame(data.toString()));
+    ws.on('error', (e) => this.log(`connection error: ${e.message}`));
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+  }
+
+  private send(m: AgentMessage): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+  }
+
+  private onFrame(raw: string): void {
+    this.lastHeard = Date.now();
+    const parsed = parseMasterMessage(raw);
+    if (!parsed.ok) {
+      this.log(`bad frame from master: ${parsed.error}`);
+      this.ws?.close(1008, parsed.error.slice(0, 120));
+      return;
+    }
+    this.onMessage(parsed.message);
+  }
+
+  private onMessage(m: MasterMessage): void {
+    switch (m.type) {
+      case 'welcome':
+        this.state = 'ready';
+        this.backoffMs = 500;
+        this.log(`connected to ${this.options.master}`);
+        this.startWatchdog(m.heartbeatMs);
+        for (const w of this.readyWaiters.splice(0)) w.resolve();
+        return;
+      case 'reject': {
+        this.log(`master refused us: ${m.reason}`);
+        if (!/already connected/.test(m.reason)) {
+          this.state = 'stopped';
+          for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`master refused agent "${this.options.name}": ${m.reason}`));
+        }
+        return;
+      }
+      case 'run': {
+        if (this.state !== 'ready' || this.runs.has(m.run)) return;
+        const runner = new CommandRunner(m, {
+          basedir: this.options.basedir,
+          windowBytes: this.options.windowBytes ?? 8 * 1024 * 1024,
+          killGraceMs: this.options.killGraceMs ?? 3000,
+          send: (msg) => this.send(msg),
+          onDone: (id) => this.runs.delete(id),
+        });
+        this.runs.set(m.run, runner);
+        runner.start();
+        return;
+      }
+      case 'cancel':
+        this.runs.get(m.run)?.cancel();
+        return;
+      case 'ack':
+        this.runs.get(m.run)?.ack(m.seq);
+        return;
+      case 'ping':
+        this.send({ type: 'pong' });
+        return;
+      default: {
+        const never: never = m;
+        this.log(`unexpected message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private startWatchdog(heartbeatMs: number): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastHeard > heartbeatMs * 3) {
+        this.log('no heartbeat from the master; reconnecting');
+        this.ws?.terminate();
+      }
+    }, heartbeatMs);
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    for (const r of this.runs.values()) r.cancel();
+    if (this.state === 'stopped') return;
+    this.state = 'disconnected';
+    this.log(`disconnected (${code}${reason ? `: ${reason}` : ''}); retrying in ${this.backoffMs} ms`);
+    this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+  }
+}

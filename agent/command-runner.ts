@@ -1,0 +1,153 @@
+/**
+ * One command on the agent, in its own process group so that everything it starts can be killed.
+ *
+ * States: running -> exiting -> reported
+ * running: output is sent as numbered `output` frames and kept until the master acks it; when more
+ *   than `windowBytes` are unacked the child's pipes are paused (flow control), so a fast writer
+ *   cannot fill the agent's memory. A timeout (no output), maxTime (wall) or cancel sends SIGTERM
+ *   to the group, then SIGKILL after `killGraceMs`.
+ * exiting: the main process ended; whatever it left running in its group is killed (as Jenkins'
+ *   process tree killer does) so no orphan outlives the step; pipes drain.
+ * reported: `exit` sent with the seq after the last output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MAX_OUTPUT_CHUNK, type AgentMessage, type RunMessage } from '../master/agents/protocol.ts';
+
+export interface RunnerOptions {
+  basedir: string;
+  windowBytes: number;
+  killGraceMs: number;
+  send(message: AgentMessage): void;
+  onDone(run: string): void;
+}
+
+type Killed = 'timeout' | 'maxTime' | 'cancel';
+
+export class CommandRunner {
+  private child: ChildProcess | null = null;
+  private seq = 0;
+  private readonly unacked: { seq: number; bytes: number }[] = [];
+  private unackedBytes = 0;
+  private paused = false;
+  private killed: Killed | null = null;
+  private state: 'running' | 'exiting' | 'reported' = 'running';
+  private readonly started = Date.now();
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  private maxTimeTimer: NodeJS.Timeout | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly msg: RunMessage,
+    private readonly options: RunnerOptions,
+  ) {}
+
+  start(): void {
+    const { msg } = this;
+    const cwd = path.join(this.options.basedir, msg.workdir);
+    try {
+      fs.mkdirSync(cwd, { recursive: true });
+    } catch (e) {
+      return this.failToStart(`cannot create workdir ${cwd}: ${(e as Error).message}`);
+    }
+    const [file, args] = msg.argv ? [msg.argv[0] as string, msg.argv.slice(1)] : ['/bin/sh', ['-c', msg.shell as string]];
+    const child = spawn(file, args, {
+      cwd,
+      env: { ...process.env, ...msg.env },
+      detached: true, // own process group: kill(-pid) reaches everything it starts
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.on('error', (e) => this.failToStart(`cannot run ${JSON.stringify(file)}: ${e.message}`));
+    child.stdout?.on('data', (d: Buffer) => this.output('stdout', d));
+    child.stderr?.on('data', (d: Buffer) => this.output('stderr', d));
+    child.on('exit', () => {
+      if (this.state === 'running') this.state = 'exiting';
+      this.signalGroup('SIGKILL');
+    });
+    child.on('close', (code, signal) => this.report(code, signal));
+    this.armTimeout();
+    if (msg.maxTime !== null) this.maxTimeTimer = setTimeout(() => this.kill('maxTime'), msg.maxTime * 1000);
+  }
+
+  cancel(): void {
+    this.kill('cancel');
+  }
+
+  /** The master stored everything up to `seq`. */
+  ack(seq: number): void {
+    while (this.unacked.length > 0 && (this.unacked[0] as { seq: number }).seq <= seq) {
+      this.unackedBytes -= (this.unacked.shift() as { bytes: number }).bytes;
+    }
+    if (this.paused && this.unackedBytes <= this.options.windowBytes / 2) {
+      this.paused = false;
+      this.child?.stdout?.resume();
+      this.child?.stderr?.resume();
+    }
+  }
+
+  private output(stream: 'stdout' | 'stderr', data: Buffer): void {
+    this.armTimeout();
+    for (let off = 0; off < data.length; off += MAX_OUTPUT_CHUNK) {
+      const part = data.subarray(off, off + MAX_OUTPUT_CHUNK);
+      const seq = this.seq++;
+      this.unacked.push({ seq, bytes: part.length });
+      this.unackedBytes += part.length;
+      this.options.send({ type: 'output', run: this.msg.run, seq, stream, data: part.toString('base64') });
+    }
+    if (!this.paused && this.unackedBytes > this.options.windowBytes) {
+      this.paused = true;
+      this.child?.stdout?.pause();
+      this.child?.stderr?.pause();
+    }
+  }
+
+  private armTimeout(): void {
+    if (this.msg.timeout === null || this.state !== 'running') return;
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = setTimeout(() => this.kill('timeout'), this.msg.timeout * 1000);
+  }
+
+  private kill(why: Killed): void {
+    if (this.state !== 'running' || this.killed) return;
+    this.killed = why;
+    this.signalGroup('SIGTERM');
+    this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), this.options.killGraceMs);
+    // Paused pipes would keep a killed command from ever closing.
+    this.child?.stdout?.resume();
+    this.child?.stderr?.resume();
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+
+  private failToStart(message: string): void {
+    if (this.state === 'reported') return;
+    this.options.send({ type: 'error', run: this.msg.run, message });
+    this.report(null, null);
+  }
+
+  private report(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.state === 'reported') return;
+    this.state = 'reported';
+    for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
+    this.options.send({
+      type: 'exit',
+      run: this.msg.run,
+      seq: this.seq,
+      code,
+      signal,
+      durationMs: Date.now() - this.started,
+      killed: this.killed,
+    });
+    this.options.onDone(this.msg.run);
+  }
+}

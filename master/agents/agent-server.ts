@@ -1,0 +1,77 @@
+/**
+ * Accepts agent WebSockets on `/agents`. A connection is a handshake until its `hello` is checked
+ * (protocol version, name, token); only then does it become an AgentSession. Anything else first,
+ * a bad token, or silence for `handshakeMs` closes it.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../logger.ts';
+import { tokensEqual } from './auth.ts';
+import type { AgentRegistry } from './agent-registry.ts';
+import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from './protocol.ts';
+
+export interface AgentServerOptions {
+  heartbeatMs: number;
+  missedHeartbeats: number;
+  handshakeMs?: number;
+  onSession(session: AgentSession, hello: { os: string; version: string; labels: string[]; capacity: number }): Promise<void>;
+}
+
+export class AgentServer {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+  constructor(
+    private readonly registry: AgentRegistry,
+    private readonly log: Logger,
+    private readonly options: AgentServerOptions,
+  ) {}
+
+  /** Takes over `/agents` upgrades on the HTTP server; returns false for other paths. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/agents') return false;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.handshake(ws, req.socket.remoteAddress ?? '?'));
+    return true;
+  }
+
+  close(): void {
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+  }
+
+  private handshake(ws: WebSocket, peer: string): void {
+    const reject = (reason: string) => {
+      this.log.warn('agent handshake refused', { peer, reason });
+      send(ws, { type: 'reject', reason });
+      ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+    };
+    const timer = setTimeout(() => reject('no hello in time'), this.options.handshakeMs ?? 10_000);
+    ws.once('close', () => clearTimeout(timer));
+    ws.once('message', (data, isBinary) => {
+      clearTimeout(timer);
+      if (isBinary) return reject('binary frames are not part of the protocol');
+      const parsed = parseAgentMessage(data.toString());
+      if (!parsed.ok) return reject(parsed.error);
+      const hello = parsed.message;
+      if (hello.type !== 'hello') return reject(`"${hello.type}" before hello: not authenticated`);
+      if (hello.protocol !== PROTOCOL_VERSION) return reject(`protocol ${hello.protocol} not supported (master speaks ${PROTOCOL_VERSION})`);
+      const config = this.registry.config(hello.name);
+      // Same answer for an unknown name and a wrong token: a prober learns nothing.
+      if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token');
+      if (this.registry.get(hello.name)?.session.isOpen) return reject(`agent "${hello.name}" is already connected`);
+      const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
+      send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs });
+      const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
+      this.options.onSession(session, info).catch((e: unknown) => {
+        this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
+        session.close('master error');
+      });
+    });
+  }
+}
+
+function send(ws: WebSocket, m: MasterMessage): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+}

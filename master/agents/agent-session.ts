@@ -1,0 +1,159 @@
+/**
+ * One authenticated agent connection, seen from the master.
+ *
+ * States: open -> closed (terminal). While open, each started command is a run:
+ *   started -> (output*) -> exited            the agent reported exit; all output before it is stored
+ *   started -> lost                           the connection closed first (exit never came)
+ * Output must arrive in seq order: a seq already seen is a replay and is dropped (and re-acked), a seq
+ * past the next expected is a gap, a protocol error that closes the connection.
+ */
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../logger.ts';
+import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
+import { parseAgentMessage, type AgentMessage, type MasterMessage } from './protocol.ts';
+
+interface Run {
+  sink: CommandSink;
+  nextSeq: number;
+  /** Resolves when everything received so far is stored. */
+  stored: Promise<void>;
+  resolve(exit: CommandExit): void;
+  error: string | null;
+  finished: boolean;
+}
+
+export const CLOSE_PROTOCOL_ERROR = 1008;
+
+export class AgentSession implements AgentConnection {
+  private readonly runs = new Map<string, Run>();
+  private closed = false;
+  private lastHeard = Date.now();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly closeListeners: (() => void)[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly ws: WebSocket,
+    private readonly log: Logger,
+    heartbeatMs: number,
+    missedHeartbeats: number,
+  ) {
+    ws.on('message', (data, isBinary) => this.onFrame(isBinary ? null : data.toString()));
+    ws.on('close', () => this.onClose());
+    ws.on('error', (e) => this.log.warn('agent socket error', { agent: name, error: e.message }));
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastHeard > heartbeatMs * missedHeartbeats) {
+        this.log.warn('agent missed heartbeats; dropping it', { agent: name });
+        ws.terminate();
+        return;
+      }
+      this.send({ type: 'ping' });
+    }, heartbeatMs);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  onClosed(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  start(spec: CommandSpec, sink: CommandSink): RunningCommand {
+    const id = randomUUID();
+    let resolve!: (exit: CommandExit) => void;
+    const done = new Promise<CommandExit>((r) => (resolve = r));
+    const run: Run = { sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, finished: false };
+    if (this.closed) {
+      resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
+      return { done, cancel: () => {} };
+    }
+    this.runs.set(id, run);
+    const { argv, shell, ...rest } = spec;
+    this.send({ type: 'run', run: id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
+    return { done, cancel: () => this.send({ type: 'cancel', run: id }) };
+  }
+
+  close(reason: string): void {
+    if (!this.closed) this.ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+  }
+
+  private send(message: MasterMessage): void {
+    if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  private protocolError(reason: string): void {
+    this.log.warn('agent protocol error; closing', { agent: this.name, reason });
+    this.close(reason);
+  }
+
+  private onFrame(raw: string | null): void {
+    this.lastHeard = Date.now();
+    if (raw === null) return this.protocolError('binary frames are not part of the protocol');
+    const parsed = parseAgentMessage(raw);
+    if (!parsed.ok) return this.protocolError(parsed.error);
+    this.onMessage(parsed.message);
+  }
+
+  private onMessage(m: AgentMessage): void {
+    switch (m.type) {
+      case 'pong':
+        return;
+      case 'hello':
+        return this.protocolError('hello after authentication');
+      case 'output': {
+        const run = this.runs.get(m.run);
+        if (!run || run.finished) return this.protocolError(`output for unknown run ${m.run}`);
+        if (m.seq < run.nextSeq) {
+          this.send({ type: 'ack', run: m.run, seq: run.nextSeq - 1 });
+          return;
+        }
+        if (m.seq > run.nextSeq) return this.protocolError(`output seq ${m.seq} for run ${m.run}, expected ${run.nextSeq}`);
+        run.nextSeq++;
+        const data = Buffer.from(m.data, 'base64');
+        const seq = m.seq;
+        run.stored = run.stored
+          .then(() => run.sink.output(m.stream, data))
+          .then(() => this.send({ type: 'ack', run: m.run, seq }))
+          .catch((e: unknown) => {
+            this.log.error('storing output failed', { agent: this.name, run: m.run, error: String(e) });
+          });
+        return;
+      }
+      case 'error': {
+        const run = this.runs.get(m.run);
+        if (!run) return this.protocolError(`error for unknown run ${m.run}`);
+        run.error = m.message;
+        return;
+      }
+      case 'exit': {
+        const run = this.runs.get(m.run);
+        if (!run || run.finished) return this.protocolError(`exit for unknown run ${m.run}`);
+        if (m.seq !== run.nextSeq) return this.protocolError(`exit after seq ${m.seq} for run ${m.run}, received up to ${run.nextSeq}`);
+        run.finished = true;
+        const exit: CommandExit = { code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, lost: false, error: run.error };
+        void run.stored.then(() => {
+          this.runs.delete(m.run);
+          run.resolve(exit);
+        });
+        return;
+      }
+      default: {
+        const never: never = m;
+        return this.protocolError(`unexpected message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const [id, run] of this.runs) {
+      this.runs.delete(id);
+      void run.stored.then(() => run.resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null }));
+    }
+    for (const l of this.closeListeners) l();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The agent protocol: every message type, validated on both sides. This file is the only code the
+ * agent shares with the master. Written down for people in docs/agent-protocol.md.
+ */
+import { z } from 'zod';
+
+export const PROTOCOL_VERSION = 1;
+/** Frames larger than this close the connection (output is chunked well below it). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Largest `data` payload (decoded bytes) in one output frame. */
+export const MAX_OUTPUT_CHUNK = 256 * 1024;
+
+const name = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
+const runId = z.string().min(1).max(64);
+const seq = z.number().int().nonnegative();
+
+export const AgentToMaster = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    protocol: z.number().int(),
+    name,
+    token: z.string().max(1000),
+    version: z.string().max(100),
+    os: z.string().max(200),
+    labels: z.array(z.string().max(100)).max(100).default([]),
+    capacity: z.number().int().min(1).max(1000),
+    /** Runs still alive on the agent after a reconnect, with the next seq it would send. */
+    running: z.array(z.strictObject({ run: runId, nextSeq: seq })).max(1000).default([]),
+  }),
+  z.strictObject({
+    type: z.literal('output'),
+    run: runId,
+    seq,
+    stream: z.enum(['stdout', 'stderr']),
+    /** base64 of the raw bytes, so non-UTF-8 output survives byte for byte. */
+    data: z.string().max(Math.ceil(MAX_OUTPUT_CHUNK / 3) * 4),
+  }),
+  z.strictObject({
+    type: z.literal('exit'),
+    run: runId,
+    /** seq of the first output message this run did not send: the master has all before it. */
+    seq,
+    code: z.number().int().nullable(),
+    signal: z.string().max(20).nullable(),
+    durationMs: z.number().nonnegative(),
+    /** Why the agent killed it, if it did. */
+    killed: z.enum(['timeout', 'maxTime', 'cancel']).nullable().default(null),
+  }),
+  z.strictObject({ type: z.literal('error'), run: runId, message: z.string().max(10_000) }),
+  z.strictObject({ type: z.literal('pong') }),
+]);
+export type AgentMessage = z.infer<typeof AgentToMaster>;
+
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string());
+
+export const MasterToAgent = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('welcome'), protocol: z.number().int(), heartbeatMs: z.number().int().positive() }),
+  z.strictObject({ type: z.literal('reject'), reason: z.string() }),
+  z.strictObject({
+    type: z.literal('run'),
+    run: runId,
+    argv: z.array(z.string()).min(1).optional(),
+    shell: z.string().min(1).optional(),
+    /** Relative to the agent's base directory; never absolute, never with "..". */
+    workdir: z.string().refine(isSafeRelativePath, 'must be a relative path without ".."'),
+    env: envVars.default({}),
+    /** Seconds without output before the agent kills the command; null for none. */
+    timeout: z.number().positive().nullable(),
+    /** Seconds of wall time before the agent kills the command; null for none. */
+    maxTime: z.number().positive().nullable(),
+  }),
+  z.strictObject({ type: z.literal('cancel'), run: runId }),
+  z.strictObject({ type: z.literal('ack'), run: runId, seq }),
+  z.strictObject({ type: z.literal('ping') }),
+]);
+export type MasterMessage = z.infer<typeof MasterToAgent>;
+export type RunMessage = Extract<MasterMessage, { type: 'run' }>;
+
+export function isSafeRelativePath(p: string): boolean {
+  if (p.length === 0 || p.length > 500 || p.startsWith('/') || p.includes('\0') || p.includes('\\')) return false;
+  return p.split('/').every((part) => part !== '..');
+}
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
+
+function parseFrame<T>(schema: z.ZodType<T>, raw: string): Parsed<T> {
+  if (Buffer.byteLength(raw) > MAX_FRAME_BYTES) return { ok: false, error: `frame larger than ${MAX_FRAME_BYTES} bytes` };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, error: 'frame is not JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, error: `invalid message${where}: ${issue?.message ?? 'unknown'}` };
+  }
+  return { ok: true, message: result.data };
+}
+
+export const parseAgentMessage = (raw: string): Parsed<AgentMessage> => parseFrame(AgentToMaster, raw);
+export const parseMasterMessage = (raw: string): Parsed<MasterMessage> => parseFrame(MasterToAgent, raw);

@@ -1,0 +1,16 @@
+import type { RequestHandler } from 'express';
+import { tokensEqual } from '../agents/auth.ts';
+import { UnauthorizedError } from '../errors/index.ts';
+
+/** State-changing requests need `Authorization: Bearer <token>` when web.auth is configured. */
+export function requireToken(tokens: string[] | undefined): RequestHandler {
+  return (req, _res, next) => {
+    if (!tokens) return next();
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    // Check every token so the time taken does not tell which one was close.
+    const ok = match ? tokens.map((t) => tokensEqual(match[1] as string, t)).some(Boolean) : false;
+    if (!ok) return next(new UnauthorizedError('this request changes state: send Authorization: Bearer <token> (web.auth.tokens)'));
+    next();
+  };
+}

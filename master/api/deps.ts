@@ -1,0 +1,20 @@
+import type { CompiledBuilder } from '../config/compile.ts';
+import type { Repositories } from '../db/repositories.ts';
+import type { AgentRegistry } from '../agents/agent-registry.ts';
+import type { PropertyValue } from '../build/properties.ts';
+
+/** What the API may do besides reading: implemented by the master, replaceable in tests. */
+export interface BuildActions {
+  force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
+  stop(buildid: number, reason: string): Promise<void>;
+  rebuild(buildid: number, reason: string): Promise<number>;
+}
+
+export interface ApiDeps {
+  repos: Repositories;
+  registry: AgentRegistry;
+  /** Configured builders with their database ids. */
+  builders: { id: number; config: CompiledBuilder }[];
+  actions: BuildActions;
+  authTokens: string[] | undefined;
+}

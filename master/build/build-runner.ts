@@ -1,0 +1,164 @@
+/**
+ * Runs one build of a claimed request on one agent, walking the builder's steps.
+ *
+ * States:  created -> running -> finished
+ *                     running -> stopping -> finished      (stop() while running)
+ * created: nothing stored yet. run() stores the build (next number), then each step in order:
+ * a step is skipped once the build is terminated (haltOnFailure, EXCEPTION, RETRY, CANCELLED) unless
+ * it is alwaysRun. finished: result, times and properties stored; the request completed, or released
+ * for another try when the result is RETRY (the agent was lost).
+ */
+import type { CompiledBuilder } from '../config/compile.ts';
+import type { BuildRequestRow, BuildRow } from '../db/entities.ts';
+import type { Repositories } from '../db/repositories.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { Logger } from '../logger.ts';
+import type { AgentConnection } from '../agents/agent-connection.ts';
+import type { Step, StepOutcome } from '../../steps/step.ts';
+import { applyStepResult, resultName, Results, type Result } from './results.ts';
+import { Properties, type PropertyValue } from './properties.ts';
+import { StepRuntime } from './step-runtime.ts';
+
+export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
+
+export interface BuildDeps {
+  repos: Repositories;
+  bus: EventBus;
+  log: Logger;
+  masterid: number;
+  now: () => number;
+}
+
+export class Build {
+  state: BuildState = 'created';
+  row: BuildRow | null = null;
+  private readonly abort = new AbortController();
+  private stopReason: string | null = null;
+
+  constructor(
+    private readonly deps: BuildDeps,
+    private readonly builder: CompiledBuilder,
+    private readonly builderid: number,
+    private readonly request: BuildRequestRow,
+    private readonly agent: AgentConnection,
+  ) {}
+
+  /** Asks the build to stop: the running command's process group is killed, the build is CANCELLED. */
+  stop(reason: string): void {
+    if (this.state === 'finished' || this.state === 'stopping') return;
+    this.stopReason = reason;
+    if (this.state === 'running') this.state = 'stopping';
+    this.abort.abort();
+  }
+
+  async run(hooks: { onStarted?: (row: BuildRow) => void } = {}): Promise<BuildRow> {
+    const { repos, bus, now } = this.deps;
+    const props = new Properties();
+    props.setAll(this.builder.properties as Record<string, PropertyValue>, 'Builder');
+    props.setAll(JSON.parse(this.request.properties) as Record<string, PropertyValue>, 'Scheduler');
+    props.set('buildername', this.builder.name, 'Builder');
+    props.set('agentname', this.agent.name, 'Agent');
+    props.set('reason', this.request.reason, 'Scheduler');
+
+    const started = now();
+    const row = await repos.builds.create({
+      builderid: this.builderid,
+      buildrequestid: this.request.id,
+      masterid: this.deps.masterid,
+      agent: this.agent.name,
+      started_at: started,
+      state_string: 'starting',
+      properties: JSON.stringify(props.toJSON()),
+    });
+    this.row = row;
+    props.set('buildnumber', row.number, 'Build');
+    if (this.state === 'created') this.state = 'running';
+    hooks.onStarted?.(row);
+    bus.publish('build.started', { buildid: row.id, builderid: this.builderid, number: row.number, agent: this.agent.name, buildrequestid: this.request.id });
+
+    let result: Result = Results.SUCCESS;
+    let terminated = false;
+    const failedSteps: string[] = [];
+    let number = 0;
+    for (const step of this.builder.steps) {
+      if ((terminated || this.abort.signal.aborted) && !step.alwaysRun) continue;
+      const outcome = await this.runStep(step, number++, row, props);
+      const applied = applyStepResult(step.flags(), outcome.result, result);
+      if (applied.buildResult !== result && outcome.result !== Results.SUCCESS) failedSteps.push(step.name);
+      result = applied.buildResult;
+      terminated ||= applied.terminate;
+    }
+    if (this.stopReason !== null) result = Results.CANCELLED;
+
+    const complete = now();
+    const state = stateString(result, failedSteps, this.stopReason);
+    const properties = JSON.stringify(props.toJSON());
+    await repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties });
+    Object.assign(row, { results: result, complete_at: complete, state_string: state, properties });
+    if (result === Results.RETRY) {
+      await repos.buildRequests.unclaim(this.request.id);
+    } else {
+      await repos.buildRequests.complete(this.request.id, result, complete);
+      bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
+    }
+    this.state = 'finished';
+    bus.publish('build.finished', { buildid: row.id, builderid: this.builderid, number: row.number, results: result, durationMs: complete - started });
+    return row;
+  }
+
+  private async runStep(step: Step, number: number, build: BuildRow, props: Properties): Promise<StepOutcome> {
+    const { repos, bus, now } = this.deps;
+    const started = now();
+    const stepRow = await repos.steps.create({ buildid: build.id, number, name: step.name, started_at: started });
+    await repos.builds.update(build.id, { state_string: `running ${step.name}` });
+    bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
+
+    const runtime = new StepRuntime(
+      { repos, bus, agent: this.agent, signal: this.abort.signal, builder: this.builder, buildNumber: build.number, properties: props },
+      stepRow,
+    );
+    let outcome: StepOutcome;
+    try {
+      if (this.abort.signal.aborted && !step.alwaysRun) outcome = { result: Results.CANCELLED, stateString: 'cancelled' };
+      else if (!(await step.shouldRun(props))) outcome = { result: Results.SKIPPED, stateString: 'skipped' };
+      else outcome = await step.run(runtime);
+    } catch (e) {
+      this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: String(e) });
+      await runtime.writeErrorLog(e);
+      outcome = { result: Results.EXCEPTION, stateString: `exception: ${(e as Error).message ?? String(e)}`.slice(0, 500) };
+    }
+    try {
+      await runtime.finishLogs();
+    } catch (e) {
+      outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}`.slice(0, 500) };
+    }
+    const complete = now();
+    await repos.steps.update(stepRow.id, { results: outcome.result, complete_at: complete, state_string: outcome.stateString ?? resultName(outcome.result) ?? '' });
+    await repos.builds.update(build.id, { properties: JSON.stringify(props.toJSON()) });
+    bus.publish('step.finished', { buildid: build.id, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
+    return outcome;
+  }
+}
+
+function stateString(result: Result, failed: string[], stopReason: string | null): string {
+  switch (result) {
+    case Results.SUCCESS:
+      return 'build successful';
+    case Results.WARNINGS:
+      return `warnings ${failed.join(' ')}`.trim();
+    case Results.FAILURE:
+      return `failed ${failed.join(' ')}`.trim();
+    case Results.SKIPPED:
+      return 'skipped';
+    case Results.EXCEPTION:
+      return `exception ${failed.join(' ')}`.trim();
+    case Results.RETRY:
+      return 'retry: agent lost';
+    case Results.CANCELLED:
+      return `cancelled${stopReason ? `: ${stopReason}` : ''}`;
+    default: {
+      const never: never = result;
+      return String(never);
+    }
+  }
+}

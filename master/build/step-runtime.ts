@@ -1,0 +1,119 @@
+/** The StepContext a running step gets: commands on the build's agent, logs, properties. */
+import type { CompiledBuilder } from '../config/compile.ts';
+import type { StepRow } from '../db/entities.ts';
+import type { Repositories } from '../db/repositories.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { AgentConnection } from '../agents/agent-connection.ts';
+import type { CommandRequest, CommandResult, LogHandle, StepContext } from '../../steps/step-context.ts';
+import type { Properties } from './properties.ts';
+import { LogWriter } from './log-writer.ts';
+
+const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
+
+export interface StepRuntimeDeps {
+  repos: Repositories;
+  bus: EventBus;
+  agent: AgentConnection;
+  signal: AbortSignal;
+  builder: CompiledBuilder;
+  buildNumber: number;
+  properties: Properties;
+}
+
+export class StepRuntime implements StepContext {
+  private readonly writers = new Map<string, LogWriter>();
+
+  constructor(
+    private readonly deps: StepRuntimeDeps,
+    private readonly step: StepRow,
+  ) {}
+
+  get builderName(): string {
+    return this.deps.builder.name;
+  }
+  get buildNumber(): number {
+    return this.deps.buildNumber;
+  }
+  get agentName(): string {
+    return this.deps.agent.name;
+  }
+  get properties(): Properties {
+    return this.deps.properties;
+  }
+  get signal(): AbortSignal {
+    return this.deps.signal;
+  }
+
+  async runCommand(request: CommandRequest): Promise<CommandResult> {
+    if (this.deps.signal.aborted) return { exitCode: null, signal: null, killed: 'cancel', lost: false, durationMs: 0, stdout: '' };
+    const writer = await this.writer(request.logName ?? 'stdio', 's');
+    const stdout: Buffer[] = [];
+    let collected = 0;
+    const running = this.deps.agent.start(
+      {
+        ...(Array.isArray(request.command) ? { argv: request.command } : { shell: request.command }),
+        workdir: `${this.deps.builder.dirname}/${request.workdir}`,
+        env: request.env,
+        timeout: request.timeout,
+        maxTime: request.maxTime,
+      },
+      {
+        output: (stream, data) => {
+          if (request.collectStdout && stream === 'stdout' && collected < MAX_COLLECTED_STDOUT) {
+            stdout.push(data);
+            collected += data.length;
+          }
+          return writer.append(stream === 'stdout' ? 'o' : 'e', data);
+        },
+      },
+    );
+    const onAbort = () => running.cancel();
+    this.deps.signal.addEventListener('abort', onAbort);
+    try {
+      const exit = await running.done;
+      if (exit.error) await (await this.writer('err.text', 't')).append('h', Buffer.from(`${exit.error}\n`));
+      return {
+        exitCode: exit.code,
+        signal: exit.signal,
+        killed: exit.killed,
+        lost: exit.lost,
+        durationMs: exit.durationMs,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        ...(exit.error ? { error: exit.error } : {}),
+      };
+    } finally {
+      this.deps.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async addLog(name: string): Promise<LogHandle> {
+    const writer = await this.writer(name, 't');
+    return {
+      append: (text) => writer.append('o', Buffer.from(text)),
+      finish: () => writer.finish(),
+    };
+  }
+
+  async setStateString(text: string): Promise<void> {
+    await this.deps.repos.steps.update(this.step.id, { state_string: text });
+  }
+
+  async writeErrorLog(e: unknown): Promise<void> {
+    const text = e instanceof Error ? `${e.stack ?? e.message}\n` : `${String(e)}\n`;
+    await (await this.writer('err.text', 't')).append('h', Buffer.from(text));
+  }
+
+  async finishLogs(): Promise<void> {
+    for (const w of this.writers.values()) if (!w.log.complete) await w.finish();
+  }
+
+  private async writer(name: string, type: 's' | 't'): Promise<LogWriter> {
+    let w = this.writers.get(name);
+    if (!w) {
+      const row = await this.deps.repos.logs.create(this.step.id, name, type);
+      w = new LogWriter(row, this.deps.repos.logs, this.deps.bus);
+      this.writers.set(name, w);
+    }
+    return w;
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The `caliper` command: start (a master, optionally with a local agent), check-config, agent.
+ */
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config/loader.ts';
+import { ConfigError } from './errors/index.ts';
+import { startMaster } from './master.ts';
+import { Agent } from '../agent/agent.ts';
+
+const HELP: Record<string, string> = {
+  main: `Usage: caliper <command> [options]
+
+Commands:
+  start          run a master (and optionally a local agent)
+  check-config   validate a config file and print every error
+  agent          run an agent that connects to a master
+
+Run "caliper <command> --help" for a command's options.`,
+  start: `Usage: caliper start [--config FILE] [--port N] [--host H] [--db URL] [--with-agent [NAME]]
+
+  --config FILE        config module (default ./master.config.ts)
+  --port N             HTTP port (default: web.port from the config, else 8010)
+  --host H             address to listen on (default: web.host, else 127.0.0.1)
+  --db URL             database: sqlite:PATH or postgres://... (default: db.url from the config)
+  --with-agent [NAME]  also run the configured agent NAME (default: the first) beside the master`,
+  'check-config': `Usage: caliper check-config [--config FILE]
+
+Validates the config and prints every error with its path; exits 1 if there is any.`,
+  agent: `Usage: caliper agent --master ws://HOST:PORT/agents --name NAME --token TOKEN [--workdir DIR] [--labels a,b]
+
+  --master URL     the master's agent endpoint
+  --name NAME      this agent's name, as in the master's config
+  --token TOKEN    its token (or set CALIPER_AGENT_TOKEN, which keeps it out of the process list)
+  --workdir DIR    base directory for builds (default ./agent-work/NAME)
+  --labels a,b     extra labels this agent offers
+  --capacity N     most commands run at once (default: what the master allows)`,
+};
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP.main);
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(HELP[command] ?? HELP.main);
+    return;
+  }
+  switch (command) {
+    case 'check-config':
+      return checkConfig(rest);
+    case 'start':
+      return start(rest);
+    case 'agent':
+      return runAgent(rest);
+    default:
+      fail(`unknown command "${command}"\n\n${HELP.main}`);
+  }
+}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message}\n\n${usage}`);
+  }
+}
+
+async function checkConfig(args: string[]): Promise<void> {
+  const v = parse(args, { config: { type: 'string' } }, HELP['check-config'] as string);
+  const file = v.config ?? 'master.config.ts';
+  try {
+    const config = await loadConfigFile(file);
+    console.log(`${file}: OK (${config.builders.length} builders, ${config.agents.length} agents, ${config.schedulers.length} schedulers)`);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
+
+async function start(args: string[]): Promise<void> {
+  // --with-agent takes an optional value, which parseArgs cannot express.
+  let withAgent: string | true | null = null;
+  const i = args.indexOf('--with-agent');
+  if (i !== -1) {
+    const next = args[i + 1];
+    withAgent = next && !next.startsWith('--') ? next : true;
+    args = [...args.slice(0, i), ...args.slice(i + (withAgent === true ? 1 : 2))];
+  }
+  const v = parse(args, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, db: { type: 'string' } }, HELP.start as string);
+  const file = path.resolve(v.config ?? 'master.config.ts');
+  let config;
+  try {
+    config = await loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+  if (v.port !== undefined && !/^\d{1,5}$/.test(v.port)) fail(`--port must be a number, got "${v.port}"`);
+  const basedir = path.dirname(file);
+  const master = await startMaster(config, {
+    basedir,
+    ...(v.port !== undefined ? { port: Number(v.port) } : {}),
+    ...(v.host !== undefined ? { host: v.host } : {}),
+    ...(v.db !== undefined ? { dbUrl: v.db } : {}),
+  });
+
+  let child: ChildProcess | null = null;
+  if (withAgent !== null) {
+    const agentConfig = withAgent === true ? config.agents[0] : config.agents.find((a) => a.name === withAgent);
+    if (!agentConfig) {
+      await master.stop();
+      fail(withAgent === true ? '--with-agent: the config defines no agents' : `--with-agent: no agent named "${withAgent}" in the config`);
+    }
+    const cli = fileURLToPath(new URL('../bin/caliper.js', import.meta.url));
+    const agentArgs = ['agent', '--master', `ws://127.0.0.1:${master.port}/agents`, '--name', agentConfig.name, '--workdir', path.join(basedir, '.caliper', 'agents', agentConfig.name)];
+    if (agentConfig.labels.length > 0) agentArgs.push('--labels', agentConfig.labels.join(','));
+    child = spawn(process.execPath, [cli, ...agentArgs], {
+      stdio: 'inherit',
+      env: { ...process.env, CALIPER_AGENT_TOKEN: agentConfig.token },
+    });
+  }
+  console.log(`Caliper master "${config.title}" at ${master.url} (API: ${master.url}/api/v2)`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    child?.kill('SIGTERM');
+    await master.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+async function runAgent(args: string[]): Promise<void> {
+  const v = parse(
+    args,
+    { master: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, workdir: { type: 'string' }, labels: { type: 'string' }, capacity: { type: 'string' } },
+    HELP.agent as string,
+  );
+  const token = v.token ?? process.env.CALIPER_AGENT_TOKEN;
+  if (!v.master || !v.name || !token) fail(`--master, --name and --token (or CALIPER_AGENT_TOKEN) are required\n\n${HELP.agent}`);
+  if (v.capacity !== undefined && !/^\d+$/.test(v.capacity)) fail(`--capacity must be a number, got "${v.capacity}"`);
+  const agent = new Agent({
+    master: v.master,
+    name: v.name,
+    token,
+    basedir: path.resolve(v.workdir ?? path.join('agent-work', v.name)),
+    labels: v.labels ? v.labels.split(',').filter(Boolean) : [],
+    ...(v.capacity !== undefined ? { capacity: Number(v.capacity) } : {}),
+  });
+  const stop = () => {
+    agent.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    await agent.start();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});

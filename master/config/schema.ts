@@ -1,0 +1,67 @@
+/** Stage 1 of the config pipeline: the shape of what a user writes, unknown keys refused. */
+import { z } from 'zod';
+import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
+
+const name = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
+const jsonValue: z.ZodType = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+export const agentSchema = z.strictObject({
+  name,
+  token: z.string().min(8, 'must be at least 8 characters (read it from the environment)'),
+  labels: z.array(z.string().min(1).max(100)).default([]),
+  maxBuilds: z.number().int().min(1).max(1000).default(1),
+});
+
+export const builderSchema = z.strictObject({
+  name,
+  description: z.string().max(1000).optional(),
+  agents: z.array(name).optional(),
+  labels: z.array(z.string().min(1)).optional(),
+  factory: z.custom<BuildFactory>(isBuildFactory, 'must be a BuildFactory (new BuildFactory().addStep(...))'),
+  properties: z.record(z.string(), jsonValue).default({}),
+  tags: z.array(z.string().min(1).max(100)).default([]),
+  /** Directory under the agent's base directory; default the builder's name. */
+  workdir: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a single directory name').optional(),
+});
+
+export const schedulerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('force'), name, builderNames: z.array(name).min(1) }),
+  z.strictObject({
+    type: z.literal('periodic'),
+    name,
+    builderNames: z.array(name).min(1),
+    periodicBuildTimer: z.number().min(1),
+    reason: z.string().optional(),
+    properties: z.record(z.string(), jsonValue).default({}),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  title: z.string().max(200).default('Caliper'),
+  web: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(8010),
+      host: z.string().default('127.0.0.1'),
+      /** Tokens allowed to change state over the API (force, stop, rebuild); none: open. */
+      auth: z.strictObject({ tokens: z.array(z.string().min(16)).min(1) }).optional(),
+      /** Largest JSON body the API accepts. */
+      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+    })
+    .prefault({}),
+  db: z.strictObject({ url: z.string().default('sqlite:.caliper/caliper.sqlite') }).prefault({}),
+  protocol: z
+    .strictObject({
+      heartbeatMs: z.number().int().min(100).default(10_000),
+      /** An agent gone this long (or missing this many heartbeats) is lost. */
+      missedHeartbeats: z.number().int().min(1).default(3),
+    })
+    .prefault({}),
+  agents: z.array(agentSchema).default([]),
+  builders: z.array(builderSchema).min(1, 'needs at least one builder'),
+  schedulers: z.array(schedulerSchema).default([]),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

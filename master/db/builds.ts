@@ -1,0 +1,70 @@
+import type { DataSource, Repository } from 'typeorm';
+import type { BuildRow } from './entities.ts';
+import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+
+export const buildFields: FieldMap = {
+  buildid: { column: 'id', type: 'int' },
+  builderid: { column: 'builderid', type: 'int' },
+  buildrequestid: { column: 'buildrequestid', type: 'int' },
+  number: { column: 'number', type: 'int' },
+  masterid: { column: 'masterid', type: 'int' },
+  agent: { column: 'agent', type: 'string' },
+  started_at: { column: 'started_at', type: 'time' },
+  complete_at: { column: 'complete_at', type: 'time' },
+  results: { column: 'results', type: 'int' },
+  state_string: { column: 'state_string', type: 'string' },
+};
+
+function isUniqueViolation(e: unknown): boolean {
+  const msg = String((e as Error)?.message ?? '');
+  return /UNIQUE constraint failed|duplicate key value/.test(msg);
+}
+
+export class BuildsRepo {
+  private readonly repo: Repository<BuildRow>;
+  constructor(private readonly source: DataSource) {
+    this.repo = source.getRepository<BuildRow>('Build');
+  }
+
+  /**
+   * Creates a build with the builder's next number. The unique (builderid, number) index makes a
+   * number impossible to hand out twice, even to masters sharing the database: a collision retries.
+   */
+  async create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.source.transaction(async (em) => {
+          const repo = em.getRepository<BuildRow>('Build');
+          const raw = (await repo
+            .createQueryBuilder('b')
+            .select('MAX(b.number)', 'max')
+            .where('b.builderid = :id', { id: values.builderid })
+            .getRawOne()) as { max: number | string | null } | undefined;
+          const number = Number(raw?.max ?? 0) + 1;
+          return repo.save({ ...values, number, complete_at: null, results: null });
+        });
+      } catch (e) {
+        if (!isUniqueViolation(e) || attempt >= 20) throw e;
+      }
+    }
+  }
+
+  get(id: number): Promise<BuildRow | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  async update(id: number, values: Partial<Pick<BuildRow, 'state_string' | 'properties' | 'results' | 'complete_at'>>): Promise<void> {
+    await this.repo.update({ id }, values);
+  }
+
+  incompleteOfMaster(masterid: number): Promise<BuildRow[]> {
+    return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
+  }
+
+  query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
+    const q = parseCollectionQuery(raw, buildFields);
+    const qb = this.repo.createQueryBuilder('b');
+    if (scope.builderid !== undefined) qb.where('b.builderid = :scopeBuilder', { scopeBuilder: scope.builderid });
+    return runCollectionQuery(qb, 'b', buildFields, q, { field: 'buildid', desc: false });
+  }
+}

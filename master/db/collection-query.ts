@@ -1,0 +1,136 @@
+/**
+ * Buildbot-style collection queries (`limit`, `offset`, `order=-field`, `field__op=value`) turned into
+ * a TypeORM query with bound parameters. Only fields listed in the resource's spec can be filtered or
+ * ordered on, so a query string never reaches SQL as text.
+ */
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { BadRequestError } from '../errors/index.ts';
+
+export type FieldType = 'int' | 'string' | 'bool' | 'time';
+export interface FieldSpec {
+  column: string;
+  type: FieldType;
+}
+export type FieldMap = Record<string, FieldSpec>;
+
+const OPS = { eq: '=', ne: '<>', lt: '<', le: '<=', gt: '>', ge: '>=', contains: 'LIKE' } as const;
+type Op = keyof typeof OPS;
+
+export interface Filter {
+  field: string;
+  op: Op;
+  values: unknown[];
+}
+export interface CollectionQuery {
+  limit: number | null;
+  offset: number;
+  order: { field: string; desc: boolean }[];
+  filters: Filter[];
+  fields: string[] | null;
+}
+
+const MAX_LIMIT = 10_000;
+
+function parseValue(raw: string, spec: FieldSpec, name: string): unknown {
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d{1,15}$/.test(raw)) throw new BadRequestError(`filter ${name}: "${raw}" is not an integer`);
+      return Number(raw);
+    }
+    case 'time': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new BadRequestError(`filter ${name}: "${raw}" is not a time in epoch seconds`);
+      return Math.round(n * 1000);
+    }
+    case 'bool': {
+      if (['true', '1', 'yes'].includes(raw)) return true;
+      if (['false', '0', 'no'].includes(raw)) return false;
+      throw new BadRequestError(`filter ${name}: "${raw}" is not a boolean`);
+    }
+    case 'string':
+      return raw;
+    default: {
+      const never: never = spec.type;
+      return never;
+    }
+  }
+}
+
+function one(value: unknown, name: string): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value[value.length - 1] as string;
+  throw new BadRequestError(`query parameter ${name} is malformed`);
+}
+
+/** Parses express's `req.query` against a resource's fields. Unknown fields are a 400. */
+export function parseCollectionQuery(query: Record<string, unknown>, fields: FieldMap, extraParams: string[] = []): CollectionQuery {
+  const out: CollectionQuery = { limit: null, offset: 0, order: [], filters: [], fields: null };
+  for (const [key, rawValue] of Object.entries(query)) {
+    if (extraParams.includes(key)) continue;
+    if (key === 'limit' || key === 'offset') {
+      const v = one(rawValue, key);
+      if (!/^\d{1,9}$/.test(v)) throw new BadRequestError(`${key} must be a non-negative integer, got "${v}"`);
+      const n = Number(v);
+      if (key === 'limit') {
+        if (n > MAX_LIMIT) throw new BadRequestError(`limit must be at most ${MAX_LIMIT}`);
+        out.limit = n;
+      } else out.offset = n;
+      continue;
+    }
+    if (key === 'order') {
+      const values = Array.isArray(rawValue) ? rawValue : [rawValue];
+      for (const v of values.flatMap((x) => String(x).split(','))) {
+        const desc = v.startsWith('-');
+        const field = desc ? v.slice(1) : v;
+        if (!fields[field]) throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
+        out.order.push({ field, desc });
+      }
+      continue;
+    }
+    if (key === 'field') {
+      const values = (Array.isArray(rawValue) ? rawValue : [rawValue]).flatMap((x) => String(x).split(','));
+      out.fields = values;
+      continue;
+    }
+    const [field, op = 'eq', ...rest] = key.split('__');
+    if (rest.length > 0 || !field) throw new BadRequestError(`malformed filter "${key}"`);
+    const spec = fields[field];
+    if (!spec) throw new BadRequestError(`unknown field "${field}" in filter "${key}"`, { allowed: Object.keys(fields) });
+    if (!(op in OPS)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
+    const raws = Array.isArray(rawValue) ? rawValue.map(String) : [one(rawValue, key)];
+    out.filters.push({ field, op: op as Op, values: raws.map((r) => parseValue(r, spec, key)) });
+  }
+  return out;
+}
+
+/** Applies filters, order and paging; returns the page and the total before paging. */
+export async function runCollectionQuery<T extends ObjectLiteral>(
+  qb: SelectQueryBuilder<T>,
+  alias: string,
+  fields: FieldMap,
+  q: CollectionQuery,
+  defaultOrder: { field: string; desc: boolean },
+): Promise<{ rows: T[]; total: number }> {
+  q.filters.forEach((f, i) => {
+    const spec = fields[f.field] as FieldSpec;
+    const col = `${alias}.${spec.column}`;
+    if (f.op === 'eq' && f.values.length > 1) {
+      qb.andWhere(`${col} IN (:...p${i})`, { [`p${i}`]: f.values });
+    } else if (f.op === 'contains') {
+      const needle = String(f.values[0]).replace(/[\\%_]/g, (c) => `\\${c}`);
+      qb.andWhere(`${col} LIKE :p${i} ESCAPE '\\'`, { [`p${i}`]: `%${needle}%` });
+    } else {
+      qb.andWhere(`${col} ${OPS[f.op]} :p${i}`, { [`p${i}`]: f.values[0] });
+    }
+  });
+  const total = await qb.getCount();
+  const order = q.order.length > 0 ? q.order : [defaultOrder];
+  order.forEach((o, i) => {
+    const col = `${alias}.${(fields[o.field] as FieldSpec).column}`;
+    if (i === 0) qb.orderBy(col, o.desc ? 'DESC' : 'ASC');
+    else qb.addOrderBy(col, o.desc ? 'DESC' : 'ASC');
+  });
+  if (q.limit !== null) qb.take(q.limit);
+  if (q.offset > 0) qb.skip(q.offset);
+  return { rows: await qb.getMany(), total };
+}

@@ -1,0 +1,201 @@
+/**
+ * Persistent records. Entity schemas (not decorators) so the same sources run under tsx without
+ * decorator metadata, and so binary/float column types can follow the database kind.
+ * Times are epoch milliseconds (bigint), read back as numbers.
+ */
+import { EntitySchema, type ValueTransformer } from 'typeorm';
+import { columnTypes, type DbKind } from './db-kind.ts';
+
+export const bigintAsNumber: ValueTransformer = {
+  to: (v: number | null | undefined) => v,
+  from: (v: string | number | null) => (v === null || v === undefined ? null : Number(v)),
+};
+const ms = { type: 'bigint' as const, nullable: true, transformer: bigintAsNumber };
+const id = { type: 'integer' as const, primary: true, generated: 'increment' as const };
+
+export interface BuilderRow {
+  id: number;
+  name: string;
+  description: string | null;
+  tags: string; // JSON array
+}
+export interface MasterRow {
+  id: number;
+  name: string;
+  active: boolean;
+  last_active: number | null;
+}
+export interface BuildRequestRow {
+  id: number;
+  builderid: number;
+  reason: string;
+  properties: string; // JSON object
+  priority: number;
+  submitted_at: number;
+  claimed_by_masterid: number | null;
+  claimed_at: number | null;
+  complete: boolean;
+  complete_at: number | null;
+  results: number | null;
+}
+export interface BuildRow {
+  id: number;
+  builderid: number;
+  buildrequestid: number;
+  number: number;
+  masterid: number;
+  agent: string;
+  started_at: number;
+  complete_at: number | null;
+  results: number | null;
+  state_string: string;
+  properties: string; // JSON object name -> [value, source]
+}
+export interface StepRow {
+  id: number;
+  buildid: number;
+  number: number;
+  name: string;
+  started_at: number | null;
+  complete_at: number | null;
+  results: number | null;
+  state_string: string;
+  hidden: boolean;
+}
+export interface LogRow {
+  id: number;
+  stepid: number;
+  name: string;
+  slug: string;
+  type: string; // 's' stdio, 't' text
+  num_lines: number;
+  num_bytes: number;
+  complete: boolean;
+}
+export interface LogChunkRow {
+  id: number;
+  logid: number;
+  first_line: number;
+  last_line: number;
+  stream: string; // 'o' stdout, 'e' stderr, 'h' header
+  content: Buffer;
+}
+export interface AgentRow {
+  id: number;
+  name: string;
+  info: string; // JSON: os, version, labels, capacity
+  connected_to_masterid: number | null;
+  last_connected_at: number | null;
+}
+
+export function entities(kind: DbKind) {
+  const t = columnTypes(kind);
+  return [
+    new EntitySchema<BuilderRow>({
+      name: 'Builder',
+      tableName: 'builders',
+      columns: {
+        id,
+        name: { type: 'varchar', length: 100, unique: true },
+        description: { type: 'text', nullable: true },
+        tags: { type: 'text', default: '[]' },
+      },
+    }),
+    new EntitySchema<MasterRow>({
+      name: 'Master',
+      tableName: 'masters',
+      columns: {
+        id,
+        name: { type: 'varchar', length: 200, unique: true },
+        active: { type: 'boolean', default: false },
+        last_active: ms,
+      },
+    }),
+    new EntitySchema<BuildRequestRow>({
+      name: 'BuildRequest',
+      tableName: 'buildrequests',
+      columns: {
+        id,
+        builderid: { type: 'integer' },
+        reason: { type: 'text' },
+        properties: { type: 'text', default: '{}' },
+        priority: { type: 'integer', default: 0 },
+        submitted_at: { ...ms, nullable: false },
+        claimed_by_masterid: { type: 'integer', nullable: true },
+        claimed_at: ms,
+        complete: { type: 'boolean', default: false },
+        complete_at: ms,
+        results: { type: 'integer', nullable: true },
+      },
+    }),
+    new EntitySchema<BuildRow>({
+      name: 'Build',
+      tableName: 'builds',
+      columns: {
+        id,
+        builderid: { type: 'integer' },
+        buildrequestid: { type: 'integer' },
+        number: { type: 'integer' },
+        masterid: { type: 'integer' },
+        agent: { type: 'varchar', length: 100 },
+        started_at: { ...ms, nullable: false },
+        complete_at: ms,
+        results: { type: 'integer', nullable: true },
+        state_string: { type: 'text', default: '' },
+        properties: { type: 'text', default: '{}' },
+      },
+    }),
+    new EntitySchema<StepRow>({
+      name: 'Step',
+      tableName: 'steps',
+      columns: {
+        id,
+        buildid: { type: 'integer' },
+        number: { type: 'integer' },
+        name: { type: 'varchar', length: 150 },
+        started_at: ms,
+        complete_at: ms,
+        results: { type: 'integer', nullable: true },
+        state_string: { type: 'text', default: '' },
+        hidden: { type: 'boolean', default: false },
+      },
+    }),
+    new EntitySchema<LogRow>({
+      name: 'Log',
+      tableName: 'logs',
+      columns: {
+        id,
+        stepid: { type: 'integer' },
+        name: { type: 'varchar', length: 100 },
+        slug: { type: 'varchar', length: 100 },
+        type: { type: 'varchar', length: 1 },
+        num_lines: { type: 'integer', default: 0 },
+        num_bytes: { type: 'bigint', default: 0, transformer: bigintAsNumber },
+        complete: { type: 'boolean', default: false },
+      },
+    }),
+    new EntitySchema<LogChunkRow>({
+      name: 'LogChunk',
+      tableName: 'logchunks',
+      columns: {
+        id,
+        logid: { type: 'integer' },
+        first_line: { type: 'integer' },
+        last_line: { type: 'integer' },
+        stream: { type: 'varchar', length: 1 },
+        content: { type: t.binary },
+      },
+    }),
+    new EntitySchema<AgentRow>({
+      name: 'Agent',
+      tableName: 'agents',
+      columns: {
+        id,
+        name: { type: 'varchar', length: 100, unique: true },
+        info: { type: 'text', default: '{}' },
+        connected_to_masterid: { type: 'integer', nullable: true },
+        last_connected_at: ms,
+      },
+    }),
+  ];
+}

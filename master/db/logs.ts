@@ -1,0 +1,78 @@
+import type { DataSource, Repository } from 'typeorm';
+import type { LogChunkRow, LogRow } from './entities.ts';
+import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+
+export const logFields: FieldMap = {
+  logid: { column: 'id', type: 'int' },
+  stepid: { column: 'stepid', type: 'int' },
+  name: { column: 'name', type: 'string' },
+  slug: { column: 'slug', type: 'string' },
+  num_lines: { column: 'num_lines', type: 'int' },
+  complete: { column: 'complete', type: 'bool' },
+};
+
+export function slugify(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').slice(0, 100) || 'log';
+}
+
+/** Logs are stored as ordered chunks of raw bytes, so a log is byte-exact and can be read in pages. */
+export class LogsRepo {
+  private readonly logs: Repository<LogRow>;
+  private readonly chunks: Repository<LogChunkRow>;
+  constructor(private readonly source: DataSource) {
+    this.logs = source.getRepository<LogRow>('Log');
+    this.chunks = source.getRepository<LogChunkRow>('LogChunk');
+  }
+
+  create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
+    return this.logs.save({ stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false });
+  }
+
+  /** Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart. */
+  async appendChunk(log: { id: number; num_lines: number; num_bytes: number }, stream: 'o' | 'e' | 'h', content: Buffer): Promise<void> {
+    let newlines = 0;
+    for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) newlines++;
+    const first = log.num_lines;
+    await this.source.transaction(async (em) => {
+      await em.getRepository<LogChunkRow>('LogChunk').insert({ logid: log.id, first_line: first, last_line: first + newlines, stream, content });
+      await em.getRepository<LogRow>('Log').update({ id: log.id }, { num_lines: first + newlines, num_bytes: log.num_bytes + content.length });
+    });
+    log.num_lines = first + newlines;
+    log.num_bytes += content.length;
+  }
+
+  async finish(id: number, counts: { num_lines: number }): Promise<void> {
+    await this.logs.update({ id }, { complete: true, num_lines: counts.num_lines });
+  }
+
+  get(id: number): Promise<LogRow | null> {
+    return this.logs.findOneBy({ id });
+  }
+
+  bySlug(stepid: number, slug: string): Promise<LogRow | null> {
+    return this.logs.findOneBy({ stepid, slug });
+  }
+
+  /** The log's bytes in order, a page of chunks at a time (a 50 MB log is never held whole). */
+  async *readChunks(logid: number, pageSize = 64): AsyncGenerator<LogChunkRow> {
+    let after = 0;
+    for (;;) {
+      const page = await this.chunks
+        .createQueryBuilder('c')
+        .where('c.logid = :logid AND c.id > :after', { logid, after })
+        .orderBy('c.id', 'ASC')
+        .take(pageSize)
+        .getMany();
+      for (const chunk of page) yield chunk;
+      if (page.length < pageSize) return;
+      after = (page[page.length - 1] as LogChunkRow).id;
+    }
+  }
+
+  query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
+    const q = parseCollectionQuery(raw, logFields);
+    const qb = this.logs.createQueryBuilder('l');
+    if (scope.stepid !== undefined) qb.where('l.stepid = :scopeStep', { scopeStep: scope.stepid });
+    return runCollectionQuery(qb, 'l', logFields, q, { field: 'logid', desc: false });
+  }
+}

@@ -1,0 +1,44 @@
+import type { DataSource, Repository } from 'typeorm';
+import type { StepRow } from './entities.ts';
+import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+
+export const stepFields: FieldMap = {
+  stepid: { column: 'id', type: 'int' },
+  buildid: { column: 'buildid', type: 'int' },
+  number: { column: 'number', type: 'int' },
+  name: { column: 'name', type: 'string' },
+  started_at: { column: 'started_at', type: 'time' },
+  complete_at: { column: 'complete_at', type: 'time' },
+  results: { column: 'results', type: 'int' },
+};
+
+export class StepsRepo {
+  private readonly repo: Repository<StepRow>;
+  constructor(source: DataSource) {
+    this.repo = source.getRepository<StepRow>('Step');
+  }
+
+  create(values: { buildid: number; number: number; name: string; started_at: number }): Promise<StepRow> {
+    return this.repo.save({ ...values, complete_at: null, results: null, state_string: 'running', hidden: false });
+  }
+
+  async update(id: number, values: Partial<Pick<StepRow, 'state_string' | 'results' | 'complete_at'>>): Promise<void> {
+    await this.repo.update({ id }, values);
+  }
+
+  get(id: number): Promise<StepRow | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  /** Steps left unfinished by a master that died. */
+  incompleteOfBuild(buildid: number): Promise<StepRow[]> {
+    return this.repo.createQueryBuilder('s').where('s.buildid = :b AND s.complete_at IS NULL', { b: buildid }).getMany();
+  }
+
+  query(raw: Record<string, unknown>, scope: { buildid?: number } = {}): Promise<{ rows: StepRow[]; total: number }> {
+    const q = parseCollectionQuery(raw, stepFields);
+    const qb = this.repo.createQueryBuilder('s');
+    if (scope.buildid !== undefined) qb.where('s.buildid = :scopeBuild', { scopeBuild: scope.buildid });
+    return runCollectionQuery(qb, 's', stepFields, q, { field: 'number', desc: false });
+  }
+}

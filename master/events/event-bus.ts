@@ -1,0 +1,36 @@
+/**
+ * Domain events, published after the database write they describe. The API's live stream, metrics
+ * and the request claimer listen here; nothing else couples the parts.
+ */
+import { EventEmitter } from 'node:events';
+
+export interface DomainEvents {
+  'buildrequest.new': { buildrequestid: number; builderid: number };
+  'buildrequest.complete': { buildrequestid: number; results: number };
+  'build.started': { buildid: number; builderid: number; number: number; agent: string; buildrequestid: number };
+  'build.finished': { buildid: number; builderid: number; number: number; results: number; durationMs: number };
+  'step.started': { buildid: number; stepid: number; number: number; name: string };
+  'step.finished': { buildid: number; stepid: number; name: string; results: number; durationMs: number };
+  'log.appended': { logid: number; stepid: number; stream: 'o' | 'e' | 'h'; data: Buffer; first_line: number };
+  'agent.connected': { name: string };
+  'agent.disconnected': { name: string };
+  'agent.available': { name: string };
+}
+export type EventName = keyof DomainEvents;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(1000);
+  }
+
+  publish<K extends EventName>(name: K, payload: DomainEvents[K]): void {
+    this.emitter.emit(name, payload);
+  }
+
+  subscribe<K extends EventName>(name: K, listener: (payload: DomainEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

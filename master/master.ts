@@ -1,0 +1,214 @@
+/**
+ * Composes a running master from a compiled config: database, agent server, request claimer,
+ * builds, HTTP API. Parts get what they need through their constructors; nothing is global.
+ *
+ * States: starting -> running -> stopping -> stopped.
+ * Start-up recovers from a previous run that died: builds it left running end EXCEPTION (their
+ * logs so far are kept), requests it had claimed go back in the queue.
+ */
+import http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { CompiledConfig, CompiledBuilder } from './config/compile.ts';
+import { openDatabase, type Database } from './db/data-source.ts';
+import { createRepositories, type Repositories } from './db/repositories.ts';
+import { EventBus } from './events/event-bus.ts';
+import { consoleLogger, type Logger } from './logger.ts';
+import { AgentRegistry } from './agents/agent-registry.ts';
+import { AgentServer } from './agents/agent-server.ts';
+import { RequestClaimer } from './scheduler/request-claimer.ts';
+import { Build } from './build/build-runner.ts';
+import { Results } from './build/results.ts';
+import { createApp } from './api/app.ts';
+import type { BuildActions } from './api/deps.ts';
+import { ConflictError, NotFoundError } from './errors/index.ts';
+import { startPeriodicSchedulers } from './scheduler/periodic.ts';
+import type { BuildRequestRow } from './db/entities.ts';
+
+export interface MasterOptions {
+  /** Overrides config.web.port (0 picks a free port). */
+  port?: number;
+  host?: string;
+  /** Overrides config.db.url. */
+  dbUrl?: string;
+  /** Relative sqlite paths resolve against this (the config file's folder). */
+  basedir?: string;
+  log?: Logger;
+  /** Name under which this master registers in a shared database. */
+  name?: string;
+}
+
+export interface RunningMaster {
+  url: string;
+  port: number;
+  db: Database;
+  repos: Repositories;
+  bus: EventBus;
+  registry: AgentRegistry;
+  masterid: number;
+  /** Builds running on this master, by build id. */
+  running: Map<number, Build>;
+  stop(): Promise<void>;
+}
+
+export async function startMaster(config: CompiledConfig, options: MasterOptions = {}): Promise<RunningMaster> {
+  const log = options.log ?? consoleLogger();
+  const now = () => Date.now();
+  const db = await openDatabase(options.dbUrl ?? config.db.url, { basedir: options.basedir });
+  const repos = createRepositories(db);
+  const bus = new EventBus();
+
+  const builderRows = await repos.builders.sync(config.builders);
+  const builders = config.builders.map((b) => ({ id: (builderRows.get(b.name) as { id: number }).id, config: b }));
+  const buildersById = new Map<number, CompiledBuilder>(builders.map((b) => [b.id, b.config]));
+  const master = await repos.masters.register(options.name ?? `${os.hostname()}:${options.basedir ?? process.cwd()}`, now());
+  await recover(repos, master.id, now, log);
+  await repos.agents.clearMaster(master.id);
+
+  const registry = new AgentRegistry(config.agents, bus);
+  const running = new Map<number, Build>();
+  const finishing = new Set<Promise<unknown>>();
+
+  const claimer = new RequestClaimer({
+    repos,
+    registry,
+    log,
+    masterid: master.id,
+    now,
+    buildersById,
+    startBuild: (builder, builderid, request, agent) => {
+      const build = new Build({ repos, bus, log, masterid: master.id, now }, builder, builderid, request, agent.session);
+      const p = build
+        .run({ onStarted: (row) => running.set(row.id, build) })
+        .catch(async (e: unknown) => {
+          log.error('build failed to run', { builder: builder.name, request: request.id, error: String(e) });
+          await failBuild(repos, build, request, now).catch(() => {});
+        })
+        .finally(() => {
+          if (build.row) running.delete(build.row.id);
+          registry.release(agent.config.name);
+          finishing.delete(p);
+        });
+      finishing.add(p);
+    },
+  });
+  const wake = () => claimer.wake();
+  bus.subscribe('buildrequest.new', wake);
+  bus.subscribe('agent.connected', wake);
+  bus.subscribe('agent.available', wake);
+
+  const forceable = (name: string) => {
+    const force = config.schedulers.filter((s) => s.type === 'force');
+    // With no force scheduler configured, every builder can be forced (the minimal config works as is).
+    return force.length === 0 || force.some((s) => s.builderNames.includes(name));
+  };
+  const submit = async (builderName: string, reason: string, properties: Record<string, unknown>): Promise<number> => {
+    const b = builders.find((x) => x.config.name === builderName);
+    if (!b) throw new NotFoundError(`builder "${builderName}" not found`);
+    const row = await repos.buildRequests.create({ builderid: b.id, reason, properties }, now());
+    bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
+    return row.id;
+  };
+  const actions: BuildActions = {
+    force: async (builderName, req) => {
+      if (!forceable(builderName)) throw new ConflictError(`no force scheduler lists builder "${builderName}"`);
+      return submit(builderName, req.reason, req.properties);
+    },
+    stop: async (buildid, reason) => {
+      const build = await repos.builds.get(buildid);
+      if (!build) throw new NotFoundError(`build ${buildid} not found`);
+      if (build.complete_at !== null) throw new ConflictError(`build ${buildid} is already finished`);
+      const live = running.get(buildid);
+      if (!live) throw new ConflictError(`build ${buildid} is not running on this master`);
+      live.stop(reason);
+    },
+    rebuild: async (buildid, reason) => {
+      const build = await repos.builds.get(buildid);
+      if (!build) throw new NotFoundError(`build ${buildid} not found`);
+      const b = builders.find((x) => x.id === build.builderid);
+      if (!b) throw new ConflictError(`builder of build ${buildid} is no longer configured`);
+      const request = (await repos.buildRequests.get(build.buildrequestid)) as BuildRequestRow;
+      return submit(b.config.name, reason, JSON.parse(request.properties) as Record<string, unknown>);
+    },
+  };
+
+  const agentServer = new AgentServer(registry, log, {
+    heartbeatMs: config.protocol.heartbeatMs,
+    missedHeartbeats: config.protocol.missedHeartbeats,
+    onSession: async (session, info) => {
+      const agentConfig = registry.config(session.name);
+      if (!agentConfig) return session.close('unknown agent');
+      registry.add({ config: agentConfig, session, info, connectedAt: now() });
+      session.onClosed(() => {
+        registry.remove(session.name, session);
+        void repos.agents.disconnected(session.name).catch(() => {});
+        log.info('agent disconnected', { agent: session.name });
+      });
+      await repos.agents.connected(session.name, info, master.id, now());
+      log.info('agent connected', { agent: session.name, os: info.os });
+    },
+  });
+
+  const app = createApp(
+    { repos, registry, builders, actions, authTokens: config.web.auth?.tokens },
+    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title },
+  );
+  const server = http.createServer(app);
+  server.on('upgrade', (req, socket, head) => {
+    if (!agentServer.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  const host = options.host ?? config.web.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? config.web.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  claimer.start();
+  const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
+  log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.length });
+
+  let stopped = false;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    db,
+    repos,
+    bus,
+    registry,
+    masterid: master.id,
+    running,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      stopPeriodic();
+      await claimer.stop();
+      for (const b of running.values()) b.stop('master shutting down');
+      await Promise.race([Promise.allSettled([...finishing]), new Promise((r) => setTimeout(r, 10_000))]);
+      agentServer.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await repos.masters.deactivate(master.id).catch(() => {});
+      await db.close();
+    },
+  };
+}
+
+/** Ends what a dead previous run of this master left behind (see the header comment). */
+async function recover(repos: Repositories, masterid: number, now: () => number, log: Logger): Promise<void> {
+  for (const build of await repos.builds.incompleteOfMaster(masterid)) {
+    for (const step of await repos.steps.incompleteOfBuild(build.id)) {
+      await repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'master restarted' });
+    }
+    await repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: master restarted during the build' });
+    await repos.buildRequests.complete(build.buildrequestid, Results.EXCEPTION, now());
+    log.warn('build left running by a previous master run marked EXCEPTION', { buildid: build.id });
+  }
+  for (const request of await repos.buildRequests.claimedIncomplete(masterid)) await repos.buildRequests.unclaim(request.id);
+}
+
+async function failBuild(repos: Repositories, build: Build, request: BuildRequestRow, now: () => number): Promise<void> {
+  if (build.row && build.row.complete_at === null) {
+    await repos.builds.update(build.row.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' });
+  }
+  await repos.buildRequests.complete(request.id, Results.EXCEPTION, now());
+}

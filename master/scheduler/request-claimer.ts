@@ -1,0 +1,76 @@
+/**
+ * Matches queued build requests with free agents and starts builds.
+ *
+ * States: idle -> passing -> idle; a wake-up during a pass sets `again`, so one more pass follows
+ * (no wake-up is lost, no two passes overlap); stopped is terminal. Passes are triggered by new
+ * requests, agents connecting or freeing up, and a slow poll that picks up requests other masters
+ * sharing the database submitted.
+ */
+import type { CompiledBuilder } from '../config/compile.ts';
+import type { Repositories } from '../db/repositories.ts';
+import type { BuildRequestRow } from '../db/entities.ts';
+import type { Logger } from '../logger.ts';
+import type { AgentRegistry, ConnectedAgent } from '../agents/agent-registry.ts';
+
+export interface ClaimerDeps {
+  repos: Repositories;
+  registry: AgentRegistry;
+  log: Logger;
+  masterid: number;
+  now: () => number;
+  buildersById: Map<number, CompiledBuilder>;
+  startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: ConnectedAgent): void;
+}
+
+export class RequestClaimer {
+  private state: 'idle' | 'passing' | 'stopped' = 'idle';
+  private again = false;
+  private poll: NodeJS.Timeout | null = null;
+  private current: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ClaimerDeps) {}
+
+  start(pollMs = 2000): void {
+    this.poll = setInterval(() => this.wake(), pollMs);
+    this.wake();
+  }
+
+  stop(): Promise<void> {
+    this.state = 'stopped';
+    if (this.poll) clearInterval(this.poll);
+    return this.current;
+  }
+
+  wake(): void {
+    if (this.state === 'stopped') return;
+    if (this.state === 'passing') {
+      this.again = true;
+      return;
+    }
+    this.state = 'passing';
+    this.current = this.pass()
+      .catch((e: unknown) => this.deps.log.error('claiming requests failed', { error: String(e) }))
+      .finally(() => {
+        if (this.state === 'stopped') return;
+        this.state = 'idle';
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async pass(): Promise<void> {
+    const { repos, registry, buildersById } = this.deps;
+    for (const request of await repos.buildRequests.unclaimed()) {
+      if (this.state === 'stopped') return;
+      const builder = buildersById.get(request.builderid);
+      if (!builder) continue; // a builder this master does not run (removed from config, or another master's)
+      const agent = registry.findFree(builder);
+      if (!agent) continue;
+      if (!(await repos.buildRequests.claim(request.id, this.deps.masterid, this.deps.now()))) continue;
+      registry.acquire(agent.config.name);
+      this.deps.startBuild(builder, request.builderid, request, agent);
+    }
+  }
+}

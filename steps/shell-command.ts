@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { isInterpolate, renderCommand, render, type Renderable } from '../master/build/interpolate.ts';
+import { isResult, Results, type Result } from '../master/build/results.ts';
+import type { CommandRequest, CommandResult, StepContext } from './step-context.ts';
+import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+import { renderableString } from './renderable-schema.ts';
+import { isSafeRelativePath } from '../master/agents/protocol.ts';
+
+export interface ShellCommandOptions extends CommonStepOptions {
+  /** argv (no shell) or a string run by `sh -c`. */
+  command: Renderable<string | Renderable<string>[]>;
+  /** Relative to the builder's directory on the agent. Default `build`. */
+  workdir?: string;
+  env?: Record<string, Renderable<string>>;
+  /** Seconds without output before the command is killed (default 1200; null for never). */
+  timeout?: number | null;
+  /** Seconds of wall time before the command is killed (default none). */
+  maxTime?: number | null;
+  /** Exit code -> result; codes not listed are FAILURE. Default {0: SUCCESS}. */
+  decodeRC?: Record<number, Result>;
+}
+
+export const shellCommandShape = {
+  ...commonStepShape,
+  command: z.union([
+    z.string().min(1, 'must not be empty'),
+    z.array(renderableString).min(1, 'must have at least the program name'),
+    z.custom((v) => typeof v === 'function' || isInterpolate(v), 'must be a string, an argv array, interpolate(...) or a function'),
+  ]),
+  workdir: z.string().refine(isSafeRelativePath, 'must be a relative path without ".."').optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), renderableString).optional(),
+  timeout: z.number().positive().nullable().optional(),
+  maxTime: z.number().positive().nullable().optional(),
+  decodeRC: z
+    .record(z.string().regex(/^-?\d+$/, 'keys must be exit codes'), z.custom<Result>(isResult, 'must be a result code (Results.*)'))
+    .optional(),
+};
+
+export const DEFAULT_TIMEOUT_S = 1200;
+
+/** Runs a command on the agent; its exit code decides the result. */
+export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> extends Step<O> {
+  readonly schema: z.ZodType = z.strictObject(shellCommandShape);
+  protected override readonly defaultFlags = {
+    haltOnFailure: false,
+    flunkOnFailure: true,
+    warnOnFailure: false,
+    flunkOnWarnings: false,
+    warnOnWarnings: true,
+  };
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const result = await ctx.runCommand(await this.commandRequest(ctx));
+    return this.evaluate(result);
+  }
+
+  protected async commandRequest(ctx: StepContext, extra: Partial<CommandRequest> = {}): Promise<CommandRequest> {
+    const o = this.options;
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(o.env ?? {})) env[key] = String(await render(value, ctx.properties));
+    return {
+      command: await renderCommand(o.command, ctx.properties),
+      workdir: o.workdir ?? 'build',
+      env,
+      timeout: o.timeout === undefined ? DEFAULT_TIMEOUT_S : o.timeout,
+      maxTime: o.maxTime ?? null,
+      ...extra,
+    };
+  }
+
+  protected evaluate(r: CommandResult): StepOutcome {
+    if (r.lost) return { result: Results.RETRY, stateString: 'agent lost' };
+    if (r.error) return { result: Results.FAILURE, stateString: r.error.slice(0, 300) };
+    if (r.killed === 'cancel') return { result: Results.CANCELLED, stateString: 'cancelled' };
+    if (r.killed === 'timeout') return { result: Results.FAILURE, stateString: `killed: no output for ${this.options.timeout ?? DEFAULT_TIMEOUT_S}s` };
+    if (r.killed === 'maxTime') return { result: Results.FAILURE, stateString: `killed: ran longer than ${this.options.maxTime}s` };
+    if (r.exitCode === null) return { result: Results.FAILURE, stateString: `killed by ${r.signal ?? 'signal'}` };
+    const decoded = this.options.decodeRC ? this.options.decodeRC[r.exitCode] : r.exitCode === 0 ? Results.SUCCESS : undefined;
+    const result = decoded ?? Results.FAILURE;
+    return { result, stateString: r.exitCode === 0 ? 'done' : `exit code ${r.exitCode}` };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What a step sees while it runs. The build runner implements it; steps never reach the database,
+ * the agent connection or the event bus directly.
+ */
+import type { Properties } from '../master/build/properties.ts';
+
+export interface CommandRequest {
+  /** argv (run without a shell) or a string (run with `sh -c`). */
+  command: string | string[];
+  /** Relative to the builder's directory on the agent. */
+  workdir: string;
+  env: Record<string, string>;
+  /** Seconds without output before the command is killed; null for never. */
+  timeout: number | null;
+  /** Seconds of wall time before the command is killed; null for never. */
+  maxTime: number | null;
+  /** Log that receives the output; created if missing. Default `stdio`. */
+  logName?: string;
+  /** Also hand stdout back as text (for steps that parse it). */
+  collectStdout?: boolean;
+}
+
+export interface CommandResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the command was killed, and why. */
+  killed: 'timeout' | 'maxTime' | 'cancel' | null;
+  /** The agent went away before the command finished. */
+  lost: boolean;
+  durationMs: number;
+  stdout: string;
+  /** The agent could not run the command at all (e.g. program not found). */
+  error?: string;
+}
+
+export interface LogHandle {
+  append(text: string): Promise<void>;
+  finish(): Promise<void>;
+}
+
+export interface StepContext {
+  readonly builderName: string;
+  readonly buildNumber: number;
+  readonly agentName: string;
+  readonly properties: Properties;
+  /** Aborted when the build is stopped. */
+  readonly signal: AbortSignal;
+  runCommand(request: CommandRequest): Promise<CommandResult>;
+  addLog(name: string): Promise<LogHandle>;
+  setStateString(text: string): Promise<void>;
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { Results, type Result, type ResultFlags } from '../master/build/results.ts';
+import type { PropertyReader } from '../master/build/interpolate.ts';
+import type { StepContext } from './step-context.ts';
+
+export interface StepOutcome {
+  result: Result;
+  stateString?: string;
+}
+
+export interface CommonStepOptions {
+  /** Unique within the builder's factory. */
+  name: string;
+  description?: string;
+  haltOnFailure?: boolean;
+  flunkOnFailure?: boolean;
+  warnOnFailure?: boolean;
+  flunkOnWarnings?: boolean;
+  warnOnWarnings?: boolean;
+  /** Run even after an earlier step halted the build. */
+  alwaysRun?: boolean;
+  /** Run the step only when this is (or returns) true; otherwise it is SKIPPED. */
+  doStepIf?: boolean | ((props: PropertyReader) => boolean | Promise<boolean>);
+}
+
+const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', `must be a ${what}`);
+
+/** Zod shape of the options every step takes; step types extend it. */
+export const commonStepShape = {
+  name: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" or "-" only'),
+  description: z.string().max(500).optional(),
+  haltOnFailure: z.boolean().optional(),
+  flunkOnFailure: z.boolean().optional(),
+  warnOnFailure: z.boolean().optional(),
+  flunkOnWarnings: z.boolean().optional(),
+  warnOnWarnings: z.boolean().optional(),
+  alwaysRun: z.boolean().optional(),
+  doStepIf: z.union([z.boolean(), fn('function of the properties')]).optional(),
+};
+
+const STEP = Symbol.for('caliper.step');
+
+export function isStep(value: unknown): value is Step {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STEP] === true;
+}
+
+/**
+ * A step of a build. Constructors never throw: options are checked with `schema` when the config is
+ * compiled, so every mistake in a config is reported at once with its path.
+ */
+export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
+  readonly [STEP] = true;
+  abstract readonly schema: z.ZodType;
+  protected readonly defaultFlags: ResultFlags = {
+    haltOnFailure: false,
+    flunkOnFailure: false,
+    warnOnFailure: false,
+    flunkOnWarnings: false,
+    warnOnWarnings: true,
+  };
+
+  constructor(readonly options: O) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get alwaysRun(): boolean {
+    return this.options.alwaysRun ?? false;
+  }
+
+  flags(): ResultFlags {
+    const o = this.options;
+    const d = this.defaultFlags;
+    return {
+      haltOnFailure: o.haltOnFailure ?? d.haltOnFailure,
+      flunkOnFailure: o.flunkOnFailure ?? d.flunkOnFailure,
+      warnOnFailure: o.warnOnFailure ?? d.warnOnFailure,
+      flunkOnWarnings: o.flunkOnWarnings ?? d.flunkOnWarnings,
+      warnOnWarnings: o.warnOnWarnings ?? d.warnOnWarnings,
+    };
+  }
+
+  async shouldRun(props: PropertyReader): Promise<boolean> {
+    const cond = this.options.doStepIf;
+    if (cond === undefined) return true;
+    return typeof cond === 'function' ? Boolean(await cond(props)) : cond;
+  }
+
+  abstract run(ctx: StepContext): Promise<StepOutcome>;
+}
+
+export { Results };
