@@ -33,49 +33,57 @@ function duplicates(names: string[]): Set<string> {
 
 export function compileConfig(input: unknown, file?: string): CompiledConfig {
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) {
-    // Step options are still checked so the user sees those errors in the same run.
-    const issues = zodIssues(parsed.error);
-    if (typeof input === 'object' && input !== null) issues.push(...stepIssues((input as { builders?: unknown }).builders));
-    throw new ConfigError(dedupe(issues), file);
-  }
+  // Cross-references and step options are checked even when the shape is wrong, on whatever can be
+  // read, so the user sees every mistake in one run.
+  const issues: ConfigIssue[] = parsed.success ? [] : zodIssues(parsed.error);
+  issues.push(...crossIssues(input), ...stepIssues(isRecord(input) ? input.builders : undefined));
+  if (!parsed.success || issues.length > 0) throw new ConfigError(dedupe(issues), file);
   const config = parsed.data;
-  const issues: ConfigIssue[] = [];
-
-  try {
-    parseDbUrl(config.db.url);
-  } catch (e) {
-    issues.push({ path: 'db.url', message: (e as Error).message });
-  }
-
-  const agentNames = config.agents.map((a) => a.name);
-  for (const d of duplicates(agentNames)) issues.push({ path: 'agents', message: `agent "${d}" is defined twice` });
-  const builderNames = config.builders.map((b) => b.name);
-  for (const d of duplicates(builderNames)) issues.push({ path: 'builders', message: `builder "${d}" is defined twice` });
-
-  config.builders.forEach((b, i) => {
-    b.agents?.forEach((a, j) => {
-      if (!agentNames.includes(a)) issues.push({ path: `builders[${i}].agents[${j}]`, message: `no agent named "${a}" in agents` });
-    });
-    const fits = config.agents.filter((a) => agentFits(b, a));
-    if (config.agents.length > 0 && fits.length === 0) {
-      issues.push({ path: `builders[${i}]`, message: 'no configured agent can run this builder (check agents and labels)' });
-    }
-  });
-  issues.push(...stepIssues(config.builders));
-
-  config.schedulers.forEach((s, i) => {
-    s.builderNames.forEach((n, j) => {
-      if (!builderNames.includes(n)) issues.push({ path: `schedulers[${i}].builderNames[${j}]`, message: `no builder named "${n}"` });
-    });
-  });
-  for (const d of duplicates(config.schedulers.map((s) => s.name))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
-
-  if (issues.length > 0) throw new ConfigError(issues, file);
   return {
     ...config,
     builders: config.builders.map((b) => ({ ...b, steps: [...b.factory.steps], dirname: b.workdir ?? b.name })),
   };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function crossIssues(input: unknown): ConfigIssue[] {
+  if (!isRecord(input)) return [];
+  const issues: ConfigIssue[] = [];
+  const db = isRecord(input.db) ? str(input.db.url) : undefined;
+  if (db !== undefined) {
+    try {
+      parseDbUrl(db);
+    } catch (e) {
+      issues.push({ path: 'db.url', message: (e as Error).message });
+    }
+  }
+  const agents = records(input.agents).map((a) => ({ name: str(a.name) ?? '', labels: strings(a.labels) ?? [] }));
+  const agentNames = agents.map((a) => a.name);
+  for (const d of duplicates(agentNames)) issues.push({ path: 'agents', message: `agent "${d}" is defined twice` });
+  const builders = records(input.builders);
+  const builderNames = builders.map((b) => str(b.name) ?? '');
+  for (const d of duplicates(builderNames)) issues.push({ path: 'builders', message: `builder "${d}" is defined twice` });
+  builders.forEach((b, i) => {
+    const wanted = { agents: strings(b.agents), labels: strings(b.labels) };
+    wanted.agents?.forEach((a, j) => {
+      if (!agentNames.includes(a)) issues.push({ path: `builders[${i}].agents[${j}]`, message: `no agent named "${a}" in agents` });
+    });
+    if (agents.length > 0 && !agents.some((a) => agentFits(wanted, a))) {
+      issues.push({ path: `builders[${i}]`, message: 'no configured agent can run this builder (check agents and labels)' });
+    }
+  });
+  const schedulers = records(input.schedulers);
+  schedulers.forEach((s, i) => {
+    strings(s.builderNames)?.forEach((n, j) => {
+      if (!builderNames.includes(n)) issues.push({ path: `schedulers[${i}].builderNames[${j}]`, message: `no builder named "${n}"` });
+    });
+  });
+  for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
+  return issues;
 }
 
 export function agentFits(

@@ -12,8 +12,8 @@ import { silentLogger } from '../../master/logger.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'bin/caliper.js');
 
-export async function startTestMaster(config: ConfigInput, dbUrl: string): Promise<RunningMaster> {
-  return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name: `test-${process.pid}` });
+export async function startTestMaster(config: ConfigInput, dbUrl: string, name = `test-${process.pid}`): Promise<RunningMaster> {
+  return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name });
 }
 
 export interface AgentProcess {
