@@ -42,6 +42,8 @@ export class AgentServer {
   }
 
   private handshake(ws: WebSocket, peer: string): void {
+    // Without a listener, a frame over maxPayload would be an unhandled 'error' event: a master crash.
+    ws.on('error', (e) => this.log.warn('agent socket error', { peer, error: e.message }));
     const reject = (reason: string) => {
       this.log.warn('agent handshake refused', { peer, reason });
       send(ws, { type: 'reject', reason });
