@@ -141,7 +141,7 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
     const { build } = await forceAndWaitWithToken();
     expect(build.result).toBe('success');
     const after = await stored();
-    expect(after.buildrequests).toBe(before.buildrequests + 1);
+    expect(after.buildrequests).toBe((before.buildrequests ?? 0) + 1);
   });
 
   async function forceAndWaitWithToken() {
