@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BadRequestError, NotFoundError, UnprocessableError } from '../errors/index.ts';
 import { formatPath } from '../config/format-path.ts';
 

@@ -27,13 +27,13 @@ export class LogWriter {
 
   append(stream: Stream, data: Buffer): Promise<void> {
     if (data.length === 0) return Promise.resolve();
-    if (this.bufferedBytes > 0 && stream !== this.bufferedStream) this.flush();
+    if (this.bufferedBytes > 0 && stream !== this.bufferedStream) void this.flush();
     this.bufferedStream = stream;
     this.buffer.push(data);
     this.bufferedBytes += data.length;
     const stored = new Promise<void>((resolve) => this.waiters.push(resolve));
-    if (this.bufferedBytes >= this.options.chunkBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.options.flushMs);
+    if (this.bufferedBytes >= this.options.chunkBytes) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return stored;
   }
 

@@ -62,8 +62,8 @@ export async function startAgent(master: RunningMaster, name: string, token: str
 }
 
 export interface Api {
-  get<T = any>(p: string): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test JSON
-  post<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test JSON
+  get<T = any>(p: string): Promise<{ status: number; body: T }>;
+  post<T = any>(p: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
   raw(p: string): Promise<Buffer>;
 }
 

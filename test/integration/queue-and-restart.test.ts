@@ -4,7 +4,7 @@ import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, forceAndWait, startAgent, startTestMaster, stepLog, waitFor, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
+import { api, forceAndWait, startAgent, startTestMaster, stepLog, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
 
 const config = (): ConfigInput => ({
   agents: [
