@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: starts its own throwaway services, runs vitest, stops them.
+# The whole test suite: type check, lint, then vitest against throwaway services it starts itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== typecheck" && npx tsc --noEmit -p .
+echo "== lint" && npx eslint .
 source scripts/services.sh
 trap stop_services EXIT
 start_postgres
+echo "== tests"
 npx vitest run "$@"
