@@ -127,6 +127,8 @@ export function entities(kind: DbKind) {
         complete_at: ms,
         results: { type: 'integer', nullable: true },
       },
+      indices: [{ columns: ['complete', 'claimed_by_masterid'] }],
+      foreignKeys: [{ target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<BuildRow>({
       name: 'Build',
@@ -144,6 +146,8 @@ export function entities(kind: DbKind) {
         state_string: { type: 'text', default: '' },
         properties: { type: 'text', default: '{}' },
       },
+      indices: [{ columns: ['builderid', 'number'], unique: true }, { columns: ['buildrequestid'] }],
+      foreignKeys: [{ target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }, { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<StepRow>({
       name: 'Step',
@@ -159,6 +163,8 @@ export function entities(kind: DbKind) {
         state_string: { type: 'text', default: '' },
         hidden: { type: 'boolean', default: false },
       },
+      indices: [{ columns: ['buildid', 'number'], unique: true }],
+      foreignKeys: [{ target: 'Build', columnNames: ['buildid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<LogRow>({
       name: 'Log',
@@ -173,6 +179,8 @@ export function entities(kind: DbKind) {
         num_bytes: { type: 'bigint', default: 0, transformer: bigintAsNumber },
         complete: { type: 'boolean', default: false },
       },
+      indices: [{ columns: ['stepid', 'slug'], unique: true }],
+      foreignKeys: [{ target: 'Step', columnNames: ['stepid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<LogChunkRow>({
       name: 'LogChunk',
@@ -185,6 +193,8 @@ export function entities(kind: DbKind) {
         stream: { type: 'varchar', length: 1 },
         content: { type: t.binary },
       },
+      indices: [{ columns: ['logid', 'first_line'] }],
+      foreignKeys: [{ target: 'Log', columnNames: ['logid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<AgentRow>({
       name: 'Agent',

@@ -6,15 +6,17 @@ const int = (name: string, nullable = false): TableColumnOptions => ({ name, typ
 const ms = (name: string, nullable = true): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
 const text = (name: string, def?: string): TableColumnOptions => ({ name, type: 'text', ...(def === undefined ? {} : { default: `'${def}'` }) });
 const varchar = (name: string, length: number): TableColumnOptions => ({ name, type: 'varchar', length: String(length) });
-const bool = (name: string): TableColumnOptions => ({ name, type: 'boolean', default: false });
+// SQLite spells a false default 0; writing it so keeps TypeORM's schema diff empty on both databases.
+const bool = (name: string, kind: DbKind): TableColumnOptions => ({ name, type: 'boolean', default: kind === 'sqlite' ? 0 : false });
 const fk = (column: string, table: string) =>
-  new TableForeignKey({ columnNames: [column], referencedTableName: table, referencedColumnNames: ['id'], onDelete: 'CASCADE' });
+  new TableForeignKey({ columnNames: [column], referencedTableName: table, referencedColumnNames: ['id'], onDelete: 'CASCADE', onUpdate: 'NO ACTION' });
 
 export class Initial1764000000001 implements MigrationInterface {
   name = 'Initial1764000000001';
 
   async up(qr: QueryRunner): Promise<void> {
-    const t = columnTypes(qr.connection.options.type as DbKind);
+    const kind = qr.connection.options.type === 'postgres' ? 'postgres' : 'sqlite';
+    const t = columnTypes(kind);
     await qr.createTable(
       new Table({
         name: 'builders',
@@ -22,7 +24,7 @@ export class Initial1764000000001 implements MigrationInterface {
       }),
     );
     await qr.createTable(
-      new Table({ name: 'masters', columns: [pk, { ...varchar('name', 200), isUnique: true }, bool('active'), ms('last_active')] }),
+      new Table({ name: 'masters', columns: [pk, { ...varchar('name', 200), isUnique: true }, bool('active', kind), ms('last_active')] }),
     );
     await qr.createTable(
       new Table({
@@ -36,7 +38,7 @@ export class Initial1764000000001 implements MigrationInterface {
           ms('submitted_at', false),
           int('claimed_by_masterid', true),
           ms('claimed_at'),
-          bool('complete'),
+          bool('complete', kind),
           ms('complete_at'),
           int('results', true),
         ],
@@ -79,7 +81,7 @@ export class Initial1764000000001 implements MigrationInterface {
           ms('complete_at'),
           int('results', true),
           text('state_string', ''),
-          bool('hidden'),
+          bool('hidden', kind),
         ],
         foreignKeys: [fk('buildid', 'builds')],
         indices: [new TableIndex({ columnNames: ['buildid', 'number'], isUnique: true })],
@@ -96,7 +98,7 @@ export class Initial1764000000001 implements MigrationInterface {
           varchar('type', 1),
           { ...int('num_lines'), default: 0 },
           { ...ms('num_bytes', false), default: 0 },
-          bool('complete'),
+          bool('complete', kind),
         ],
         foreignKeys: [fk('stepid', 'steps')],
         indices: [new TableIndex({ columnNames: ['stepid', 'slug'], isUnique: true })],
