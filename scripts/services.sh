@@ -51,6 +51,45 @@ stop_postgres() {
   fi
 }
 
+INFLUX_PORT="${CALIPER_INFLUX_PORT:-58086}"
+
+start_influxdb() {
+  if ! command -v influxd >/dev/null; then
+    echo "services: installing influxdb from Debian's packages" >&2
+    apt_install influxdb
+  fi
+  local dir="$CALIPER_SERVICES_DIR/influx"
+  stop_influxdb
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  # Everything on loopback, in a throwaway directory; no usage reporting (no network here anyway).
+  INFLUXDB_META_DIR="$dir/meta" INFLUXDB_DATA_DIR="$dir/data" INFLUXDB_DATA_WAL_DIR="$dir/wal" \
+    INFLUXDB_BIND_ADDRESS="127.0.0.1:$((INFLUX_PORT + 2))" INFLUXDB_HTTP_BIND_ADDRESS="127.0.0.1:$INFLUX_PORT" \
+    INFLUXDB_REPORTING_DISABLED=true INFLUXDB_HTTP_LOG_ENABLED=false INFLUXDB_DATA_QUERY_LOG_ENABLED=false \
+    INFLUXDB_HTTP_MAX_BODY_SIZE=0 \
+    nohup influxd run >"$dir/influxd.log" 2>&1 &
+  echo $! >"$dir/pid"
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$INFLUX_PORT/ping" 2>/dev/null | grep -q 204; then
+      export CALIPER_TEST_INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
+      echo "services: influxdb on 127.0.0.1:$INFLUX_PORT" >&2
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "services: influxdb did not start; see $dir/influxd.log" >&2
+  return 1
+}
+
+stop_influxdb() {
+  local pidfile="$CALIPER_SERVICES_DIR/influx/pid"
+  if [ -f "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  fi
+}
+
 stop_services() {
   stop_postgres
+  stop_influxdb
 }
