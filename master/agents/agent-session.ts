@@ -20,6 +20,8 @@ interface Run {
   stored: Promise<void>;
   resolve(exit: CommandExit): void;
   error: string | null;
+  /** Storing output failed: the run is cancelled and nothing more from it is stored or acked. */
+  storeFailed: string | null;
   finished: boolean;
 }
 
@@ -64,7 +66,7 @@ export class AgentSession implements AgentConnection {
     const id = randomUUID();
     let resolve!: (exit: CommandExit) => void;
     const done = new Promise<CommandExit>((r) => (resolve = r));
-    const run: Run = { sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, finished: false };
+    const run: Run = { sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, storeFailed: null, finished: false };
     if (this.closed) {
       resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
       return { done, cancel: () => {} };
@@ -105,20 +107,29 @@ export class AgentSession implements AgentConnection {
       case 'output': {
         const run = this.runs.get(m.run);
         if (!run || run.finished) return this.protocolError(`output for unknown run ${m.run}`);
+        if (m.seq > run.nextSeq) return this.protocolError(`output seq ${m.seq} for run ${m.run}, expected ${run.nextSeq}`);
         if (m.seq < run.nextSeq) {
-          this.send({ type: 'ack', run: m.run, seq: run.nextSeq - 1 });
+          // A replay: re-ack what is stored, but only once it is (the original may still be in flight).
+          const upTo = run.nextSeq - 1;
+          run.stored = run.stored.then(() => {
+            if (run.storeFailed === null) this.send({ type: 'ack', run: m.run, seq: upTo });
+          });
           return;
         }
-        if (m.seq > run.nextSeq) return this.protocolError(`output seq ${m.seq} for run ${m.run}, expected ${run.nextSeq}`);
         run.nextSeq++;
         const data = Buffer.from(m.data, 'base64');
         const seq = m.seq;
-        run.stored = run.stored
-          .then(() => run.sink.output(m.stream, data))
-          .then(() => this.send({ type: 'ack', run: m.run, seq }))
-          .catch((e: unknown) => {
-            this.log.error('storing output failed', { agent: this.name, run: m.run, error: String(e) });
-          });
+        run.stored = run.stored.then(async () => {
+          if (run.storeFailed !== null) return;
+          try {
+            await run.sink.output(m.stream, data);
+            this.send({ type: 'ack', run: m.run, seq });
+          } catch (e) {
+            run.storeFailed = `storing output failed: ${String(e)}`;
+            this.log.error('storing output failed; cancelling the command', { agent: this.name, run: m.run, error: String(e) });
+            this.send({ type: 'cancel', run: m.run });
+          }
+        });
         return;
       }
       case 'error': {
@@ -132,10 +143,10 @@ export class AgentSession implements AgentConnection {
         if (!run || run.finished) return this.protocolError(`exit for unknown run ${m.run}`);
         if (m.seq !== run.nextSeq) return this.protocolError(`exit after seq ${m.seq} for run ${m.run}, received up to ${run.nextSeq}`);
         run.finished = true;
-        const exit: CommandExit = { code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, lost: false, error: run.error };
         void run.stored.then(() => {
           this.runs.delete(m.run);
-          run.resolve(exit);
+          const error = run.storeFailed ?? run.error;
+          run.resolve({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, lost: false, error });
         });
         return;
       }

@@ -15,7 +15,7 @@ export class LogWriter {
   private bufferedStream: Stream = 'o';
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
-  private waiters: (() => void)[] = [];
+  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private failed: unknown = null;
 
   constructor(
@@ -26,12 +26,13 @@ export class LogWriter {
   ) {}
 
   append(stream: Stream, data: Buffer): Promise<void> {
+    if (this.failed !== null) return Promise.reject(this.failed);
     if (data.length === 0) return Promise.resolve();
     if (this.bufferedBytes > 0 && stream !== this.bufferedStream) void this.flush();
     this.bufferedStream = stream;
     this.buffer.push(data);
     this.bufferedBytes += data.length;
-    const stored = new Promise<void>((resolve) => this.waiters.push(resolve));
+    const stored = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.bufferedBytes >= this.options.chunkBytes) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return stored;
@@ -51,15 +52,21 @@ export class LogWriter {
       this.bufferedBytes = 0;
       this.waiters = [];
       this.chain = this.chain.then(async () => {
+        // Once a write failed, nothing later is stored either: the log would have a hole.
+        if (this.failed !== null) {
+          for (const w of waiters) w.reject(this.failed);
+          return;
+        }
         const first = this.log.num_lines;
         try {
-          if (this.failed === null) await this.repo.appendChunk(this.log, stream, content);
-          this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
+          await this.repo.appendChunk(this.log, stream, content);
         } catch (e) {
           this.failed = e;
-        } finally {
-          for (const w of waiters) w();
+          for (const w of waiters) w.reject(e);
+          return;
         }
+        this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
+        for (const w of waiters) w.resolve();
       });
     }
     return this.chain;

@@ -74,7 +74,7 @@ export class BuildRequestsRepo {
     return this.repo.findBy({ claimed_by_masterid: masterid, complete: false });
   }
 
-  query(raw: Record<string, unknown>): Promise<{ rows: BuildRequestRow[]; total: number }> {
+  async query(raw: Record<string, unknown>): Promise<{ rows: BuildRequestRow[]; total: number }> {
     const q: CollectionQuery = parseCollectionQuery(raw, buildRequestFields);
     return runCollectionQuery(this.repo.createQueryBuilder('r'), 'r', buildRequestFields, q, { field: 'buildrequestid', desc: false });
   }

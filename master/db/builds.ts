@@ -61,7 +61,7 @@ export class BuildsRepo {
     return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
   }
 
-  query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
+  async query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
     const q = parseCollectionQuery(raw, buildFields);
     const qb = this.repo.createQueryBuilder('b');
     if (scope.builderid !== undefined) qb.where('b.builderid = :scopeBuilder', { scopeBuilder: scope.builderid });

@@ -82,7 +82,7 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
       for (const v of values.flatMap((x) => String(x).split(','))) {
         const desc = v.startsWith('-');
         const field = desc ? v.slice(1) : v;
-        if (!fields[field]) throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
+        if (!Object.hasOwn(fields, field)) throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
         out.order.push({ field, desc });
       }
       continue;
@@ -94,10 +94,11 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
     }
     const [field, op = 'eq', ...rest] = key.split('__');
     if (rest.length > 0 || !field) throw new BadRequestError(`malformed filter "${key}"`);
-    const spec = fields[field];
+    const spec = Object.hasOwn(fields, field) ? fields[field] : undefined;
     if (!spec) throw new BadRequestError(`unknown field "${field}" in filter "${key}"`, { allowed: Object.keys(fields) });
     if (!(op in OPS)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
     const raws = Array.isArray(rawValue) ? rawValue.map(String) : [one(rawValue, key)];
+    if (raws.length > 1 && op !== 'eq' && op !== 'ne') throw new BadRequestError(`filter "${key}" takes one value; only eq and ne take several`);
     out.filters.push({ field, op: op as Op, values: raws.map((r) => parseValue(r, spec, key)) });
   }
   return out;
@@ -114,8 +115,8 @@ export async function runCollectionQuery<T extends ObjectLiteral>(
   q.filters.forEach((f, i) => {
     const spec = fields[f.field] as FieldSpec;
     const col = `${alias}.${spec.column}`;
-    if (f.op === 'eq' && f.values.length > 1) {
-      qb.andWhere(`${col} IN (:...p${i})`, { [`p${i}`]: f.values });
+    if ((f.op === 'eq' || f.op === 'ne') && f.values.length > 1) {
+      qb.andWhere(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (:...p${i})`, { [`p${i}`]: f.values });
     } else if (f.op === 'contains') {
       const needle = String(f.values[0]).replace(/[\\%_]/g, (c) => `\\${c}`);
       qb.andWhere(`${col} LIKE :p${i} ESCAPE '\\'`, { [`p${i}`]: `%${needle}%` });

@@ -69,7 +69,7 @@ export class LogsRepo {
     }
   }
 
-  query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
+  async query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
     const q = parseCollectionQuery(raw, logFields);
     const qb = this.logs.createQueryBuilder('l');
     if (scope.stepid !== undefined) qb.where('l.stepid = :scopeStep', { scopeStep: scope.stepid });

@@ -35,7 +35,7 @@ export class StepsRepo {
     return this.repo.createQueryBuilder('s').where('s.buildid = :b AND s.complete_at IS NULL', { b: buildid }).getMany();
   }
 
-  query(raw: Record<string, unknown>, scope: { buildid?: number } = {}): Promise<{ rows: StepRow[]; total: number }> {
+  async query(raw: Record<string, unknown>, scope: { buildid?: number } = {}): Promise<{ rows: StepRow[]; total: number }> {
     const q = parseCollectionQuery(raw, stepFields);
     const qb = this.repo.createQueryBuilder('s');
     if (scope.buildid !== undefined) qb.where('s.buildid = :scopeBuild', { scopeBuild: scope.buildid });

@@ -53,7 +53,13 @@ export function flags(overrides: Partial<ResultFlags> = {}): ResultFlags {
 }
 
 /** Lets a promise be resolved from outside, to hold a sink until the test says so. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void; reject(e: unknown): void } {
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(e: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => {

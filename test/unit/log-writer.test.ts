@@ -166,18 +166,15 @@ describe('LogWriter', () => {
     await expect(w.finish()).rejects.toThrow();
   });
 
-  // log-writer.ts resolves every waiter in `finally`, stored or not. Its sink is the agent session,
-  // which acks a seq once the sink resolves (and skips the ack when it rejects), so the agent is told
-  // output was stored when it was not, and drops it.
-  it.fails('rejects an append whose bytes could not be stored', async () => {
+  // The agent session acks a seq only when its append resolves: a failed write must reject.
+  it('rejects an append whose bytes could not be stored', async () => {
     await db.source.query('DELETE FROM logs WHERE id = ?', [log.id]);
     const w = writer();
     await expect(w.append('o', Buffer.from('lost'))).rejects.toThrow();
   });
 
-  // After a failed write, flush() skips appendChunk (`if (this.failed === null)`) but still
-  // publishes 'log.appended', so listeners (the UI's live log) see output that was never stored.
-  it.fails('publishes no log.appended for bytes it did not store', async () => {
+  // Events follow the write they describe: listeners (the UI's live log) never see unstored output.
+  it('publishes no log.appended for bytes it did not store', async () => {
     await db.source.query('DELETE FROM logs WHERE id = ?', [log.id]);
     const w = writer();
     await w.append('o', Buffer.from('first')).catch(() => undefined);

@@ -120,7 +120,9 @@ describe('parseAgentMessage: rejected frames', () => {
 
   it('rejects a frame over MAX_FRAME_BYTES before parsing it', () => {
     const pong = frame({ type: 'pong' });
-    expect(errorOf(parseAgentMessage(pong + ' '.repeat(MAX_FRAME_BYTES - pong.length + 1)))).toBe(`frame larger than ${MAX_FRAME_BYTES} bytes`);
+    expect(errorOf(parseAgentMessage(pong + ' '.repeat(MAX_FRAME_BYTES - pong.length + 1)))).toBe(
+      `frame larger than ${MAX_FRAME_BYTES} bytes`,
+    );
     expect(errorOf(parseAgentMessage('x'.repeat(MAX_FRAME_BYTES * 2)))).toBe(`frame larger than ${MAX_FRAME_BYTES} bytes`);
   });
 
@@ -147,7 +149,9 @@ describe('parseMasterMessage', () => {
   });
 
   it.each(['/etc', '/home/agent/hello', '../hello', 'hello/../../etc', '..', 'a\\..\\b', ''])('rejects a run in workdir %j', (workdir) => {
-    expect(errorOf(parseMasterMessage(frame({ ...run, workdir })))).toBe('invalid message at workdir: must be a relative path without ".."');
+    expect(errorOf(parseMasterMessage(frame({ ...run, workdir })))).toBe(
+      'invalid message at workdir: must be a relative path without ".."',
+    );
   });
 
   it('rejects a run with a bad environment variable name, or a negative ack seq', () => {

@@ -69,7 +69,10 @@ describe('isResult', () => {
 
 describe('applyStepResult', () => {
   it('counts a FAILURE as FAILURE with flunkOnFailure, and halts only with haltOnFailure', () => {
-    expect(applyStepResult(flags({ flunkOnFailure: true }), Results.FAILURE, Results.SUCCESS)).toEqual({ buildResult: Results.FAILURE, terminate: false });
+    expect(applyStepResult(flags({ flunkOnFailure: true }), Results.FAILURE, Results.SUCCESS)).toEqual({
+      buildResult: Results.FAILURE,
+      terminate: false,
+    });
     expect(applyStepResult(flags({ flunkOnFailure: true, haltOnFailure: true }), Results.FAILURE, Results.SUCCESS)).toEqual({
       buildResult: Results.FAILURE,
       terminate: true,
@@ -99,8 +102,14 @@ describe('applyStepResult', () => {
 
   it('counts WARNINGS as WARNINGS by default, as SUCCESS with warnOnWarnings false, as FAILURE with flunkOnWarnings', () => {
     expect(applyStepResult(flags(), Results.WARNINGS, Results.SUCCESS)).toEqual({ buildResult: Results.WARNINGS, terminate: false });
-    expect(applyStepResult(flags({ warnOnWarnings: false }), Results.WARNINGS, Results.SUCCESS)).toEqual({ buildResult: Results.SUCCESS, terminate: false });
-    expect(applyStepResult(flags({ flunkOnWarnings: true }), Results.WARNINGS, Results.SUCCESS)).toEqual({ buildResult: Results.FAILURE, terminate: false });
+    expect(applyStepResult(flags({ warnOnWarnings: false }), Results.WARNINGS, Results.SUCCESS)).toEqual({
+      buildResult: Results.SUCCESS,
+      terminate: false,
+    });
+    expect(applyStepResult(flags({ flunkOnWarnings: true }), Results.WARNINGS, Results.SUCCESS)).toEqual({
+      buildResult: Results.FAILURE,
+      terminate: false,
+    });
   });
 
   it('never halts on WARNINGS, even with haltOnFailure', () => {

@@ -1,0 +1,375 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { AgentSession, CLOSE_PROTOCOL_ERROR } from '../../master/agents/agent-session.ts';
+import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
+import { parseMasterMessage, type MasterMessage } from '../../master/agents/protocol.ts';
+import { silentLogger } from '../../master/logger.ts';
+import { deferred, eventually, type Deferred } from './helpers.ts';
+
+const SPEC: CommandSpec = { argv: ['make', 'all'], workdir: 'hello/build', env: { CI: '1' }, timeout: 1200, maxTime: null };
+
+/** The agent's end of the socket: what it received, and a way to send frames. */
+class FakeAgent {
+  readonly received: MasterMessage[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const parsed = parseMasterMessage(String(data));
+      if (!parsed.ok) throw new Error(`master sent an invalid frame: ${parsed.error}`);
+      this.received.push(parsed.message);
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  send(message: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  output(run: string, seq: number, data: Buffer | string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    this.send({ type: 'output', run, seq, stream, data: Buffer.from(data).toString('base64') });
+  }
+
+  exit(run: string, seq: number, code: number | null = 0): void {
+    this.send({ type: 'exit', run, seq, code, signal: null, durationMs: 42 });
+  }
+
+  acks(): number[] {
+    return this.received.flatMap((m) => (m.type === 'ack' ? [m.seq] : []));
+  }
+
+  async runMessage(): Promise<Extract<MasterMessage, { type: 'run' }>> {
+    const m = await eventually('a run frame', () => this.received.find((x) => x.type === 'run'));
+    if (m.type !== 'run') throw new Error('unreachable');
+    return m;
+  }
+}
+
+interface SinkCall {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+  done: Deferred<void>;
+}
+
+/** A sink whose writes complete when the test says so (or at once with `autoResolve`). */
+function holdingSink(autoResolve = false): CommandSink & { calls: SinkCall[] } {
+  const calls: SinkCall[] = [];
+  return {
+    calls,
+    output(stream, data) {
+      const done = deferred();
+      calls.push({ stream, data, done });
+      if (autoResolve) done.resolve();
+      return done.promise;
+    },
+  };
+}
+
+const settle = (ms = 50) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether a promise has settled, without waiting for it. */
+async function isSettled(p: Promise<unknown>): Promise<boolean> {
+  const marker = Symbol('pending');
+  return (await Promise.race([p.then(() => true), new Promise((r) => setImmediate(() => r(marker)))])) !== marker;
+}
+
+let wss: WebSocketServer;
+let url: string;
+let open: WebSocket[] = [];
+
+beforeAll(async () => {
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(wss, 'listening');
+  url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+});
+
+afterEach(() => {
+  for (const ws of open) ws.terminate();
+  open = [];
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+});
+
+async function connect(): Promise<{ session: AgentSession; agent: FakeAgent }> {
+  const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const client = new WebSocket(url);
+  const agent = new FakeAgent(client);
+  await once(client, 'open');
+  const ws = await serverSide;
+  open.push(client, ws);
+  return { session: new AgentSession('a1', ws, silentLogger, 60_000, 3), agent };
+}
+
+describe('AgentSession', () => {
+  it('sends a run frame when a command starts', async () => {
+    const { session, agent } = await connect();
+    session.start(SPEC, holdingSink(true));
+    const run = await agent.runMessage();
+    expect(run).toEqual({ type: 'run', run: expect.any(String) as string, ...SPEC });
+    expect(run.run.length).toBeGreaterThan(0);
+  });
+
+  it('sends a shell command without argv, and a fresh run id per command', async () => {
+    const { session, agent } = await connect();
+    const { argv: _argv, ...rest } = SPEC;
+    session.start({ ...rest, shell: 'echo hi && ls' }, holdingSink(true));
+    session.start(SPEC, holdingSink(true));
+    await eventually('two run frames', () => agent.received.length === 2);
+    const [first, second] = agent.received as [MasterMessage, MasterMessage];
+    expect(first).toEqual({ type: 'run', run: expect.any(String) as string, shell: 'echo hi && ls', ...rest });
+    expect(first.type === 'run' && second.type === 'run' && first.run !== second.run).toBe(true);
+  });
+
+  it('sends cancel for its run', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    cmd.cancel();
+    await eventually('a cancel frame', () => agent.received.find((m) => m.type === 'cancel'));
+    expect(agent.received.at(-1)).toEqual({ type: 'cancel', run });
+  });
+
+  it('delivers output in order, byte for byte, and acks each seq only after the sink stored it', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    const bytes = [Buffer.from('one\n'), Buffer.from([0xff, 0x00, 0xfe]), Buffer.from('three')];
+    agent.output(run, 0, bytes[0] as Buffer);
+    agent.output(run, 1, bytes[1] as Buffer, 'stderr');
+    agent.output(run, 2, bytes[2] as Buffer);
+
+    await eventually('the first output', () => sink.calls.length === 1);
+    await settle();
+    // The next output waits for the first to be stored, and nothing is acked yet.
+    expect(sink.calls).toHaveLength(1);
+    expect(agent.acks()).toEqual([]);
+
+    sink.calls[0]?.done.resolve();
+    await eventually('ack 0', () => agent.acks().length === 1);
+    expect(agent.acks()).toEqual([0]);
+    await eventually('the second output', () => sink.calls.length === 2);
+    await settle();
+    expect(agent.acks()).toEqual([0]);
+
+    sink.calls[1]?.done.resolve();
+    await eventually('the third output', () => sink.calls.length === 3);
+    sink.calls[2]?.done.resolve();
+    await eventually('ack 2', () => agent.acks().length === 3);
+
+    expect(agent.acks()).toEqual([0, 1, 2]);
+    expect(sink.calls.map((c) => c.stream)).toEqual(['stdout', 'stderr', 'stdout']);
+    sink.calls.forEach((c, i) => expect(c.data.equals(bytes[i] as Buffer), `output ${i}`).toBe(true));
+  });
+
+  it('drops a replayed seq and acks it again', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink(true);
+    session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    agent.output(run, 1, 'b');
+    await eventually('acks 0 and 1', () => agent.acks().length === 2);
+
+    agent.output(run, 1, 'b');
+    await eventually('a re-ack', () => agent.acks().length === 3);
+    agent.output(run, 0, 'a');
+    await eventually('another re-ack', () => agent.acks().length === 4);
+    expect(agent.acks()).toEqual([0, 1, 1, 1]);
+    expect(sink.calls.map((c) => c.data.toString())).toEqual(['a', 'b']);
+
+    // The stream goes on from where it was.
+    agent.output(run, 2, 'c');
+    await eventually('ack 2', () => agent.acks().length === 5);
+    expect(sink.calls.map((c) => c.data.toString())).toEqual(['a', 'b', 'c']);
+    expect(session.isOpen).toBe(true);
+  });
+
+  // An ack means "stored up to seq" (the agent then drops it): a replay is re-acked only once stored.
+  it('does not re-ack a replayed seq before the original is stored', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    await eventually('the output', () => sink.calls.length === 1);
+    agent.output(run, 0, 'a');
+    await settle();
+    expect(agent.acks()).toEqual([]);
+    sink.calls[0]?.done.resolve();
+  });
+
+  it('does not ack an output the sink failed to store', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    await eventually('the output', () => sink.calls.length === 1);
+    sink.calls[0]?.done.reject(new Error('disk full'));
+    await settle();
+    expect(agent.acks()).toEqual([]);
+  });
+
+  // Acks are cumulative: after a failed store no later seq may be acked, or the failed chunk is lost.
+  it('never acks past an output it failed to store', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    agent.output(run, 1, 'b');
+    await eventually('the first output', () => sink.calls.length === 1);
+    sink.calls[0]?.done.reject(new Error('disk full'));
+    await settle();
+    sink.calls[1]?.done.resolve();
+    await settle();
+    expect(agent.acks()).toEqual([]);
+  });
+
+  it('closes the connection with 1008 on a seq gap', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink(true);
+    const cmd = session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    agent.output(run, 2, 'c');
+    const closed = await agent.closed;
+    expect(closed.code).toBe(CLOSE_PROTOCOL_ERROR);
+    expect(closed.reason).toBe(`output seq 2 for run ${run}, expected 1`);
+    expect(sink.calls.map((c) => c.data.toString())).toEqual(['a']);
+    expect((await cmd.done).lost).toBe(true);
+  });
+
+  it('resolves done with the exit only after all output is stored', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    const cmd = session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    agent.output(run, 1, 'b');
+    agent.exit(run, 2, 3);
+    await eventually('the first output', () => sink.calls.length === 1);
+    await settle();
+    expect(await isSettled(cmd.done)).toBe(false);
+
+    sink.calls[0]?.done.resolve();
+    await eventually('the second output', () => sink.calls.length === 2);
+    await settle();
+    expect(await isSettled(cmd.done)).toBe(false);
+
+    sink.calls[1]?.done.resolve();
+    const exit: CommandExit = await cmd.done;
+    expect(exit).toEqual({ code: 3, signal: null, killed: null, durationMs: 42, lost: false, error: null });
+    expect(sink.calls).toHaveLength(2);
+  });
+
+  it('reports a run error and how the agent killed the command', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    agent.send({ type: 'error', run, message: 'make: not found' });
+    agent.send({ type: 'exit', run, seq: 0, code: null, signal: 'SIGTERM', durationMs: 5, killed: 'timeout' });
+    expect(await cmd.done).toEqual({
+      code: null,
+      signal: 'SIGTERM',
+      killed: 'timeout',
+      durationMs: 5,
+      lost: false,
+      error: 'make: not found',
+    });
+  });
+
+  it('closes with 1008 on an exit whose seq does not match the output received', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    agent.exit(run, 5);
+    expect(await agent.closed).toEqual({ code: CLOSE_PROTOCOL_ERROR, reason: `exit after seq 5 for run ${run}, received up to 1` });
+    expect((await cmd.done).lost).toBe(true);
+  });
+
+  it('resolves a running command as lost when the socket closes', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
+    let notified = 0;
+    session.onClosed(() => notified++);
+    await agent.runMessage();
+    agent.ws.close(1000, 'bye');
+    expect(await cmd.done).toEqual({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
+    expect(session.isOpen).toBe(false);
+    expect(notified).toBe(1);
+  });
+
+  it('waits for stored output before resolving a lost command', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink();
+    const cmd = session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, 'a');
+    await eventually('the output', () => sink.calls.length === 1);
+    agent.ws.terminate();
+    await eventually('the session to close', () => !session.isOpen);
+    expect(await isSettled(cmd.done)).toBe(false);
+    sink.calls[0]?.done.resolve();
+    expect((await cmd.done).lost).toBe(true);
+  });
+
+  it('answers a command started after the close as lost, sending nothing', async () => {
+    const { session, agent } = await connect();
+    agent.ws.close();
+    await eventually('the session to close', () => !session.isOpen);
+    const cmd = session.start(SPEC, holdingSink(true));
+    expect((await cmd.done).lost).toBe(true);
+    expect(agent.received).toEqual([]);
+  });
+
+  it('closes with 1008 on output for an unknown run', async () => {
+    const { session, agent } = await connect();
+    session.start(SPEC, holdingSink(true));
+    await agent.runMessage();
+    agent.output('no-such-run', 0, 'x');
+    expect(await agent.closed).toEqual({ code: CLOSE_PROTOCOL_ERROR, reason: 'output for unknown run no-such-run' });
+    await eventually('the session to close', () => !session.isOpen);
+  });
+
+  it('closes with 1008 on output for a run that already exited', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    agent.exit(run, 0);
+    await cmd.done;
+    agent.output(run, 0, 'late');
+    expect((await agent.closed).code).toBe(CLOSE_PROTOCOL_ERROR);
+  });
+
+  it.each([
+    ['an invalid frame', (a: FakeAgent) => a.ws.send('not json'), 'frame is not JSON'],
+    [
+      'a binary frame',
+      (a: FakeAgent) => a.ws.send(Buffer.from('{"type":"pong"}'), { binary: true }),
+      'binary frames are not part of the protocol',
+    ],
+    [
+      'a second hello',
+      (a: FakeAgent) => a.send({ type: 'hello', protocol: 1, name: 'a1', token: 'dev-token', version: '1', os: 'linux', capacity: 1 }),
+      'hello after authentication',
+    ],
+  ])('closes with 1008 on %s', async (_what, sendBad, reason) => {
+    const { agent } = await connect();
+    sendBad(agent);
+    expect(await agent.closed).toEqual({ code: CLOSE_PROTOCOL_ERROR, reason });
+  });
+
+  it('ignores pong', async () => {
+    const { session, agent } = await connect();
+    agent.send({ type: 'pong' });
+    await settle();
+    expect(session.isOpen).toBe(true);
+  });
+});
