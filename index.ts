@@ -3,7 +3,7 @@ export { defineConfig } from './master/config/define-config.ts';
 export type { ConfigInput as CaliperConfig } from './master/config/schema.ts';
 export { forceScheduler, periodicScheduler } from './master/config/schedulers.ts';
 export { BuildFactory } from './steps/build-factory.ts';
-export { Step, type CommonStepOptions, type StepOutcome } from './steps/step.ts';
+export { Step, commonStepShape, type CommonStepOptions, type StepOutcome } from './steps/step.ts';
 export type { StepContext, CommandRequest, CommandResult, LogHandle } from './steps/step-context.ts';
 export { ShellCommand, type ShellCommandOptions } from './steps/shell-command.ts';
 export { SetPropertyFromCommand, type SetPropertyFromCommandOptions } from './steps/set-property-from-command.ts';

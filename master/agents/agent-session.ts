@@ -117,12 +117,14 @@ export class AgentSession implements AgentConnection {
           return;
         }
         run.nextSeq++;
-        const data = Buffer.from(m.data, 'base64');
         const seq = m.seq;
+        // Hand the bytes over at once (the sink keeps order and batches); only the acks wait, in order.
+        const stored = run.storeFailed === null ? run.sink.output(m.stream, Buffer.from(m.data, 'base64')) : Promise.resolve();
+        stored.catch(() => {}); // handled below, in order
         run.stored = run.stored.then(async () => {
           if (run.storeFailed !== null) return;
           try {
-            await run.sink.output(m.stream, data);
+            await stored;
             this.send({ type: 'ack', run: m.run, seq });
           } catch (e) {
             run.storeFailed = `storing output failed: ${String(e)}`;

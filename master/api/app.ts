@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger.ts';
 import type { ApiDeps } from './deps.ts';
 import { agentsRouter } from './agents.ts';
@@ -8,12 +8,23 @@ import { buildsRouter } from './builds.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
+import { UnsupportedMediaTypeError } from '../errors/index.ts';
+
+/** A write with a body must say it is JSON; anything else would be silently ignored. */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (req.method !== 'GET' && hasBody && !req.is('application/json')) {
+    return next(new UnsupportedMediaTypeError('request body must be JSON: send Content-Type: application/json'));
+  }
+  next();
+};
 
 export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: number; title: string }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const api = express.Router();
+  api.use(requireJsonBody);
   api.use(express.json({ limit: options.maxBodyBytes, strict: true }));
   api.use(buildersRouter(deps));
   api.use(buildsRouter(deps));

@@ -113,14 +113,15 @@ export class Build {
     await repos.builds.update(build.id, { state_string: `running ${step.name}` });
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
+    // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
+    const signal = this.abort.signal.aborted && step.alwaysRun ? new AbortController().signal : this.abort.signal;
     const runtime = new StepRuntime(
-      { repos, bus, agent: this.agent, signal: this.abort.signal, builder: this.builder, buildNumber: build.number, properties: props },
+      { repos, bus, agent: this.agent, signal, builder: this.builder, buildNumber: build.number, properties: props },
       stepRow,
     );
     let outcome: StepOutcome;
     try {
-      if (this.abort.signal.aborted && !step.alwaysRun) outcome = { result: Results.CANCELLED, stateString: 'cancelled' };
-      else if (!(await step.shouldRun(props))) outcome = { result: Results.SKIPPED, stateString: 'skipped' };
+      if (!(await step.shouldRun(props))) outcome = { result: Results.SKIPPED, stateString: 'skipped' };
       else outcome = await step.run(runtime);
     } catch (e) {
       this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: String(e) });
@@ -134,7 +135,11 @@ export class Build {
     }
     const complete = now();
     await repos.steps.update(stepRow.id, { results: outcome.result, complete_at: complete, state_string: outcome.stateString ?? resultName(outcome.result) ?? '' });
-    await repos.builds.update(build.id, { properties: JSON.stringify(props.toJSON()) });
+    const properties = JSON.stringify(props.toJSON());
+    if (properties !== build.properties) {
+      await repos.builds.update(build.id, { properties });
+      build.properties = properties;
+    }
     bus.publish('step.finished', { buildid: build.id, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
     return outcome;
   }

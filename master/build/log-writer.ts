@@ -1,7 +1,10 @@
 /**
- * Streams one log into the database: appends are buffered briefly and written as chunks, so a chatty
- * command does not cost one transaction per line, and output is still visible within `flushMs`.
- * `append` resolves once its bytes are stored (the agent is acked only then).
+ * Streams one log into the database as chunks. Group commit: when no write is in flight, what was
+ * appended is written at once (after the current tick, so a burst lands together); while a write is
+ * in flight, appends collect and go in the next write. So a quiet command's line is stored within
+ * one database write, and a chatty one costs one transaction per batch, not per line.
+ * `append` resolves once its bytes are stored (the agent is acked only then) and rejects if they
+ * could not be; after a failed write every later append rejects too.
  */
 import type { EventBus } from '../events/event-bus.ts';
 import type { LogsRepo } from '../db/logs.ts';
@@ -9,67 +12,47 @@ import type { LogRow } from '../db/entities.ts';
 
 export type Stream = 'o' | 'e' | 'h';
 
+interface Pending {
+  stream: Stream;
+  parts: Buffer[];
+  bytes: number;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
 export class LogWriter {
-  private buffer: Buffer[] = [];
-  private bufferedBytes = 0;
-  private bufferedStream: Stream = 'o';
-  private timer: NodeJS.Timeout | null = null;
-  private chain: Promise<void> = Promise.resolve();
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Runs of consecutive appends to the same stream, oldest first. */
+  private pending: Pending[] = [];
+  private writing = false;
+  private scheduled = false;
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: (() => void) | null = null;
   private failed: unknown = null;
 
   constructor(
     readonly log: LogRow,
     private readonly repo: LogsRepo,
     private readonly bus: EventBus,
-    private readonly options: { flushMs: number; chunkBytes: number } = { flushMs: 100, chunkBytes: 64 * 1024 },
+    private readonly options: { chunkBytes: number } = { chunkBytes: 256 * 1024 },
   ) {}
 
   append(stream: Stream, data: Buffer): Promise<void> {
     if (this.failed !== null) return Promise.reject(this.failed);
     if (data.length === 0) return Promise.resolve();
-    if (this.bufferedBytes > 0 && stream !== this.bufferedStream) void this.flush();
-    this.bufferedStream = stream;
-    this.buffer.push(data);
-    this.bufferedBytes += data.length;
-    const stored = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (this.bufferedBytes >= this.options.chunkBytes) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    let last = this.pending[this.pending.length - 1];
+    if (!last || last.stream !== stream || last.bytes >= this.options.chunkBytes) {
+      last = { stream, parts: [], bytes: 0, waiters: [] };
+      this.pending.push(last);
+    }
+    last.parts.push(data);
+    last.bytes += data.length;
+    const stored = new Promise<void>((resolve, reject) => (last as Pending).waiters.push({ resolve, reject }));
+    this.schedule();
     return stored;
   }
 
-  /** Writes whatever is buffered now; resolves when it and everything before it is stored. */
+  /** Resolves when everything appended so far is stored (or failed). */
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.bufferedBytes > 0) {
-      const content = Buffer.concat(this.buffer, this.bufferedBytes);
-      const stream = this.bufferedStream;
-      const waiters = this.waiters;
-      this.buffer = [];
-      this.bufferedBytes = 0;
-      this.waiters = [];
-      this.chain = this.chain.then(async () => {
-        // Once a write failed, nothing later is stored either: the log would have a hole.
-        if (this.failed !== null) {
-          for (const w of waiters) w.reject(this.failed);
-          return;
-        }
-        const first = this.log.num_lines;
-        try {
-          await this.repo.appendChunk(this.log, stream, content);
-        } catch (e) {
-          this.failed = e;
-          for (const w of waiters) w.reject(e);
-          return;
-        }
-        this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
-        for (const w of waiters) w.resolve();
-      });
-    }
-    return this.chain;
+    return this.pending.length === 0 && !this.writing ? Promise.resolve() : this.idle;
   }
 
   async finish(): Promise<void> {
@@ -77,5 +60,45 @@ export class LogWriter {
     if (this.failed !== null) throw this.failed;
     await this.repo.finish(this.log.id, { num_lines: this.log.num_lines });
     this.log.complete = true;
+  }
+
+  private schedule(): void {
+    if (this.writing || this.scheduled) return;
+    this.scheduled = true;
+    if (!this.markIdle) this.idle = new Promise((resolve) => (this.markIdle = resolve));
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    this.writing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      for (const run of batch) await this.write(run);
+    }
+    this.writing = false;
+    const done = this.markIdle;
+    this.markIdle = null;
+    done?.();
+  }
+
+  private async write(run: Pending): Promise<void> {
+    // Once a write failed, nothing later is stored either: the log would have a hole.
+    if (this.failed !== null) {
+      for (const w of run.waiters) w.reject(this.failed);
+      return;
+    }
+    const content = run.parts.length === 1 ? (run.parts[0] as Buffer) : Buffer.concat(run.parts, run.bytes);
+    const first = this.log.num_lines;
+    try {
+      await this.repo.appendChunk(this.log, run.stream, content);
+    } catch (e) {
+      this.failed = e;
+      for (const w of run.waiters) w.reject(e);
+      return;
+    }
+    this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream: run.stream, data: content, first_line: first });
+    for (const w of run.waiters) w.resolve();
   }
 }

@@ -119,7 +119,8 @@ export async function runCollectionQuery<T extends ObjectLiteral>(
       qb.andWhere(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (:...p${i})`, { [`p${i}`]: f.values });
     } else if (f.op === 'contains') {
       const needle = String(f.values[0]).replace(/[\\%_]/g, (c) => `\\${c}`);
-      qb.andWhere(`${col} LIKE :p${i} ESCAPE '\\'`, { [`p${i}`]: `%${needle}%` });
+      // Case-insensitive on both databases (SQLite's LIKE already is; PostgreSQL's is not).
+      qb.andWhere(`LOWER(${col}) LIKE LOWER(:p${i}) ESCAPE '\\'`, { [`p${i}`]: `%${needle}%` });
     } else {
       qb.andWhere(`${col} ${OPS[f.op]} :p${i}`, { [`p${i}`]: f.values[0] });
     }

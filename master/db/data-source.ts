@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { DataSource } from 'typeorm';
-import { entities } from './entities.ts';
+import { entities, metricEntities } from './entities.ts';
 import { parseDbUrl, type DbKind } from './db-kind.ts';
 import { migrations } from './migrations/index.ts';
 
@@ -21,7 +21,7 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
     source = new DataSource({
       type: 'better-sqlite3',
       database: file,
-      entities: entities(kind),
+      entities: [...entities(kind), ...metricEntities(kind)],
       migrations,
       migrationsRun: false,
       synchronize: false,
@@ -37,7 +37,7 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
     source = new DataSource({
       type: 'postgres',
       url: location,
-      entities: entities(kind),
+      entities: [...entities(kind), ...metricEntities(kind)],
       migrations,
       synchronize: false,
       extra: { max: 10 },

@@ -209,3 +209,90 @@ export function entities(kind: DbKind) {
     }),
   ];
 }
+
+export interface MetricPointRow {
+  id: number;
+  series: string;
+  time: number; // epoch microseconds
+  value: number;
+  builder: string | null;
+  step: string | null;
+  agent: string | null;
+  result: string | null;
+  /** User tags as `\u001fk=v\u001fk=v\u001f` (sorted), so one LIKE finds a tag without JSON functions. */
+  tagset: string;
+  build_number: number | null;
+  buildid: number | null;
+}
+export interface MetricSeriesRow {
+  id: number;
+  name: string;
+  kind: string;
+  unit: string | null;
+  tag_keys: string; // JSON array
+}
+export interface MetricStateRow {
+  key: string;
+  last_value: number | null;
+  total: number;
+}
+export interface MetricSpoolRow {
+  id: number;
+  lines: string; // InfluxDB line protocol, one point per line
+  points: number;
+  created_at: number;
+}
+
+export function metricEntities(kind: DbKind) {
+  const t = columnTypes(kind);
+  return [
+    new EntitySchema<MetricPointRow>({
+      name: 'MetricPoint',
+      tableName: 'metric_points',
+      columns: {
+        id,
+        series: { type: 'varchar', length: 200 },
+        time: { type: 'bigint', transformer: bigintAsNumber },
+        value: { type: t.float },
+        builder: { type: 'varchar', length: 100, nullable: true },
+        step: { type: 'varchar', length: 150, nullable: true },
+        agent: { type: 'varchar', length: 100, nullable: true },
+        result: { type: 'varchar', length: 20, nullable: true },
+        tagset: { type: 'text', default: '' },
+        build_number: { type: 'integer', nullable: true },
+        buildid: { type: 'integer', nullable: true },
+      },
+      indices: [{ columns: ['series', 'time'] }, { columns: ['series', 'builder', 'time'] }, { columns: ['buildid'] }],
+    }),
+    new EntitySchema<MetricSeriesRow>({
+      name: 'MetricSeries',
+      tableName: 'metric_series',
+      columns: {
+        id,
+        name: { type: 'varchar', length: 200, unique: true },
+        kind: { type: 'varchar', length: 20 },
+        unit: { type: 'varchar', length: 30, nullable: true },
+        tag_keys: { type: 'text', default: '[]' },
+      },
+    }),
+    new EntitySchema<MetricStateRow>({
+      name: 'MetricState',
+      tableName: 'metric_state',
+      columns: {
+        key: { type: 'varchar', length: 600, primary: true },
+        last_value: { type: t.float, nullable: true },
+        total: { type: t.float, default: 0 },
+      },
+    }),
+    new EntitySchema<MetricSpoolRow>({
+      name: 'MetricSpool',
+      tableName: 'metric_spool',
+      columns: {
+        id,
+        lines: { type: 'text' },
+        points: { type: 'integer' },
+        created_at: { type: 'bigint', transformer: bigintAsNumber },
+      },
+    }),
+  ];
+}

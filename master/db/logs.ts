@@ -24,8 +24,10 @@ export class LogsRepo {
     this.chunks = source.getRepository<LogChunkRow>('LogChunk');
   }
 
-  create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
-    return this.logs.save({ stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false });
+  async create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
+    const row = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false };
+    const result = await this.logs.insert(row);
+    return { ...row, id: (result.identifiers[0] as { id: number }).id };
   }
 
   /** Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart. */

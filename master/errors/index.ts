@@ -6,3 +6,4 @@ export { UnauthorizedError } from './unauthorized-error.ts';
 export { PayloadTooLargeError } from './payload-too-large-error.ts';
 export { UnprocessableError } from './unprocessable-error.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
+export { UnsupportedMediaTypeError } from './unsupported-media-type-error.ts';

@@ -99,6 +99,7 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
       ['unknown order field', c.get('/builds?order=-colour'), 400, /unknown field "colour"/],
       ['unknown endpoint', c.get('/nothing-here'), 404, /no such endpoint/],
       ['stop unknown build', c.post('/builds/424242/stop', {}, auth), 404, /not found/],
+      ['form body', c.post('/builders/b/force', 'reason=x', { ...auth, 'content-type': 'application/x-www-form-urlencoded' }), 415, /Content-Type: application\/json/],
     ];
     for (const [name, promise, status, message] of cases) {
       const res = await promise;

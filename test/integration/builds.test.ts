@@ -70,7 +70,10 @@ describe.each(testDatabases())('builds on $kind', (db) => {
           },
           {
             name: 'slow',
-            factory: new BuildFactory().addStep(new ShellCommand({ name: 'sleepy', command: 'echo first; sleep 302.5; echo second' })),
+            factory: new BuildFactory()
+              .addStep(new ShellCommand({ name: 'sleepy', command: 'echo first; sleep 302.5; echo second' }))
+              .addStep(new ShellCommand({ name: 'skipped-after-stop', command: ['true'] }))
+              .addStep(new ShellCommand({ name: 'report', command: ['echo', 'reported'], alwaysRun: true })),
           },
           {
             name: 'live',
@@ -177,7 +180,12 @@ describe.each(testDatabases())('builds on $kind', (db) => {
     });
     expect(done).toMatchObject({ result: 'cancelled', results: Results.CANCELLED, state_string: 'cancelled: enough' });
     const steps = (await client.get(`/builds/${build.buildid}/steps`)).body.steps;
-    expect(steps[0]).toMatchObject({ result: 'cancelled' });
+    // As in Buildbot: the running step is cancelled, later steps are not run, alwaysRun steps are.
+    expect(steps.map((s: { name: string; result: string }) => [s.name, s.result])).toEqual([
+      ['sleepy', 'cancelled'],
+      ['report', 'success'],
+    ]);
+    expect((await stepLog(master, steps[1].stepid)).toString()).toBe('reported\n');
     expect((await stepLog(master, steps[0].stepid)).toString()).toBe('first\n');
     await waitFor('sleep to be killed', () => processesMatching('sleep 302.5').length === 0, 10_000);
     const again = await client.post(`/builds/${build.buildid}/stop`, {});

@@ -40,6 +40,10 @@ class FakeAgent {
     return this.received.flatMap((m) => (m.type === 'ack' ? [m.seq] : []));
   }
 
+  cancels(): string[] {
+    return this.received.flatMap((m) => (m.type === 'cancel' ? [m.run] : []));
+  }
+
   async runMessage(): Promise<Extract<MasterMessage, { type: 'run' }>> {
     const m = await eventually('a run frame', () => this.received.find((x) => x.type === 'run'));
     if (m.type !== 'run') throw new Error('unreachable');
@@ -143,21 +147,18 @@ describe('AgentSession', () => {
     agent.output(run, 1, bytes[1] as Buffer, 'stderr');
     agent.output(run, 2, bytes[2] as Buffer);
 
-    await eventually('the first output', () => sink.calls.length === 1);
+    // Every output goes to the sink at once (it keeps order and batches); nothing is acked yet.
+    await eventually('all outputs', () => sink.calls.length === 3);
     await settle();
-    // The next output waits for the first to be stored, and nothing is acked yet.
-    expect(sink.calls).toHaveLength(1);
     expect(agent.acks()).toEqual([]);
 
-    sink.calls[0]?.done.resolve();
-    await eventually('ack 0', () => agent.acks().length === 1);
-    expect(agent.acks()).toEqual([0]);
-    await eventually('the second output', () => sink.calls.length === 2);
-    await settle();
-    expect(agent.acks()).toEqual([0]);
-
+    // Acks follow storage, in seq order: seq 1 stored first is acked only after seq 0.
     sink.calls[1]?.done.resolve();
-    await eventually('the third output', () => sink.calls.length === 3);
+    await settle();
+    expect(agent.acks()).toEqual([]);
+    sink.calls[0]?.done.resolve();
+    await eventually('acks 0 and 1', () => agent.acks().length === 2);
+    expect(agent.acks()).toEqual([0, 1]);
     sink.calls[2]?.done.resolve();
     await eventually('ack 2', () => agent.acks().length === 3);
 
@@ -223,12 +224,12 @@ describe('AgentSession', () => {
     const { run } = await agent.runMessage();
     agent.output(run, 0, 'a');
     agent.output(run, 1, 'b');
-    await eventually('the first output', () => sink.calls.length === 1);
+    await eventually('both outputs', () => sink.calls.length === 2);
+    sink.calls[1]?.done.resolve();
     sink.calls[0]?.done.reject(new Error('disk full'));
     await settle();
-    sink.calls[1]?.done.resolve();
-    await settle();
     expect(agent.acks()).toEqual([]);
+    expect(agent.cancels()).toEqual([run]);
   });
 
   it('closes the connection with 1008 on a seq gap', async () => {
@@ -253,12 +254,11 @@ describe('AgentSession', () => {
     agent.output(run, 0, 'a');
     agent.output(run, 1, 'b');
     agent.exit(run, 2, 3);
-    await eventually('the first output', () => sink.calls.length === 1);
+    await eventually('both outputs', () => sink.calls.length === 2);
     await settle();
     expect(await isSettled(cmd.done)).toBe(false);
 
     sink.calls[0]?.done.resolve();
-    await eventually('the second output', () => sink.calls.length === 2);
     await settle();
     expect(await isSettled(cmd.done)).toBe(false);
 

@@ -27,7 +27,7 @@ afterEach(async () => {
   await db.close();
 });
 
-function writer(options: { flushMs: number; chunkBytes: number } = { flushMs: 20, chunkBytes: 64 * 1024 }): LogWriter {
+function writer(options: { chunkBytes: number } = { chunkBytes: 64 * 1024 }): LogWriter {
   return new LogWriter(log, repos.logs, bus, options);
 }
 
@@ -40,7 +40,7 @@ async function chunks(logid = log.id): Promise<LogChunkRow[]> {
 const text = (rows: { content: Buffer }[]) => rows.map((r) => r.content.toString());
 
 describe('LogWriter', () => {
-  it('coalesces appends made within flushMs into one chunk', async () => {
+  it('coalesces appends made in the same tick into one chunk', async () => {
     const w = writer();
     await Promise.all([w.append('o', Buffer.from('one\n')), w.append('o', Buffer.from('two\n')), w.append('o', Buffer.from('three\n'))]);
     const rows = await chunks();
@@ -72,20 +72,29 @@ describe('LogWriter', () => {
     expect(text(await chunks())).toEqual(['first', 'second']);
   });
 
-  it('keeps an append pending while its bytes are only buffered', async () => {
-    const w = writer({ flushMs: 60_000, chunkBytes: 64 * 1024 });
-    let stored = false;
-    const pending = w.append('o', Buffer.from('buffered')).then(() => (stored = true));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(stored).toBe(false);
-    expect(await chunks()).toEqual([]);
-    await w.flush();
-    await pending;
-    expect(text(await chunks())).toEqual(['buffered']);
+  it('collects appends made while a write is in flight into the next write (group commit)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let writes = 0;
+    const slow = Object.create(repos.logs) as typeof repos.logs;
+    slow.appendChunk = async (...args: Parameters<typeof repos.logs.appendChunk>) => {
+      if (++writes === 1) await gate;
+      return repos.logs.appendChunk(...args);
+    };
+    const w = new LogWriter(log, slow, bus);
+    let firstStored = false;
+    const first = w.append('o', Buffer.from('1')).then(() => (firstStored = true));
+    await new Promise((r) => setTimeout(r, 20));
+    const later = [w.append('o', Buffer.from('2')), w.append('o', Buffer.from('3'))];
+    expect(firstStored).toBe(false);
+    release();
+    await Promise.all([first, ...later]);
+    expect(text(await chunks())).toEqual(['1', '23']);
+    expect(writes).toBe(2);
   });
 
   it('writes at once when the buffer reaches chunkBytes', async () => {
-    const w = writer({ flushMs: 60_000, chunkBytes: 8 });
+    const w = writer({ chunkBytes: 8 });
     await w.append('o', Buffer.from('0123456789'));
     expect(text(await chunks())).toEqual(['0123456789']);
   });
@@ -131,7 +140,7 @@ describe('LogWriter', () => {
   });
 
   it('finish() stores what is buffered and marks the log complete', async () => {
-    const w = writer({ flushMs: 60_000, chunkBytes: 64 * 1024 });
+    const w = writer({ chunkBytes: 64 * 1024 });
     void w.append('o', Buffer.from('a\nb\n'));
     expect((await repos.logs.get(log.id))?.complete).toBe(false);
     await w.finish();

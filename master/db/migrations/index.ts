@@ -1,4 +1,5 @@
 import { Initial1764000000001 } from './0001-initial.ts';
+import { Metrics1764000000002 } from './0002-metrics.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const migrations = [Initial1764000000001];
+export const migrations = [Initial1764000000001, Metrics1764000000002];

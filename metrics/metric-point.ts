@@ -1,0 +1,46 @@
+/**
+ * One measured value. measurement = series name; tags = builder, step, agent, result and user tags
+ * (low cardinality); fields = value (always a float), build_number and buildid (always integers).
+ * `time` is in microseconds and unique per series and tag set, since InfluxDB silently overwrites a
+ * point with the same series, tags and time.
+ */
+export interface MetricPoint {
+  series: string;
+  /** Epoch microseconds. */
+  time: number;
+  value: number;
+  tags: Record<string, string>;
+  buildNumber: number | null;
+  buildid: number | null;
+}
+
+/** Canonical key of a series and tag set: points with the same key need distinct times. */
+export function seriesKey(series: string, tags: Record<string, string>): string {
+  const parts = Object.keys(tags)
+    .sort()
+    .map((k) => `${k}=${tags[k]}`);
+  return [series, ...parts].join(',');
+}
+
+/** Hands out strictly increasing microsecond timestamps per series key. */
+export class UniqueClock {
+  private readonly last = new Map<string, number>();
+  private lastPruned = 0;
+
+  constructor(private readonly nowUs: () => number = () => Date.now() * 1000) {}
+
+  next(key: string): number {
+    const now = this.nowUs();
+    const previous = this.last.get(key) ?? 0;
+    const t = now > previous ? now : previous + 1;
+    this.last.set(key, t);
+    if (this.last.size > 10_000 && now - this.lastPruned > 60_000_000) this.prune(now);
+    return t;
+  }
+
+  /** Keys whose last time is in the past can be forgotten: a later `now` is already unique. */
+  private prune(now: number): void {
+    this.lastPruned = now;
+    for (const [k, t] of this.last) if (t < now - 1_000_000) this.last.delete(k);
+  }
+}

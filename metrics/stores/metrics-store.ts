@@ -1,0 +1,31 @@
+/**
+ * Where points live. The SQL store (same database as builds) is the default; the InfluxDB store
+ * sends them to InfluxDB. Every store passes the same conformance suite (test/integration/metrics-stores).
+ */
+import type { MetricPoint } from '../metric-point.ts';
+import type { SeriesFilter } from '../series-filter.ts';
+import type { Aggregates } from '../summary.ts';
+
+export interface SeriesInfo {
+  series: string;
+  tagKeys: string[];
+}
+
+export interface PointsPage {
+  points: MetricPoint[];
+  total: number;
+}
+
+export interface MetricsStore {
+  readonly kind: 'sql' | 'influxdb';
+  /** Accepts points for storage; never throws for a store outage (points are kept and retried). */
+  write(points: MetricPoint[]): Promise<void>;
+  /** Sends whatever is buffered; resolves when delivered or safely spooled. */
+  flush(): Promise<void>;
+  aggregates(filter: SeriesFilter): Promise<Aggregates>;
+  /** Values at 0-based positions of the filtered points sorted by value. */
+  valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>>;
+  points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
+  listSeries(): Promise<SeriesInfo[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,196 @@
+/**
+ * The default metrics store: points in the `metric_points` table of the master's own database.
+ * Writes are buffered and inserted in batches; a query flushes first, so it sees every point
+ * captured before it. Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
+ * on SQLite a second pass for the deviation and an ordered offset per percentile position).
+ */
+import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
+import type { DbKind } from '../../master/db/db-kind.ts';
+import type { MetricPointRow } from '../../master/db/entities.ts';
+import type { Logger } from '../../master/logger.ts';
+import type { MetricPoint } from '../metric-point.ts';
+import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
+import type { Aggregates } from '../summary.ts';
+import type { MetricsStore, PointsPage, SeriesInfo } from './metrics-store.ts';
+
+const SEP = '\u001f';
+const BATCH = 1000;
+
+export function encodeTagset(tags: Record<string, string>): string {
+  const user = Object.entries(tags).filter(([k]) => !(STANDARD_TAGS as readonly string[]).includes(k));
+  if (user.length === 0) return '';
+  user.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${SEP}${user.map(([k, v]) => `${k}=${v}`).join(SEP)}${SEP}`;
+}
+
+function decodeTagset(tagset: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of tagset.split(SEP)) {
+    if (!part) continue;
+    const i = part.indexOf('=');
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+export class SqlMetricsStore implements MetricsStore {
+  readonly kind = 'sql' as const;
+  private readonly repo: Repository<MetricPointRow>;
+  private buffer: MetricPoint[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly source: DataSource,
+    private readonly dbKind: DbKind,
+    private readonly log: Logger,
+    private readonly flushMs = 200,
+  ) {
+    this.repo = source.getRepository<MetricPointRow>('MetricPoint');
+  }
+
+  async write(points: MetricPoint[]): Promise<void> {
+    this.buffer.push(...points);
+    if (this.buffer.length >= BATCH) await this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length > 0) {
+      this.writing = this.writing.then(() => this.insert(batch));
+    }
+    return this.writing;
+  }
+
+  private async insert(points: MetricPoint[]): Promise<void> {
+    for (let i = 0; i < points.length; i += BATCH) {
+      const rows = points.slice(i, i + BATCH).map((p) => ({
+        series: p.series,
+        time: p.time,
+        value: p.value,
+        builder: p.tags.builder ?? null,
+        step: p.tags.step ?? null,
+        agent: p.tags.agent ?? null,
+        result: p.tags.result ?? null,
+        tagset: encodeTagset(p.tags),
+        build_number: p.buildNumber,
+        buildid: p.buildid,
+      }));
+      try {
+        await this.repo.createQueryBuilder().insert().values(rows).execute();
+      } catch (e) {
+        // The SQL store is the build database itself: if it cannot be written, nothing can. Log, and
+        // keep the builds going (metrics never fail a build).
+        this.log.error('storing metric points failed', { points: rows.length, error: String(e) });
+      }
+    }
+  }
+
+  private filtered(filter: SeriesFilter): SelectQueryBuilder<MetricPointRow> {
+    const qb = this.repo.createQueryBuilder('m').where('m.series = :series', { series: filter.series });
+    for (const tag of STANDARD_TAGS) {
+      const v = filter[tag];
+      if (v !== undefined) qb.andWhere(`m.${tag} = :${tag}`, { [tag]: v });
+    }
+    userTagFilter(filter).forEach(([k, v], i) => {
+      const needle = `${SEP}${k}=${v}${SEP}`.replace(/[\\%_]/g, (c) => `\\${c}`);
+      qb.andWhere(`m.tagset LIKE :tag${i} ESCAPE '\\'`, { [`tag${i}`]: `%${needle}%` });
+    });
+    if (filter.from !== undefined) qb.andWhere('m.time >= :from', { from: filter.from * 1000 });
+    if (filter.to !== undefined) qb.andWhere('m.time <= :to', { to: filter.to * 1000 + 999 });
+    return qb;
+  }
+
+  async aggregates(filter: SeriesFilter): Promise<Aggregates> {
+    await this.flush();
+    const pg = this.dbKind === 'postgres';
+    const raw = (await this.filtered(filter)
+      .select('COUNT(*)', 'count')
+      .addSelect('AVG(m.value)', 'average')
+      .addSelect('MIN(m.value)', 'minimum')
+      .addSelect('MAX(m.value)', 'maximum')
+      .addSelect(pg ? 'STDDEV_SAMP(m.value)' : 'NULL', 'deviation')
+      .getRawOne()) as Record<string, string | number | null>;
+    const count = Number(raw.count ?? 0);
+    const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    const average = count > 0 ? num(raw.average) : null;
+    let deviation = num(raw.deviation);
+    if (!pg && count > 1 && average !== null) {
+      // Two passes, as simple-statistics does: no cancellation from a sum of squares.
+      const sq = (await this.filtered(filter)
+        .select('SUM((m.value - :mean) * (m.value - :mean))', 'ss')
+        .setParameter('mean', average)
+        .getRawOne()) as { ss: number | null };
+      deviation = Math.sqrt(Number(sq.ss ?? 0) / (count - 1));
+    }
+    return { count, average, deviation: count > 1 ? deviation : null, minimum: num(raw.minimum), maximum: num(raw.maximum) };
+  }
+
+  async valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>> {
+    await this.flush();
+    const out = new Map<number, number>();
+    if (positions.length === 0 || count === 0) return out;
+    if (this.dbKind === 'postgres') {
+      // percentile_disc(f) is the value at 1-based rank ceil(f * n): f = (k + 0.5) / n lands on k.
+      const fractions = positions.map((k) => (k + 0.5) / count);
+      const raw = (await this.filtered(filter)
+        .select(`percentile_disc(ARRAY[${fractions.map((_, i) => `:f${i}::float8`).join(',')}]) WITHIN GROUP (ORDER BY m.value)`, 'v')
+        .setParameters(Object.fromEntries(fractions.map((f, i) => [`f${i}`, f])))
+        .getRawOne()) as { v: (number | string)[] | string };
+      const values = Array.isArray(raw.v) ? raw.v.map(Number) : String(raw.v).replace(/[{}]/g, '').split(',').map(Number);
+      positions.forEach((k, i) => out.set(k, values[i] as number));
+      return out;
+    }
+    for (const k of new Set(positions)) {
+      const row = (await this.filtered(filter).select('m.value', 'value').orderBy('m.value', 'ASC').offset(k).limit(1).getRawOne()) as
+        | { value: number }
+        | undefined;
+      if (row) out.set(k, Number(row.value));
+    }
+    return out;
+  }
+
+  async points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {
+    await this.flush();
+    const qb = this.filtered(filter);
+    const total = await qb.getCount();
+    const rows = await qb
+      .orderBy('m.time', page.order === 'asc' ? 'ASC' : 'DESC')
+      .offset(page.offset)
+      .limit(page.limit)
+      .getMany();
+    return {
+      total,
+      points: rows.map((r) => ({
+        series: r.series,
+        time: r.time,
+        value: r.value,
+        tags: {
+          ...(r.builder !== null ? { builder: r.builder } : {}),
+          ...(r.step !== null ? { step: r.step } : {}),
+          ...(r.agent !== null ? { agent: r.agent } : {}),
+          ...(r.result !== null ? { result: r.result } : {}),
+          ...decodeTagset(r.tagset),
+        },
+        buildNumber: r.build_number,
+        buildid: r.buildid,
+      })),
+    };
+  }
+
+  async listSeries(): Promise<SeriesInfo[]> {
+    await this.flush();
+    const rows = (await this.source.query('SELECT DISTINCT series FROM metric_points ORDER BY series')) as { series: string }[];
+    return rows.map((r) => ({ series: r.series, tagKeys: [] }));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Statistics over a set of points, defined exactly as simple-statistics defines them so every store
+ * answers the same: average = mean, deviation = sample standard deviation (n - 1, as InfluxDB's
+ * STDDEV), percentiles by linear interpolation between closest ranks (R type 7, numpy's default).
+ * Stores compute count/mean/deviation/min/max with their own aggregates and hand over the values at
+ * a few sorted positions; `quantileFromPositions` turns those into the percentile.
+ */
+export interface Summary {
+  series: string;
+  count: number;
+  average: number | null;
+  deviation: number | null;
+  minimum: number | null;
+  maximum: number | null;
+  p50: number | null;
+  p95: number | null;
+  unit: string | null;
+}
+
+export interface Aggregates {
+  count: number;
+  average: number | null;
+  deviation: number | null;
+  minimum: number | null;
+  maximum: number | null;
+}
+
+/** The 0-based sorted positions needed for quantile p of n values. */
+export function quantilePositions(n: number, p: number): number[] {
+  checkP(p);
+  if (n === 0) return [];
+  if (p === 1) return [n - 1];
+  if (p === 0) return [0];
+  const idx = (n - 1) * p;
+  return idx % 1 !== 0 ? [Math.floor(idx), Math.ceil(idx)] : [idx];
+}
+
+export function quantileFromPositions(n: number, p: number, valueAt: (position: number) => number): number | null {
+  if (n === 0) return null;
+  const positions = quantilePositions(n, p);
+  if (positions.length === 1) return valueAt(positions[0] as number);
+  const idx = (n - 1) * p;
+  const lower = valueAt(positions[0] as number);
+  const upper = valueAt(positions[1] as number);
+  return lower + (idx - Math.floor(idx)) * (upper - lower);
+}
+
+function checkP(p: number): void {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${p}`);
+}
