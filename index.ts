@@ -13,3 +13,12 @@ export { startMaster, type MasterOptions, type RunningMaster } from './master/ma
 export { compileConfig } from './master/config/compile.ts';
 export { loadConfigFile } from './master/config/loader.ts';
 export { Agent, type AgentOptions } from './agent/agent.ts';
+export { MeasureShellCommand, type MeasureShellCommandOptions } from './steps/measure-shell-command.ts';
+export { Lint, type LintOptions } from './steps/lint.ts';
+export { regexParser } from './steps/parsers/regex.ts';
+export type { LintParser, LintIssue } from './steps/parsers/lint-parser.ts';
+export { influxdb, grafana, prometheus, trackStepTimes, trackProperties, trackCustomStep } from './metrics/config.ts';
+export { MetricsService } from './metrics/metrics-service.ts';
+export type { CaptureOptions } from './metrics/capture-options.ts';
+export type { SeriesFilter } from './metrics/series-filter.ts';
+export type { Summary } from './metrics/summary.ts';

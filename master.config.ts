@@ -1,9 +1,23 @@
-// The example master: builds and tests the small project in sample/ on a local agent.
+// The example master: builds, tests, lints and measures the small project in sample/ on a local agent.
 // `npm start` runs it with that agent; tokens come from the environment (defaults for local use).
+// Set CALIPER_INFLUX_URL (and CALIPER_INFLUX_DB) to send metrics to InfluxDB instead of the SQL store.
 import { fileURLToPath } from 'node:url';
-import { defineConfig, BuildFactory, ShellCommand, SetPropertyFromCommand, forceScheduler, interpolate } from 'caliper';
+import {
+  defineConfig,
+  BuildFactory,
+  ShellCommand,
+  SetPropertyFromCommand,
+  MeasureShellCommand,
+  Lint,
+  forceScheduler,
+  interpolate,
+  influxdb,
+  trackStepTimes,
+  trackProperties,
+} from 'caliper';
 
 const sampleDir = fileURLToPath(new URL('./sample/', import.meta.url));
+const influxUrl = process.env.CALIPER_INFLUX_URL;
 
 export default defineConfig({
   title: 'Caliper example',
@@ -13,16 +27,21 @@ export default defineConfig({
   builders: [
     {
       name: 'sample',
-      description: 'Checks out, tests and builds the sample library',
+      description: 'Checks out, tests, lints, builds and measures the sample library',
       agents: ['local'],
       tags: ['example'],
       factory: new BuildFactory()
         .addStep(new ShellCommand({ name: 'checkout', command: ['sh', '-c', 'rm -rf ./* && cp -R "$SRC"/. .'], env: { SRC: sampleDir }, haltOnFailure: true }))
         .addStep(new SetPropertyFromCommand({ name: 'version', command: ['node', '-p', 'require("./package.json").version'], property: 'version' }))
         .addStep(new ShellCommand({ name: 'test', command: ['node', '--test', 'test/'], haltOnFailure: true }))
+        .addStep(new Lint({ name: 'lint', command: ['node', 'lint.js'], format: 'eslint' }))
         .addStep(new ShellCommand({ name: 'build', command: 'node build.js && ls -l dist' }))
+        .addStep(new MeasureShellCommand({ name: 'bundle_size', command: ['sh', '-c', 'wc -c < dist/stats.js'], unit: 'bytes', kind: 'size', warnOnRegression: { threshold: 3 } }))
+        .addStep(new MeasureShellCommand({ name: 'source_stats', command: ['node', 'stats.js'] }))
         .addStep(new ShellCommand({ name: 'announce', command: ['echo', interpolate('built sample %(prop:version)s, build #%(prop:buildnumber)s')] })),
+      metrics: [trackStepTimes('test', { series: 'test_time' }), trackProperties('lint_warnings', { series: 'warnings_per_build', tags: { team: 'core' } })],
     },
   ],
   schedulers: [forceScheduler({ name: 'force', builderNames: ['sample'] })],
+  services: influxUrl ? [influxdb({ url: influxUrl, database: process.env.CALIPER_INFLUX_DB ?? 'caliper' })] : [],
 });

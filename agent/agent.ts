@@ -51,11 +51,14 @@ export class Agent {
     return ready;
   }
 
-  stop(): void {
+  /** Kills running commands (SIGTERM, SIGKILL after the grace period) and resolves once they are gone. */
+  async stop(): Promise<void> {
     this.state = 'stopped';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.watchdog) clearInterval(this.watchdog);
-    for (const r of this.runs.values()) r.cancel();
+    const runs = [...this.runs.values()];
+    for (const r of runs) r.cancel();
+    await Promise.all(runs.map((r) => r.finished));
     this.ws?.close(1000, 'agent stopping');
   }
 

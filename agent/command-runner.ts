@@ -34,6 +34,9 @@ export class CommandRunner {
   private killed: Killed | null = null;
   private state: 'running' | 'exiting' | 'reported' = 'running';
   private readonly started = Date.now();
+  private markFinished!: () => void;
+  /** Resolves once the command and everything in its group is gone and its exit was reported. */
+  readonly finished = new Promise<void>((resolve) => (this.markFinished = resolve));
   private timeoutTimer: NodeJS.Timeout | null = null;
   private maxTimeTimer: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
@@ -149,5 +152,6 @@ export class CommandRunner {
       killed: this.killed,
     });
     this.options.onDone(this.msg.run);
+    this.markFinished();
   }
 }

@@ -167,8 +167,7 @@ async function runAgent(args: string[]): Promise<void> {
     ...(v.capacity !== undefined ? { capacity: Number(v.capacity) } : {}),
   });
   const stop = () => {
-    agent.stop();
-    process.exit(0);
+    void agent.stop().finally(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -24,6 +24,12 @@ import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
 import type { BuildRequestRow } from './db/entities.ts';
+import { createMetricsService } from '../metrics/create-metrics.ts';
+import type { MetricsService } from '../metrics/metrics-service.ts';
+import { startMetricsListener } from '../metrics/metrics-listener.ts';
+import { createStepMetrics } from '../metrics/step-metrics.ts';
+import { startPrometheusExporter } from '../metrics/prometheus.ts';
+import type { InfluxDbConfig } from '../metrics/config.ts';
 
 export interface MasterOptions {
   /** Overrides config.web.port (0 picks a free port). */
@@ -45,6 +51,7 @@ export interface RunningMaster {
   repos: Repositories;
   bus: EventBus;
   registry: AgentRegistry;
+  metrics: MetricsService;
   masterid: number;
   /** Builds running on this master, by build id. */
   running: Map<number, Build>;
@@ -65,6 +72,20 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   await recover(repos, master.id, now, log);
   await repos.agents.clearMaster(master.id);
 
+  const influx = config.services.find((s): s is InfluxDbConfig => s.type === 'influxdb');
+  const metrics = await createMetricsService(db, influx, log);
+  const stopListener = startMetricsListener({
+    bus,
+    repos,
+    metrics,
+    buildersById,
+    trackBuildTimes: config.metrics.trackBuildTimes && (influx?.trackBuildTimes ?? true),
+    log,
+  });
+  const prometheusConfig = config.services.find((s) => s.type === 'prometheus');
+  const prometheus = prometheusConfig?.enabled === false ? null : startPrometheusExporter(bus, repos, buildersById);
+  const stepMetrics = createStepMetrics(metrics, repos, config.metrics.regression.window);
+
   const registry = new AgentRegistry(config.agents, bus);
   const running = new Map<number, Build>();
   const finishing = new Set<Promise<unknown>>();
@@ -77,7 +98,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     now,
     buildersById,
     startBuild: (builder, builderid, request, agent) => {
-      const build = new Build({ repos, bus, log, masterid: master.id, now }, builder, builderid, request, agent.session);
+      const build = new Build({ repos, metrics: stepMetrics, bus, log, masterid: master.id, now }, builder, builderid, request, agent.session);
       const p = build
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
@@ -86,7 +107,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         })
         .finally(() => {
           if (build.row) running.delete(build.row.id);
-          registry.release(agent.config.name);
+          registry.release(agent.config.name, builder.name);
           finishing.delete(p);
         });
       finishing.add(p);
@@ -150,8 +171,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   });
 
   const app = createApp(
-    { repos, registry, builders, actions, authTokens: config.web.auth?.tokens },
-    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title },
+    { repos, registry, builders, actions, authTokens: config.web.auth?.tokens, metrics, regressionWindow: config.metrics.regression.window },
+    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null },
   );
   const server = http.createServer(app);
   server.on('upgrade', (req, socket, head) => {
@@ -175,6 +196,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     repos,
     bus,
     registry,
+    metrics,
     masterid: master.id,
     running,
     async stop() {
@@ -184,6 +206,9 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       await claimer.stop();
       for (const b of running.values()) b.stop('master shutting down');
       await Promise.race([Promise.allSettled([...finishing]), new Promise((r) => setTimeout(r, 10_000))]);
+      stopListener();
+      prometheus?.stop();
+      await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));
       agentServer.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -22,17 +22,23 @@ export function seriesKey(series: string, tags: Record<string, string>): string 
   return [series, ...parts].join(',');
 }
 
-/** Hands out strictly increasing microsecond timestamps per series key. */
+/**
+ * Hands out strictly increasing microsecond timestamps per series key, `stepUs` apart at least, so
+ * two points stay distinct at the store's precision (1 for µs, 1000 for ms, 1e6 for s).
+ */
 export class UniqueClock {
   private readonly last = new Map<string, number>();
   private lastPruned = 0;
 
-  constructor(private readonly nowUs: () => number = () => Date.now() * 1000) {}
+  constructor(
+    private readonly nowUs: () => number = () => Date.now() * 1000,
+    private readonly stepUs = 1,
+  ) {}
 
   next(key: string): number {
-    const now = this.nowUs();
+    const now = Math.floor(this.nowUs() / this.stepUs) * this.stepUs;
     const previous = this.last.get(key) ?? 0;
-    const t = now > previous ? now : previous + 1;
+    const t = now > previous ? now : previous + this.stepUs;
     this.last.set(key, t);
     if (this.last.size > 10_000 && now - this.lastPruned > 60_000_000) this.prune(now);
     return t;

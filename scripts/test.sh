@@ -7,5 +7,6 @@ echo "== lint" && npx eslint .
 source scripts/services.sh
 trap stop_services EXIT
 start_postgres
+start_influxdb
 echo "== tests"
 npx vitest run "$@"

@@ -30,6 +30,10 @@ export class SetPropertyFromCommand extends ShellCommand<SetPropertyFromCommandO
       path: ['property'],
     });
 
+  override providedProperties(): string[] {
+    return this.options.property ? [this.options.property] : [];
+  }
+
   override async run(ctx: StepContext): Promise<StepOutcome> {
     const r = await ctx.runCommand(await this.commandRequest(ctx, { collectStdout: true }));
     const outcome = this.evaluate(r);

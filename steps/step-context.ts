@@ -3,6 +3,8 @@
  * the agent connection or the event bus directly.
  */
 import type { Properties } from '../master/build/properties.ts';
+import type { CaptureOptions } from '../metrics/capture-options.ts';
+import type { Baseline } from '../metrics/regression.ts';
 
 export interface CommandRequest {
   /** argv (run without a shell) or a string (run with `sh -c`). */
@@ -48,4 +50,11 @@ export interface StepContext {
   runCommand(request: CommandRequest): Promise<CommandResult>;
   addLog(name: string): Promise<LogHandle>;
   setStateString(text: string): Promise<void>;
+  /**
+   * Captures a value this step measured, tagged with the build's builder, this step and the agent
+   * (plus `options.tags`); a builder's trackCustomStep can rename the series and add tags.
+   */
+  captureData(name: string, value: number, options?: CaptureOptions): Promise<void>;
+  /** How `value` compares with this series over the builder's last successful builds. */
+  regression(series: string, value: number): Promise<{ baseline: Baseline; score: number } | null>;
 }

@@ -88,6 +88,16 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
   }
 
   abstract run(ctx: StepContext): Promise<StepOutcome>;
+
+  /** Build properties this step sets (so config can check trackProperties names). */
+  providedProperties(): string[] {
+    return [];
+  }
+
+  /** Whether this step reports measured values (so config can check trackCustomStep names). */
+  measures(): boolean {
+    return false;
+  }
 }
 
 export { Results };

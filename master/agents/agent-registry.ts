@@ -19,6 +19,8 @@ export interface ConnectedAgent {
   info: { os: string; version: string; labels: string[]; capacity: number };
   connectedAt: number;
   running: number;
+  /** Builders with a build on this agent now: one build per builder per agent, as in Buildbot, since builds of a builder share its directory. */
+  builders: Set<string>;
 }
 
 export class AgentRegistry {
@@ -37,8 +39,8 @@ export class AgentRegistry {
     return this.connected.get(name);
   }
 
-  add(agent: Omit<ConnectedAgent, 'running'>): void {
-    this.connected.set(agent.config.name, { ...agent, running: 0 });
+  add(agent: Omit<ConnectedAgent, 'running' | 'builders'>): void {
+    this.connected.set(agent.config.name, { ...agent, running: 0, builders: new Set() });
     this.bus.publish('agent.connected', { name: agent.config.name });
   }
 
@@ -49,26 +51,29 @@ export class AgentRegistry {
   }
 
   /** The least busy connected agent that fits, or null. */
-  findFree(builder: { agents?: string[] | undefined; labels?: string[] | undefined }): ConnectedAgent | null {
+  findFree(builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined }): ConnectedAgent | null {
     let best: ConnectedAgent | null = null;
     for (const a of this.connected.values()) {
       const labels = [...a.config.labels, ...a.info.labels];
-      if (!a.session.isOpen || a.running >= Math.min(a.config.maxBuilds, a.info.capacity)) continue;
+      if (!a.session.isOpen || a.running >= Math.min(a.config.maxBuilds, a.info.capacity) || a.builders.has(builder.name)) continue;
       if (!agentFits(builder, { name: a.config.name, labels })) continue;
       if (!best || a.running < best.running) best = a;
     }
     return best;
   }
 
-  acquire(name: string): void {
+  acquire(name: string, builder: string): void {
     const a = this.connected.get(name);
-    if (a) a.running++;
+    if (!a) return;
+    a.running++;
+    a.builders.add(builder);
   }
 
-  release(name: string): void {
+  release(name: string, builder: string): void {
     const a = this.connected.get(name);
     if (!a) return;
     a.running = Math.max(0, a.running - 1);
+    a.builders.delete(builder);
     this.bus.publish('agent.available', { name });
   }
 

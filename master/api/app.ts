@@ -8,6 +8,8 @@ import { buildsRouter } from './builds.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
+import { metricsRouter } from './metrics.ts';
+import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../errors/index.ts';
 
 /** A write with a body must say it is JSON; anything else would be silently ignored. */
@@ -19,7 +21,7 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: number; title: string }): Express {
+export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: number; title: string; prometheus: Registry | null }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -32,8 +34,15 @@ export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: n
   api.use(stepsRouter(deps));
   api.use(logsRouter(deps));
   api.use(agentsRouter(deps));
+  api.use(metricsRouter(deps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
+  const prometheus = options.prometheus;
+  if (prometheus) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(prometheus.contentType).send(await prometheus.metrics());
+    });
+  }
   app.get('/', (_req, res) => {
     res.type('text/plain').send(`${options.title}: a Caliper master. The JSON API is at /api/v2 (see docs/api.md).\n`);
   });

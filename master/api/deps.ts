@@ -2,6 +2,7 @@ import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { AgentRegistry } from '../agents/agent-registry.ts';
 import type { PropertyValue } from '../build/properties.ts';
+import type { MetricsService } from '../../metrics/metrics-service.ts';
 
 /** What the API may do besides reading: implemented by the master, replaceable in tests. */
 export interface BuildActions {
@@ -17,4 +18,7 @@ export interface ApiDeps {
   builders: { id: number; config: CompiledBuilder }[];
   actions: BuildActions;
   authTokens: string[] | undefined;
+  metrics: MetricsService;
+  /** How many successful builds make a regression baseline. */
+  regressionWindow: number;
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { BadRequestError, NotFoundError, UnprocessableError } from '../errors/index.ts';
-import { formatPath } from '../config/format-path.ts';
+import { describeIssues } from '../config/zod-issue.ts';
 
 export function idParam(value: string | undefined, name: string): number {
   if (!value || !/^\d{1,12}$/.test(value)) throw new BadRequestError(`${name} must be a positive integer, got "${value ?? ''}"`);
@@ -16,10 +16,7 @@ export function found<T>(value: T | null | undefined, what: string): T {
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
-  const details = result.error.issues.map((i) => ({
-    path: formatPath(i.path),
-    message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message,
-  }));
+  const details = describeIssues(result.error).map((d) => ({ ...d, message: d.message.replace(/^unknown key(s?) /, 'unknown field$1 ').replace(/"/g, '') }));
   throw new UnprocessableError(`invalid request body: ${details.map((d) => `${d.path || '(body)'}: ${d.message}`).join('; ')}`, details);
 }
 

@@ -18,11 +18,13 @@ import type { Step, StepOutcome } from '../../steps/step.ts';
 import { applyStepResult, resultName, Results, type Result } from './results.ts';
 import { Properties, type PropertyValue } from './properties.ts';
 import { StepRuntime } from './step-runtime.ts';
+import type { StepMetrics } from '../../metrics/step-metrics.ts';
 
 export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
 
 export interface BuildDeps {
   repos: Repositories;
+  metrics: StepMetrics;
   bus: EventBus;
   log: Logger;
   masterid: number;
@@ -116,7 +118,18 @@ export class Build {
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
     const signal = this.abort.signal.aborted && step.alwaysRun ? new AbortController().signal : this.abort.signal;
     const runtime = new StepRuntime(
-      { repos, bus, agent: this.agent, signal, builder: this.builder, buildNumber: build.number, properties: props },
+      {
+        repos,
+        bus,
+        agent: this.agent,
+        signal,
+        builder: this.builder,
+        buildNumber: build.number,
+        buildid: build.id,
+        builderid: this.builderid,
+        properties: props,
+        metrics: this.deps.metrics,
+      },
       stepRow,
     );
     let outcome: StepOutcome;

@@ -7,6 +7,9 @@ import type { AgentConnection } from '../agents/agent-connection.ts';
 import type { CommandRequest, CommandResult, LogHandle, StepContext } from '../../steps/step-context.ts';
 import type { Properties } from './properties.ts';
 import { LogWriter } from './log-writer.ts';
+import type { StepMetrics } from '../../metrics/step-metrics.ts';
+import type { CaptureOptions } from '../../metrics/capture-options.ts';
+import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
 
@@ -17,7 +20,10 @@ export interface StepRuntimeDeps {
   signal: AbortSignal;
   builder: CompiledBuilder;
   buildNumber: number;
+  buildid: number;
+  builderid: number;
   properties: Properties;
+  metrics: StepMetrics;
 }
 
 export class StepRuntime implements StepContext {
@@ -96,6 +102,34 @@ export class StepRuntime implements StepContext {
 
   async setStateString(text: string): Promise<void> {
     await this.deps.repos.steps.update(this.step.id, { state_string: text });
+  }
+
+  async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<void> {
+    const tracking = this.deps.builder.metrics.find((t) => t.type === 'customStep' && t.step === this.step.name);
+    const series = this.seriesName(name);
+    await this.deps.metrics.capture(series, value, {
+      ...options,
+      tags: { builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name, ...options.tags, ...tracking?.tags },
+      buildNumber: this.deps.buildNumber,
+      buildid: this.deps.buildid,
+    });
+  }
+
+  async regression(name: string, value: number): Promise<{ baseline: Baseline; score: number } | null> {
+    const baseline = await this.deps.metrics.baseline(this.seriesName(name), {
+      builderid: this.deps.builderid,
+      builder: this.deps.builder.name,
+      step: this.step.name,
+      beforeBuildId: this.deps.buildid,
+    });
+    return baseline ? { baseline, score: regressionScore(value, baseline) } : null;
+  }
+
+  /** trackCustomStep renames what this step reports: its own series becomes `series`, others `series.name`. */
+  private seriesName(name: string): string {
+    const tracking = this.deps.builder.metrics.find((t) => t.type === 'customStep' && t.step === this.step.name);
+    if (!tracking?.series) return name;
+    return name === this.step.name ? tracking.series : `${tracking.series}.${name}`;
   }
 
   async writeErrorLog(e: unknown): Promise<void> {

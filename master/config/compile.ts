@@ -10,18 +10,13 @@ import type { Step } from '../../steps/step.ts';
 import { isStep } from '../../steps/step.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
 import { formatPath } from './format-path.ts';
+import { describeIssues } from './zod-issue.ts';
 
 export type CompiledConfig = Omit<ParsedConfig, 'builders'> & { builders: CompiledBuilder[] };
 export type CompiledBuilder = ParsedConfig['builders'][number] & { steps: Step[]; dirname: string };
 
 function zodIssues(error: z.ZodError, prefix: PropertyKey[] = []): ConfigIssue[] {
-  return error.issues.map((issue) => {
-    const path = [...prefix, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      return { path: formatPath(path), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
-    }
-    return { path: formatPath(path), message: issue.message };
-  });
+  return describeIssues(error, prefix);
 }
 
 function duplicates(names: string[]): Set<string> {
@@ -36,7 +31,7 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
   // Cross-references and step options are checked even when the shape is wrong, on whatever can be
   // read, so the user sees every mistake in one run.
   const issues: ConfigIssue[] = parsed.success ? [] : zodIssues(parsed.error);
-  issues.push(...crossIssues(input), ...stepIssues(isRecord(input) ? input.builders : undefined));
+  issues.push(...crossIssues(input), ...stepIssues(isRecord(input) ? input.builders : undefined), ...trackingIssues(isRecord(input) ? input.builders : undefined));
   if (!parsed.success || issues.length > 0) throw new ConfigError(dedupe(issues), file);
   const config = parsed.data;
   return {
@@ -83,6 +78,7 @@ function crossIssues(input: unknown): ConfigIssue[] {
     });
   });
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
+  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
   return issues;
 }
 
@@ -115,6 +111,34 @@ function stepIssues(builders: unknown): ConfigIssue[] {
     });
     for (const d of duplicates(names)) issues.push({ path: formatPath(['builders', i, 'factory', 'steps']), message: `step name "${d}" is used twice` });
     if (steps.length === 0) issues.push({ path: formatPath(['builders', i, 'factory']), message: 'has no steps' });
+  });
+  return issues;
+}
+
+/** trackStepTimes / trackCustomStep must name a step of the builder, trackProperties a property it can have. */
+function trackingIssues(builders: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  records(builders).forEach((b, i) => {
+    const factory = isRecord(b.factory) ? b.factory : {};
+    const steps = (Array.isArray(factory.steps) ? factory.steps : []).filter(isStep);
+    const stepNames = steps.map((s) => s.options.name);
+    const properties = new Set([
+      ...steps.flatMap((s) => s.providedProperties()),
+      ...Object.keys(isRecord(b.properties) ? b.properties : {}),
+      'buildnumber',
+    ]);
+    records(b.metrics).forEach((t, j) => {
+      const at = `builders[${i}].metrics[${j}]`;
+      if ((t.type === 'stepTimes' || t.type === 'customStep') && typeof t.step === 'string') {
+        if (!stepNames.includes(t.step)) issues.push({ path: `${at}.step`, message: `builder has no step named "${t.step}"` });
+        else if (t.type === 'customStep' && !steps.find((s) => s.options.name === t.step)?.measures()) {
+          issues.push({ path: `${at}.step`, message: `step "${t.step}" measures nothing (use MeasureShellCommand or Lint)` });
+        }
+      }
+      if (t.type === 'property' && typeof t.property === 'string' && !properties.has(t.property)) {
+        issues.push({ path: `${at}.property`, message: `no step of this builder sets property "${t.property}" and the builder does not define it` });
+      }
+    });
   });
   return issues;
 }

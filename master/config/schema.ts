@@ -1,6 +1,7 @@
 /** Stage 1 of the config pipeline: the shape of what a user writes, unknown keys refused. */
 import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
+import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 
 const name = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
 const jsonValue: z.ZodType = z.lazy(() =>
@@ -24,6 +25,8 @@ export const builderSchema = z.strictObject({
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */
   workdir: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a single directory name').optional(),
+  /** What to capture for this builder besides the defaults: trackStepTimes(...), trackProperties(...), trackCustomStep(...). */
+  metrics: z.array(trackingSchema).default([]),
 });
 
 export const schedulerSchema = z.discriminatedUnion('type', [
@@ -61,6 +64,15 @@ export const configSchema = z.strictObject({
   agents: z.array(agentSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),
+  /** influxdb(...), grafana(...), prometheus(...). Without influxdb, points go to the SQL database. */
+  services: z.array(serviceSchema).default([]),
+  metrics: z
+    .strictObject({
+      /** Capture build duration, step durations and queue latency for every build (default true). */
+      trackBuildTimes: z.boolean().default(true),
+      regression: regressionSchema,
+    })
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -57,6 +57,16 @@ export class BuildsRepo {
     await this.repo.update({ id }, values);
   }
 
+  /** The builder's latest builds that ended SUCCESS or WARNINGS, newest first, before `beforeId`. */
+  lastSuccessful(builderid: number, n: number, beforeId: number): Promise<BuildRow[]> {
+    return this.repo
+      .createQueryBuilder('b')
+      .where('b.builderid = :builderid AND b.id < :beforeId AND b.results IN (0, 1)', { builderid, beforeId })
+      .orderBy('b.id', 'DESC')
+      .take(n)
+      .getMany();
+  }
+
   incompleteOfMaster(masterid: number): Promise<BuildRow[]> {
     return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
   }

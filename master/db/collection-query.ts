@@ -97,6 +97,7 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
     const spec = Object.hasOwn(fields, field) ? fields[field] : undefined;
     if (!spec) throw new BadRequestError(`unknown field "${field}" in filter "${key}"`, { allowed: Object.keys(fields) });
     if (!(op in OPS)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
+    if (op === 'contains' && spec.type !== 'string') throw new BadRequestError(`filter "${key}": contains applies to text fields only`);
     const raws = Array.isArray(rawValue) ? rawValue.map(String) : [one(rawValue, key)];
     if (raws.length > 1 && op !== 'eq' && op !== 'ne') throw new BadRequestError(`filter "${key}" takes one value; only eq and ne take several`);
     out.filters.push({ field, op: op as Op, values: raws.map((r) => parseValue(r, spec, key)) });

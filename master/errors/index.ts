@@ -7,3 +7,4 @@ export { PayloadTooLargeError } from './payload-too-large-error.ts';
 export { UnprocessableError } from './unprocessable-error.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { UnsupportedMediaTypeError } from './unsupported-media-type-error.ts';
+export { MetricInputError } from './metric-input-error.ts';

@@ -69,7 +69,7 @@ export class RequestClaimer {
       const agent = registry.findFree(builder);
       if (!agent) continue;
       if (!(await repos.buildRequests.claim(request.id, this.deps.masterid, this.deps.now()))) continue;
-      registry.acquire(agent.config.name);
+      registry.acquire(agent.config.name, builder.name);
       this.deps.startBuild(builder, request.builderid, request, agent);
     }
   }

@@ -18,6 +18,8 @@ export interface PointsPage {
 
 export interface MetricsStore {
   readonly kind: 'sql' | 'influxdb';
+  /** Smallest time difference the store keeps apart, in microseconds (its write precision). */
+  readonly timeStepUs: number;
   /** Accepts points for storage; never throws for a store outage (points are kept and retried). */
   write(points: MetricPoint[]): Promise<void>;
   /** Sends whatever is buffered; resolves when delivered or safely spooled. */
@@ -27,5 +29,7 @@ export interface MetricsStore {
   valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>>;
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
   listSeries(): Promise<SeriesInfo[]>;
+  /** Every point a build produced (all series), found by its buildid field within its time span. */
+  buildPoints(buildid: number, fromMs: number, toMs: number): Promise<MetricPoint[]>;
   close(): Promise<void>;
 }

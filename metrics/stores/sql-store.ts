@@ -33,8 +33,26 @@ function decodeTagset(tagset: string): Record<string, string> {
   return out;
 }
 
+function toPoint(r: MetricPointRow): MetricPoint {
+  return {
+    series: r.series,
+    time: r.time,
+    value: r.value,
+    tags: {
+      ...(r.builder !== null ? { builder: r.builder } : {}),
+      ...(r.step !== null ? { step: r.step } : {}),
+      ...(r.agent !== null ? { agent: r.agent } : {}),
+      ...(r.result !== null ? { result: r.result } : {}),
+      ...decodeTagset(r.tagset),
+    },
+    buildNumber: r.build_number,
+    buildid: r.buildid,
+  };
+}
+
 export class SqlMetricsStore implements MetricsStore {
   readonly kind = 'sql' as const;
+  readonly timeStepUs = 1;
   private readonly repo: Repository<MetricPointRow>;
   private buffer: MetricPoint[] = [];
   private writing: Promise<void> = Promise.resolve();
@@ -165,23 +183,13 @@ export class SqlMetricsStore implements MetricsStore {
       .offset(page.offset)
       .limit(page.limit)
       .getMany();
-    return {
-      total,
-      points: rows.map((r) => ({
-        series: r.series,
-        time: r.time,
-        value: r.value,
-        tags: {
-          ...(r.builder !== null ? { builder: r.builder } : {}),
-          ...(r.step !== null ? { step: r.step } : {}),
-          ...(r.agent !== null ? { agent: r.agent } : {}),
-          ...(r.result !== null ? { result: r.result } : {}),
-          ...decodeTagset(r.tagset),
-        },
-        buildNumber: r.build_number,
-        buildid: r.buildid,
-      })),
-    };
+    return { total, points: rows.map(toPoint) };
+  }
+
+  async buildPoints(buildid: number): Promise<MetricPoint[]> {
+    await this.flush();
+    const rows = await this.repo.find({ where: { buildid }, order: { series: 'ASC', time: 'ASC' } });
+    return rows.map(toPoint);
   }
 
   async listSeries(): Promise<SeriesInfo[]> {

@@ -4,6 +4,7 @@ export function mean(values) {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
+// TODO: a streaming variant for very long series
 export function stddev(values) {
   if (values.length < 2) throw new RangeError('stddev needs at least two values');
   const m = mean(values);

@@ -82,8 +82,13 @@ describe('parseCollectionQuery', () => {
     expect(parse({ id: '3' }).filters).toEqual([{ field: 'id', op: 'eq', values: [3] }]);
   });
 
-  it.each(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'contains'] as const)('parses the %s operator', (op) => {
+  it.each(['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const)('parses the %s operator', (op) => {
     expect(parse({ [`id__${op}`]: '12' }).filters).toEqual([{ field: 'id', op, values: [12] }]);
+  });
+
+  it('parses contains on text fields and refuses it elsewhere (PostgreSQL has no LOWER(integer))', () => {
+    expect(parse({ name__contains: 'ab' }).filters).toEqual([{ field: 'name', op: 'contains', values: ['ab'] }]);
+    expect(badRequest({ id__contains: '1' }).message).toBe('filter "id__contains": contains applies to text fields only');
   });
 
   it('names an unknown filter field', () => {

@@ -1,0 +1,131 @@
+/**
+ * The one metrics service: `captureData` turns a measured value into a tagged point (applying
+ * accumulate / absValue / diff), hands it to the configured store, and the getters answer
+ * statistics over any series, tag filter and time range with the store's own aggregates.
+ * Capturing never throws for a store outage: stores keep and retry what they cannot deliver.
+ */
+import { MetricInputError } from '../master/errors/index.ts';
+import { describeIssues } from '../master/config/zod-issue.ts';
+import type { Logger } from '../master/logger.ts';
+import type { AggregationState } from './aggregation-state.ts';
+import { captureOptionsSchema, seriesName, type CaptureOptions } from './capture-options.ts';
+import { seriesKey, UniqueClock, type MetricPoint } from './metric-point.ts';
+import type { SeriesFilter } from './series-filter.ts';
+import type { SeriesDescription, SeriesRegistry } from './series-registry.ts';
+import type { MetricsStore, PointsPage } from './stores/metrics-store.ts';
+import { quantileFromPositions, quantilePositions, type Summary } from './summary.ts';
+
+export class MetricsService {
+  private readonly clock: UniqueClock;
+
+  constructor(
+    readonly store: MetricsStore,
+    private readonly state: AggregationState,
+    private readonly registry: SeriesRegistry,
+    private readonly log: Logger,
+    nowUs?: () => number,
+  ) {
+    this.clock = new UniqueClock(nowUs, store.timeStepUs);
+  }
+
+  /**
+   * Records `value` in series `name`. Returns the stored point, or null when nothing is stored
+   * (the first report of a `diff` series).
+   */
+  async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<MetricPoint | null> {
+    const nameCheck = seriesName.safeParse(name);
+    if (!nameCheck.success) throw new MetricInputError(`captureData: series "${name}": ${nameCheck.error.issues[0]?.message}`);
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new MetricInputError(`captureData: series "${name}": value must be a finite number, got ${String(value)}`);
+    const parsed = captureOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = describeIssues(parsed.error)[0];
+      throw new MetricInputError(`captureData: series "${name}": ${issue ? `${issue.path || 'options'}: ${issue.message}` : 'invalid options'}`);
+    }
+    const o = parsed.data;
+    const tags = o.tags ?? {};
+    const key = seriesKey(name, tags);
+    let stored: number | null = value;
+    if (o.accumulate || o.absValue || o.diff) {
+      stored = await this.state.update(key, (s) => {
+        if (o.diff) {
+          const previous = s.last_value;
+          s.last_value = value;
+          return previous === null ? null : value - previous;
+        }
+        s.total += o.absValue ? Math.abs(value) : value;
+        s.last_value = value;
+        return s.total;
+      });
+    }
+    if (stored === null) return null;
+    const point: MetricPoint = { series: name, time: this.clock.next(key), value: stored, tags, buildNumber: o.buildNumber ?? null, buildid: o.buildid ?? null };
+    await this.registry.note(name, o.kind ?? 'gauge', o.unit ?? null, Object.keys(tags));
+    try {
+      await this.store.write([point]);
+    } catch (e) {
+      this.log.error('metrics store refused a point', { series: name, error: String(e) });
+    }
+    return point;
+  }
+
+  async getSummary(filter: SeriesFilter): Promise<Summary> {
+    const agg = await this.store.aggregates(filter);
+    const description = await this.registry.get(filter.series);
+    const positions = [...quantilePositions(agg.count, 0.5), ...quantilePositions(agg.count, 0.95)];
+    const values = await this.store.valuesAtPositions(filter, positions, agg.count);
+    const at = (k: number) => values.get(k) as number;
+    return {
+      series: filter.series,
+      ...agg,
+      p50: quantileFromPositions(agg.count, 0.5, at),
+      p95: quantileFromPositions(agg.count, 0.95, at),
+      unit: description?.unit ?? null,
+    };
+  }
+
+  async getAverage(filter: SeriesFilter): Promise<number | null> {
+    return (await this.store.aggregates(filter)).average;
+  }
+  async getDeviation(filter: SeriesFilter): Promise<number | null> {
+    return (await this.store.aggregates(filter)).deviation;
+  }
+  async getMinimum(filter: SeriesFilter): Promise<number | null> {
+    return (await this.store.aggregates(filter)).minimum;
+  }
+  async getMaximum(filter: SeriesFilter): Promise<number | null> {
+    return (await this.store.aggregates(filter)).maximum;
+  }
+  async getCount(filter: SeriesFilter): Promise<number> {
+    return (await this.store.aggregates(filter)).count;
+  }
+  /** Percentile p in [0, 1], by linear interpolation (as simple-statistics' quantile). */
+  async getPercentile(filter: SeriesFilter, p: number): Promise<number | null> {
+    const { count } = await this.store.aggregates(filter);
+    const values = await this.store.valuesAtPositions(filter, quantilePositions(count, p), count);
+    return quantileFromPositions(count, p, (k) => values.get(k) as number);
+  }
+
+  points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {
+    return this.store.points(filter, page);
+  }
+
+  buildPoints(buildid: number, fromMs: number, toMs: number): Promise<MetricPoint[]> {
+    return this.store.buildPoints(buildid, fromMs, toMs);
+  }
+
+  describe(series: string): Promise<SeriesDescription | null> {
+    return this.registry.get(series);
+  }
+
+  listSeries(): Promise<SeriesDescription[]> {
+    return this.registry.list();
+  }
+
+  flush(): Promise<void> {
+    return this.store.flush();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Operator metrics in Prometheus' text format (prom-client), fed by domain events: build and step
+ * duration histograms by builder and result, queue latency, build result counters, running builds,
+ * connected agents and each builder's last result. Its own registry per master, no global state.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CompiledBuilder } from '../master/config/compile.ts';
+import type { Repositories } from '../master/db/repositories.ts';
+import type { EventBus } from '../master/events/event-bus.ts';
+import { resultName, type Result } from '../master/build/results.ts';
+
+const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200];
+
+export interface PrometheusExporter {
+  registry: Registry;
+  stop(): void;
+}
+
+export function startPrometheusExporter(bus: EventBus, repos: Repositories, buildersById: Map<number, CompiledBuilder>): PrometheusExporter {
+  const registry = new Registry();
+  const buildDuration = new Histogram({ name: 'caliper_build_duration_seconds', help: 'Build wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
+  const stepDuration = new Histogram({ name: 'caliper_step_duration_seconds', help: 'Step wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
+  const queueLatency = new Histogram({ name: 'caliper_queue_latency_seconds', help: 'Time from build request to build start', labelNames: ['builder'], buckets: DURATION_BUCKETS, registers: [registry] });
+  const builds = new Counter({ name: 'caliper_builds_total', help: 'Finished builds', labelNames: ['builder', 'result'], registers: [registry] });
+  const running = new Gauge({ name: 'caliper_builds_running', help: 'Builds running now', labelNames: ['builder'], registers: [registry] });
+  const agents = new Gauge({ name: 'caliper_agents_connected', help: 'Agents connected now', registers: [registry] });
+  const lastResult = new Gauge({ name: 'caliper_builder_last_result', help: "Result code (Buildbot's) of each builder's last build", labelNames: ['builder'], registers: [registry] });
+  const name = (builderid: number) => buildersById.get(builderid)?.name ?? String(builderid);
+  for (const b of buildersById.values()) running.set({ builder: b.name }, 0);
+  agents.set(0);
+
+  const unsubscribe = [
+    bus.subscribe('build.started', (e) => {
+      running.inc({ builder: name(e.builderid) });
+      void repos.buildRequests.get(e.buildrequestid).then(async (request) => {
+        const build = await repos.builds.get(e.buildid);
+        if (request && build) queueLatency.observe({ builder: name(e.builderid) }, Math.max(0, build.started_at - request.submitted_at) / 1000);
+      }).catch(() => {}); // a missed observation is not worth failing anything for
+    }),
+    bus.subscribe('step.finished', (e) => {
+      void repos.builds.get(e.buildid).then((b) => {
+        if (b) stepDuration.observe({ builder: name(b.builderid), result: resultName(e.results as Result) ?? 'unknown' }, e.durationMs / 1000);
+      }).catch(() => {});
+    }),
+    bus.subscribe('build.finished', (e) => {
+      const labels = { builder: name(e.builderid), result: resultName(e.results as Result) ?? 'unknown' };
+      running.dec({ builder: labels.builder });
+      buildDuration.observe(labels, e.durationMs / 1000);
+      builds.inc(labels);
+      lastResult.set({ builder: labels.builder }, e.results);
+    }),
+    bus.subscribe('agent.connected', () => agents.inc()),
+    bus.subscribe('agent.disconnected', () => agents.dec()),
+  ];
+  return { registry, stop: () => unsubscribe.forEach((u) => u()) };
+}

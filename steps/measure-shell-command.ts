@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { Results, worstResult } from '../master/build/results.ts';
+import { METRIC_KINDS, seriesName, type MetricKind } from '../metrics/capture-options.ts';
+import type { StepContext } from './step-context.ts';
+import { ShellCommand, shellCommandShape, type ShellCommandOptions } from './shell-command.ts';
+import type { StepOutcome } from './step.ts';
+import { checkRegressions, regressionShape, type RegressionOptions } from './regression-gate.ts';
+
+export interface MeasureShellCommandOptions extends ShellCommandOptions, RegressionOptions {
+  /** Series (and property) name for a command that prints one number; default the step's name. */
+  metric?: string;
+  unit?: string;
+  kind?: MetricKind;
+  tags?: Record<string, string>;
+}
+
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/** Parses `42` or `key=value` lines into named numbers; an error names the offending line. */
+export function parseMeasurements(stdout: string, single: string): { ok: true; values: [string, number][] } | { ok: false; error: string } {
+  const lines = stdout.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return { ok: false, error: 'the command printed nothing: expected a number or key=value lines' };
+  if (lines.length === 1 && NUMBER.test((lines[0] as string).trim())) return { ok: true, values: [[single, Number((lines[0] as string).trim())]] };
+  const values: [string, number][] = [];
+  for (const [i, line] of lines.entries()) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(\S+)\s*$/.exec(line);
+    if (!m || !NUMBER.test(m[2] as string)) {
+      return { ok: false, error: `line ${i + 1} is not a number or key=value with a numeric value: ${JSON.stringify(line.slice(0, 200))}` };
+    }
+    values.push([m[1] as string, Number(m[2])]);
+  }
+  return { ok: true, values };
+}
+
+/**
+ * Runs a command that prints a number (or `key=value` lines); each value becomes a build property and
+ * a metric point. Output that is not numbers fails the step with the offending line; nothing is stored.
+ */
+export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions> {
+  override readonly schema: z.ZodType = z.strictObject({
+    ...shellCommandShape,
+    ...regressionShape,
+    metric: seriesName.optional(),
+    unit: z.string().max(30).optional(),
+    kind: z.enum(METRIC_KINDS).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+  });
+
+  override measures(): boolean {
+    return true;
+  }
+
+  override providedProperties(): string[] {
+    return [this.options.metric ?? this.name];
+  }
+
+  override async run(ctx: StepContext): Promise<StepOutcome> {
+    const r = await ctx.runCommand(await this.commandRequest(ctx, { collectStdout: true }));
+    const outcome = this.evaluate(r);
+    if (outcome.result !== Results.SUCCESS) return outcome;
+    const parsed = parseMeasurements(r.stdout, this.options.metric ?? this.name);
+    if (!parsed.ok) {
+      const log = await ctx.addLog('measure-error');
+      await log.append(`${parsed.error}\n`);
+      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}`.slice(0, 500) };
+    }
+    const { unit, kind, tags } = this.options;
+    for (const [name, value] of parsed.values) {
+      ctx.properties.set(name, value, this.name);
+      await ctx.captureData(name, value, { ...(unit ? { unit } : {}), kind: kind ?? 'gauge', ...(tags ? { tags } : {}) });
+    }
+    const gate = await checkRegressions(ctx, parsed.values, this.options);
+    const summary = parsed.values.map(([k, v]) => `${k}=${v}${unit ? ` ${unit}` : ''}`).join(', ');
+    return { result: worstResult(Results.SUCCESS, gate.result), stateString: [summary, ...gate.notes].join('; ').slice(0, 500) };
+  }
+}

@@ -1,0 +1,11 @@
+import { lineParser } from './lint-parser.ts';
+
+const ISSUE = /^(.+?):(\d+):(\d+): ([A-Z]+\d+) (.*)$/;
+
+/** flake8's default format `path:line:col: CODE message`; E and F codes are errors, the rest (W, C, …) warnings. */
+export const flake8Parser = lineParser('flake8', (line) => {
+  const m = ISSUE.exec(line);
+  if (!m) return null;
+  const code = m[4] as string;
+  return { severity: code.startsWith('E') || code.startsWith('F') ? 'error' : 'warning', file: m[1] as string, line: Number(m[2]), message: `${code} ${m[5]}` };
+});

@@ -1,0 +1,12 @@
+import { eslintParser } from './eslint.ts';
+import { flake8Parser } from './flake8.ts';
+import type { LintParser } from './lint-parser.ts';
+import { pylintParser } from './pylint.ts';
+import { tscParser } from './tsc.ts';
+
+export const LINT_FORMATS = { eslint: eslintParser, tsc: tscParser, pylint: pylintParser, flake8: flake8Parser } as const;
+export type LintFormat = keyof typeof LINT_FORMATS;
+
+export function lintParser(format: LintFormat | LintParser): LintParser {
+  return typeof format === 'string' ? LINT_FORMATS[format] : format;
+}
