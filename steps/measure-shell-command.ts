@@ -9,6 +9,8 @@ import { checkRegressions, regressionShape, type RegressionOptions } from './reg
 export interface MeasureShellCommandOptions extends ShellCommandOptions, RegressionOptions {
   /** Series (and property) name for a command that prints one number; default the step's name. */
   metric?: string;
+  /** For `key=value` output: the keys the command prints (so trackProperties can name them); others fail the step. */
+  keys?: string[];
   unit?: string;
   kind?: MetricKind;
   tags?: Record<string, string>;
@@ -41,6 +43,7 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
     ...shellCommandShape,
     ...regressionShape,
     metric: seriesName.optional(),
+    keys: z.array(seriesName).min(1).optional(),
     unit: z.string().max(30).optional(),
     kind: z.enum(METRIC_KINDS).optional(),
     tags: z.record(z.string(), z.string()).optional(),
@@ -51,7 +54,7 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
   }
 
   override providedProperties(): string[] {
-    return [this.options.metric ?? this.name];
+    return this.options.keys ?? [this.options.metric ?? this.name];
   }
 
   override async run(ctx: StepContext): Promise<StepOutcome> {
@@ -64,7 +67,9 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
       await log.append(`${parsed.error}\n`);
       return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}`.slice(0, 500) };
     }
-    const { unit, kind, tags } = this.options;
+    const { unit, kind, tags, keys } = this.options;
+    const unexpected = keys ? parsed.values.find(([k]) => !keys.includes(k) && k !== (this.options.metric ?? this.name)) : undefined;
+    if (unexpected) return { result: Results.FAILURE, stateString: `unexpected key "${unexpected[0]}" (keys: ${keys?.join(', ')})` };
     for (const [name, value] of parsed.values) {
       ctx.properties.set(name, value, this.name);
       await ctx.captureData(name, value, { ...(unit ? { unit } : {}), kind: kind ?? 'gauge', ...(tags ? { tags } : {}) });
