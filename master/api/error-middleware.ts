@@ -11,6 +11,7 @@ const STATUS: Record<string, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
+  STORE_UNAVAILABLE: 503,
 };
 
 export const notFoundHandler: RequestHandler = (req, res) => {

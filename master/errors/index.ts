@@ -8,3 +8,4 @@ export { UnprocessableError } from './unprocessable-error.ts';
 export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { UnsupportedMediaTypeError } from './unsupported-media-type-error.ts';
 export { MetricInputError } from './metric-input-error.ts';
+export { StoreUnavailableError } from './store-unavailable-error.ts';

@@ -12,6 +12,7 @@
  */
 import { Point } from '@influxdata/influxdb-client';
 import type { Logger } from '../../master/logger.ts';
+import { StoreUnavailableError } from '../../master/errors/index.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
@@ -240,7 +241,12 @@ export class InfluxDbStore implements MetricsStore {
     if (s.retentionPolicy) params.set('rp', s.retentionPolicy);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     this.addV1Auth(headers);
-    const res = await fetch(`${s.url.replace(/\/+$/, '')}/query`, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(60_000) });
+    let res: Response;
+    try {
+      res = await fetch(`${s.url.replace(/\/+$/, '')}/query`, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(60_000) });
+    } catch (e) {
+      throw new StoreUnavailableError(`InfluxDB at ${s.url} cannot be reached: ${(e as Error).cause ? String((e as Error & { cause: unknown }).cause) : String(e)}`);
+    }
     const text = await res.text();
     if (res.status !== 200) throw new InfluxHttpError(res.status, text);
     const body = JSON.parse(text) as { results?: { error?: string; series?: { name?: string; columns: string[]; values: unknown[][] }[] }[]; error?: string };
