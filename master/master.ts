@@ -29,7 +29,9 @@ import type { MetricsService } from '../metrics/metrics-service.ts';
 import { startMetricsListener } from '../metrics/metrics-listener.ts';
 import { createStepMetrics } from '../metrics/step-metrics.ts';
 import { startPrometheusExporter } from '../metrics/prometheus.ts';
-import type { InfluxDbConfig } from '../metrics/config.ts';
+import type { GrafanaConfig, InfluxDbConfig } from '../metrics/config.ts';
+import { linkMaker } from '../metrics/links.ts';
+import { LiveStream } from './api/live-stream.ts';
 
 export interface MasterOptions {
   /** Overrides config.web.port (0 picks a free port). */
@@ -170,13 +172,30 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     },
   });
 
+  const grafana = config.services.find((s): s is GrafanaConfig => s.type === 'grafana');
   const app = createApp(
-    { repos, registry, builders, actions, authTokens: config.web.auth?.tokens, metrics, regressionWindow: config.metrics.regression.window },
+    {
+      repos,
+      registry,
+      builders,
+      actions,
+      authTokens: config.web.auth?.tokens,
+      metrics,
+      regressionWindow: config.metrics.regression.window,
+      links: linkMaker(grafana, influx),
+      ui: {
+        title: config.title,
+        auth: config.web.auth !== undefined,
+        grafana: grafana ? { url: grafana.url, dashboardUid: grafana.dashboardUid, orgId: grafana.orgId ?? 1 } : null,
+        influxdb: influx ? { url: influx.url, database: influx.database ?? influx.bucket ?? '' } : null,
+      },
+    },
     { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null },
   );
+  const live = new LiveStream(bus);
   const server = http.createServer(app);
   server.on('upgrade', (req, socket, head) => {
-    if (!agentServer.handleUpgrade(req, socket, head)) socket.destroy();
+    if (!agentServer.handleUpgrade(req, socket, head) && !live.handleUpgrade(req, socket, head)) socket.destroy();
   });
   const host = options.host ?? config.web.host;
   await new Promise<void>((resolve, reject) => {
@@ -210,6 +229,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       prometheus?.stop();
       await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));
       agentServer.close();
+      live.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await repos.masters.deactivate(master.id).catch(() => {});

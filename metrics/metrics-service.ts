@@ -113,6 +113,10 @@ export class MetricsService {
     return this.store.buildPoints(buildid, fromMs, toMs);
   }
 
+  seriesWith(tags: { builder?: string; step?: string }): Promise<string[]> {
+    return this.store.seriesWith(tags);
+  }
+
   describe(series: string): Promise<SeriesDescription | null> {
     return this.registry.get(series);
   }

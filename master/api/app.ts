@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { Logger } from '../logger.ts';
 import type { ApiDeps } from './deps.ts';
 import { agentsRouter } from './agents.ts';
@@ -9,6 +13,7 @@ import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
 import { metricsRouter } from './metrics.ts';
+import { uiRouter } from './ui.ts';
 import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../errors/index.ts';
 
@@ -24,6 +29,23 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
 export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: number; title: string; prometheus: Registry | null }): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Security headers; the UI is same-origin only (uPlot sets inline styles, hence style-src 'unsafe-inline').
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'", 'ws:', 'wss:'],
+          upgradeInsecureRequests: null,
+        },
+      },
+      // The master is often served over plain HTTP on a LAN; HSTS would lock browsers out of that.
+      strictTransportSecurity: false,
+    }),
+  );
   app.set('query parser', 'simple');
   const api = express.Router();
   api.use(requireJsonBody);
@@ -35,6 +57,7 @@ export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: n
   api.use(logsRouter(deps));
   api.use(agentsRouter(deps));
   api.use(metricsRouter(deps));
+  api.use(uiRouter(deps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
   const prometheus = options.prometheus;
@@ -43,9 +66,14 @@ export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: n
       res.type(prometheus.contentType).send(await prometheus.metrics());
     });
   }
-  app.get('/', (_req, res) => {
-    res.type('text/plain').send(`${options.title}: a Caliper master. The JSON API is at /api/v2 (see docs/api.md).\n`);
-  });
+  const ui = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'frontend', 'dist');
+  if (fs.existsSync(path.join(ui, 'index.html'))) {
+    app.use(express.static(ui, { index: 'index.html', maxAge: '1h', setHeaders: (res, file) => file.endsWith('.html') && res.setHeader('Cache-Control', 'no-cache') }));
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('text/plain').send(`${options.title}: a Caliper master. The web UI is not built (npm run build:ui); the JSON API is at /api/v2.\n`);
+    });
+  }
   app.use(notFoundHandler);
   app.use(errorMiddleware(options.log));
   return app;

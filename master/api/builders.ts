@@ -4,7 +4,9 @@ import type { ApiDeps } from './deps.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, idParam, parseBody, selectFields } from './params.ts';
 import { NotFoundError } from '../errors/index.ts';
-import { serializeBuild } from './builds.ts';
+import { presentBuild } from './builds.ts';
+import { resultName, type Result } from '../build/results.ts';
+import { seconds } from './params.ts';
 import type { PropertyValue } from '../build/properties.ts';
 
 const jsonValue: z.ZodType<PropertyValue> = z.lazy(() =>
@@ -20,29 +22,41 @@ export const forceBody = z.strictObject({
 
 export function buildersRouter(deps: ApiDeps): Router {
   const r = Router();
-  const serialize = (b: ApiDeps['builders'][number]) => ({
-    builderid: b.id,
-    name: b.config.name,
-    description: b.config.description ?? null,
-    tags: b.config.tags,
-  });
+  const serialize = (b: ApiDeps['builders'][number], stats?: Awaited<ReturnType<ApiDeps['repos']['builds']['builderStats']>>) => {
+    const s = stats?.get(b.id);
+    const last = s?.last ?? null;
+    return {
+      builderid: b.id,
+      name: b.config.name,
+      description: b.config.description ?? null,
+      tags: b.config.tags,
+      last_build: last
+        ? { buildid: last.id, number: last.number, results: last.results, result: resultName(last.results as Result | null), complete_at: seconds(last.complete_at) }
+        : null,
+      running: s?.running ?? 0,
+      average_duration: s?.averageMs === null || s?.averageMs === undefined ? null : s.averageMs / 1000,
+      links: deps.links.builder(b.config.name),
+    };
+  };
   const find = (key: string) => {
     const b = /^\d+$/.test(key) ? deps.builders.find((x) => x.id === Number(key)) : deps.builders.find((x) => x.config.name === key);
     if (!b) throw new NotFoundError(`builder "${key}" not found`);
     return b;
   };
 
-  r.get('/builders', (req, res) => {
-    const items = deps.builders.map(serialize);
+  r.get('/builders', async (req, res) => {
+    const stats = await deps.repos.builds.builderStats();
+    const items = deps.builders.map((b) => serialize(b, stats));
     res.json({ builders: selectFields(items, fieldsOf(req.query)), meta: { total: items.length } });
   });
-  r.get('/builders/:key', (req, res) => {
-    res.json({ builders: [serialize(find((req.params.key as string)))], meta: { total: 1 } });
+  r.get('/builders/:key', async (req, res) => {
+    const b = find(req.params.key as string);
+    res.json({ builders: selectFields([serialize(b, await deps.repos.builds.builderStats())], fieldsOf(req.query)), meta: { total: 1 } });
   });
   r.get('/builders/:key/builds', async (req, res) => {
     const b = find((req.params.key as string));
     const { rows, total } = await deps.repos.builds.query(req.query, { builderid: b.id });
-    res.json({ builds: selectFields(rows.map(serializeBuild), fieldsOf(req.query)), meta: { total } });
+    res.json({ builds: selectFields(rows.map((row) => presentBuild(deps, row)), fieldsOf(req.query)), meta: { total } });
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
     const b = find((req.params.key as string));
@@ -50,7 +64,7 @@ export function buildersRouter(deps: ApiDeps): Router {
     const { rows } = await deps.repos.builds.query({ number: String(number) }, { builderid: b.id });
     const build = rows[0];
     if (!build) throw new NotFoundError(`build ${b.config.name}#${number} not found`);
-    res.json({ builds: [serializeBuild(build)], meta: { total: 1 } });
+    res.json({ builds: [presentBuild(deps, build)], meta: { total: 1 } });
   });
   r.post('/builders/:key/force', requireToken(deps.authTokens), async (req, res) => {
     const b = find((req.params.key as string));

@@ -26,15 +26,21 @@ export function serializeBuild(b: BuildRow) {
 
 const actionBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
+/** A build as the API shows it: the row, plus its builder's name and links (Grafana around its time). */
+export function presentBuild(deps: ApiDeps, b: BuildRow) {
+  const builder = deps.builders.find((x) => x.id === b.builderid)?.config.name ?? null;
+  return { ...serializeBuild(b), builder_name: builder, links: builder ? deps.links.build(builder, b.started_at, b.complete_at) : {} };
+}
+
 export function buildsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/builds', async (req, res) => {
     const { rows, total } = await deps.repos.builds.query(req.query);
-    res.json({ builds: selectFields(rows.map(serializeBuild), fieldsOf(req.query)), meta: { total } });
+    res.json({ builds: selectFields(rows.map((b) => presentBuild(deps, b)), fieldsOf(req.query)), meta: { total } });
   });
   r.get('/builds/:id', async (req, res) => {
     const build = found(await deps.repos.builds.get(idParam((req.params.id as string), 'build id')), `build ${(req.params.id as string)}`);
-    res.json({ builds: [serializeBuild(build)], meta: { total: 1 } });
+    res.json({ builds: selectFields([presentBuild(deps, build)], fieldsOf(req.query)), meta: { total: 1 } });
   });
   r.post('/builds/:id/stop', requireToken(deps.authTokens), async (req, res) => {
     const id = idParam((req.params.id as string), 'build id');

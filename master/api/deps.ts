@@ -3,6 +3,7 @@ import type { Repositories } from '../db/repositories.ts';
 import type { AgentRegistry } from '../agents/agent-registry.ts';
 import type { PropertyValue } from '../build/properties.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
+import type { LinkMaker } from '../../metrics/links.ts';
 
 /** What the API may do besides reading: implemented by the master, replaceable in tests. */
 export interface BuildActions {
@@ -21,4 +22,7 @@ export interface ApiDeps {
   metrics: MetricsService;
   /** How many successful builds make a regression baseline. */
   regressionWindow: number;
+  links: LinkMaker;
+  /** What the web UI needs to know of the configuration. */
+  ui: { title: string; auth: boolean; grafana: { url: string; dashboardUid: string; orgId: number } | null; influxdb: { url: string; database: string } | null };
 }

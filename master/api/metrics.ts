@@ -50,9 +50,19 @@ function pageParam(raw: unknown, name: string, def: number, max: number): number
 
 export function metricsRouter(deps: ApiDeps): Router {
   const r = Router();
-  r.get('/metrics', async (_req, res) => {
-    const series = await deps.metrics.listSeries();
-    res.json({ metrics: series, meta: { total: series.length } });
+  /** All series; with ?builder= (and ?step=) only those with points for it, with links. */
+  r.get('/metrics', async (req, res) => {
+    const { builder, step, ...rest } = req.query;
+    const unknown = Object.keys(rest)[0];
+    if (unknown !== undefined) throw new BadRequestError(`unknown parameter "${unknown}"`, { allowed: ['builder', 'step'] });
+    if ((builder !== undefined && typeof builder !== 'string') || (step !== undefined && typeof step !== 'string')) throw new BadRequestError('builder and step are given once');
+    let series = await deps.metrics.listSeries();
+    if (builder !== undefined || step !== undefined) {
+      const present = new Set(await deps.metrics.seriesWith({ ...(builder ? { builder } : {}), ...(step ? { step } : {}) }));
+      series = series.filter((s) => present.has(s.series));
+    }
+    const metrics = series.map((s) => ({ ...s, links: deps.links.series(s.series, builder) }));
+    res.json({ metrics, meta: { total: metrics.length } });
   });
   r.get('/metrics/:series/summary', async (req, res) => {
     const filter = parseSeriesFilter(req.params.series as string, req.query);

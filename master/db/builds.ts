@@ -67,6 +67,31 @@ export class BuildsRepo {
       .getMany();
   }
 
+  /** Per builder: its latest build, how many run now, and the mean duration of its last `window` finished builds (ms). */
+  async builderStats(window = 20): Promise<Map<number, { last: BuildRow | null; running: number; averageMs: number | null }>> {
+    const out = new Map<number, { last: BuildRow | null; running: number; averageMs: number | null }>();
+    const entry = (id: number) => {
+      let e = out.get(id);
+      if (!e) out.set(id, (e = { last: null, running: 0, averageMs: null }));
+      return e;
+    };
+    const latest = await this.repo
+      .createQueryBuilder('b')
+      .where((qb) => `b.id IN ${qb.subQuery().select('MAX(x.id)').from('builds', 'x').groupBy('x.builderid').getQuery()}`)
+      .getMany();
+    for (const b of latest) entry(b.builderid).last = b;
+    const running = (await this.source.query('SELECT builderid, COUNT(*) AS n FROM builds WHERE complete_at IS NULL GROUP BY builderid')) as { builderid: number; n: string | number }[];
+    for (const r of running) entry(Number(r.builderid)).running = Number(r.n);
+    const averages = (await this.source.query(
+      `SELECT builderid, AVG(d) AS avg FROM (
+         SELECT builderid, complete_at - started_at AS d, ROW_NUMBER() OVER (PARTITION BY builderid ORDER BY id DESC) AS rn
+         FROM builds WHERE complete_at IS NOT NULL) t
+       WHERE rn <= ${Math.trunc(window)} GROUP BY builderid`,
+    )) as { builderid: number; avg: string | number | null }[];
+    for (const a of averages) entry(Number(a.builderid)).averageMs = a.avg === null ? null : Number(a.avg);
+    return out;
+  }
+
   incompleteOfMaster(masterid: number): Promise<BuildRow[]> {
     return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
   }

@@ -25,9 +25,11 @@ export class LogsRepo {
   }
 
   async create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
-    const row = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false };
-    const result = await this.logs.insert(row);
-    return { ...row, id: (result.identifiers[0] as { id: number }).id };
+    // insert() merges PostgreSQL's RETURNING values into the object it is given, untransformed (bigint
+    // as a string): give it a copy and build the row from our own values.
+    const values = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false };
+    const result = await this.logs.insert({ ...values });
+    return { ...values, id: Number((result.identifiers[0] as { id: number }).id) };
   }
 
   /** Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart. */
@@ -69,6 +71,39 @@ export class LogsRepo {
       if (page.length < pageSize) return;
       after = (page[page.length - 1] as LogChunkRow).id;
     }
+  }
+
+  /**
+   * Lines [offset, offset + limit) of a log as bytes (without their newlines), reading only the chunks
+   * that hold them; and the log's line count, an unterminated last line included.
+   */
+  async lines(log: LogRow, offset: number, limit: number): Promise<{ lines: Buffer[]; total: number }> {
+    const last = await this.chunks.findOne({ where: { logid: log.id }, order: { id: 'DESC' } });
+    const total = log.num_lines + (last && last.content.length > 0 && last.content[last.content.length - 1] !== 10 ? 1 : 0);
+    const end = Math.min(offset + limit, total);
+    const lines: Buffer[] = [];
+    if (offset >= end) return { lines, total };
+    const chunks = await this.chunks
+      .createQueryBuilder('c')
+      .where('c.logid = :logid AND c.last_line >= :offset AND c.first_line < :end', { logid: log.id, offset, end })
+      .orderBy('c.id', 'ASC')
+      .getMany();
+    let partial: Buffer[] = [];
+    for (const chunk of chunks) {
+      let line = chunk.first_line;
+      let start = 0;
+      // A chunk starting mid-line continues a line whose start lies in an earlier chunk, outside the window.
+      for (let i = chunk.content.indexOf(10); i !== -1; i = chunk.content.indexOf(10, start)) {
+        if (line >= offset && line < end) lines.push(Buffer.concat([...partial, chunk.content.subarray(start, i)]));
+        partial = [];
+        start = i + 1;
+        line++;
+      }
+      if (start < chunk.content.length) partial.push(chunk.content.subarray(start));
+      if (line >= end) break;
+    }
+    if (partial.length > 0 && lines.length < end - offset) lines.push(Buffer.concat(partial));
+    return { lines, total };
   }
 
   async query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {

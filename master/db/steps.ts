@@ -21,8 +21,8 @@ export class StepsRepo {
   async create(values: { buildid: number; number: number; name: string; started_at: number }): Promise<StepRow> {
     // insert(), not save(): save() reads the row back, a second round trip on every step.
     const row = { ...values, complete_at: null, results: null, state_string: 'running', hidden: false };
-    const result = await this.repo.insert(row);
-    return { ...row, id: (result.identifiers[0] as { id: number }).id };
+    const result = await this.repo.insert({ ...row }); // a copy: insert() merges RETURNING values into it
+    return { ...row, id: Number((result.identifiers[0] as { id: number }).id) };
   }
 
   async update(id: number, values: Partial<Pick<StepRow, 'state_string' | 'results' | 'complete_at'>>): Promise<void> {

@@ -16,7 +16,7 @@ import { StoreUnavailableError } from '../../master/errors/index.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
-import { fromWhere, ident } from './influxql.ts';
+import { fromWhere, ident, literal } from './influxql.ts';
 import type { MetricSpool } from './metric-spool.ts';
 import type { MetricsStore, PointsPage, SeriesInfo } from './metrics-store.ts';
 
@@ -299,6 +299,15 @@ export class InfluxDbStore implements MetricsStore {
       `SELECT * FROM ${rp}/.*/ WHERE time >= ${BigInt(Math.trunc(fromMs)) * 1_000_000n} AND time <= ${BigInt(Math.trunc(toMs)) * 1_000_000n + 999_999n} AND "buildid" = ${Math.trunc(buildid)}`,
     );
     return rows.flatMap((s) => rowsToPoints(s.name ?? '', s));
+  }
+
+  async seriesWith(tags: { builder?: string; step?: string }): Promise<string[]> {
+    await this.flush();
+    const where = Object.entries(tags)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${ident(k)} = ${literal(v as string)}`);
+    const rows = await this.query(`SHOW MEASUREMENTS${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`);
+    return (rows[0]?.values ?? []).map((v) => String(v[0]));
   }
 
   async listSeries(): Promise<SeriesInfo[]> {

@@ -29,6 +29,8 @@ export interface MetricsStore {
   valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>>;
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
   listSeries(): Promise<SeriesInfo[]>;
+  /** Names of the series that have points with these tags. */
+  seriesWith(tags: { builder?: string; step?: string }): Promise<string[]>;
   /** Every point a build produced (all series), found by its buildid field within its time span. */
   buildPoints(buildid: number, fromMs: number, toMs: number): Promise<MetricPoint[]>;
   close(): Promise<void>;

@@ -192,6 +192,14 @@ export class SqlMetricsStore implements MetricsStore {
     return rows.map(toPoint);
   }
 
+  async seriesWith(tags: { builder?: string; step?: string }): Promise<string[]> {
+    await this.flush();
+    const qb = this.repo.createQueryBuilder('m').select('DISTINCT m.series', 'series');
+    if (tags.builder !== undefined) qb.andWhere('m.builder = :builder', { builder: tags.builder });
+    if (tags.step !== undefined) qb.andWhere('m.step = :step', { step: tags.step });
+    return ((await qb.getRawMany()) as { series: string }[]).map((r) => r.series);
+  }
+
   async listSeries(): Promise<SeriesInfo[]> {
     await this.flush();
     const rows = (await this.source.query('SELECT DISTINCT series FROM metric_points ORDER BY series')) as { series: string }[];
