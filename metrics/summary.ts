@@ -36,6 +36,7 @@ export function quantilePositions(n: number, p: number): number[] {
 }
 
 export function quantileFromPositions(n: number, p: number, valueAt: (position: number) => number): number | null {
+  checkP(p);
   if (n === 0) return null;
   const positions = quantilePositions(n, p);
   if (positions.length === 1) return valueAt(positions[0] as number);

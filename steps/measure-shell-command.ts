@@ -20,15 +20,25 @@ const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
 /** Parses `42` or `key=value` lines into named numbers; an error names the offending line. */
 export function parseMeasurements(stdout: string, single: string): { ok: true; values: [string, number][] } | { ok: false; error: string } {
-  const lines = stdout.split(/\r?\n/).filter((l) => l.trim() !== '');
+  // Numbered as printed (blank lines count), then the blank ones dropped.
+  const lines = stdout
+    .split(/\r?\n/)
+    .map((text, i) => ({ text, n: i + 1 }))
+    .filter((l) => l.text.trim() !== '');
   if (lines.length === 0) return { ok: false, error: 'the command printed nothing: expected a number or key=value lines' };
-  if (lines.length === 1 && NUMBER.test((lines[0] as string).trim())) return { ok: true, values: [[single, Number((lines[0] as string).trim())]] };
+  const bad = (l: { text: string; n: number }) => ({
+    ok: false as const,
+    error: `line ${l.n} is not a number or key=value with a numeric value: ${JSON.stringify(l.text.slice(0, 200))}`,
+  });
+  const only = lines[0] as { text: string; n: number };
+  if (lines.length === 1 && NUMBER.test(only.text.trim())) {
+    const value = Number(only.text.trim());
+    return Number.isFinite(value) ? { ok: true, values: [[single, value]] } : bad(only);
+  }
   const values: [string, number][] = [];
-  for (const [i, line] of lines.entries()) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(\S+)\s*$/.exec(line);
-    if (!m || !NUMBER.test(m[2] as string)) {
-      return { ok: false, error: `line ${i + 1} is not a number or key=value with a numeric value: ${JSON.stringify(line.slice(0, 200))}` };
-    }
+  for (const l of lines) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(\S+)\s*$/.exec(l.text);
+    if (!m || !NUMBER.test(m[2] as string) || !Number.isFinite(Number(m[2]))) return bad(l);
     values.push([m[1] as string, Number(m[2])]);
   }
   return { ok: true, values };

@@ -21,6 +21,7 @@ export const eslintParser: LintParser = {
     for (const file of data as EslintResult[]) {
       if (typeof file?.filePath !== 'string' || !Array.isArray(file.messages)) return { ok: false, error: 'eslint JSON output: each entry needs filePath and messages' };
       for (const m of file.messages) {
+        if (typeof m !== 'object' || m === null || typeof m.message !== 'string') return { ok: false, error: `eslint JSON output: a message of ${file.filePath} has no text` };
         issues.push({ severity: m.severity === 2 ? 'error' : 'warning', file: file.filePath, line: m.line ?? null, message: `${m.message}${m.ruleId ? ` (${m.ruleId})` : ''}` });
       }
     }

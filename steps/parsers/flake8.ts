@@ -5,7 +5,7 @@ const ISSUE = /^(.+?):(\d+):(\d+): ([A-Z]+\d+) (.*)$/;
 /** flake8's default format `path:line:col: CODE message`; E and F codes are errors, the rest (W, C, …) warnings. */
 export const flake8Parser = lineParser('flake8', (line) => {
   const m = ISSUE.exec(line);
-  if (!m) return null;
+  if (!m) return /^\d+$/.test(line) ? 'ignore' : null; // --count prints the total on its own line
   const code = m[4] as string;
   return { severity: code.startsWith('E') || code.startsWith('F') ? 'error' : 'warning', file: m[1] as string, line: Number(m[2]), message: `${code} ${m[5]}` };
 });

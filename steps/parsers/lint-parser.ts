@@ -13,7 +13,10 @@ export interface LintParser {
   parse(stdout: string): LintParse;
 }
 
-/** Parses line by line: each line is an issue, ignorable, or (returned as an error) not understood. */
+// eslint-disable-next-line no-control-regex -- ANSI escape sequences are control characters by definition
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+
+/** Parses line by line (colour codes removed): each line is an issue, ignorable, or (an error) not understood. */
 export function lineParser(name: string, read: (line: string) => LintIssue | 'ignore' | null): LintParser {
   return {
     name,
@@ -21,7 +24,7 @@ export function lineParser(name: string, read: (line: string) => LintIssue | 'ig
       const issues: LintIssue[] = [];
       const lines = stdout.split(/\r?\n/);
       for (let i = 0; i < lines.length; i++) {
-        const line = lines[i] as string;
+        const line = (lines[i] as string).replace(ANSI, '');
         if (line.trim() === '') continue;
         const r = read(line);
         if (r === null) return { ok: false, error: `${name} output line ${i + 1} is not in the expected format: ${JSON.stringify(line.slice(0, 200))}` };

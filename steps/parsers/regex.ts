@@ -9,13 +9,16 @@ export interface RegexParserOptions {
 
 /** For any linter: lines matching `pattern` are issues, other lines are ignored. */
 export function regexParser(options: RegexParserOptions): LintParser {
-  const isError = options.errorSeverity ?? /^(error|fatal|e)$/i;
+  // Own copies without g/y: a caller's global regex would carry lastIndex from line to line.
+  const plain = (r: RegExp) => new RegExp(r.source, r.flags.replace(/[gy]/g, ''));
+  const pattern = plain(options.pattern);
+  const isError = plain(options.errorSeverity ?? /^(error|fatal|e)$/i);
   return {
     name: 'regex',
     parse(stdout) {
       const issues: LintIssue[] = [];
       for (const line of stdout.split(/\r?\n/)) {
-        const m = options.pattern.exec(line);
+        const m = pattern.exec(line);
         if (!m) continue;
         const g = m.groups ?? {};
         issues.push({
