@@ -89,6 +89,14 @@ stop_influxdb() {
   fi
 }
 
+# Debian's Chromium for the browser tests (playwright-core drives /usr/bin/chromium; no browser download).
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "services: installing chromium from Debian's packages" >&2
+    apt_install chromium
+  fi
+}
+
 stop_services() {
   stop_postgres
   stop_influxdb

@@ -8,5 +8,6 @@ source scripts/services.sh
 trap stop_services EXIT
 start_postgres
 start_influxdb
+ensure_chromium
 echo "== tests"
 npx vitest run "$@"

@@ -13,7 +13,6 @@ export interface LintParser {
   parse(stdout: string): LintParse;
 }
 
-// eslint-disable-next-line no-control-regex -- ANSI escape sequences are control characters by definition
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
 /** Parses line by line (colour codes removed): each line is an issue, ignorable, or (an error) not understood. */
