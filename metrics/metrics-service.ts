@@ -44,9 +44,12 @@ export class MetricsService {
     const o = parsed.data;
     const tags = o.tags ?? {};
     const key = seriesKey(name, tags);
+    // Running totals and diffs follow a series across agents and results: those tags vary per build.
+    const { agent: _agent, result: _result, ...stateTags } = tags;
+    const stateKey = seriesKey(name, stateTags);
     let stored: number | null = value;
     if (o.accumulate || o.absValue || o.diff) {
-      stored = await this.state.update(key, (s) => {
+      stored = await this.state.update(stateKey, (s) => {
         if (o.diff) {
           const previous = s.last_value;
           s.last_value = value;

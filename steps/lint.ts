@@ -54,6 +54,10 @@ export class Lint extends ShellCommand<LintOptions> {
       await log.append(`${parsed.error}\n`);
       return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}`.slice(0, 500) };
     }
+    if (parsed.issues.length === 0 && r.exitCode !== 0) {
+      // A linter that failed without reporting anything (crashed, misconfigured) is not a clean result.
+      return { result: Results.FAILURE, stateString: `linter exited with code ${r.exitCode} and reported no findings` };
+    }
     const errors = parsed.issues.filter((i) => i.severity === 'error').length;
     const warnings = parsed.issues.length - errors;
     const log = await ctx.addLog('issues');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Results, worstResult } from '../master/build/results.ts';
 import { METRIC_KINDS, seriesName, type MetricKind } from '../metrics/capture-options.ts';
+import { tagMap } from '../metrics/config.ts';
 import type { StepContext } from './step-context.ts';
 import { ShellCommand, shellCommandShape, type ShellCommandOptions } from './shell-command.ts';
 import type { StepOutcome } from './step.ts';
@@ -56,7 +57,10 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
     keys: z.array(seriesName).min(1).optional(),
     unit: z.string().max(30).optional(),
     kind: z.enum(METRIC_KINDS).optional(),
-    tags: z.record(z.string(), z.string()).optional(),
+    tags: tagMap.optional(),
+  }).refine((o) => o.metric !== undefined || o.keys !== undefined || seriesName.safeParse(o.name).success, {
+    message: 'the step name is the series name: it must start with a letter or "_" (or set metric)',
+    path: ['name'],
   });
 
   override measures(): boolean {

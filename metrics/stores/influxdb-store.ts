@@ -48,9 +48,12 @@ class InfluxHttpError extends Error {
   ) {
     super(`InfluxDB answered ${status}: ${body.slice(0, 300)}`);
   }
-  /** 4xx other than 429 will fail again the same way: no point retrying. */
+  /**
+   * Only a 400 (bad line protocol, a field type conflict) fails again the same way. Auth (401/403),
+   * a missing database (404) or overload (429, 5xx) are fixed by an operator or by time: spool those.
+   */
   get permanent(): boolean {
-    return this.status >= 400 && this.status < 500 && this.status !== 429;
+    return this.status === 400 || this.status === 413 || this.status === 422;
   }
 }
 

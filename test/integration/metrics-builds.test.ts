@@ -48,7 +48,8 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
             factory: new BuildFactory()
               .addStep(new Lint({ name: 'eslint', command: ['sh', '-c', `cat <<'EOF'\n${ESLINT_JSON}\nEOF\nexit 1`], format: 'eslint' }))
               .addStep(new Lint({ name: 'flake', command: ['printf', `${FLAKE8}\n`], format: 'flake8' }))
-              .addStep(new Lint({ name: 'garbled', command: ['echo', 'Traceback (most recent call last):'], format: 'flake8', alwaysRun: true })),
+              .addStep(new Lint({ name: 'garbled', command: ['echo', 'Traceback (most recent call last):'], format: 'flake8', alwaysRun: true }))
+              .addStep(new Lint({ name: 'crashed', command: 'echo "config not found" >&2; exit 2', format: 'flake8', alwaysRun: true })),
           },
           {
             name: 'custom',
@@ -124,6 +125,7 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
       ['eslint', 'warnings', '0 errors, 2 warnings'],
       ['flake', 'failure', '2 errors, 1 warning'],
       ['garbled', 'failure', 'unparsable output: flake8 output line 1 is not in the expected format: "Traceback (most recent call last):"'],
+      ['crashed', 'failure', 'linter exited with code 2 and reported no findings'],
     ]);
     expect(build.result).toBe('failure');
     expect(build.properties).toMatchObject({ eslint_warnings: [2, 'eslint'], eslint_errors: [0, 'eslint'], flake_errors: [2, 'flake'], flake_warnings: [1, 'flake'] });
@@ -149,7 +151,7 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
     expect(text).toMatch(/^caliper_builds_total\{builder="size",result="success"\} 5$/m);
     expect(text).toMatch(/^caliper_builds_total\{builder="size",result="warnings"\} 1$/m);
     expect(text).toMatch(/^caliper_build_duration_seconds_count\{builder="size",result="failure"\} 1$/m);
-    expect(text).toMatch(/^caliper_step_duration_seconds_bucket\{le="\+Inf",builder="lint",result="failure"\} 2$/m);
+    expect(text).toMatch(/^caliper_step_duration_seconds_bucket\{le="\+Inf",builder="lint",result="failure"\} 3$/m);
     expect(text).toMatch(/^caliper_queue_latency_seconds_count\{builder="size"\} 7$/m);
     expect(text).toMatch(/^caliper_agents_connected 1$/m);
     expect(text).toMatch(/^caliper_builds_running\{builder="size"\} 0$/m);
