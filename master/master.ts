@@ -161,13 +161,14 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     onSession: async (session, info) => {
       const agentConfig = registry.config(session.name);
       if (!agentConfig) return session.close('unknown agent');
+      // Stored first, then announced (the UI reloads the agent list on the event).
+      await repos.agents.connected(session.name, info, master.id, now());
       registry.add({ config: agentConfig, session, info, connectedAt: now() });
       session.onClosed(() => {
         registry.remove(session.name, session);
         void repos.agents.disconnected(session.name).catch(() => {});
         log.info('agent disconnected', { agent: session.name });
       });
-      await repos.agents.connected(session.name, info, master.id, now());
       log.info('agent connected', { agent: session.name, os: info.os });
     },
   });

@@ -1,0 +1,140 @@
+/**
+ * A metric chart (uPlot) for one series under a filter (builder, optional step): the values over time
+ * as line and points, the average, a shaded average ± 1σ band, min and max dashed, p95 dotted; the
+ * summary numbers below. Data: the series' last points (`order=-time`, reversed) and its summary.
+ * The chart follows its container's width (ResizeObserver), never narrower than 280 px.
+ */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { MetricPoint, Summary } from '../api-types.ts';
+import type { PageContext } from '../context.ts';
+import { h, replaceChildren } from '../dom.ts';
+import { formatValue } from '../format.ts';
+import { isAbort, describeError } from '../api.ts';
+
+export interface ChartOptions {
+  series: string;
+  builder: string;
+  step?: string | undefined;
+  /** How many of the latest points to plot. */
+  limit?: number;
+  height?: number;
+}
+
+const MIN_WIDTH = 280;
+const COLORS = {
+  value: '#2563eb',
+  average: '#16a34a',
+  band: 'rgba(22, 163, 74, 0.12)',
+  bandEdge: 'rgba(22, 163, 74, 0.35)',
+  extreme: '#6b7280',
+  p95: '#d97706',
+};
+
+export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElement {
+  const plotBox = h('div', { class: 'metric-plot' }, h('p', { class: 'muted' }, 'loading…'));
+  const summaryBox = h('div', { class: 'metric-summary' });
+  const root = h('div', { class: 'metric-chart', 'data-series': options.series }, plotBox, summaryBox);
+  const scope = ctx.scope.child();
+
+  const filter: Record<string, string> = { builder: options.builder };
+  if (options.step !== undefined) filter.step = options.step;
+  const path = `/metrics/${encodeURIComponent(options.series)}`;
+
+  void (async () => {
+    try {
+      const [pointsRes, summaryRes] = await Promise.all([
+        ctx.api.get<{ points: MetricPoint[] }>(`${path}/points`, { ...filter, order: '-time', limit: options.limit ?? 500 }, scope.signal),
+        ctx.api.get<{ summary: Summary }>(`${path}/summary`, filter, scope.signal),
+      ]);
+      if (scope.disposed) return;
+      const points = [...pointsRes.points].reverse();
+      const summary = summaryRes.summary;
+      replaceChildren(summaryBox, summaryItems(summary));
+      if (points.length === 0) {
+        replaceChildren(plotBox, h('p', { class: 'muted' }, 'no points yet'));
+        return;
+      }
+      replaceChildren(plotBox);
+      draw(plotBox, scope, points, summary, options.height ?? 200);
+    } catch (e) {
+      if (isAbort(e)) return;
+      replaceChildren(plotBox, h('p', { class: 'error' }, `chart unavailable: ${describeError(e)}`));
+    }
+  })();
+  return root;
+}
+
+function summaryItems(s: Summary): HTMLElement[] {
+  const unit = s.unit;
+  const stat = (label: string, value: string) =>
+    h('span', { class: 'stat' }, h('span', { class: 'stat-label' }, label), ' ', h('span', { class: 'stat-value' }, value));
+  return [
+    stat('count', String(s.count)),
+    stat('average', formatValue(s.average, unit)),
+    stat('deviation', formatValue(s.deviation, unit)),
+    stat('min', formatValue(s.minimum, unit)),
+    stat('max', formatValue(s.maximum, unit)),
+    stat('p50', formatValue(s.p50, unit)),
+    stat('p95', formatValue(s.p95, unit)),
+  ];
+}
+
+function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint[], s: Summary, height: number): void {
+  const xs = points.map((p) => p.time);
+  const flat = (v: number | null) => xs.map(() => v);
+  const avg = s.average;
+  const dev = s.deviation ?? 0;
+  const data: uPlot.AlignedData = [
+    xs,
+    points.map((p) => p.value),
+    flat(avg),
+    flat(avg === null ? null : avg - dev),
+    flat(avg === null ? null : avg + dev),
+    flat(s.minimum),
+    flat(s.maximum),
+    flat(s.p95),
+  ];
+  const fmt = (_u: uPlot, v: number | null) => formatValue(v, s.unit);
+  const flatLine = (label: string, stroke: string, dash?: number[]): uPlot.Series => ({
+    label,
+    stroke,
+    width: 1,
+    points: { show: false },
+    value: fmt,
+    ...(dash ? { dash } : {}),
+  });
+  const opts: uPlot.Options = {
+    width: widthOf(box),
+    height,
+    series: [
+      {},
+      { label: 'value', stroke: COLORS.value, width: 1.5, points: { show: true, size: 5, fill: COLORS.value }, value: fmt },
+      flatLine('average', COLORS.average),
+      flatLine('−1σ', COLORS.bandEdge),
+      flatLine('+1σ', COLORS.bandEdge),
+      flatLine('min', COLORS.extreme, [6, 4]),
+      flatLine('max', COLORS.extreme, [6, 4]),
+      flatLine('p95', COLORS.p95, [2, 3]),
+    ],
+    // The band fills between the +1σ series (upper edge) and the −1σ series (lower edge).
+    bands: [{ series: [4, 3], fill: COLORS.band }],
+    axes: [{}, { size: 64, values: (_u, splits) => splits.map((v) => formatValue(v)) }],
+    scales: { x: { time: true } },
+    legend: { live: true },
+  };
+  const plot = new uPlot(opts, data, box);
+  const observer = new ResizeObserver(() => {
+    const width = widthOf(box);
+    if (width !== plot.width) plot.setSize({ width, height });
+  });
+  observer.observe(box);
+  scope.add(() => {
+    observer.disconnect();
+    plot.destroy();
+  });
+}
+
+function widthOf(el: HTMLElement): number {
+  return Math.max(MIN_WIDTH, Math.floor(el.clientWidth));
+}

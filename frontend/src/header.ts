@@ -1,0 +1,54 @@
+/**
+ * The page header: the master's title (from /api/v2/ui), the active nav link, the token field when
+ * the master wants one for writes, and a dot telling whether live updates are connected.
+ */
+import type { UiInfo } from './api-types.ts';
+import type { LiveClient, LiveState } from './live.ts';
+import type { Route } from './router.ts';
+import { byId, h, replaceChildren } from './dom.ts';
+import { loadToken, saveToken } from './token.ts';
+
+export function applyUiInfo(ui: UiInfo): void {
+  const title = ui.title || 'Caliper';
+  byId('title').textContent = title;
+  document.title = title;
+  if (ui.auth) replaceChildren(byId('header-tools'), tokenField());
+}
+
+function tokenField(): HTMLElement {
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    id: 'token',
+    placeholder: 'API token',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    title: 'sent as "Authorization: Bearer" on force, stop and rebuild',
+  });
+  input.value = loadToken();
+  input.addEventListener('input', () => saveToken(input.value.trim()));
+  return h('label', { class: 'token-field' }, h('span', null, 'token'), input);
+}
+
+export function markActiveNav(route: Route): void {
+  const section = route.page === 'agents' ? 'agents' : route.page === 'not-found' ? '' : 'builders';
+  byId('nav')
+    .querySelectorAll<HTMLAnchorElement>('a[data-nav]')
+    .forEach((a) => a.classList.toggle('active', a.dataset.nav === section));
+}
+
+const STATE_TEXT: Record<LiveState, string> = {
+  idle: 'live updates: off',
+  connecting: 'live updates: connecting',
+  open: 'live updates: connected',
+  waiting: 'live updates: disconnected, retrying',
+};
+
+export function showLiveState(live: LiveClient): void {
+  const dot = byId('live-status');
+  live.onState((state) => {
+    dot.dataset.state = state;
+    dot.title = STATE_TEXT[state];
+    dot.setAttribute('aria-label', STATE_TEXT[state]);
+  });
+}

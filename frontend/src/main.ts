@@ -1,0 +1,47 @@
+/**
+ * The Caliper web UI: wires the API client, the live stream, the message area and the router, then
+ * asks the master for its title and whether writes need a token. Pages render without waiting for that.
+ *
+ * | file                          | job                                                            |
+ * |-------------------------------|----------------------------------------------------------------|
+ * | dom.ts                        | `h()` and helpers: text nodes only, checked URLs               |
+ * | api.ts, api-types.ts          | /api/v2 client, ApiError, answer shapes                        |
+ * | live.ts                       | /ws event stream, log subscriptions, reconnect with backoff    |
+ * | router.ts, pages/index.ts     | hash routes → pages, each with a Scope disposed on leaving     |
+ * | scope.ts, refresh.ts          | lifetimes; coalesced reloads on live events                    |
+ * | message.ts, header.ts         | #message area; title, nav, token field, live dot               |
+ * | wait-for-build.ts             | the one poll: a request's build after force/rebuild            |
+ * | pages/*.ts                    | builders, builder, build (+ build-step), agents                |
+ * | components/*.ts               | log viewer (+ log-lines), chart, force form, tables, badges    |
+ */
+import './style.css';
+import type { UiInfo } from './api-types.ts';
+import type { AppServices } from './context.ts';
+import { api } from './api.ts';
+import { LiveClient } from './live.ts';
+import { MessageArea } from './message.ts';
+import { Router } from './router.ts';
+import { byId } from './dom.ts';
+import { applyUiInfo, markActiveNav, showLiveState } from './header.ts';
+import { renderPage } from './pages/index.ts';
+
+function start(): void {
+  const live = new LiveClient();
+  const message = new MessageArea();
+  const services: AppServices = { api, live, message, navigate: (hash) => router.navigate(hash) };
+  const router = new Router(
+    byId('app'),
+    (route, scope) => renderPage(route, { ...services, scope }),
+    (route) => {
+      message.clearErrors();
+      markActiveNav(route);
+    },
+  );
+  showLiveState(live);
+  live.start();
+  router.start();
+  api.get<UiInfo>('/ui').then(applyUiInfo, (e: unknown) => console.warn('GET /api/v2/ui failed; default title, no token field', e));
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
+else start();

@@ -1,0 +1,227 @@
+/**
+ * `#/builds/ID`: the build's result and actions (stop while running, rebuild when done), its
+ * properties, measured values and steps. Reloads on step and build events of this build.
+ */
+import type { Build, BuildMetric, Builder, MetricSeries, Step } from '../api-types.ts';
+import type { PageContext } from '../context.ts';
+import { ApiError, isAbort } from '../api.ts';
+import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';
+import { formatDuration, formatTime, spanSeconds } from '../format.ts';
+import { resultBadge } from '../components/result-badge.ts';
+import { propertiesTable } from '../components/properties-table.ts';
+import { metricValues } from '../components/metric-values.ts';
+import { coalesced } from '../refresh.ts';
+import { waitForBuild } from '../wait-for-build.ts';
+import { StepView } from './build-step.ts';
+
+export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
+  const head = h('div', { class: 'build-head' }, h('p', { class: 'muted' }, 'loading…'));
+  const propsBox = h('div');
+  const metricsBox = h('div');
+  const stepsList = h('ol', { class: 'steps' });
+  const root = h(
+    'section',
+    { class: 'page page-build' },
+    head,
+    h('section', null, h('h2', null, 'Steps'), stepsList),
+    h('section', { class: 'build-metrics' }, h('h2', null, 'Build metrics'), metricsBox),
+    h('details', { class: 'card properties' }, h('summary', null, h('h2', null, 'Properties')), propsBox),
+  );
+
+  let build: Build | null = null;
+  let builderName: string | null = null;
+  let stopping = false;
+  let units: ReadonlyMap<string, string | null> = new Map();
+  const steps = new Map<number, StepView>();
+
+  const loadBuild = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<{ builds: Build[] }>(`/builds/${buildid}`, undefined, ctx.scope.signal);
+      const b = res.builds[0];
+      if (!b) throw new ApiError(404, 'NOT_FOUND', `build ${buildid} not found`);
+      build = b;
+      builderName ??= b.builder_name ?? (await nameOf(b.builderid));
+      if (b.complete) stopping = false;
+      replaceChildren(head, header(b));
+      replaceChildren(propsBox, propertiesTable(b.properties));
+    } catch (e) {
+      if (isAbort(e)) return;
+      ctx.message.error(e, `Build ${buildid}`);
+      if (!build) replaceChildren(head, h('h1', null, `Build ${buildid}`), h('p', { class: 'error' }, 'This build could not be loaded.'));
+    }
+  };
+
+  const nameOf = async (builderid: number): Promise<string | null> => {
+    try {
+      const res = await ctx.api.get<{ builders: Builder[] }>(`/builders/${builderid}`, { field: 'name' }, ctx.scope.signal);
+      return res.builders[0]?.name ?? null;
+    } catch {
+      return null; // the builder left the config; the page still works without its name
+    }
+  };
+
+  const loadSteps = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<{ steps: Step[] }>(`/builds/${buildid}/steps`, undefined, ctx.scope.signal);
+      for (const s of res.steps) {
+        const view = steps.get(s.stepid);
+        if (view) view.update(s);
+        else {
+          const created = new StepView(ctx, s, () => builderName);
+          steps.set(s.stepid, created);
+          stepsList.appendChild(created.el);
+        }
+      }
+      if (steps.size === 0) replaceChildren(stepsList, h('li', { class: 'muted' }, 'No steps yet.'));
+      else stepsList.querySelector(':scope > li:not(.step)')?.remove();
+      distributeMetrics();
+    } catch (e) {
+      // A missing build is reported once, by loadBuild.
+      if (!(e instanceof ApiError && e.status === 404)) ctx.message.error(e, 'Could not load the steps');
+    }
+  };
+
+  let points: BuildMetric[] = [];
+  const loadMetrics = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<{ metrics: BuildMetric[] }>(`/builds/${buildid}/metrics`, undefined, ctx.scope.signal);
+      points = res.metrics;
+      if (units.size === 0 && points.length > 0 && builderName) units = await seriesUnits(builderName);
+      distributeMetrics();
+    } catch (e) {
+      if (!isAbort(e)) replaceChildren(metricsBox, h('p', { class: 'error' }, 'Metrics could not be loaded.'));
+    }
+  };
+
+  const seriesUnits = async (builder: string): Promise<Map<string, string | null>> => {
+    try {
+      const res = await ctx.api.get<{ metrics: MetricSeries[] }>('/metrics', { builder }, ctx.scope.signal);
+      return new Map(res.metrics.map((m) => [m.series, m.unit]));
+    } catch {
+      return new Map(); // values are shown without units
+    }
+  };
+
+  const distributeMetrics = (): void => {
+    const names = new Map([...steps.values()].map((v) => [v.name, v]));
+    const byStep = new Map<StepView, BuildMetric[]>();
+    const buildLevel: BuildMetric[] = [];
+    for (const p of points) {
+      const view = p.tags.step === undefined ? undefined : names.get(p.tags.step);
+      if (view) byStep.set(view, [...(byStep.get(view) ?? []), p]);
+      else buildLevel.push(p);
+    }
+    for (const view of steps.values()) view.setMetrics(byStep.get(view) ?? [], units);
+    replaceChildren(
+      metricsBox,
+      buildLevel.length > 0
+        ? metricValues(buildLevel, units)
+        : h('p', { class: 'muted' }, points.length > 0 ? 'All values are shown with their steps.' : 'None recorded.'),
+    );
+  };
+
+  const header = (b: Build): HTMLElement[] => {
+    const title = builderName ?? `builder ${b.builderid}`;
+    const actions = h('div', { class: 'actions' });
+    if (!b.complete) {
+      const stop = h('button', { type: 'button', id: 'stop-build', class: 'danger' }, stopping ? 'Stopping…' : 'Stop');
+      stop.disabled = stopping;
+      stop.addEventListener('click', () => void stopBuild(stop));
+      actions.appendChild(stop);
+    } else {
+      const rebuild = h('button', { type: 'button', id: 'rebuild-build', class: 'primary' }, 'Rebuild');
+      rebuild.addEventListener('click', () => void rebuildBuild(rebuild));
+      actions.appendChild(rebuild);
+    }
+    const grafana = externalLink(b.links?.grafana, 'Open in Grafana', 'grafana-link');
+    if (grafana) actions.appendChild(grafana);
+    return [
+      h(
+        'nav',
+        { class: 'crumbs' },
+        h('a', { href: '#/' }, 'Builders'),
+        ' / ',
+        builderName ? h('a', { href: routeHref('builders', builderName) }, builderName) : title,
+        ' /',
+      ),
+      h(
+        'div',
+        { class: 'title-row' },
+        h('h1', null, `${title} #${b.number}`),
+        resultBadge(b.result, { id: 'build-result', class: 'big' }),
+        actions,
+      ),
+      h(
+        'dl',
+        { class: 'facts' },
+        fact('State', b.state_string),
+        fact('Agent', b.agent),
+        fact('Started', formatTime(b.started_at)),
+        b.complete ? fact('Finished', formatTime(b.complete_at)) : null,
+        fact('Duration', formatDuration(spanSeconds(b.started_at, b.complete_at)) + (b.complete ? '' : ' so far')),
+      ),
+    ];
+  };
+
+  const stopBuild = async (button: HTMLButtonElement): Promise<void> => {
+    stopping = true;
+    button.disabled = true;
+    button.textContent = 'Stopping…';
+    try {
+      await ctx.api.post(`/builds/${buildid}/stop`, {}, ctx.scope.signal);
+      ctx.message.show(`Stopping build ${buildid}`, 'info');
+    } catch (e) {
+      stopping = false;
+      button.disabled = false;
+      button.textContent = 'Stop';
+      ctx.message.error(e, 'Stop failed');
+    }
+  };
+
+  const rebuildBuild = async (button: HTMLButtonElement): Promise<void> => {
+    button.disabled = true;
+    try {
+      const res = await ctx.api.post<{ buildrequestid: number }>(`/builds/${buildid}/rebuild`, {}, ctx.scope.signal);
+      ctx.message.show(`requested #${res.buildrequestid}`, 'info');
+      button.textContent = 'Waiting for the new build…';
+      const next = await waitForBuild(ctx.api, res.buildrequestid, ctx.scope.signal);
+      if (next !== null) ctx.navigate(`#/builds/${next}`);
+      else ctx.message.show(`requested #${res.buildrequestid}; no build has started yet (no free agent?)`, 'info');
+    } catch (e) {
+      ctx.message.error(e, 'Rebuild failed');
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Rebuild';
+    }
+  };
+
+  const reloadBuild = coalesced(ctx.scope, loadBuild);
+  const reloadSteps = coalesced(ctx.scope, loadSteps, 50);
+  const reloadMetrics = coalesced(ctx.scope, loadMetrics, 300);
+  const reloadAll = (): void => {
+    reloadBuild();
+    reloadSteps();
+    reloadMetrics();
+  };
+  const mine = (d: { buildid: number }) => d.buildid === buildid;
+  ctx.scope.add(
+    ctx.live.on('step.started', (d) => {
+      if (!mine(d)) return;
+      reloadSteps();
+      reloadBuild();
+    }),
+  );
+  ctx.scope.add(ctx.live.on('step.finished', (d) => mine(d) && reloadAll()));
+  ctx.scope.add(ctx.live.on('build.finished', (d) => mine(d) && reloadAll()));
+  ctx.scope.add(ctx.live.onReconnect(reloadAll));
+
+  // Steps load beside the build; the metrics wait for it, as their charts need the builder's name.
+  const buildLoaded = loadBuild();
+  void loadSteps();
+  void buildLoaded.then(loadMetrics);
+  return root;
+}
+
+function fact(label: string, value: string): HTMLElement[] {
+  return [h('dt', null, label), h('dd', null, value)];
+}

@@ -1,0 +1,72 @@
+/**
+ * Hash routing: `#/` builders, `#/builders/NAME`, `#/builds/ID`, `#/agents`. Each change of the hash
+ * disposes the current page (its listeners, charts, fetches) and mounts the next one.
+ */
+import { h, replaceChildren } from './dom.ts';
+import { Scope } from './scope.ts';
+
+export type Route =
+  | { page: 'builders' }
+  | { page: 'builder'; name: string }
+  | { page: 'build'; buildid: number }
+  | { page: 'agents' }
+  | { page: 'not-found'; path: string };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '').replace(/\?.*$/, '') || '/';
+  const parts = path.split('/').filter((p) => p !== '');
+  const decoded = parts.map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  const [first, second] = decoded;
+  if (decoded.length === 0 || (first === 'builders' && decoded.length === 1)) return { page: 'builders' };
+  if (first === 'builders' && second !== undefined && decoded.length === 2) return { page: 'builder', name: second };
+  if (first === 'builds' && second !== undefined && decoded.length === 2 && /^\d{1,12}$/.test(second))
+    return { page: 'build', buildid: Number(second) };
+  if (first === 'agents' && decoded.length === 1) return { page: 'agents' };
+  return { page: 'not-found', path };
+}
+
+/** Renders a route into an element it owns; the scope ends when the page is left. */
+export type PageRenderer = (route: Route, scope: Scope) => HTMLElement;
+
+export class Router {
+  private current: Scope | null = null;
+
+  constructor(
+    private readonly outlet: HTMLElement,
+    private readonly render: PageRenderer,
+    private readonly onChange: (route: Route) => void = () => {},
+  ) {}
+
+  start(): void {
+    window.addEventListener('hashchange', () => this.show());
+    this.show();
+  }
+
+  navigate(hash: string): void {
+    if (location.hash === hash) this.show();
+    else location.hash = hash;
+  }
+
+  private show(): void {
+    this.current?.dispose();
+    const scope = new Scope();
+    this.current = scope;
+    const route = parseRoute(location.hash);
+    this.onChange(route);
+    let el: HTMLElement;
+    try {
+      el = this.render(route, scope);
+    } catch (e) {
+      console.error(e);
+      el = h('p', { class: 'error' }, `This page failed to render: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    replaceChildren(this.outlet, el);
+    window.scrollTo(0, 0);
+  }
+}
