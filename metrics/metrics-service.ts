@@ -15,8 +15,13 @@ import type { SeriesDescription, SeriesRegistry } from './series-registry.ts';
 import type { MetricsStore, PointsPage } from './stores/metrics-store.ts';
 import { quantileFromPositions, quantilePositions, type Summary } from './summary.ts';
 
+/** How long a summary may be served from cache when no capture through this service touched its series. */
+const SUMMARY_TTL_MS = 60_000;
+
 export class MetricsService {
   private readonly clock: UniqueClock;
+  /** Summaries by filter; dropped when this service captures a point of their series, or after the TTL (other masters). */
+  private readonly summaries = new Map<string, { at: number; summary: Summary }>();
 
   constructor(
     readonly store: MetricsStore,
@@ -61,6 +66,7 @@ export class MetricsService {
       });
     }
     if (stored === null) return null;
+    for (const k of this.summaries.keys()) if (k.startsWith(`${JSON.stringify(name)}|`)) this.summaries.delete(k);
     const point: MetricPoint = { series: name, time: this.clock.next(key), value: stored, tags, buildNumber: o.buildNumber ?? null, buildid: o.buildid ?? null };
     await this.registry.note(name, o.kind ?? 'gauge', o.unit ?? null, Object.keys(tags));
     try {
@@ -72,6 +78,16 @@ export class MetricsService {
   }
 
   async getSummary(filter: SeriesFilter): Promise<Summary> {
+    const key = `${JSON.stringify(filter.series)}|${JSON.stringify(filter, Object.keys(filter).sort())}|${JSON.stringify(filter.tags ?? {})}`;
+    const cached = this.summaries.get(key);
+    if (cached && Date.now() - cached.at < SUMMARY_TTL_MS) return cached.summary;
+    const summary = await this.computeSummary(filter);
+    if (this.summaries.size > 1000) this.summaries.clear();
+    this.summaries.set(key, { at: Date.now(), summary });
+    return summary;
+  }
+
+  private async computeSummary(filter: SeriesFilter): Promise<Summary> {
     const agg = await this.store.aggregates(filter);
     const description = await this.registry.get(filter.series);
     const positions = [...quantilePositions(agg.count, 0.5), ...quantilePositions(agg.count, 0.95)];

@@ -12,6 +12,8 @@ export interface SeriesDescription {
 export class SeriesRegistry {
   private readonly repo: Repository<MetricSeriesRow>;
   private readonly known = new Map<string, MetricSeriesRow>();
+  /** Tag keys per series, parsed once (note() runs for every captured point). */
+  private readonly keys = new Map<string, Set<string>>();
   private loaded: Promise<void> | null = null;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -21,7 +23,10 @@ export class SeriesRegistry {
 
   private load(): Promise<void> {
     this.loaded ??= this.repo.find().then((rows) => {
-      for (const r of rows) this.known.set(r.name, r);
+      for (const r of rows) {
+        this.known.set(r.name, r);
+        this.keys.set(r.name, new Set(JSON.parse(r.tag_keys) as string[]));
+      }
     });
     return this.loaded;
   }
@@ -30,14 +35,14 @@ export class SeriesRegistry {
   async note(series: string, kind: string, unit: string | null, tagKeys: string[]): Promise<void> {
     await this.load();
     const row = this.known.get(series);
-    const keys = row ? (JSON.parse(row.tag_keys) as string[]) : [];
-    const missing = tagKeys.filter((k) => !keys.includes(k));
-    if (row && missing.length === 0) return;
+    const keys = this.keys.get(series);
+    if (row && keys && tagKeys.every((k) => keys.has(k))) return;
     const next = this.chain.then(async () => {
       const current = this.known.get(series) ?? (await this.repo.findOneBy({ name: series }));
       const merged = [...new Set([...(current ? (JSON.parse(current.tag_keys) as string[]) : []), ...tagKeys])].sort();
       const saved = await this.repo.save({ ...(current ?? { name: series, kind, unit }), tag_keys: JSON.stringify(merged) });
       this.known.set(series, saved);
+      this.keys.set(series, new Set(merged));
     });
     this.chain = next.catch(() => {});
     await next;

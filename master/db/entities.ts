@@ -262,7 +262,13 @@ export function metricEntities(kind: DbKind) {
         build_number: { type: 'integer', nullable: true },
         buildid: { type: 'integer', nullable: true },
       },
-      indices: [{ columns: ['series', 'time'] }, { columns: ['series', 'builder', 'time'] }, { columns: ['buildid'] }],
+      indices: [
+        { columns: ['series', 'time'] },
+        { columns: ['series', 'builder', 'time'] },
+        { columns: ['buildid'] },
+        { columns: ['series', 'value'] },
+        { columns: ['series', 'builder', 'value'] },
+      ],
     }),
     new EntitySchema<MetricSeriesRow>({
       name: 'MetricSeries',

@@ -141,8 +141,12 @@ export class InfluxDbStore implements MetricsStore {
 
   async write(points: MetricPoint[]): Promise<void> {
     for (const p of points) this.buffer.push(this.toLine(p));
-    if (this.buffer.length >= this.settings.batchSize) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.settings.flushIntervalMs);
+    if (this.buffer.length >= this.settings.batchSize) {
+      void this.flush();
+      // Let the batch's request start now: a caller capturing in a tight loop would otherwise keep
+      // the event loop busy and every batch would wait for the loop's end.
+      await new Promise((resolve) => setImmediate(resolve));
+    } else this.timer ??= setTimeout(() => void this.flush(), this.settings.flushIntervalMs);
   }
 
   /** Sends the buffer; a batch InfluxDB does not take is spooled. Never rejects for an outage. */

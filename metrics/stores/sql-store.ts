@@ -150,26 +150,32 @@ export class SqlMetricsStore implements MetricsStore {
     return { count, average, deviation: count > 1 ? deviation : null, minimum: num(raw.minimum), maximum: num(raw.maximum) };
   }
 
+  /**
+   * The k-th smallest values, read in order from the nearer end with OFFSET/LIMIT: with the
+   * (series, value) and (series, builder, value) indexes that is a short index walk instead of a
+   * sort of every point (PostgreSQL's percentile_disc sorted all of them, 300+ ms for 1M points).
+   */
   async valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>> {
     await this.flush();
     const out = new Map<number, number>();
-    if (positions.length === 0 || count === 0) return out;
-    if (this.dbKind === 'postgres') {
-      // percentile_disc(f) is the value at 1-based rank ceil(f * n): f = (k + 0.5) / n lands on k.
-      const fractions = positions.map((k) => (k + 0.5) / count);
-      const raw = (await this.filtered(filter)
-        .select(`percentile_disc(ARRAY[${fractions.map((_, i) => `:f${i}::float8`).join(',')}]) WITHIN GROUP (ORDER BY m.value)`, 'v')
-        .setParameters(Object.fromEntries(fractions.map((f, i) => [`f${i}`, f])))
-        .getRawOne()) as { v: (number | string)[] | string };
-      const values = Array.isArray(raw.v) ? raw.v.map(Number) : String(raw.v).replace(/[{}]/g, '').split(',').map(Number);
-      positions.forEach((k, i) => out.set(k, values[i] as number));
-      return out;
+    const wanted = [...new Set(positions)].filter((k) => k >= 0 && k < count).sort((a, b) => a - b);
+    // Neighbouring positions (a percentile's lower and upper rank) are read together.
+    const runs: [number, number][] = [];
+    for (const k of wanted) {
+      const last = runs[runs.length - 1];
+      if (last && k <= last[1] + 1) last[1] = k;
+      else runs.push([k, k]);
     }
-    for (const k of new Set(positions)) {
-      const row = (await this.filtered(filter).select('m.value', 'value').orderBy('m.value', 'ASC').offset(k).limit(1).getRawOne()) as
-        | { value: number }
-        | undefined;
-      if (row) out.set(k, Number(row.value));
+    for (const [from, to] of runs) {
+      const ascending = from < count - 1 - to;
+      const offset = ascending ? from : count - 1 - to;
+      const rows = (await this.filtered(filter)
+        .select('m.value', 'value')
+        .orderBy('m.value', ascending ? 'ASC' : 'DESC')
+        .offset(offset)
+        .limit(to - from + 1)
+        .getRawMany()) as { value: number | string }[];
+      rows.forEach((r, i) => out.set(ascending ? from + i : to - i, Number(r.value)));
     }
     return out;
   }
