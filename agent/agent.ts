@@ -3,8 +3,10 @@
  *
  * States: connecting -> handshaking -> ready -> disconnected -> (backoff) -> connecting ...
  *         any -> stopped (stop() called, or the master rejected us for good: wrong token, bad name)
- * When the connection drops, running commands are killed: the master has already ended their steps
- * (RETRY) and will re-queue the builds.
+ * When the connection drops, running commands keep running and their output is kept (pipes pause
+ * once `windowBytes` are waiting); on reconnect the hello lists them, the master says which it
+ * still follows, and their unacked output and exits are sent again. Commands the master no longer
+ * follows, or that stay disconnected past the master's grace period, are killed.
  */
 import os from 'node:os';
 import { WebSocket } from 'ws';
@@ -37,6 +39,9 @@ export class Agent {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
+  /** The master's grace period (from its welcome): how long runs may wait for a reconnect. */
+  private graceMs = 60_000;
+  private graceTimer: NodeJS.Timeout | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly log: (line: string) => void;
 
@@ -56,6 +61,7 @@ export class Agent {
     this.state = 'stopped';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     const runs = [...this.runs.values()];
     for (const r of runs) r.cancel();
     await Promise.all(runs.map((r) => r.finished));
@@ -78,7 +84,7 @@ export class Agent {
         os: `${os.platform()} ${os.release()} ${os.arch()}`,
         labels: this.options.labels ?? [],
         capacity: this.options.capacity ?? 1000,
-        running: [],
+        running: [...this.runs.entries()].map(([run, r]) => ({ run, nextSeq: r.nextSeq })),
       });
     });
     ws.on('message', (data) => this.onFrame(data.toString()));
@@ -103,13 +109,22 @@ export class Agent {
 
   private onMessage(m: MasterMessage): void {
     switch (m.type) {
-      case 'welcome':
+      case 'welcome': {
         this.state = 'ready';
         this.backoffMs = 500;
-        this.log(`connected to ${this.options.master}`);
+        this.graceMs = m.graceMs;
+        if (this.graceTimer) clearTimeout(this.graceTimer);
+        this.graceTimer = null;
+        const resume = new Set(m.resume);
+        for (const [id, runner] of this.runs) {
+          if (resume.has(id)) runner.resend();
+          else runner.abandon();
+        }
+        this.log(`connected to ${this.options.master}${resume.size > 0 ? ` (resumed ${resume.size} command${resume.size === 1 ? '' : 's'})` : ''}`);
         this.startWatchdog(m.heartbeatMs);
         for (const w of this.readyWaiters.splice(0)) w.resolve();
         return;
+      }
       case 'reject': {
         this.log(`master refused us: ${m.reason}`);
         if (!/already connected/.test(m.reason)) {
@@ -159,11 +174,22 @@ export class Agent {
 
   private onClose(code: number, reason: string): void {
     if (this.watchdog) clearInterval(this.watchdog);
-    for (const r of this.runs.values()) r.cancel();
-    if (this.state === 'stopped') return;
+    if (this.state === 'stopped') {
+      for (const r of this.runs.values()) r.cancel();
+      return;
+    }
+    // Commands keep running through a short disconnect; past the master's grace period it has given
+    // up on them, so they are killed.
+    if (this.runs.size > 0 && !this.graceTimer) {
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = null;
+        for (const r of this.runs.values()) r.abandon();
+      }, this.graceMs);
+    }
     this.state = 'disconnected';
     this.log(`disconnected (${code}${reason ? `: ${reason}` : ''}); retrying in ${this.backoffMs} ms`);
     this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+    // Back off (with jitter, so many agents do not reconnect in step) up to maxBackoffMs.
+    this.backoffMs = Math.min(Math.round(this.backoffMs * (1.5 + Math.random() * 0.5)), this.options.maxBackoffMs ?? 10_000);
   }
 }

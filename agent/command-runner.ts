@@ -8,7 +8,9 @@
  *   to the group, then SIGKILL after `killGraceMs`.
  * exiting: the main process ended; whatever it left running in its group is killed (as Jenkins'
  *   process tree killer does) so no orphan outlives the step; pipes drain.
- * reported: `exit` sent with the seq after the last output.
+ * reported: `exit` sent with the seq after the last output; kept until the master acks that seq.
+ * Unacked output (and the exit) survive a lost connection: `resend()` replays them on the next one,
+ * and the master drops what it already has.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,7 +30,8 @@ type Killed = 'timeout' | 'maxTime' | 'cancel';
 export class CommandRunner {
   private child: ChildProcess | null = null;
   private seq = 0;
-  private readonly unacked: { seq: number; bytes: number }[] = [];
+  private readonly unacked: { seq: number; bytes: number; message: AgentMessage }[] = [];
+  private exitMessage: AgentMessage | null = null;
   private unackedBytes = 0;
   private paused = false;
   private killed: Killed | null = null;
@@ -78,8 +81,29 @@ export class CommandRunner {
     this.kill('cancel');
   }
 
-  /** The master stored everything up to `seq`. */
+  /** The master forgot this run (it restarted, or its grace period ran out): kill it and drop it. */
+  abandon(): void {
+    this.kill('cancel');
+    void this.finished.then(() => this.options.onDone(this.msg.run));
+  }
+
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /** Sends again what the master has not acked: after a reconnect. */
+  resend(): void {
+    for (const u of this.unacked) this.options.send(u.message);
+    if (this.exitMessage) this.options.send(this.exitMessage);
+  }
+
+  /** The master stored everything up to `seq`; an ack of the exit's seq ends the run here. */
   ack(seq: number): void {
+    if (this.state === 'reported' && this.exitMessage && seq >= this.seq) {
+      this.exitMessage = null;
+      this.options.onDone(this.msg.run);
+      return;
+    }
     while (this.unacked.length > 0 && (this.unacked[0] as { seq: number }).seq <= seq) {
       this.unackedBytes -= (this.unacked.shift() as { bytes: number }).bytes;
     }
@@ -95,9 +119,10 @@ export class CommandRunner {
     for (let off = 0; off < data.length; off += MAX_OUTPUT_CHUNK) {
       const part = data.subarray(off, off + MAX_OUTPUT_CHUNK);
       const seq = this.seq++;
-      this.unacked.push({ seq, bytes: part.length });
+      const message: AgentMessage = { type: 'output', run: this.msg.run, seq, stream, data: part.toString('base64') };
+      this.unacked.push({ seq, bytes: part.length, message });
       this.unackedBytes += part.length;
-      this.options.send({ type: 'output', run: this.msg.run, seq, stream, data: part.toString('base64') });
+      this.options.send(message);
     }
     if (!this.paused && this.unackedBytes > this.options.windowBytes) {
       this.paused = true;
@@ -142,7 +167,7 @@ export class CommandRunner {
     if (this.state === 'reported') return;
     this.state = 'reported';
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
-    this.options.send({
+    this.exitMessage = {
       type: 'exit',
       run: this.msg.run,
       seq: this.seq,
@@ -150,8 +175,8 @@ export class CommandRunner {
       signal,
       durationMs: Date.now() - this.started,
       killed: this.killed,
-    });
-    this.options.onDone(this.msg.run);
+    };
+    this.options.send(this.exitMessage);
     this.markFinished();
   }
 }

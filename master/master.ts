@@ -88,7 +88,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const prometheus = prometheusConfig?.enabled === false ? null : startPrometheusExporter(bus, repos, buildersById);
   const stepMetrics = createStepMetrics(metrics, repos, config.metrics.regression.window);
 
-  const registry = new AgentRegistry(config.agents, bus);
+  const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
   const running = new Map<number, Build>();
   const finishing = new Set<Promise<unknown>>();
 
@@ -100,7 +100,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     now,
     buildersById,
     startBuild: (builder, builderid, request, agent) => {
-      const build = new Build({ repos, metrics: stepMetrics, bus, log, masterid: master.id, now }, builder, builderid, request, agent.session);
+      const build = new Build({ repos, metrics: stepMetrics, bus, log, masterid: master.id, now }, builder, builderid, request, agent.handle);
       const p = build
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
@@ -158,18 +158,25 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const agentServer = new AgentServer(registry, log, {
     heartbeatMs: config.protocol.heartbeatMs,
     missedHeartbeats: config.protocol.missedHeartbeats,
-    onSession: async (session, info) => {
+    graceMs: config.protocol.graceMs,
+    onSession: async (session, info, running) => {
       const agentConfig = registry.config(session.name);
-      if (!agentConfig) return session.close('unknown agent');
+      if (!agentConfig) {
+        session.close('unknown agent');
+        return [];
+      }
       // Stored first, then announced (the UI reloads the agent list on the event).
       await repos.agents.connected(session.name, info, master.id, now());
-      registry.add({ config: agentConfig, session, info, connectedAt: now() });
+      const entry = registry.entry(agentConfig, info, now());
+      const resume = entry.handle.attach(session, running);
       session.onClosed(() => {
-        registry.remove(session.name, session);
+        registry.announceDisconnected(session.name);
         void repos.agents.disconnected(session.name).catch(() => {});
-        log.info('agent disconnected', { agent: session.name });
+        log.info('agent disconnected', { agent: session.name, graceMs: config.protocol.graceMs });
       });
-      log.info('agent connected', { agent: session.name, os: info.os });
+      registry.announceConnected(session.name);
+      log.info(resume.length > 0 ? 'agent reconnected' : 'agent connected', { agent: session.name, os: info.os, resumed: resume.length });
+      return resume;
     },
   });
 
@@ -230,6 +237,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       prometheus?.stop();
       await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));
       agentServer.close();
+      registry.closeAll();
       live.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

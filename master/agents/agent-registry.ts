@@ -4,7 +4,7 @@
  */
 import type { EventBus } from '../events/event-bus.ts';
 import { agentFits } from '../config/compile.ts';
-import type { AgentSession } from './agent-session.ts';
+import { AgentHandle } from './agent-handle.ts';
 
 export interface AgentConfig {
   name: string;
@@ -15,7 +15,8 @@ export interface AgentConfig {
 
 export interface ConnectedAgent {
   config: AgentConfig;
-  session: AgentSession;
+  /** Routes commands to the agent's current connection; keeps runs through short disconnects. */
+  handle: AgentHandle;
   info: { os: string; version: string; labels: string[]; capacity: number };
   connectedAt: number;
   running: number;
@@ -29,6 +30,7 @@ export class AgentRegistry {
   constructor(
     private readonly configured: AgentConfig[],
     private readonly bus: EventBus,
+    private readonly graceMs: number,
   ) {}
 
   config(name: string): AgentConfig | undefined {
@@ -39,15 +41,27 @@ export class AgentRegistry {
     return this.connected.get(name);
   }
 
-  add(agent: Omit<ConnectedAgent, 'running' | 'builders'>): void {
-    this.connected.set(agent.config.name, { ...agent, running: 0, builders: new Set() });
-    this.bus.publish('agent.connected', { name: agent.config.name });
+  /** The agent's handle, made on its first connection; it lasts (with its build counts) across reconnects. */
+  entry(config: AgentConfig, info: ConnectedAgent['info'], connectedAt: number): ConnectedAgent {
+    let entry = this.connected.get(config.name);
+    if (entry) Object.assign(entry, { info, connectedAt });
+    else {
+      entry = { config, handle: new AgentHandle(config.name, this.graceMs), info, connectedAt, running: 0, builders: new Set() };
+      this.connected.set(config.name, entry);
+    }
+    return entry;
   }
 
-  remove(name: string, session: AgentSession): void {
-    if (this.connected.get(name)?.session !== session) return;
-    this.connected.delete(name);
+  announceConnected(name: string): void {
+    this.bus.publish('agent.connected', { name });
+  }
+
+  announceDisconnected(name: string): void {
     this.bus.publish('agent.disconnected', { name });
+  }
+
+  closeAll(): void {
+    for (const a of this.connected.values()) a.handle.close();
   }
 
   /** The least busy connected agent that fits, or null. */
@@ -55,7 +69,7 @@ export class AgentRegistry {
     let best: ConnectedAgent | null = null;
     for (const a of this.connected.values()) {
       const labels = [...a.config.labels, ...a.info.labels];
-      if (!a.session.isOpen || a.running >= Math.min(a.config.maxBuilds, a.info.capacity) || a.builders.has(builder.name)) continue;
+      if (!a.handle.connected || a.running >= Math.min(a.config.maxBuilds, a.info.capacity) || a.builders.has(builder.name)) continue;
       if (!agentFits(builder, { name: a.config.name, labels })) continue;
       if (!best || a.running < best.running) best = a;
     }
@@ -77,7 +91,11 @@ export class AgentRegistry {
     this.bus.publish('agent.available', { name });
   }
 
+  /** Configured agents; `connected` only for those with an open connection now. */
   list(): { config: AgentConfig; connected: ConnectedAgent | undefined }[] {
-    return this.configured.map((config) => ({ config, connected: this.connected.get(config.name) }));
+    return this.configured.map((config) => {
+      const entry = this.connected.get(config.name);
+      return { config, connected: entry?.handle.connected ? entry : undefined };
+    });
   }
 }

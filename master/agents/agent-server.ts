@@ -16,7 +16,9 @@ export interface AgentServerOptions {
   heartbeatMs: number;
   missedHeartbeats: number;
   handshakeMs?: number;
-  onSession(session: AgentSession, hello: { os: string; version: string; labels: string[]; capacity: number }): Promise<void>;
+  graceMs: number;
+  /** Registers the session; returns the runs of `running` the agent should resume. */
+  onSession(session: AgentSession, hello: { os: string; version: string; labels: string[]; capacity: number }, running: string[]): Promise<string[]>;
 }
 
 export class AgentServer {
@@ -62,14 +64,16 @@ export class AgentServer {
       const config = this.registry.config(hello.name);
       // Same answer for an unknown name and a wrong token: a prober learns nothing.
       if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token');
-      if (this.registry.get(hello.name)?.session.isOpen) return reject(`agent "${hello.name}" is already connected`);
+      if (this.registry.get(hello.name)?.handle.connected) return reject(`agent "${hello.name}" is already connected`);
       const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
-      send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs });
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
-      this.options.onSession(session, info).catch((e: unknown) => {
-        this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
-        session.close('master error');
-      });
+      this.options
+        .onSession(session, info, hello.running.map((r) => r.run))
+        .then((resume) => send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs, graceMs: this.options.graceMs, resume }))
+        .catch((e: unknown) => {
+          this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
+          session.close('master error');
+        });
     });
   }
 }

@@ -1,19 +1,22 @@
 /**
  * One authenticated agent connection, seen from the master.
  *
- * States: open -> closed (terminal). While open, each started command is a run:
- *   started -> (output*) -> exited            the agent reported exit; all output before it is stored
- *   started -> lost                           the connection closed first (exit never came)
- * Output must arrive in seq order: a seq already seen is a replay and is dropped (and re-acked), a seq
- * past the next expected is a gap, a protocol error that closes the connection.
+ * States: open -> closed (terminal). Runs outlive a connection: when it closes, its runs are handed
+ * to `onClosed` listeners (the agent handle keeps them for the grace period) and can be adopted by
+ * the agent's next session, which continues them where they stopped.
+ * A run:  started -> (output*) -> exited (all output before it stored; exit acked) | lost
+ * Output must arrive in seq order: a seq already seen is a replay (after a reconnect) and is dropped
+ * and re-acked once stored; a seq past the next expected is a gap, a protocol error that closes the
+ * connection. The exit is acked with its own seq, so the agent can forget the run.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
-import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
+import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
 import { parseAgentMessage, type AgentMessage, type MasterMessage } from './protocol.ts';
 
-interface Run {
+export interface Run {
+  id: string;
   sink: CommandSink;
   nextSeq: number;
   /** Resolves when everything received so far is stored. */
@@ -23,16 +26,23 @@ interface Run {
   /** Storing output failed: the run is cancelled and nothing more from it is stored or acked. */
   storeFailed: string | null;
   finished: boolean;
+  /** The session that carries the run now (changes when the agent reconnects). */
+  session: AgentSession;
 }
 
 export const CLOSE_PROTOCOL_ERROR = 1008;
+const LOST: CommandExit = { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
 
-export class AgentSession implements AgentConnection {
+export function loseRun(run: Run): void {
+  void run.stored.then(() => run.resolve(LOST));
+}
+
+export class AgentSession {
   private readonly runs = new Map<string, Run>();
   private closed = false;
   private lastHeard = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
-  private readonly closeListeners: (() => void)[] = [];
+  private readonly closeListeners: ((orphans: Run[]) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -46,7 +56,7 @@ export class AgentSession implements AgentConnection {
     ws.on('error', (e) => this.log.warn('agent socket error', { agent: name, error: e.message }));
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastHeard > heartbeatMs * missedHeartbeats) {
-        this.log.warn('agent missed heartbeats; dropping it', { agent: name });
+        this.log.warn('agent missed heartbeats; dropping the connection', { agent: name });
         ws.terminate();
         return;
       }
@@ -58,30 +68,38 @@ export class AgentSession implements AgentConnection {
     return !this.closed;
   }
 
-  onClosed(listener: () => void): void {
+  /** Called with the runs still going when the connection closes. */
+  onClosed(listener: (orphans: Run[]) => void): void {
     this.closeListeners.push(listener);
   }
 
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
-    const id = randomUUID();
     let resolve!: (exit: CommandExit) => void;
     const done = new Promise<CommandExit>((r) => (resolve = r));
-    const run: Run = { sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, storeFailed: null, finished: false };
+    const run: Run = { id: randomUUID(), sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, storeFailed: null, finished: false, session: this };
     if (this.closed) {
-      resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
+      resolve(LOST);
       return { done, cancel: () => {} };
     }
-    this.runs.set(id, run);
+    this.runs.set(run.id, run);
     const { argv, shell, ...rest } = spec;
-    this.send({ type: 'run', run: id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
-    return { done, cancel: () => this.send({ type: 'cancel', run: id }) };
+    this.send({ type: 'run', run: run.id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
+    return { done, cancel: () => run.session.send({ type: 'cancel', run: run.id }) };
+  }
+
+  /** Takes over runs of an earlier connection of the same agent; the agent resends what was not acked. */
+  adopt(runs: Run[]): void {
+    for (const run of runs) {
+      run.session = this;
+      this.runs.set(run.id, run);
+    }
   }
 
   close(reason: string): void {
     if (!this.closed) this.ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
   }
 
-  private send(message: MasterMessage): void {
+  send(message: MasterMessage): void {
     if (!this.closed && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 
@@ -112,7 +130,7 @@ export class AgentSession implements AgentConnection {
           // A replay: re-ack what is stored, but only once it is (the original may still be in flight).
           const upTo = run.nextSeq - 1;
           run.stored = run.stored.then(() => {
-            if (run.storeFailed === null) this.send({ type: 'ack', run: m.run, seq: upTo });
+            if (run.storeFailed === null) run.session.send({ type: 'ack', run: m.run, seq: upTo });
           });
           return;
         }
@@ -125,11 +143,11 @@ export class AgentSession implements AgentConnection {
           if (run.storeFailed !== null) return;
           try {
             await stored;
-            this.send({ type: 'ack', run: m.run, seq });
+            run.session.send({ type: 'ack', run: m.run, seq });
           } catch (e) {
             run.storeFailed = `storing output failed: ${String(e)}`;
             this.log.error('storing output failed; cancelling the command', { agent: this.name, run: m.run, error: String(e) });
-            this.send({ type: 'cancel', run: m.run });
+            run.session.send({ type: 'cancel', run: m.run });
           }
         });
         return;
@@ -147,6 +165,8 @@ export class AgentSession implements AgentConnection {
         run.finished = true;
         void run.stored.then(() => {
           this.runs.delete(m.run);
+          // Acking the exit's own seq tells the agent it may forget the run.
+          run.session.send({ type: 'ack', run: m.run, seq: m.seq });
           const error = run.storeFailed ?? run.error;
           run.resolve({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, lost: false, error });
         });
@@ -163,10 +183,9 @@ export class AgentSession implements AgentConnection {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const [id, run] of this.runs) {
-      this.runs.delete(id);
-      void run.stored.then(() => run.resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null }));
-    }
-    for (const l of this.closeListeners) l();
+    const orphans = [...this.runs.values()].filter((r) => r.session === this && !r.finished);
+    this.runs.clear();
+    if (this.closeListeners.length === 0) orphans.forEach(loseRun);
+    for (const l of this.closeListeners) l(orphans);
   }
 }

@@ -54,7 +54,15 @@ export type AgentMessage = z.infer<typeof AgentToMaster>;
 const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string());
 
 export const MasterToAgent = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('welcome'), protocol: z.number().int(), heartbeatMs: z.number().int().positive() }),
+  z.strictObject({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    heartbeatMs: z.number().int().positive(),
+    /** How long the master keeps a disconnected agent's runs waiting for it to come back. */
+    graceMs: z.number().int().nonnegative(),
+    /** Runs from the agent's hello that the master still follows: resend their unacked output. Kill the others. */
+    resume: z.array(runId).max(1000).default([]),
+  }),
   z.strictObject({ type: z.literal('reject'), reason: z.string() }),
   z.strictObject({
     type: z.literal('run'),

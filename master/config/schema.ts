@@ -57,8 +57,10 @@ export const configSchema = z.strictObject({
   protocol: z
     .strictObject({
       heartbeatMs: z.number().int().min(100).default(10_000),
-      /** An agent gone this long (or missing this many heartbeats) is lost. */
+      /** An agent silent for this many heartbeats is disconnected. */
       missedHeartbeats: z.number().int().min(1).default(3),
+      /** How long a disconnected agent's running commands wait for it to reconnect before their steps end RETRY. */
+      graceMs: z.number().int().min(0).default(60_000),
     })
     .prefault({}),
   agents: z.array(agentSchema).default([]),

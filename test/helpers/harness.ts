@@ -57,7 +57,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 export async function startAgent(master: RunningMaster, name: string, token: string, extra: string[] = []): Promise<AgentProcess> {
   const agent = spawnAgent(master, name, token, extra);
-  await waitFor(`agent ${name} to connect (output: ${agent.output()})`, () => master.registry.get(name)?.session.isOpen);
+  await waitFor(`agent ${name} to connect (output: ${agent.output()})`, () => master.registry.get(name)?.handle.connected);
   return agent;
 }
 

@@ -138,7 +138,7 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
     const huge = await rawAgent(master, [JSON.stringify({ type: 'pong', pad: 'x'.repeat(2 * 1024 * 1024) })]);
     expect(huge.code).toBe(1009); // ws: message too big
     // The real agent is untouched and still builds.
-    expect(master.registry.get('a1')?.session.isOpen).toBe(true);
+    expect(master.registry.get('a1')?.handle.connected).toBe(true);
     const { build } = await forceAndWaitWithToken();
     expect(build.result).toBe('success');
     const after = await stored();

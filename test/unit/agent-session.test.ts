@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { AgentSession, CLOSE_PROTOCOL_ERROR } from '../../master/agents/agent-session.ts';
+import { AgentSession, CLOSE_PROTOCOL_ERROR, loseRun, type Run } from '../../master/agents/agent-session.ts';
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
 import { parseMasterMessage, type MasterMessage } from '../../master/agents/protocol.ts';
 import { silentLogger } from '../../master/logger.ts';
@@ -294,16 +294,27 @@ describe('AgentSession', () => {
     expect((await cmd.done).lost).toBe(true);
   });
 
-  it('resolves a running command as lost when the socket closes', async () => {
+  it('hands a running command to its close listeners, which decide when it is lost', async () => {
     const { session, agent } = await connect();
     const cmd = session.start(SPEC, holdingSink(true));
-    let notified = 0;
-    session.onClosed(() => notified++);
+    const handed: Run[][] = [];
+    session.onClosed((orphans) => handed.push(orphans));
+    await agent.runMessage();
+    agent.ws.close(1000, 'bye');
+    await eventually('the close', () => handed.length === 1);
+    expect(session.isOpen).toBe(false);
+    expect(handed[0]).toHaveLength(1);
+    expect(await isSettled(cmd.done)).toBe(false); // kept for the agent's return
+    loseRun(handed[0]?.[0] as Run);
+    expect(await cmd.done).toEqual({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
+  });
+
+  it('resolves a running command as lost when the socket closes and nobody keeps it', async () => {
+    const { session, agent } = await connect();
+    const cmd = session.start(SPEC, holdingSink(true));
     await agent.runMessage();
     agent.ws.close(1000, 'bye');
     expect(await cmd.done).toEqual({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
-    expect(session.isOpen).toBe(false);
-    expect(notified).toBe(1);
   });
 
   it('waits for stored output before resolving a lost command', async () => {
