@@ -127,7 +127,7 @@ export class Agent {
       }
       case 'reject': {
         this.log(`master refused us: ${m.reason}`);
-        if (!/already connected/.test(m.reason)) {
+        if (!/already connected|too many failed/.test(m.reason)) {
           this.state = 'stopped';
           for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`master refused agent "${this.options.name}": ${m.reason}`));
         }

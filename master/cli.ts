@@ -141,8 +141,9 @@ async function start(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: shutting down`);
-    child?.kill('SIGTERM');
+    // The master first: its running builds may finish on the local agent before it goes.
     await master.stop();
+    child?.kill('SIGTERM');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

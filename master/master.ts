@@ -21,7 +21,7 @@ import { Build } from './build/build-runner.ts';
 import { Results } from './build/results.ts';
 import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
-import { ConflictError, NotFoundError } from './errors/index.ts';
+import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
 import type { BuildRequestRow } from './db/entities.ts';
 import { createMetricsService } from '../metrics/create-metrics.ts';
@@ -44,6 +44,8 @@ export interface MasterOptions {
   log?: Logger;
   /** Name under which this master registers in a shared database. */
   name?: string;
+  /** Overrides config.shutdownTimeoutMs. */
+  shutdownTimeoutMs?: number;
 }
 
 export interface RunningMaster {
@@ -57,6 +59,10 @@ export interface RunningMaster {
   masterid: number;
   /** Builds running on this master, by build id. */
   running: Map<number, Build>;
+  /**
+   * Graceful shutdown: no new builds start (force answers 503), running builds get the shutdown
+   * timeout to finish, then are stopped (CANCELLED); metrics are flushed; connections closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -90,6 +96,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
 
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
   const running = new Map<number, Build>();
+  let stopping = false;
   const finishing = new Set<Promise<unknown>>();
 
   const claimer = new RequestClaimer({
@@ -100,7 +107,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     now,
     buildersById,
     startBuild: (builder, builderid, request, agent) => {
-      const build = new Build({ repos, metrics: stepMetrics, bus, log, masterid: master.id, now }, builder, builderid, request, agent.handle);
+      const build = new Build({ repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, bus, log, masterid: master.id, now }, builder, builderid, request, agent.handle);
       const p = build
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
@@ -134,6 +141,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   };
   const actions: BuildActions = {
     force: async (builderName, req) => {
+      if (stopping) throw new ShuttingDownError('the master is shutting down; force the build again once it is back');
       if (!forceable(builderName)) throw new ConflictError(`no force scheduler lists builder "${builderName}"`);
       return submit(builderName, req.reason, req.properties);
     },
@@ -229,10 +237,17 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     async stop() {
       if (stopped) return;
       stopped = true;
+      stopping = true;
       stopPeriodic();
       await claimer.stop();
-      for (const b of running.values()) b.stop('master shutting down');
-      await Promise.race([Promise.allSettled([...finishing]), new Promise((r) => setTimeout(r, 10_000))]);
+      const deadline = options.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
+      if (finishing.size > 0) log.info('waiting for running builds to finish', { builds: finishing.size, timeoutMs: deadline });
+      const allDone = Promise.allSettled([...finishing]);
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), deadline).unref());
+      if ((await Promise.race([allDone, timer])) === 'timeout') {
+        for (const b of running.values()) b.stop('master shutting down');
+        await Promise.race([allDone, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      }
       stopListener();
       prometheus?.stop();
       await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));

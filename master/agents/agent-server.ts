@@ -12,6 +12,10 @@ import type { AgentRegistry } from './agent-registry.ts';
 import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from './protocol.ts';
 
+/** Failed authentications allowed per peer address per minute before it is refused outright for a minute. */
+export const MAX_FAILED_HANDSHAKES = 20;
+const WINDOW_MS = 60_000;
+
 export interface AgentServerOptions {
   heartbeatMs: number;
   missedHeartbeats: number;
@@ -23,6 +27,8 @@ export interface AgentServerOptions {
 
 export class AgentServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  /** Failed handshakes per peer address in the current window (token guessing is slowed to a crawl). */
+  private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
     private readonly registry: AgentRegistry,
@@ -46,8 +52,26 @@ export class AgentServer {
   private handshake(ws: WebSocket, peer: string): void {
     // Without a listener, a frame over maxPayload would be an unhandled 'error' event: a master crash.
     ws.on('error', (e) => this.log.warn('agent socket error', { peer, error: e.message }));
-    const reject = (reason: string) => {
+    const now = Date.now();
+    let record = this.failures.get(peer);
+    if (record && now - record.since > WINDOW_MS) {
+      this.failures.delete(peer);
+      record = undefined;
+    }
+    if (record && record.count >= MAX_FAILED_HANDSHAKES) {
+      const reason = `too many failed handshakes from ${peer}; try again in a minute`;
+      send(ws, { type: 'reject', reason });
+      ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+      return;
+    }
+    const reject = (reason: string, authFailure = false) => {
       this.log.warn('agent handshake refused', { peer, reason });
+      if (authFailure) {
+        const r = this.failures.get(peer) ?? { count: 0, since: now };
+        r.count++;
+        this.failures.set(peer, r);
+        if (this.failures.size > 10_000) this.failures.clear(); // bounded memory under a flood
+      }
       send(ws, { type: 'reject', reason });
       ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
     };
@@ -63,7 +87,7 @@ export class AgentServer {
       if (hello.protocol !== PROTOCOL_VERSION) return reject(`protocol ${hello.protocol} not supported (master speaks ${PROTOCOL_VERSION})`);
       const config = this.registry.config(hello.name);
       // Same answer for an unknown name and a wrong token: a prober learns nothing.
-      if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token');
+      if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token', true);
       if (this.registry.get(hello.name)?.handle.connected) return reject(`agent "${hello.name}" is already connected`);
       const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };

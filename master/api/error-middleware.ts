@@ -12,6 +12,7 @@ const STATUS: Record<string, number> = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
   STORE_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
 };
 
 export const notFoundHandler: RequestHandler = (req, res) => {

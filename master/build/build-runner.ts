@@ -25,6 +25,7 @@ export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
 export interface BuildDeps {
   repos: Repositories;
   metrics: StepMetrics;
+  logMaxBytes: number;
   bus: EventBus;
   log: Logger;
   masterid: number;
@@ -129,6 +130,7 @@ export class Build {
         builderid: this.builderid,
         properties: props,
         metrics: this.deps.metrics,
+        logMaxBytes: this.deps.logMaxBytes,
       },
       stepRow,
     );

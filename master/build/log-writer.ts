@@ -27,12 +27,14 @@ export class LogWriter {
   private idle: Promise<void> = Promise.resolve();
   private markIdle: (() => void) | null = null;
   private failed: unknown = null;
+  /** Past maxBytes: the marker is stored and later output is acknowledged but not kept. */
+  private truncated = false;
 
   constructor(
     readonly log: LogRow,
     private readonly repo: LogsRepo,
     private readonly bus: EventBus,
-    private readonly options: { chunkBytes: number } = { chunkBytes: 256 * 1024 },
+    private readonly options: { chunkBytes: number; maxBytes?: number } = { chunkBytes: 256 * 1024 },
   ) {}
 
   append(stream: Stream, data: Buffer): Promise<void> {
@@ -89,16 +91,32 @@ export class LogWriter {
       for (const w of run.waiters) w.reject(this.failed);
       return;
     }
-    const content = run.parts.length === 1 ? (run.parts[0] as Buffer) : Buffer.concat(run.parts, run.bytes);
-    const first = this.log.num_lines;
+    if (this.truncated) {
+      for (const w of run.waiters) w.resolve();
+      return;
+    }
+    let content = run.parts.length === 1 ? (run.parts[0] as Buffer) : Buffer.concat(run.parts, run.bytes);
+    const max = this.options.maxBytes ?? Infinity;
+    const room = max - this.log.num_bytes;
+    const overflow = content.length > room;
+    if (overflow) content = content.subarray(0, Math.max(0, room));
     try {
-      await this.repo.appendChunk(this.log, run.stream, content);
+      if (content.length > 0) await this.store(run.stream, content);
+      if (overflow) {
+        this.truncated = true;
+        await this.store('h', Buffer.from(`\n[caliper] log truncated at ${max} bytes (logs.maxBytes); later output was discarded\n`));
+      }
     } catch (e) {
       this.failed = e;
       for (const w of run.waiters) w.reject(e);
       return;
     }
-    this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream: run.stream, data: content, first_line: first });
     for (const w of run.waiters) w.resolve();
+  }
+
+  private async store(stream: Stream, content: Buffer): Promise<void> {
+    const first = this.log.num_lines;
+    await this.repo.appendChunk(this.log, stream, content);
+    this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
   }
 }

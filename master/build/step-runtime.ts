@@ -24,6 +24,7 @@ export interface StepRuntimeDeps {
   builderid: number;
   properties: Properties;
   metrics: StepMetrics;
+  logMaxBytes: number;
 }
 
 export class StepRuntime implements StepContext {
@@ -145,7 +146,7 @@ export class StepRuntime implements StepContext {
     let w = this.writers.get(name);
     if (!w) {
       const row = await this.deps.repos.logs.create(this.step.id, name, type);
-      w = new LogWriter(row, this.deps.repos.logs, this.deps.bus);
+      w = new LogWriter(row, this.deps.repos.logs, this.deps.bus, { chunkBytes: 256 * 1024, maxBytes: this.deps.logMaxBytes });
       this.writers.set(name, w);
     }
     return w;

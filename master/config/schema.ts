@@ -63,6 +63,14 @@ export const configSchema = z.strictObject({
       graceMs: z.number().int().min(0).default(60_000),
     })
     .prefault({}),
+  /** On SIGTERM/SIGINT, running builds get this long to finish before they are stopped (CANCELLED). */
+  shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+  logs: z
+    .strictObject({
+      /** Bytes kept per log; past it the log ends with a truncation marker and further output is discarded. */
+      maxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+    })
+    .prefault({}),
   agents: z.array(agentSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),

@@ -9,3 +9,4 @@ export { ConfigError, type ConfigIssue } from './config-error.ts';
 export { UnsupportedMediaTypeError } from './unsupported-media-type-error.ts';
 export { MetricInputError } from './metric-input-error.ts';
 export { StoreUnavailableError } from './store-unavailable-error.ts';
+export { ShuttingDownError } from './shutting-down-error.ts';

@@ -13,7 +13,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'bin/caliper.js');
 
 export async function startTestMaster(config: ConfigInput, dbUrl: string, name = `test-${process.pid}`): Promise<RunningMaster> {
-  return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name });
+  return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name, shutdownTimeoutMs: 3000 });
 }
 
 export interface AgentProcess {
