@@ -27,6 +27,13 @@ export interface RunnerOptions {
 
 type Killed = 'timeout' | 'maxTime' | 'cancel';
 
+/** The agent's environment without its own token (a build must not be able to read it), plus the step's. */
+function commandEnv(stepEnv: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...stepEnv };
+  if (!Object.hasOwn(stepEnv, 'CALIPER_AGENT_TOKEN')) delete env.CALIPER_AGENT_TOKEN;
+  return env;
+}
+
 export class CommandRunner {
   private child: ChildProcess | null = null;
   private seq = 0;
@@ -60,7 +67,7 @@ export class CommandRunner {
     const [file, args] = msg.argv ? [msg.argv[0] as string, msg.argv.slice(1)] : ['/bin/sh', ['-c', msg.shell as string]];
     const child = spawn(file, args, {
       cwd,
-      env: { ...process.env, ...msg.env },
+      env: commandEnv(msg.env),
       detached: true, // own process group: kill(-pid) reaches everything it starts
       stdio: ['ignore', 'pipe', 'pipe'],
     });

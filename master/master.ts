@@ -19,6 +19,7 @@ import { AgentServer } from './agents/agent-server.ts';
 import { RequestClaimer } from './scheduler/request-claimer.ts';
 import { Build } from './build/build-runner.ts';
 import { Results } from './build/results.ts';
+import { SecretMasker } from './build/secret-masker.ts';
 import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
@@ -95,6 +96,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const stepMetrics = createStepMetrics(metrics, repos, config.metrics.regression.window);
 
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
+  // Configured secrets and every token the master knows are masked wherever they would show.
+  const masker = new SecretMasker([...Object.values(config.secrets), ...config.agents.map((a) => a.token), ...(config.web.auth?.tokens ?? [])]);
   const running = new Map<number, Build>();
   let stopping = false;
   const finishing = new Set<Promise<unknown>>();
@@ -107,7 +110,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     now,
     buildersById,
     startBuild: (builder, builderid, request, agent) => {
-      const build = new Build({ repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, bus, log, masterid: master.id, now }, builder, builderid, request, agent.handle);
+      const build = new Build(
+        { repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, secrets: config.secrets, masker, bus, log, masterid: master.id, now },
+        builder,
+        builderid,
+        request,
+        agent.handle,
+      );
       const p = build
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
@@ -199,6 +208,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       metrics,
       regressionWindow: config.metrics.regression.window,
       links: linkMaker(grafana, influx),
+      masker,
       ui: {
         title: config.title,
         auth: config.web.auth !== undefined,

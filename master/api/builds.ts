@@ -29,7 +29,13 @@ const actionBody = z.strictObject({ reason: z.string().max(1000).optional() });
 /** A build as the API shows it: the row, plus its builder's name and links (Grafana around its time). */
 export function presentBuild(deps: ApiDeps, b: BuildRow) {
   const builder = deps.builders.find((x) => x.id === b.builderid)?.config.name ?? null;
-  return { ...serializeBuild(b), builder_name: builder, links: builder ? deps.links.build(builder, b.started_at, b.complete_at) : {} };
+  const build = serializeBuild(b);
+  return {
+    ...build,
+    properties: deps.masker.maskValue(build.properties),
+    builder_name: builder,
+    links: builder ? deps.links.build(builder, b.started_at, b.complete_at) : {},
+  };
 }
 
 export function buildsRouter(deps: ApiDeps): Router {

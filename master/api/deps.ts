@@ -4,6 +4,7 @@ import type { AgentRegistry } from '../agents/agent-registry.ts';
 import type { PropertyValue } from '../build/properties.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { LinkMaker } from '../../metrics/links.ts';
+import type { SecretMasker } from '../build/secret-masker.ts';
 
 /** What the API may do besides reading: implemented by the master, replaceable in tests. */
 export interface BuildActions {
@@ -23,6 +24,8 @@ export interface ApiDeps {
   /** How many successful builds make a regression baseline. */
   regressionWindow: number;
   links: LinkMaker;
+  /** Masks secret values in what the API shows (properties). */
+  masker: SecretMasker;
   /** What the web UI needs to know of the configuration. */
   ui: { title: string; auth: boolean; grafana: { url: string; dashboardUid: string; orgId: number } | null; influxdb: { url: string; database: string } | null };
 }

@@ -18,12 +18,15 @@ import type { Step, StepOutcome } from '../../steps/step.ts';
 import { applyStepResult, resultName, Results, type Result } from './results.ts';
 import { Properties, type PropertyValue } from './properties.ts';
 import { StepRuntime } from './step-runtime.ts';
+import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 
 export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
 
 export interface BuildDeps {
   repos: Repositories;
+  secrets: Record<string, string>;
+  masker: SecretMasker;
   metrics: StepMetrics;
   logMaxBytes: number;
   bus: EventBus;
@@ -56,7 +59,7 @@ export class Build {
 
   async run(hooks: { onStarted?: (row: BuildRow) => void } = {}): Promise<BuildRow> {
     const { repos, bus, now } = this.deps;
-    const props = new Properties();
+    const props = new Properties({}, this.deps.secrets);
     props.setAll(this.builder.properties as Record<string, PropertyValue>, 'Builder');
     props.setAll(JSON.parse(this.request.properties) as Record<string, PropertyValue>, 'Scheduler');
     props.set('buildername', this.builder.name, 'Builder');
@@ -131,6 +134,7 @@ export class Build {
         properties: props,
         metrics: this.deps.metrics,
         logMaxBytes: this.deps.logMaxBytes,
+        masker: this.deps.masker,
       },
       stepRow,
     );

@@ -2,11 +2,14 @@
  * Values rendered when a step runs, from the build's properties (Buildbot's Interpolate):
  *   interpolate('git checkout %(prop:branch:-main)s')
  * `%(prop:NAME)s` the property (error if unset), `%(prop:NAME:-DEFAULT)s` DEFAULT when unset,
- * `%(prop:NAME:~DEFAULT)s` DEFAULT when unset or falsy, `%%` a literal percent sign.
+ * `%(prop:NAME:~DEFAULT)s` DEFAULT when unset or falsy, `%(secret:NAME)s` a configured secret,
+ * `%%` a literal percent sign.
  */
 export interface PropertyReader {
   get(name: string): unknown;
   has(name: string): boolean;
+  /** A configured secret's value (rendered only into commands and environments; masked in output). */
+  secret?(name: string): string | undefined;
 }
 
 const RENDERABLE = Symbol.for('caliper.renderable');
@@ -18,6 +21,11 @@ export class Interpolate {
   render(props: PropertyReader): string {
     return this.template.replace(/%%|%\(([a-z]+):([A-Za-z0-9_.-]+)(?::([-~])([^)]*))?\)s/g, (match, kind, name, op, fallback) => {
       if (match === '%%') return '%';
+      if (kind === 'secret') {
+        const value = props.secret?.(name);
+        if (value === undefined) throw new Error(`interpolate: no secret named "${String(name)}" in the config's secrets`);
+        return value;
+      }
       if (kind !== 'prop') throw new Error(`interpolate: unknown source "${String(kind)}" in ${match}`);
       const present = props.has(name);
       const value = props.get(name);

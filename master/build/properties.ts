@@ -8,8 +8,15 @@ export type PropertyMap = Record<string, [PropertyValue, string]>;
 export class Properties implements PropertyReader {
   private readonly values = new Map<string, [PropertyValue, string]>();
 
-  constructor(initial: PropertyMap = {}) {
+  constructor(
+    initial: PropertyMap = {},
+    private readonly secrets: Record<string, string> = {},
+  ) {
     for (const [name, entry] of Object.entries(initial)) this.values.set(name, entry);
+  }
+
+  secret(name: string): string | undefined {
+    return Object.hasOwn(this.secrets, name) ? this.secrets[name] : undefined;
   }
 
   has(name: string): boolean {

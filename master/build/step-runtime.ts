@@ -7,6 +7,7 @@ import type { AgentConnection } from '../agents/agent-connection.ts';
 import type { CommandRequest, CommandResult, LogHandle, StepContext } from '../../steps/step-context.ts';
 import type { Properties } from './properties.ts';
 import { LogWriter } from './log-writer.ts';
+import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { CaptureOptions } from '../../metrics/capture-options.ts';
 import { regressionScore, type Baseline } from '../../metrics/regression.ts';
@@ -25,6 +26,7 @@ export interface StepRuntimeDeps {
   properties: Properties;
   metrics: StepMetrics;
   logMaxBytes: number;
+  masker: SecretMasker;
 }
 
 export class StepRuntime implements StepContext {
@@ -56,6 +58,7 @@ export class StepRuntime implements StepContext {
     const writer = await this.writer(request.logName ?? 'stdio', 's');
     const stdout: Buffer[] = [];
     let collected = 0;
+    const masks = { stdout: this.deps.masker.stream(), stderr: this.deps.masker.stream() };
     const running = this.deps.agent.start(
       {
         ...(Array.isArray(request.command) ? { argv: request.command } : { shell: request.command }),
@@ -70,7 +73,7 @@ export class StepRuntime implements StepContext {
             stdout.push(data);
             collected += data.length;
           }
-          return writer.append(stream === 'stdout' ? 'o' : 'e', data);
+          return writer.append(stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
         },
       },
     );
@@ -78,14 +81,15 @@ export class StepRuntime implements StepContext {
     this.deps.signal.addEventListener('abort', onAbort);
     try {
       const exit = await running.done;
-      if (exit.error) await (await this.writer('err.text', 't')).append('h', Buffer.from(`${exit.error}\n`));
+      for (const stream of ['stdout', 'stderr'] as const) await writer.append(stream === 'stdout' ? 'o' : 'e', masks[stream].end());
+      if (exit.error) await (await this.writer('err.text', 't')).append('h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
       return {
         exitCode: exit.code,
         signal: exit.signal,
         killed: exit.killed,
         lost: exit.lost,
         durationMs: exit.durationMs,
-        stdout: Buffer.concat(stdout).toString('utf8'),
+        stdout: Buffer.concat(stdout).toString('utf8'), // unmasked: steps parse it; what they store is masked
         ...(exit.error ? { error: exit.error } : {}),
       };
     } finally {
@@ -96,7 +100,7 @@ export class StepRuntime implements StepContext {
   async addLog(name: string): Promise<LogHandle> {
     const writer = await this.writer(name, 't');
     return {
-      append: (text) => writer.append('o', Buffer.from(text)),
+      append: (text) => writer.append('o', this.deps.masker.maskBuffer(Buffer.from(text))),
       finish: () => writer.finish(),
     };
   }
@@ -110,7 +114,7 @@ export class StepRuntime implements StepContext {
     const series = this.seriesName(name);
     await this.deps.metrics.capture(series, value, {
       ...options,
-      tags: { builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name, ...options.tags, ...tracking?.tags },
+      tags: this.deps.masker.maskValue({ builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name, ...options.tags, ...tracking?.tags }),
       buildNumber: this.deps.buildNumber,
       buildid: this.deps.buildid,
     });
@@ -135,7 +139,7 @@ export class StepRuntime implements StepContext {
 
   async writeErrorLog(e: unknown): Promise<void> {
     const text = e instanceof Error ? `${e.stack ?? e.message}\n` : `${String(e)}\n`;
-    await (await this.writer('err.text', 't')).append('h', Buffer.from(text));
+    await (await this.writer('err.text', 't')).append('h', this.deps.masker.maskBuffer(Buffer.from(text)));
   }
 
   async finishLogs(): Promise<void> {

@@ -71,6 +71,12 @@ export const configSchema = z.strictObject({
       maxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     })
     .prefault({}),
+  /**
+   * Secret values (read them from the environment), used as interpolate('%(secret:NAME)s') and masked
+   * wherever they would show: logs, properties in the API and UI, metric tags. Agent and API tokens
+   * are masked too.
+   */
+  secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names: letters, digits and "_"'), z.string().min(4, 'must be at least 4 characters (shorter values cannot be masked safely)')).default({}),
   agents: z.array(agentSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),
