@@ -49,16 +49,25 @@ export class SecretMasker {
     return value;
   }
 
+  /** Length of the longest tail of `data` that some secret starts with (and is not whole). */
+  private pendingPrefix(data: Buffer): number {
+    for (let k = Math.min(this.longest - 1, data.length); k > 0; k--) {
+      const tail = data.subarray(data.length - k);
+      if (this.secrets.some((s) => s.length > k && s.subarray(0, k).equals(tail))) return k;
+    }
+    return 0;
+  }
+
   /** A masker for one stream of output that may split a secret across chunks. */
   stream(): { push(data: Buffer): Buffer; end(): Buffer } {
     let held: Buffer = Buffer.alloc(0);
-    const keep = Math.max(0, this.longest - 1);
     return {
       push: (data) => {
         if (this.empty) return data;
-        const masked = this.maskBuffer(Buffer.concat([held, data]));
-        // The tail could be the start of a secret completed by the next chunk.
-        const cut = Math.max(0, masked.length - keep);
+        const masked = this.maskBuffer(held.length > 0 ? Buffer.concat([held, data]) : data);
+        // Hold back only a tail that is the start of a secret (the next chunk may complete it), so
+        // ordinary output is never delayed or reordered.
+        const cut = masked.length - this.pendingPrefix(masked);
         held = masked.subarray(cut);
         return masked.subarray(0, cut);
       },

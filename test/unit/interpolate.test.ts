@@ -1,3 +1,4 @@
+import { Properties } from '../../master/build/properties.ts';
 import { describe, expect, it } from 'vitest';
 import { interpolate, isInterpolate, render, renderCommand, type PropertyReader } from '../../master/build/interpolate.ts';
 import { Properties, type PropertyValue } from '../../master/build/properties.ts';
@@ -53,7 +54,14 @@ describe('interpolate', () => {
   });
 
   it('refuses an unknown source', () => {
-    expect(() => interpolate('%(secret:token)s').render(props({ token: 'x' }))).toThrow(/unknown source "secret"/);
+    expect(() => interpolate('%(kw:token)s').render(props({ token: 'x' }))).toThrow(/unknown source "kw"/);
+  });
+
+  it('renders a configured secret and refuses an unknown one', () => {
+    const withSecrets = new Properties({}, { TOKEN: 's3cret' });
+    expect(interpolate('t=%(secret:TOKEN)s').render(withSecrets)).toBe('t=s3cret');
+    expect(() => interpolate('%(secret:OTHER)s').render(withSecrets)).toThrow(/no secret named "OTHER"/);
+    expect(() => interpolate('%(secret:TOKEN)s').render(props({ TOKEN: 'x' }))).toThrow(/no secret named "TOKEN"/);
   });
 
   it('is recognised as an interpolation and serialises readably', () => {
