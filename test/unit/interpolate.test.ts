@@ -1,4 +1,3 @@
-import { Properties } from '../../master/build/properties.ts';
 import { describe, expect, it } from 'vitest';
 import { interpolate, isInterpolate, render, renderCommand, type PropertyReader } from '../../master/build/interpolate.ts';
 import { Properties, type PropertyValue } from '../../master/build/properties.ts';
