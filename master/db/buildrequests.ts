@@ -1,6 +1,6 @@
 import { IsNull, type DataSource, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
-import { parseCollectionQuery, runCollectionQuery, type CollectionQuery, type FieldMap } from './collection-query.ts';
+import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 
 export const buildRequestFields: FieldMap = {
   buildrequestid: { column: 'id', type: 'int' },
@@ -74,8 +74,7 @@ export class BuildRequestsRepo {
     return this.repo.findBy({ claimed_by_masterid: masterid, complete: false });
   }
 
-  async query(raw: Record<string, unknown>): Promise<{ rows: BuildRequestRow[]; total: number }> {
-    const q: CollectionQuery = parseCollectionQuery(raw, buildRequestFields);
-    return runCollectionQuery(this.repo.createQueryBuilder('r'), 'r', buildRequestFields, q, { field: 'buildrequestid', desc: false });
+  query(raw: Record<string, unknown>): Promise<{ rows: BuildRequestRow[]; total: number }> {
+    return scopedCollectionQuery(this.repo, buildRequestFields, raw, { field: 'buildrequestid', desc: false });
   }
 }

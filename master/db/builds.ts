@@ -1,6 +1,6 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { BuildRow } from './entities.ts';
-import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 
 export const buildFields: FieldMap = {
   buildid: { column: 'id', type: 'int' },
@@ -96,10 +96,7 @@ export class BuildsRepo {
     return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
   }
 
-  async query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
-    const q = parseCollectionQuery(raw, buildFields);
-    const qb = this.repo.createQueryBuilder('b');
-    if (scope.builderid !== undefined) qb.where('b.builderid = :scopeBuilder', { scopeBuilder: scope.builderid });
-    return runCollectionQuery(qb, 'b', buildFields, q, { field: 'buildid', desc: false });
+  query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
+    return scopedCollectionQuery(this.repo, buildFields, raw, { field: 'buildid', desc: false }, scope);
   }
 }

@@ -3,7 +3,7 @@
  * a TypeORM query with bound parameters. Only fields listed in the resource's spec can be filtered or
  * ordered on, so a query string never reaches SQL as text.
  */
-import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { BadRequestError } from '../errors/index.ts';
 
 export type FieldType = 'int' | 'string' | 'bool' | 'time';
@@ -136,4 +136,21 @@ export async function runCollectionQuery<T extends ObjectLiteral>(
   if (q.limit !== null) qb.take(q.limit);
   if (q.offset > 0) qb.skip(q.offset);
   return { rows: await qb.getMany(), total };
+}
+
+/**
+ * A resource's collection query, optionally scoped to a parent (`{ buildid: 3 }` for a build's
+ * steps): the scope's column equals its value, whatever filters the caller adds.
+ */
+export async function scopedCollectionQuery<T extends ObjectLiteral>(
+  repo: Repository<T>,
+  fields: FieldMap,
+  raw: Record<string, unknown>,
+  defaultOrder: { field: string; desc: boolean },
+  scope: Record<string, number | undefined> = {},
+): Promise<{ rows: T[]; total: number }> {
+  const q = parseCollectionQuery(raw, fields);
+  const qb = repo.createQueryBuilder('t');
+  for (const [column, value] of Object.entries(scope)) if (value !== undefined) qb.andWhere(`t.${column} = :scope_${column}`, { [`scope_${column}`]: value });
+  return runCollectionQuery(qb, 't', fields, q, defaultOrder);
 }

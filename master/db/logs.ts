@@ -1,6 +1,6 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
-import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 
 export const logFields: FieldMap = {
   logid: { column: 'id', type: 'int' },
@@ -106,10 +106,7 @@ export class LogsRepo {
     return { lines, total };
   }
 
-  async query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
-    const q = parseCollectionQuery(raw, logFields);
-    const qb = this.logs.createQueryBuilder('l');
-    if (scope.stepid !== undefined) qb.where('l.stepid = :scopeStep', { scopeStep: scope.stepid });
-    return runCollectionQuery(qb, 'l', logFields, q, { field: 'logid', desc: false });
+  query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
+    return scopedCollectionQuery(this.logs, logFields, raw, { field: 'logid', desc: false }, scope);
   }
 }

@@ -1,6 +1,6 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { StepRow } from './entities.ts';
-import { parseCollectionQuery, runCollectionQuery, type FieldMap } from './collection-query.ts';
+import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 
 export const stepFields: FieldMap = {
   stepid: { column: 'id', type: 'int' },
@@ -38,10 +38,7 @@ export class StepsRepo {
     return this.repo.createQueryBuilder('s').where('s.buildid = :b AND s.complete_at IS NULL', { b: buildid }).getMany();
   }
 
-  async query(raw: Record<string, unknown>, scope: { buildid?: number } = {}): Promise<{ rows: StepRow[]; total: number }> {
-    const q = parseCollectionQuery(raw, stepFields);
-    const qb = this.repo.createQueryBuilder('s');
-    if (scope.buildid !== undefined) qb.where('s.buildid = :scopeBuild', { scopeBuild: scope.buildid });
-    return runCollectionQuery(qb, 's', stepFields, q, { field: 'number', desc: false });
+  query(raw: Record<string, unknown>, scope: { buildid?: number } = {}): Promise<{ rows: StepRow[]; total: number }> {
+    return scopedCollectionQuery(this.repo, stepFields, raw, { field: 'number', desc: false }, scope);
   }
 }
