@@ -20,6 +20,7 @@ import { RequestClaimer } from './scheduler/request-claimer.ts';
 import { Build } from './build/build-runner.ts';
 import { Results } from './build/results.ts';
 import { SecretMasker } from './build/secret-masker.ts';
+import { retryWrite } from './db/retry.ts';
 import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
@@ -121,7 +122,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
           log.error('build failed to run', { builder: builder.name, request: request.id, error: String(e) });
-          await failBuild(repos, build, request, now).catch(() => {});
+          await failBuild(repos, build, request, now).catch((err: unknown) => log.error('could not record the failed build', { error: String(err) }));
         })
         .finally(() => {
           if (build.row) running.delete(build.row.id);
@@ -286,8 +287,13 @@ async function recover(repos: Repositories, masterid: number, now: () => number,
 }
 
 async function failBuild(repos: Repositories, build: Build, request: BuildRequestRow, now: () => number): Promise<void> {
+  // Retried through a database outage: otherwise the build would look "running" until the next start.
   if (build.row && build.row.complete_at === null) {
-    await repos.builds.update(build.row.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' });
+    const id = build.row.id;
+    await retryWrite(() => repos.builds.update(id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' }), { what: 'fail the build' });
+    for (const step of await retryWrite(() => repos.steps.incompleteOfBuild(id), { what: 'find its steps' })) {
+      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' }), { what: 'fail a step' });
+    }
   }
-  await repos.buildRequests.complete(request.id, Results.EXCEPTION, now());
+  await retryWrite(() => repos.buildRequests.complete(request.id, Results.EXCEPTION, now()), { what: 'complete the request' });
 }

@@ -18,6 +18,7 @@ import type { Step, StepOutcome } from '../../steps/step.ts';
 import { applyStepResult, resultName, Results, type Result } from './results.ts';
 import { Properties, type PropertyValue } from './properties.ts';
 import { StepRuntime } from './step-runtime.ts';
+import { retryWrite } from '../db/retry.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 
@@ -39,6 +40,7 @@ export class Build {
   state: BuildState = 'created';
   row: BuildRow | null = null;
   private readonly abort = new AbortController();
+  private readonly landWrite: <T>(what: string, write: () => Promise<T>) => Promise<T>;
   private stopReason: string | null = null;
 
   constructor(
@@ -47,7 +49,9 @@ export class Build {
     private readonly builderid: number,
     private readonly request: BuildRequestRow,
     private readonly agent: AgentConnection,
-  ) {}
+  ) {
+    this.landWrite = landWriteFactory(deps.log);
+  }
 
   /** Asks the build to stop: the running command's process group is killed, the build is CANCELLED. */
   stop(reason: string): void {
@@ -99,12 +103,12 @@ export class Build {
     const complete = now();
     const state = stateString(result, failedSteps, this.stopReason);
     const properties = JSON.stringify(props.toJSON());
-    await repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties });
+    await this.landWrite('finish the build', () => repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }));
     Object.assign(row, { results: result, complete_at: complete, state_string: state, properties });
     if (result === Results.RETRY) {
-      await repos.buildRequests.unclaim(this.request.id);
+      await this.landWrite('release the request', () => repos.buildRequests.unclaim(this.request.id));
     } else {
-      await repos.buildRequests.complete(this.request.id, result, complete);
+      await this.landWrite('complete the request', () => repos.buildRequests.complete(this.request.id, result, complete));
       bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
     }
     this.state = 'finished';
@@ -144,7 +148,8 @@ export class Build {
       else outcome = await step.run(runtime);
     } catch (e) {
       this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: String(e) });
-      await runtime.writeErrorLog(e);
+      // Best effort: when the database is what failed, the error log cannot be written either.
+      await runtime.writeErrorLog(e).catch(() => {});
       outcome = { result: Results.EXCEPTION, stateString: `exception: ${(e as Error).message ?? String(e)}`.slice(0, 500) };
     }
     try {
@@ -153,15 +158,23 @@ export class Build {
       outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}`.slice(0, 500) };
     }
     const complete = now();
-    await repos.steps.update(stepRow.id, { results: outcome.result, complete_at: complete, state_string: outcome.stateString ?? resultName(outcome.result) ?? '' });
+    await this.landWrite('finish the step', () =>
+      repos.steps.update(stepRow.id, { results: outcome.result, complete_at: complete, state_string: outcome.stateString ?? resultName(outcome.result) ?? '' }),
+    );
     const properties = JSON.stringify(props.toJSON());
     if (properties !== build.properties) {
-      await repos.builds.update(build.id, { properties });
+      await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
       build.properties = properties;
     }
     bus.publish('step.finished', { buildid: build.id, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
     return outcome;
   }
+}
+
+/** A write that ends a step or build: retried through a database outage (see master/db/retry.ts). */
+function landWriteFactory(log: Logger) {
+  return <T>(what: string, write: () => Promise<T>) =>
+    retryWrite(write, { what, onRetry: (e, attempt) => attempt === 1 && log.warn(`database unavailable; retrying to ${what}`, { error: String(e) }) });
 }
 
 function stateString(result: Result, failed: string[], stopReason: string | null): string {
