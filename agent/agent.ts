@@ -93,6 +93,9 @@ export class Agent {
   }
 
   private send(m: AgentMessage): void {
+    // Until the master welcomes us it knows none of our runs: their frames stay unacked and are
+    // resent after the welcome.
+    if (m.type !== 'hello' && this.state !== 'ready') return;
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
   }
 

@@ -3,7 +3,12 @@ import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 
-const name = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
+const name = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only')
+  .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".." (it names a directory on the agent)');
 const jsonValue: z.ZodType = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
 );
@@ -24,7 +29,11 @@ export const builderSchema = z.strictObject({
   properties: z.record(z.string(), jsonValue).default({}),
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */
-  workdir: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a single directory name').optional(),
+  workdir: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'a single directory name')
+    .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".."')
+    .optional(),
   /** What to capture for this builder besides the defaults: trackStepTimes(...), trackProperties(...), trackCustomStep(...). */
   metrics: z.array(trackingSchema).default([]),
 });

@@ -87,6 +87,12 @@ describe.each(testDatabases())('security on $kind', (db) => {
         ],
       }),
     ).toThrow(/builders\[0\]\.workdir[\s\S]*builders\[0\]\.factory\.steps\[0\]\.workdir: must be a relative path without "\.\."/);
+    expect(() =>
+      compileConfig({
+        agents: [{ name: 'a', token: 'token-12345' }],
+        builders: [{ name: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }, { name: 'b', workdir: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }],
+      }),
+    ).toThrow(/builders\[0\]\.name: cannot be "\." or "\.\."[\s\S]*builders\[1\]\.workdir: cannot be "\." or "\.\."/);
   });
 
   it('sends security headers and no CORS headers', async () => {
