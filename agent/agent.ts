@@ -11,6 +11,7 @@
 import os from 'node:os';
 import { WebSocket } from 'ws';
 import { CommandRunner } from './command-runner.ts';
+import { closeReason } from '../master/agents/close-reason.ts';
 import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../master/agents/protocol.ts';
 
 export interface AgentOptions {
@@ -104,7 +105,7 @@ export class Agent {
     const parsed = parseMasterMessage(raw);
     if (!parsed.ok) {
       this.log(`bad frame from master: ${parsed.error}`);
-      this.ws?.close(1008, parsed.error.slice(0, 120));
+      this.ws?.close(1008, closeReason(parsed.error));
       return;
     }
     this.onMessage(parsed.message);

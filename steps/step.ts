@@ -59,7 +59,12 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
     warnOnWarnings: true,
   };
 
-  constructor(readonly options: O) {}
+  readonly options: O;
+
+  constructor(options: O) {
+    // A step made without options is reported by the config check, not a TypeError here or later.
+    this.options = options ?? ({} as O);
+  }
 
   get name(): string {
     return this.options.name;

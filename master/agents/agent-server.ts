@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { tokensEqual } from './auth.ts';
+import { closeReason } from './close-reason.ts';
 import type { AgentRegistry } from './agent-registry.ts';
 import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from './protocol.ts';
@@ -61,7 +62,7 @@ export class AgentServer {
     if (record && record.count >= MAX_FAILED_HANDSHAKES) {
       const reason = `too many failed handshakes from ${peer}; try again in a minute`;
       send(ws, { type: 'reject', reason });
-      ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+      ws.close(CLOSE_PROTOCOL_ERROR, closeReason(reason));
       return;
     }
     const reject = (reason: string, authFailure = false) => {
@@ -73,7 +74,7 @@ export class AgentServer {
         if (this.failures.size > 10_000) this.failures.clear(); // bounded memory under a flood
       }
       send(ws, { type: 'reject', reason });
-      ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+      ws.close(CLOSE_PROTOCOL_ERROR, closeReason(reason));
     };
     const timer = setTimeout(() => reject('no hello in time'), this.options.handshakeMs ?? 10_000);
     ws.once('close', () => clearTimeout(timer));

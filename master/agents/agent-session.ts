@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
+import { closeReason } from './close-reason.ts';
 import { parseAgentMessage, type AgentMessage, type MasterMessage } from './protocol.ts';
 
 export interface Run {
@@ -96,7 +97,7 @@ export class AgentSession {
   }
 
   close(reason: string): void {
-    if (!this.closed) this.ws.close(CLOSE_PROTOCOL_ERROR, reason.slice(0, 120));
+    if (!this.closed) this.ws.close(CLOSE_PROTOCOL_ERROR, closeReason(reason));
   }
 
   send(message: MasterMessage): void {

@@ -43,6 +43,9 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+/** The strings of a list with their own indices (non-strings are the schema's to report). */
+const indexedStrings = (v: unknown): [string, number][] =>
+  Array.isArray(v) ? v.flatMap((x, i): [string, number][] => (typeof x === 'string' ? [[x, i]] : [])) : [];
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function crossIssues(input: unknown): ConfigIssue[] {
@@ -64,18 +67,18 @@ function crossIssues(input: unknown): ConfigIssue[] {
   for (const d of duplicates(builderNames)) issues.push({ path: 'builders', message: `builder "${d}" is defined twice` });
   builders.forEach((b, i) => {
     const wanted = { agents: strings(b.agents), labels: strings(b.labels) };
-    wanted.agents?.forEach((a, j) => {
+    for (const [a, j] of indexedStrings(b.agents)) {
       if (!agentNames.includes(a)) issues.push({ path: `builders[${i}].agents[${j}]`, message: `no agent named "${a}" in agents` });
-    });
+    }
     if (agents.length > 0 && !agents.some((a) => agentFits(wanted, a))) {
       issues.push({ path: `builders[${i}]`, message: 'no configured agent can run this builder (check agents and labels)' });
     }
   });
   const schedulers = records(input.schedulers);
   schedulers.forEach((s, i) => {
-    strings(s.builderNames)?.forEach((n, j) => {
+    for (const [n, j] of indexedStrings(s.builderNames)) {
       if (!builderNames.includes(n)) issues.push({ path: `schedulers[${i}].builderNames[${j}]`, message: `no builder named "${n}"` });
-    });
+    }
   });
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
   for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
@@ -120,8 +123,9 @@ function trackingIssues(builders: unknown): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   records(builders).forEach((b, i) => {
     const factory = isRecord(b.factory) ? b.factory : {};
-    const steps = (Array.isArray(factory.steps) ? factory.steps : []).filter(isStep);
-    const stepNames = steps.map((s) => s.options.name);
+    // Steps whose options are missing are reported by stepIssues; they name nothing here.
+    const steps = (Array.isArray(factory.steps) ? factory.steps : []).filter((s): s is Step => isStep(s) && isRecord(s.options));
+    const stepNames = steps.map((s) => s.options?.name);
     const properties = new Set([
       ...steps.flatMap((s) => s.providedProperties()),
       ...Object.keys(isRecord(b.properties) ? b.properties : {}),
@@ -131,7 +135,7 @@ function trackingIssues(builders: unknown): ConfigIssue[] {
       const at = `builders[${i}].metrics[${j}]`;
       if ((t.type === 'stepTimes' || t.type === 'customStep') && typeof t.step === 'string') {
         if (!stepNames.includes(t.step)) issues.push({ path: `${at}.step`, message: `builder has no step named "${t.step}"` });
-        else if (t.type === 'customStep' && !steps.find((s) => s.options.name === t.step)?.measures()) {
+        else if (t.type === 'customStep' && !steps.find((s) => s.options?.name === t.step)?.measures()) {
           issues.push({ path: `${at}.step`, message: `step "${t.step}" measures nothing (use MeasureShellCommand or Lint)` });
         }
       }

@@ -25,7 +25,7 @@ export const builderSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   agents: z.array(name).optional(),
   labels: z.array(z.string().min(1)).optional(),
-  factory: z.custom<BuildFactory>(isBuildFactory, 'must be a BuildFactory (new BuildFactory().addStep(...))'),
+  factory: z.custom<BuildFactory>((v) => isBuildFactory(v) && Array.isArray(v.steps), 'must be a BuildFactory (new BuildFactory().addStep(...))'),
   properties: z.record(z.string(), jsonValue).default({}),
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */

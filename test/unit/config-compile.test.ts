@@ -201,7 +201,7 @@ describe('compileConfig: step options', () => {
   it('refuses a decodeRC value that is not a result', () => {
     const step = new ShellCommand({ name: 's', command: 'x', decodeRC: { 0: Results.SUCCESS, 1: 9 as never } });
     expect(issuesOf(() => compileConfig(withStep(step)))).toEqual([
-      { path: 'builders[0].factory.steps[0].decodeRC.1', message: 'must be a result code (Results.*)' },
+      { path: 'builders[0].factory.steps[0].decodeRC["1"]', message: 'must be a result code (Results.*)' },
     ]);
   });
 
