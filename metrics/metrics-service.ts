@@ -77,10 +77,11 @@ export class MetricsService {
     return point;
   }
 
-  async getSummary(filter: SeriesFilter): Promise<Summary> {
+  /** Statistics of a series; `fresh` skips the summary cache (benchmarks, checks). */
+  async getSummary(filter: SeriesFilter, options: { fresh?: boolean } = {}): Promise<Summary> {
     const key = `${JSON.stringify(filter.series)}|${JSON.stringify(filter, Object.keys(filter).sort())}|${JSON.stringify(filter.tags ?? {})}`;
     const cached = this.summaries.get(key);
-    if (cached && Date.now() - cached.at < SUMMARY_TTL_MS) return cached.summary;
+    if (!options.fresh && cached && Date.now() - cached.at < SUMMARY_TTL_MS) return cached.summary;
     const summary = await this.computeSummary(filter);
     if (this.summaries.size > 1000) this.summaries.clear();
     this.summaries.set(key, { at: Date.now(), summary });

@@ -112,14 +112,27 @@ export class InfluxDbStore implements MetricsStore {
     this.scheduleRetry(0);
   }
 
+  /** `measurement,tags` as the client's Point escapes them, per series and tag set (few, reused). */
+  private readonly prefixes = new Map<string, string>();
+
   toLine(p: MetricPoint): string {
-    const point = new Point(p.series);
-    for (const [k, v] of Object.entries(p.tags)) point.tag(k, v);
-    point.floatField('value', p.value);
-    if (p.buildNumber !== null) point.intField('build_number', p.buildNumber);
-    if (p.buildid !== null) point.intField('buildid', p.buildid);
-    point.timestamp(this.timestamp(p.time));
-    return point.toLineProtocol() as string;
+    const tags = Object.entries(p.tags);
+    let key = p.series;
+    for (const [k, v] of tags) key += `\u0000${k}\u0000${v}`;
+    let prefix = this.prefixes.get(key);
+    if (prefix === undefined) {
+      const point = new Point(p.series);
+      for (const [k, v] of tags) point.tag(k, v);
+      const line = point.floatField('value', 0).toLineProtocol() as string;
+      prefix = line.slice(0, line.lastIndexOf(' value='));
+      if (this.prefixes.size > 10_000) this.prefixes.clear();
+      this.prefixes.set(key, prefix);
+    }
+    // Fields as Point writes them: value a float, build_number and buildid integers (suffix i).
+    let fields = `value=${String(p.value)}`;
+    if (p.buildNumber !== null) fields += `,build_number=${Math.trunc(p.buildNumber)}i`;
+    if (p.buildid !== null) fields += `,buildid=${Math.trunc(p.buildid)}i`;
+    return `${prefix} ${fields} ${this.timestamp(p.time)}`;
   }
 
   private timestamp(us: number): string {
