@@ -8,7 +8,8 @@ import { MetricInputError } from '../master/errors/index.ts';
 import { describeIssues } from '../master/config/zod-issue.ts';
 import type { Logger } from '../master/logger.ts';
 import type { AggregationState } from './aggregation-state.ts';
-import { captureOptionsSchema, seriesName, type CaptureOptions } from './capture-options.ts';
+import type { z } from 'zod';
+import { captureOptionsSchema, plainCaptureOptions, seriesName, type CaptureOptions } from './capture-options.ts';
 import { seriesKey, UniqueClock, type MetricPoint } from './metric-point.ts';
 import type { SeriesFilter } from './series-filter.ts';
 import type { SeriesDescription, SeriesRegistry } from './series-registry.ts';
@@ -41,12 +42,16 @@ export class MetricsService {
     const nameCheck = seriesName.safeParse(name);
     if (!nameCheck.success) throw new MetricInputError(`captureData: series "${name}": ${nameCheck.error.issues[0]?.message}`);
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new MetricInputError(`captureData: series "${name}": value must be a finite number, got ${String(value)}`);
-    const parsed = captureOptionsSchema.safeParse(options);
-    if (!parsed.success) {
-      const issue = describeIssues(parsed.error)[0];
-      throw new MetricInputError(`captureData: series "${name}": ${issue ? `${issue.path || 'options'}: ${issue.message}` : 'invalid options'}`);
+    let o: z.output<typeof captureOptionsSchema>;
+    if (plainCaptureOptions(options)) o = options;
+    else {
+      const parsed = captureOptionsSchema.safeParse(options);
+      if (!parsed.success) {
+        const issue = describeIssues(parsed.error)[0];
+        throw new MetricInputError(`captureData: series "${name}": ${issue ? `${issue.path || 'options'}: ${issue.message}` : 'invalid options'}`);
+      }
+      o = parsed.data;
     }
-    const o = parsed.data;
     const tags = o.tags ?? {};
     const key = seriesKey(name, tags);
     // Running totals and diffs follow a series across agents and results: those tags vary per build.
