@@ -125,17 +125,8 @@ export interface MetricPoint {
   build_number: number | null;
 }
 
-export interface Summary {
-  series: string;
-  count: number;
-  average: number | null;
-  deviation: number | null;
-  minimum: number | null;
-  maximum: number | null;
-  p50: number | null;
-  p95: number | null;
-  unit: string | null;
-}
+/** The summary answer is the server's own type (a type-only import: nothing of the server is bundled). */
+export type { Summary } from '../../metrics/summary.ts';
 
 export interface Meta {
   total: number;
