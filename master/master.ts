@@ -93,7 +93,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     log,
   });
   const prometheusConfig = config.services.find((s) => s.type === 'prometheus');
-  const prometheus = prometheusConfig?.enabled === false ? null : startPrometheusExporter(bus, repos, buildersById);
+  const prometheus = prometheusConfig?.enabled === false ? null : startPrometheusExporter(bus, buildersById);
   const stepMetrics = createStepMetrics(metrics, repos, config.metrics.regression.window);
 
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);

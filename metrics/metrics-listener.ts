@@ -22,7 +22,7 @@ export interface MetricsListenerDeps {
 
 export function startMetricsListener(deps: MetricsListenerDeps): () => void {
   const { bus, repos, metrics, buildersById, log } = deps;
-  const builds = new Map<number, { builder: string; agent: string; number: number }>();
+  const builds = new Map<number, { builder: CompiledBuilder; agent: string; number: number }>();
   const capture = (name: string, value: number, options: Parameters<MetricsService['captureData']>[2]) =>
     metrics.captureData(name, value, options).catch((e: unknown) => log.error('capturing a metric failed', { series: name, error: String(e) }));
 
@@ -30,34 +30,29 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
     bus.subscribe('build.started', (e) => {
       const builder = buildersById.get(e.builderid);
       if (!builder) return;
-      builds.set(e.buildid, { builder: builder.name, agent: e.agent, number: e.number });
+      builds.set(e.buildid, { builder, agent: e.agent, number: e.number });
       if (!deps.trackBuildTimes) return;
-      void (async () => {
-        const [request, build] = await Promise.all([repos.buildRequests.get(e.buildrequestid), repos.builds.get(e.buildid)]);
-        if (!request || !build) return;
-        await capture('queue_latency', Math.max(0, build.started_at - request.submitted_at) / 1000, {
-          tags: { builder: builder.name, agent: e.agent },
-          kind: 'duration',
-          unit: 's',
-          buildNumber: e.number,
-          buildid: e.buildid,
-        });
-      })().catch((err: unknown) => log.error('queue latency capture failed', { error: String(err) }));
+      void capture('queue_latency', e.queuedMs / 1000, {
+        tags: { builder: builder.name, agent: e.agent },
+        kind: 'duration',
+        unit: 's',
+        buildNumber: e.number,
+        buildid: e.buildid,
+      });
     }),
     bus.subscribe('step.finished', (e) => {
       const build = builds.get(e.buildid);
       if (!build) return;
-      const builder = [...buildersById.values()].find((b) => b.name === build.builder);
       const result = resultName(e.results as Result) ?? 'unknown';
       const common = { kind: 'duration' as const, unit: 's', buildNumber: build.number, buildid: e.buildid };
       if (deps.trackBuildTimes) {
-        void capture('step_duration', e.durationMs / 1000, { ...common, tags: { builder: build.builder, step: e.name, agent: build.agent, result } });
+        void capture('step_duration', e.durationMs / 1000, { ...common, tags: { builder: build.builder.name, step: e.name, agent: build.agent, result } });
       }
-      for (const t of builder?.metrics ?? []) {
+      for (const t of build.builder.metrics) {
         if (t.type !== 'stepTimes' || t.step !== e.name) continue;
         void capture(t.series ?? `${e.name}_duration`, e.durationMs / 1000, {
           ...common,
-          tags: { builder: build.builder, step: e.name, agent: build.agent, result, ...t.tags },
+          tags: { builder: build.builder.name, step: e.name, agent: build.agent, result, ...t.tags },
         });
       }
     }),
@@ -65,13 +60,12 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       const build = builds.get(e.buildid);
       builds.delete(e.buildid);
       if (!build) return;
-      const builder = buildersById.get(e.builderid);
       const result = resultName(e.results as Result) ?? 'unknown';
-      const tags = { builder: build.builder, agent: build.agent, result };
+      const tags = { builder: build.builder.name, agent: build.agent, result };
       if (deps.trackBuildTimes) {
         void capture('build_duration', e.durationMs / 1000, { tags, kind: 'duration', unit: 's', buildNumber: e.number, buildid: e.buildid });
       }
-      const tracked = (builder?.metrics ?? []).filter((t) => t.type === 'property');
+      const tracked = build.builder.metrics.filter((t) => t.type === 'property');
       if (tracked.length === 0) return;
       void (async () => {
         const row = await repos.builds.get(e.buildid);

@@ -21,8 +21,8 @@ const SUMMARY_TTL_MS = 60_000;
 
 export class MetricsService {
   private readonly clock: UniqueClock;
-  /** Summaries by filter; dropped when this service captures a point of their series, or after the TTL (other masters). */
-  private readonly summaries = new Map<string, { at: number; summary: Summary }>();
+  /** Summaries by series, then filter; a series' are dropped when this service captures a point of it, or after the TTL (other masters). */
+  private readonly summaries = new Map<string, Map<string, { at: number; summary: Summary }>>();
 
   constructor(
     readonly store: MetricsStore,
@@ -53,13 +53,11 @@ export class MetricsService {
       o = parsed.data;
     }
     const tags = o.tags ?? {};
-    const key = seriesKey(name, tags);
-    // Running totals and diffs follow a series across agents and results: those tags vary per build.
-    const { agent: _agent, result: _result, ...stateTags } = tags;
-    const stateKey = seriesKey(name, stateTags);
     let stored: number | null = value;
     if (o.accumulate || o.absValue || o.diff) {
-      stored = await this.state.update(stateKey, (s) => {
+      // Running totals and diffs follow a series across agents and results: those tags vary per build.
+      const { agent: _agent, result: _result, ...stateTags } = tags;
+      stored = await this.state.update(seriesKey(name, stateTags), (s) => {
         if (o.diff) {
           const previous = s.last_value;
           s.last_value = value;
@@ -71,8 +69,8 @@ export class MetricsService {
       });
     }
     if (stored === null) return null;
-    for (const k of this.summaries.keys()) if (k.startsWith(`${JSON.stringify(name)}|`)) this.summaries.delete(k);
-    const point: MetricPoint = { series: name, time: this.clock.next(key), value: stored, tags, buildNumber: o.buildNumber ?? null, buildid: o.buildid ?? null };
+    this.summaries.delete(name);
+    const point: MetricPoint = { series: name, time: this.clock.next(seriesKey(name, tags)), value: stored, tags, buildNumber: o.buildNumber ?? null, buildid: o.buildid ?? null };
     await this.registry.note(name, o.kind ?? 'gauge', o.unit ?? null, Object.keys(tags));
     try {
       await this.store.write([point]);
@@ -84,12 +82,17 @@ export class MetricsService {
 
   /** Statistics of a series; `fresh` skips the summary cache (benchmarks, checks). */
   async getSummary(filter: SeriesFilter, options: { fresh?: boolean } = {}): Promise<Summary> {
-    const key = `${JSON.stringify(filter.series)}|${JSON.stringify(filter, Object.keys(filter).sort())}|${JSON.stringify(filter.tags ?? {})}`;
-    const cached = this.summaries.get(key);
+    const key = `${JSON.stringify(filter, Object.keys(filter).sort())}|${JSON.stringify(filter.tags ?? {})}`;
+    const cached = this.summaries.get(filter.series)?.get(key);
     if (!options.fresh && cached && Date.now() - cached.at < SUMMARY_TTL_MS) return cached.summary;
     const summary = await this.computeSummary(filter);
-    if (this.summaries.size > 1000) this.summaries.clear();
-    this.summaries.set(key, { at: Date.now(), summary });
+    let forSeries = this.summaries.get(filter.series);
+    if (!forSeries) {
+      if (this.summaries.size >= 1000) this.summaries.clear(); // bounded: a cache, not a store
+      this.summaries.set(filter.series, (forSeries = new Map()));
+    }
+    if (forSeries.size >= 100) forSeries.clear();
+    forSeries.set(key, { at: Date.now(), summary });
     return summary;
   }
 

@@ -5,7 +5,6 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CompiledBuilder } from '../master/config/compile.ts';
-import type { Repositories } from '../master/db/repositories.ts';
 import type { EventBus } from '../master/events/event-bus.ts';
 import { resultName, type Result } from '../master/build/results.ts';
 
@@ -16,7 +15,7 @@ export interface PrometheusExporter {
   stop(): void;
 }
 
-export function startPrometheusExporter(bus: EventBus, repos: Repositories, buildersById: Map<number, CompiledBuilder>): PrometheusExporter {
+export function startPrometheusExporter(bus: EventBus, buildersById: Map<number, CompiledBuilder>): PrometheusExporter {
   const registry = new Registry();
   const buildDuration = new Histogram({ name: 'caliper_build_duration_seconds', help: 'Build wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
   const stepDuration = new Histogram({ name: 'caliper_step_duration_seconds', help: 'Step wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
@@ -32,15 +31,10 @@ export function startPrometheusExporter(bus: EventBus, repos: Repositories, buil
   const unsubscribe = [
     bus.subscribe('build.started', (e) => {
       running.inc({ builder: name(e.builderid) });
-      void repos.buildRequests.get(e.buildrequestid).then(async (request) => {
-        const build = await repos.builds.get(e.buildid);
-        if (request && build) queueLatency.observe({ builder: name(e.builderid) }, Math.max(0, build.started_at - request.submitted_at) / 1000);
-      }).catch(() => {}); // a missed observation is not worth failing anything for
+      queueLatency.observe({ builder: name(e.builderid) }, e.queuedMs / 1000);
     }),
     bus.subscribe('step.finished', (e) => {
-      void repos.builds.get(e.buildid).then((b) => {
-        if (b) stepDuration.observe({ builder: name(b.builderid), result: resultName(e.results as Result) ?? 'unknown' }, e.durationMs / 1000);
-      }).catch(() => {});
+      stepDuration.observe({ builder: name(e.builderid), result: resultName(e.results as Result) ?? 'unknown' }, e.durationMs / 1000);
     }),
     bus.subscribe('build.finished', (e) => {
       const labels = { builder: name(e.builderid), result: resultName(e.results as Result) ?? 'unknown' };

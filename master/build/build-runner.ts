@@ -84,7 +84,14 @@ export class Build {
     props.set('buildnumber', row.number, 'Build');
     if (this.state === 'created') this.state = 'running';
     hooks.onStarted?.(row);
-    bus.publish('build.started', { buildid: row.id, builderid: this.builderid, number: row.number, agent: this.agent.name, buildrequestid: this.request.id });
+    bus.publish('build.started', {
+      buildid: row.id,
+      builderid: this.builderid,
+      number: row.number,
+      agent: this.agent.name,
+      buildrequestid: this.request.id,
+      queuedMs: Math.max(0, started - this.request.submitted_at),
+    });
 
     let result: Result = Results.SUCCESS;
     let terminated = false;
@@ -166,7 +173,7 @@ export class Build {
       await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
       build.properties = properties;
     }
-    bus.publish('step.finished', { buildid: build.id, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
+    bus.publish('step.finished', { buildid: build.id, builderid: this.builderid, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
     return outcome;
   }
 }

@@ -18,7 +18,7 @@ import type { SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
 import { fromWhere, ident, literal } from './influxql.ts';
 import type { MetricSpool } from './metric-spool.ts';
-import type { MetricsStore, PointsPage, SeriesInfo } from './metrics-store.ts';
+import type { MetricsStore, PointsPage } from './metrics-store.ts';
 
 export type InfluxPrecision = 'ns' | 'u' | 'ms' | 's';
 const STEP_US: Record<InfluxPrecision, number> = { ns: 1, u: 1, ms: 1000, s: 1_000_000 };
@@ -328,11 +328,6 @@ export class InfluxDbStore implements MetricsStore {
       .map(([k, v]) => `${ident(k)} = ${literal(v as string)}`);
     const rows = await this.query(`SHOW MEASUREMENTS${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`);
     return (rows[0]?.values ?? []).map((v) => String(v[0]));
-  }
-
-  async listSeries(): Promise<SeriesInfo[]> {
-    const rows = await this.query('SHOW MEASUREMENTS');
-    return (rows[0]?.values ?? []).map((v) => ({ series: String(v[0]), tagKeys: [] }));
   }
 
   async close(): Promise<void> {

@@ -6,11 +6,6 @@ import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
 
-export interface SeriesInfo {
-  series: string;
-  tagKeys: string[];
-}
-
 export interface PointsPage {
   points: MetricPoint[];
   total: number;
@@ -28,7 +23,6 @@ export interface MetricsStore {
   /** Values at 0-based positions of the filtered points sorted by value. */
   valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>>;
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
-  listSeries(): Promise<SeriesInfo[]>;
   /** Names of the series that have points with these tags. */
   seriesWith(tags: { builder?: string; step?: string }): Promise<string[]>;
   /** Every point a build produced (all series), found by its buildid field within its time span. */

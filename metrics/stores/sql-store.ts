@@ -11,7 +11,7 @@ import type { Logger } from '../../master/logger.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
-import type { MetricsStore, PointsPage, SeriesInfo } from './metrics-store.ts';
+import type { MetricsStore, PointsPage } from './metrics-store.ts';
 
 const SEP = '\u001f';
 const BATCH = 1000;
@@ -204,12 +204,6 @@ export class SqlMetricsStore implements MetricsStore {
     if (tags.builder !== undefined) qb.andWhere('m.builder = :builder', { builder: tags.builder });
     if (tags.step !== undefined) qb.andWhere('m.step = :step', { step: tags.step });
     return ((await qb.getRawMany()) as { series: string }[]).map((r) => r.series);
-  }
-
-  async listSeries(): Promise<SeriesInfo[]> {
-    await this.flush();
-    const rows = (await this.source.query('SELECT DISTINCT series FROM metric_points ORDER BY series')) as { series: string }[];
-    return rows.map((r) => ({ series: r.series, tagKeys: [] }));
   }
 
   async close(): Promise<void> {
