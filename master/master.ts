@@ -18,9 +18,8 @@ import { AgentRegistry } from './agents/agent-registry.ts';
 import { AgentServer } from './agents/agent-server.ts';
 import { RequestClaimer } from './scheduler/request-claimer.ts';
 import { Build } from './build/build-runner.ts';
-import { Results } from './build/results.ts';
 import { SecretMasker } from './build/secret-masker.ts';
-import { retryWrite } from './db/retry.ts';
+import { endAsException, recoverAbandoned } from './build/abandoned-builds.ts';
 import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
@@ -79,7 +78,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const builders = config.builders.map((b) => ({ id: (builderRows.get(b.name) as { id: number }).id, config: b }));
   const buildersById = new Map<number, CompiledBuilder>(builders.map((b) => [b.id, b.config]));
   const master = await repos.masters.register(options.name ?? `${os.hostname()}:${options.basedir ?? process.cwd()}`, now());
-  await recover(repos, master.id, now, log);
+  await recoverAbandoned(repos, master.id, now, log);
   await repos.agents.clearMaster(master.id);
 
   const influx = config.services.find((s): s is InfluxDbConfig => s.type === 'influxdb');
@@ -122,7 +121,10 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         .run({ onStarted: (row) => running.set(row.id, build) })
         .catch(async (e: unknown) => {
           log.error('build failed to run', { builder: builder.name, request: request.id, error: String(e) });
-          await failBuild(repos, build, request, now).catch((err: unknown) => log.error('could not record the failed build', { error: String(err) }));
+          const row = build.row && build.row.complete_at === null ? build.row : null;
+          await endAsException(repos, row, request.id, { build: 'exception: internal error', step: 'exception: internal error' }, now).catch((err: unknown) =>
+            log.error('could not record the failed build', { error: String(err) }),
+          );
         })
         .finally(() => {
           if (build.row) running.delete(build.row.id);
@@ -271,29 +273,4 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       await db.close();
     },
   };
-}
-
-/** Ends what a dead previous run of this master left behind (see the header comment). */
-async function recover(repos: Repositories, masterid: number, now: () => number, log: Logger): Promise<void> {
-  for (const build of await repos.builds.incompleteOfMaster(masterid)) {
-    for (const step of await repos.steps.incompleteOfBuild(build.id)) {
-      await repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'master restarted' });
-    }
-    await repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: master restarted during the build' });
-    await repos.buildRequests.complete(build.buildrequestid, Results.EXCEPTION, now());
-    log.warn('build left running by a previous master run marked EXCEPTION', { buildid: build.id });
-  }
-  for (const request of await repos.buildRequests.claimedIncomplete(masterid)) await repos.buildRequests.unclaim(request.id);
-}
-
-async function failBuild(repos: Repositories, build: Build, request: BuildRequestRow, now: () => number): Promise<void> {
-  // Retried through a database outage: otherwise the build would look "running" until the next start.
-  if (build.row && build.row.complete_at === null) {
-    const id = build.row.id;
-    await retryWrite(() => repos.builds.update(id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' }), { what: 'fail the build' });
-    for (const step of await retryWrite(() => repos.steps.incompleteOfBuild(id), { what: 'find its steps' })) {
-      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: 'exception: internal error' }), { what: 'fail a step' });
-    }
-  }
-  await retryWrite(() => repos.buildRequests.complete(request.id, Results.EXCEPTION, now()), { what: 'complete the request' });
 }

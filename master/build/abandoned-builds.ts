@@ -1,0 +1,34 @@
+/**
+ * Ending builds nobody will finish: those a dead previous run of this master left running, and
+ * those whose runner failed. Each ends EXCEPTION with its unfinished steps, and its request is
+ * completed. Writes are retried through a database outage, or the build would look "running".
+ */
+import type { Repositories } from '../db/repositories.ts';
+import { retryWrite } from '../db/retry.ts';
+import type { Logger } from '../logger.ts';
+import { Results } from './results.ts';
+
+export async function endAsException(
+  repos: Repositories,
+  build: { id: number } | null,
+  buildrequestid: number,
+  states: { build: string; step: string },
+  now: () => number,
+): Promise<void> {
+  if (build) {
+    await retryWrite(() => repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.build }), { what: 'end the build' });
+    for (const step of await retryWrite(() => repos.steps.incompleteOfBuild(build.id), { what: 'find its steps' })) {
+      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.step }), { what: 'end a step' });
+    }
+  }
+  await retryWrite(() => repos.buildRequests.complete(buildrequestid, Results.EXCEPTION, now()), { what: 'complete the request' });
+}
+
+/** Ends what a dead previous run of this master left behind; requests it claimed but never started go back to the queue. */
+export async function recoverAbandoned(repos: Repositories, masterid: number, now: () => number, log: Logger): Promise<void> {
+  for (const build of await repos.builds.incompleteOfMaster(masterid)) {
+    await endAsException(repos, build, build.buildrequestid, { build: 'exception: master restarted during the build', step: 'master restarted' }, now);
+    log.warn('build left running by a previous master run marked EXCEPTION', { buildid: build.id });
+  }
+  for (const request of await repos.buildRequests.claimedIncomplete(masterid)) await repos.buildRequests.unclaim(request.id);
+}
