@@ -167,6 +167,7 @@ const influxSettings = (batchSize: number): InfluxDbSettings => ({
   batchSize,
   flushIntervalMs: 1000,
   createDatabase: true,
+  exactSummaryLimit: 100_000,
 });
 
 async function influxQuery(

@@ -8,7 +8,8 @@ export const seriesName = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'series names: a letter or "_" first, then letters, digits, "_", ".", ":" or "-"');
+  .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'series names: a letter or "_" first, then letters, digits, "_", ".", ":" or "-"')
+  .refine((name) => !name.startsWith('caliper_rollup'), 'series names starting with "caliper_rollup" are the InfluxDB store\'s own');
 
 const tagKey = z
   .string()

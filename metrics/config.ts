@@ -28,6 +28,8 @@ export const influxdbSchema = z
     batchSize: z.number().int().min(1).max(100_000).default(5000),
     flushIntervalMs: z.number().int().min(10).default(1000),
     createDatabase: z.boolean().default(true),
+    /** Filters over more points than this are summarised from rollups (p50/p95 then within 0.1%). */
+    exactSummaryLimit: z.number().int().min(0).default(100_000),
     /** Capture build duration, step durations and queue latency (default true). */
     trackBuildTimes: z.boolean().default(true),
   })

@@ -14,7 +14,7 @@ import { seriesKey, UniqueClock, type MetricPoint } from './metric-point.ts';
 import type { SeriesFilter } from './series-filter.ts';
 import type { SeriesDescription, SeriesRegistry } from './series-registry.ts';
 import type { MetricsStore, PointsPage } from './stores/metrics-store.ts';
-import { quantileFromPositions, quantilePositions, type Summary } from './summary.ts';
+import { checkPercentile, type Summary } from './summary.ts';
 
 /** How long a summary may be served from cache when no capture through this service touched its series. */
 const SUMMARY_TTL_MS = 60_000;
@@ -97,18 +97,9 @@ export class MetricsService {
   }
 
   private async computeSummary(filter: SeriesFilter): Promise<Summary> {
-    const agg = await this.store.aggregates(filter);
+    const { percentiles, ...stats } = await this.store.statistics(filter, [0.5, 0.95]);
     const description = await this.registry.get(filter.series);
-    const positions = [...quantilePositions(agg.count, 0.5), ...quantilePositions(agg.count, 0.95)];
-    const values = await this.store.valuesAtPositions(filter, positions, agg.count);
-    const at = (k: number) => values.get(k) as number;
-    return {
-      series: filter.series,
-      ...agg,
-      p50: quantileFromPositions(agg.count, 0.5, at),
-      p95: quantileFromPositions(agg.count, 0.95, at),
-      unit: description?.unit ?? null,
-    };
+    return { series: filter.series, ...stats, p50: percentiles[0] ?? null, p95: percentiles[1] ?? null, unit: description?.unit ?? null };
   }
 
   async getAverage(filter: SeriesFilter): Promise<number | null> {
@@ -128,9 +119,8 @@ export class MetricsService {
   }
   /** Percentile p in [0, 1], by linear interpolation (as simple-statistics' quantile). */
   async getPercentile(filter: SeriesFilter, p: number): Promise<number | null> {
-    const { count } = await this.store.aggregates(filter);
-    const values = await this.store.valuesAtPositions(filter, quantilePositions(count, p), count);
-    return quantileFromPositions(count, p, (k) => values.get(k) as number);
+    checkPercentile(p);
+    return (await this.store.statistics(filter, [p])).percentiles[0] ?? null;
   }
 
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {

@@ -15,6 +15,8 @@ export interface Summary {
   p50: number | null;
   p95: number | null;
   unit: string | null;
+  /** Largest relative error of p50/p95: 0 when exact, the sketch's accuracy when read from rollups. */
+  percentileError: number;
 }
 
 export interface Aggregates {
@@ -25,9 +27,17 @@ export interface Aggregates {
   maximum: number | null;
 }
 
+/** Aggregates plus the percentiles asked for, as a store answers them. */
+export interface Statistics extends Aggregates {
+  /** One per asked percentile, in order; null when there are no points. */
+  percentiles: (number | null)[];
+  /** Largest relative error of those percentiles (0: exact). */
+  percentileError: number;
+}
+
 /** The 0-based sorted positions needed for quantile p of n values. */
 export function quantilePositions(n: number, p: number): number[] {
-  checkP(p);
+  checkPercentile(p);
   if (n === 0) return [];
   if (p === 1) return [n - 1];
   if (p === 0) return [0];
@@ -36,7 +46,7 @@ export function quantilePositions(n: number, p: number): number[] {
 }
 
 export function quantileFromPositions(n: number, p: number, valueAt: (position: number) => number): number | null {
-  checkP(p);
+  checkPercentile(p);
   if (n === 0) return null;
   const positions = quantilePositions(n, p);
   if (positions.length === 1) return valueAt(positions[0] as number);
@@ -46,6 +56,6 @@ export function quantileFromPositions(n: number, p: number, valueAt: (position: 
   return lower + (idx - Math.floor(idx)) * (upper - lower);
 }
 
-function checkP(p: number): void {
+export function checkPercentile(p: number): void {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`percentile must be between 0 and 1, got ${p}`);
 }

@@ -15,10 +15,13 @@ import type { Logger } from '../../master/logger.ts';
 import { StoreUnavailableError } from '../../master/errors/index.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
-import type { Aggregates } from '../summary.ts';
+import { quantileFromPositions, type Aggregates, type Statistics } from '../summary.ts';
 import { fromWhere, ident, literal } from './influxql.ts';
 import type { MetricSpool } from './metric-spool.ts';
-import type { MetricsStore, PointsPage } from './metrics-store.ts';
+import { exactStatistics, type MetricsStore, type PointsPage } from './metrics-store.ts';
+import { COVERAGE_MEASUREMENT, ROLLUP_MEASUREMENT, SKETCH_ACCURACY } from './rollup.ts';
+import { readRollups, type RollupAnswer } from './rollup-reader.ts';
+import { fieldlessLine, RollupWriter } from './rollup-writer.ts';
 
 export type InfluxPrecision = 'ns' | 'u' | 'ms' | 's';
 const STEP_US: Record<InfluxPrecision, number> = { ns: 1, u: 1, ms: 1000, s: 1_000_000 };
@@ -39,6 +42,14 @@ export interface InfluxDbSettings {
   flushIntervalMs: number;
   /** Create the 1.x database at start-up if missing (needs admin rights; failures are ignored). */
   createDatabase: boolean;
+  /** Filters with more points than this are summarised from rollups (percentiles then approximate). */
+  exactSummaryLimit: number;
+}
+
+/** A batch as sent: its points' lines, then the rollup rows that count them. */
+interface Batch {
+  lines: string[];
+  points: number;
 }
 
 class InfluxHttpError extends Error {
@@ -78,10 +89,19 @@ function rowsToPoints(seriesName: string, series: { columns: string[]; values: u
     });
 }
 
+function rollupAggregates({ moments: m }: RollupAnswer): Aggregates {
+  return { count: m.n, average: m.mean, deviation: m.deviation, minimum: m.min, maximum: m.max };
+}
+
 export class InfluxDbStore implements MetricsStore {
   readonly kind = 'influxdb' as const;
   readonly timeStepUs: number;
-  private buffer: string[] = [];
+  /** Lines of the batch being filled, and the batches filled and not yet handed to the sender. */
+  private pending: string[] = [];
+  private sealed: Batch[] = [];
+  /** True while this process has spooled batches not yet re-sent: new batches queue behind them. */
+  private backlog = false;
+  private readonly rollups: RollupWriter;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
@@ -97,6 +117,15 @@ export class InfluxDbStore implements MetricsStore {
     private readonly now: () => number = Date.now,
   ) {
     this.timeStepUs = STEP_US[settings.precision];
+    this.rollups = new RollupWriter({
+      stepUs: this.timeStepUs,
+      timestamp: (us) => this.timestamp(us),
+      coverage: (series, firstUs) => this.coverageOf(series, firstUs),
+      onMark: () => {
+        if (!this.closed) this.timer ??= setTimeout(() => void this.flush(), this.settings.flushIntervalMs);
+      },
+      now,
+    });
   }
 
   private get queryDatabase(): string {
@@ -115,16 +144,18 @@ export class InfluxDbStore implements MetricsStore {
   /** `measurement,tags` as the client's Point escapes them, per series and tag set (few, reused). */
   private readonly prefixes = new Map<string, string>();
 
-  toLine(p: MetricPoint): string {
-    const tags = Object.entries(p.tags);
+  private seriesKey(p: MetricPoint): string {
     let key = p.series;
-    for (const [k, v] of tags) key += `\u0000${k}\u0000${v}`;
+    for (const k in p.tags) key += `\u0000${k}\u0000${p.tags[k]}`;
+    return key;
+  }
+
+  toLine(p: MetricPoint, key = this.seriesKey(p)): string {
     let prefix = this.prefixes.get(key);
     if (prefix === undefined) {
       const point = new Point(p.series);
-      for (const [k, v] of tags) point.tag(k, v);
-      const line = point.floatField('value', 0).toLineProtocol() as string;
-      prefix = line.slice(0, line.lastIndexOf(' value='));
+      for (const [k, v] of Object.entries(p.tags)) point.tag(k, v);
+      prefix = fieldlessLine(point);
       if (this.prefixes.size > 10_000) this.prefixes.clear();
       this.prefixes.set(key, prefix);
     }
@@ -153,8 +184,13 @@ export class InfluxDbStore implements MetricsStore {
   }
 
   async write(points: MetricPoint[]): Promise<void> {
-    for (const p of points) this.buffer.push(this.toLine(p));
-    if (this.buffer.length >= this.settings.batchSize) {
+    for (const p of points) {
+      const key = this.seriesKey(p);
+      this.pending.push(this.toLine(p, key));
+      this.rollups.add(p, key);
+      if (this.pending.length >= this.settings.batchSize) this.seal();
+    }
+    if (this.sealed.length > 0) {
       void this.flush();
       // Let the batch's request start now: a caller capturing in a tight loop would otherwise keep
       // the event loop busy and every batch would wait for the loop's end.
@@ -162,37 +198,48 @@ export class InfluxDbStore implements MetricsStore {
     } else this.timer ??= setTimeout(() => void this.flush(), this.settings.flushIntervalMs);
   }
 
-  /** Sends the buffer; a batch InfluxDB does not take is spooled. Never rejects for an outage. */
+  /** Closes the batch being filled: its points plus the current rows of the rollup cells they touched. */
+  private seal(): void {
+    const rollupLines = this.rollups.takeLines();
+    if (this.pending.length + rollupLines.length === 0) return;
+    this.sealed.push({ lines: [...this.pending, ...rollupLines], points: this.pending.length });
+    this.pending = [];
+  }
+
+  /** Sends every batch, in order; a batch InfluxDB does not take is spooled. Never rejects for an outage. */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const lines = this.buffer;
-    this.buffer = [];
-    if (lines.length > 0) {
-      this.sending = this.sending.then(async () => {
-        for (let i = 0; i < lines.length; i += this.settings.batchSize) await this.deliverOrSpool(lines.slice(i, i + this.settings.batchSize));
-      });
-    }
+    this.seal();
+    const batches = this.sealed;
+    this.sealed = [];
+    for (const batch of batches) this.sending = this.sending.then(() => this.deliverOrSpool(batch));
     return this.sending;
   }
 
-  private async deliverOrSpool(lines: string[]): Promise<void> {
-    try {
-      await this.send(lines);
-    } catch (e) {
-      if (e instanceof InfluxHttpError && e.permanent) {
-        this.log.error('InfluxDB refused points; they are dropped', { points: lines.length, error: e.message });
+  private async deliverOrSpool(batch: Batch): Promise<void> {
+    if (!this.backlog) {
+      try {
+        await this.send(batch);
         return;
+      } catch (e) {
+        if (e instanceof InfluxHttpError && e.permanent) {
+          this.log.error('InfluxDB refused points; they are dropped', { points: batch.points, error: e.message });
+          return;
+        }
+        this.log.warn('InfluxDB unreachable; spooling points', { points: batch.points, error: String(e) });
       }
-      this.log.warn('InfluxDB unreachable; spooling points', { points: lines.length, error: String(e) });
-      await this.spool.add(lines, this.now());
-      this.scheduleRetry(this.retryDelayMs);
     }
+    // Behind spooled batches: rollup rows are cumulative, so an older row must never land after a newer one.
+    await this.spool.add(batch.lines, this.now(), batch.points);
+    this.backlog = true;
+    this.scheduleRetry(this.retryDelayMs);
   }
 
-  private async send(lines: string[]): Promise<void> {
+  private async send(batch: Batch): Promise<void> {
+    const { lines } = batch;
     const s = this.settings;
     const base = s.url.replace(/\/+$/, '');
     let url: string;
@@ -209,7 +256,7 @@ export class InfluxDbStore implements MetricsStore {
     const res = await fetch(url, { method: 'POST', headers, body: lines.join('\n'), signal: AbortSignal.timeout(15_000) });
     if (res.status !== 204 && res.status !== 200) throw new InfluxHttpError(res.status, await res.text());
     await res.arrayBuffer().catch(() => undefined);
-    this.delivered += lines.length;
+    this.delivered += batch.points;
   }
 
   private addV1Auth(headers: Record<string, string>): void {
@@ -226,18 +273,28 @@ export class InfluxDbStore implements MetricsStore {
     }, delayMs);
   }
 
-  /** Re-sends spooled batches oldest first; stops at the first failure and backs off. */
-  async drainSpool(): Promise<number> {
+  /** Re-sends spooled batches oldest first, in the send queue; stops at the first failure and backs off. */
+  drainSpool(): Promise<number> {
+    const drained = this.sending.then(() => this.drainNow());
+    this.sending = drained.then(
+      () => undefined,
+      () => undefined,
+    );
+    return drained;
+  }
+
+  private async drainNow(): Promise<number> {
     let sent = 0;
     for (;;) {
       const rows = await this.spool.oldest(10);
       if (rows.length === 0) {
         this.retryDelayMs = 500;
+        this.backlog = false;
         return sent;
       }
       for (const row of rows) {
         try {
-          await this.send(row.lines.split('\n'));
+          await this.send({ lines: row.lines.split('\n'), points: row.points });
         } catch (e) {
           if (e instanceof InfluxHttpError && e.permanent) {
             this.log.error('InfluxDB refused spooled points; they are dropped', { points: row.points, error: e.message });
@@ -275,7 +332,34 @@ export class InfluxDbStore implements MetricsStore {
     return first?.series ?? [];
   }
 
+  /** The filter answered from rollups when it holds more than `exactSummaryLimit` points, else null. */
+  private async fromRollups(filter: SeriesFilter): Promise<RollupAnswer | null> {
+    await this.flush();
+    const answer = await readRollups((q) => this.query(q), filter, this.settings.retentionPolicy);
+    return answer && answer.moments.n > this.settings.exactSummaryLimit ? answer : null;
+  }
+
   async aggregates(filter: SeriesFilter): Promise<Aggregates> {
+    const rolled = await this.fromRollups(filter);
+    return rolled ? rollupAggregates(rolled) : this.rawAggregates(filter);
+  }
+
+  async statistics(filter: SeriesFilter, ps: number[]): Promise<Statistics> {
+    const rolled = await this.fromRollups(filter);
+    const sketch = rolled?.sketch;
+    const positions = { valuesAtPositions: (f: SeriesFilter, k: number[], n: number) => this.valuesAtPositions(f, k, n) };
+    if (!rolled) return exactStatistics({ ...positions, aggregates: (f) => this.rawAggregates(f) }, filter, ps);
+    if (!sketch) return exactStatistics({ ...positions, aggregates: () => Promise.resolve(rollupAggregates(rolled)) }, filter, ps);
+    const { n, min, max } = rolled.moments;
+    // The value at each sorted position from the sketch (within SKETCH_ACCURACY; the extremes exact),
+    // then R-7's interpolation between the two positions as for exact values. Quantile (k + 0.5)/(n - 1)
+    // is rank k + 0.5: the bin holding position k, clear of rounding at the bin's edge.
+    const valueAt = (k: number) => (k === 0 ? min : k === n - 1 ? max : Math.min(max, Math.max(min, sketch.getValueAtQuantile((k + 0.5) / (n - 1)))));
+    const percentiles = ps.map((p) => quantileFromPositions(n, p, valueAt));
+    return { ...rollupAggregates(rolled), percentiles, percentileError: SKETCH_ACCURACY };
+  }
+
+  private async rawAggregates(filter: SeriesFilter): Promise<Aggregates> {
     await this.flush();
     const rows = await this.query(
       `SELECT COUNT("value"), MEAN("value"), STDDEV("value"), MIN("value"), MAX("value") ${fromWhere(filter, this.settings.retentionPolicy)}`,
@@ -321,13 +405,25 @@ export class InfluxDbStore implements MetricsStore {
     return rows.flatMap((s) => rowsToPoints(s.name ?? '', s));
   }
 
+  /**
+   * From when (µs) rollups hold every point of the series: an earlier mark if any, else 0 when no
+   * point older than this process's first one exists (a new series), else that first point's time.
+   */
+  private async coverageOf(series: string, firstUs: number): Promise<number> {
+    const rp = this.settings.retentionPolicy ? `${ident(this.settings.retentionPolicy)}.` : '';
+    const mark = (await this.query(`SELECT MIN("since") FROM ${rp}${ident(COVERAGE_MEASUREMENT)} WHERE "series" = ${literal(series)}`))[0]?.values[0]?.[1];
+    if (mark !== null && mark !== undefined) return Number(mark);
+    const older = (await this.query(`SELECT COUNT("value") FROM ${rp}${ident(series)} WHERE time < ${BigInt(Math.trunc(firstUs)) * 1000n}`))[0]?.values[0]?.[1];
+    return Number(older ?? 0) === 0 ? 0 : firstUs;
+  }
+
   async seriesWith(tags: { builder?: string; step?: string }): Promise<string[]> {
     await this.flush();
     const where = Object.entries(tags)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${ident(k)} = ${literal(v as string)}`);
     const rows = await this.query(`SHOW MEASUREMENTS${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`);
-    return (rows[0]?.values ?? []).map((v) => String(v[0]));
+    return (rows[0]?.values ?? []).map((v) => String(v[0])).filter((name) => name !== ROLLUP_MEASUREMENT && name !== COVERAGE_MEASUREMENT);
   }
 
   async close(): Promise<void> {

@@ -12,8 +12,9 @@ export class MetricSpool {
     this.repo = source.getRepository<MetricSpoolRow>('MetricSpool');
   }
 
-  async add(lines: string[], now: number): Promise<void> {
-    await this.repo.insert({ lines: lines.join('\n'), points: lines.length, created_at: now });
+  /** `points`: how many of the lines are points (the rest are rollup rows that count them). */
+  async add(lines: string[], now: number, points = lines.length): Promise<void> {
+    await this.repo.insert({ lines: lines.join('\n'), points, created_at: now });
   }
 
   oldest(limit: number): Promise<MetricSpoolRow[]> {

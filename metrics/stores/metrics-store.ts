@@ -4,7 +4,7 @@
  */
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
-import type { Aggregates } from '../summary.ts';
+import { quantileFromPositions, quantilePositions, type Aggregates, type Statistics } from '../summary.ts';
 
 export interface PointsPage {
   points: MetricPoint[];
@@ -22,10 +22,20 @@ export interface MetricsStore {
   aggregates(filter: SeriesFilter): Promise<Aggregates>;
   /** Values at 0-based positions of the filtered points sorted by value. */
   valuesAtPositions(filter: SeriesFilter, positions: number[], count: number): Promise<Map<number, number>>;
+  /** Aggregates and percentiles ps (each in [0, 1]) together. */
+  statistics(filter: SeriesFilter, ps: number[]): Promise<Statistics>;
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
   /** Names of the series that have points with these tags. */
   seriesWith(tags: { builder?: string; step?: string }): Promise<string[]>;
   /** Every point a build produced (all series), found by its buildid field within its time span. */
   buildPoints(buildid: number, fromMs: number, toMs: number): Promise<MetricPoint[]>;
   close(): Promise<void>;
+}
+
+/** Exact statistics from a store's aggregates and the values at the percentiles' sorted positions. */
+export async function exactStatistics(store: Pick<MetricsStore, 'aggregates' | 'valuesAtPositions'>, filter: SeriesFilter, ps: number[]): Promise<Statistics> {
+  const agg = await store.aggregates(filter);
+  const values = await store.valuesAtPositions(filter, ps.flatMap((p) => quantilePositions(agg.count, p)), agg.count);
+  const percentiles = ps.map((p) => quantileFromPositions(agg.count, p, (k) => values.get(k) as number));
+  return { ...agg, percentiles, percentileError: 0 };
 }

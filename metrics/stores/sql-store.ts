@@ -10,8 +10,8 @@ import type { MetricPointRow } from '../../master/db/entities.ts';
 import type { Logger } from '../../master/logger.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
-import type { Aggregates } from '../summary.ts';
-import type { MetricsStore, PointsPage } from './metrics-store.ts';
+import type { Aggregates, Statistics } from '../summary.ts';
+import { exactStatistics, type MetricsStore, type PointsPage } from './metrics-store.ts';
 
 const SEP = '\u001f';
 const BATCH = 1000;
@@ -178,6 +178,10 @@ export class SqlMetricsStore implements MetricsStore {
       rows.forEach((r, i) => out.set(ascending ? from + i : to - i, Number(r.value)));
     }
     return out;
+  }
+
+  statistics(filter: SeriesFilter, ps: number[]): Promise<Statistics> {
+    return exactStatistics(this, filter, ps);
   }
 
   async points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {

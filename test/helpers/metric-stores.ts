@@ -17,8 +17,8 @@ export interface StoreUnderTest {
   open(nowUs: () => number): Promise<{ service: MetricsService; db: Database; store: MetricsStore; reopen: () => Promise<MetricsService> }>;
 }
 
-export function influxSettings(url: string, database: string): InfluxDbSettings {
-  return { url, database, precision: 'u', batchSize: 5000, flushIntervalMs: 200, createDatabase: true };
+export function influxSettings(url: string, database: string, exactSummaryLimit = 100_000): InfluxDbSettings {
+  return { url, database, precision: 'u', batchSize: 5000, flushIntervalMs: 200, createDatabase: true, exactSummaryLimit };
 }
 
 export function storesUnderTest(): StoreUnderTest[] {

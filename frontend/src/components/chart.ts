@@ -75,8 +75,12 @@ function summaryItems(s: Summary): HTMLElement[] {
     stat('deviation', formatValue(s.deviation, unit)),
     stat('min', formatValue(s.minimum, unit)),
     stat('max', formatValue(s.maximum, unit)),
-    stat('p50', formatValue(s.p50, unit)),
-    stat('p95', formatValue(s.p95, unit)),
+    // From InfluxDB rollups p50/p95 are within percentileError (0.1%): shown with "≈" and the bound.
+    ...(['p50', 'p95'] as const).map((k) => {
+      const item = stat(k, `${s.percentileError > 0 ? '≈ ' : ''}${formatValue(s[k], unit)}`);
+      if (s.percentileError > 0) item.title = `within ${s.percentileError * 100}% (from rollups)`;
+      return item;
+    }),
   ];
 }
 
