@@ -21,6 +21,25 @@ export const ROLLUP_BUCKET_US = 3_600_000_000;
 export const SKETCH_ACCURACY = 0.001;
 /** InfluxDB 1.x refuses string fields over 64 KB; a cell whose sketch is bigger is written without one. */
 const MAX_SKETCH_CHARS = 60_000;
+/**
+ * Widest key range (bins) of a store: 20 000 bins at 0.1% span a ratio of 2e17 between the smallest
+ * and largest magnitude. A cell whose values spread wider drops its sketch (its percentiles then come
+ * from raw points) rather than lose accuracy; the library also grows a store with one call per bin,
+ * which overflows the stack beyond ~120 000.
+ */
+const MAX_CELL_BINS = 20_000;
+const MAX_MERGED_BINS = 60_000;
+
+/** Whether adding `value` keeps each of the sketch's stores within `maxBins` keys. */
+function fits(sketch: DDSketch, value: number, maxBins: number): boolean {
+  const { minPossible } = sketch.mapping;
+  const store = value > minPossible ? sketch.store : value < -minPossible ? sketch.negativeStore : null;
+  return store === null || fitsKey(store, sketch.mapping.key(Math.abs(value)), maxBins);
+}
+
+function fitsKey(store: Store, key: number, maxBins: number): boolean {
+  return store.count === 0 || Math.max(store.maxKey, key) - Math.min(store.minKey, key) < maxBins;
+}
 
 /** Count, mean and M2 of a set of values, updated one value at a time and merged exactly. */
 export class Moments {
@@ -62,7 +81,8 @@ export function newSketch(): DDSketch {
 /** One series, tag set and hour, as this process has seen it. */
 export class RollupCell {
   readonly moments = new Moments();
-  readonly sketch = newSketch();
+  /** Null once the cell's values spread over more than MAX_CELL_BINS. */
+  sketch: DDSketch | null = newSketch();
   lastTouchedMs = 0;
 
   constructor(
@@ -74,13 +94,14 @@ export class RollupCell {
 
   add(value: number): void {
     this.moments.add(value);
-    this.sketch.accept(value);
+    if (this.sketch && fits(this.sketch, value, MAX_CELL_BINS)) this.sketch.accept(value);
+    else this.sketch = null;
   }
 
   /** The line-protocol fields of the cell's current state. */
   fields(): string {
     const m = this.moments;
-    const encoded = encodeSketch(this.sketch);
+    const encoded = this.sketch ? encodeSketch(this.sketch) : '';
     const sketch = encoded.length <= MAX_SKETCH_CHARS ? encoded : '';
     return `n=${m.n}i,mean=${String(m.mean)},m2=${String(m.m2)},min=${String(m.min)},max=${String(m.max)},sketch="${sketch}"`;
   }
@@ -107,7 +128,7 @@ export function mergeRows(columns: string[], rows: unknown[][]): MergedRollup {
       try {
         addEncoded(sketch, encoded);
       } catch {
-        sketch = null; // a damaged row: percentiles then come from the raw points
+        sketch = null; // a damaged row, or rows too far apart: percentiles then come from the raw points
       }
     } else sketch = null;
   }
@@ -154,7 +175,7 @@ export function encodeSketch(sketch: DDSketch): string {
   return Buffer.from(out).toString('base64');
 }
 
-/** Adds an encoded sketch's bins to `sketch` (made with the same accuracy). */
+/** Adds an encoded sketch's bins to `sketch` (made with the same accuracy); throws if damaged or too wide. */
 export function addEncoded(sketch: DDSketch, encoded: string): void {
   const bytes = Buffer.from(encoded, 'base64');
   let at = 0;
@@ -178,6 +199,7 @@ export function addEncoded(sketch: DDSketch, encoded: string): void {
     for (let i = 0; i < bins; i++) {
       key = i === 0 ? unzigzag(read()) : key + read();
       const count = read();
+      if (!fitsKey(store, key, MAX_MERGED_BINS)) throw new Error('rollup sketches spread too widely to merge');
       store.add(key, count);
       sketch.count += count;
     }

@@ -165,6 +165,7 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
     await expect(service.captureData('conf_small', Number.NaN)).rejects.toThrow(MetricInputError);
     await expect(service.captureData('conf_small', 1, { tags: { value: 'x' } })).rejects.toThrow(/field name/);
     await expect(service.captureData('bad name!', 1)).rejects.toThrow(/series "bad name!"/);
+    await expect(service.captureData('caliper_rollup_x', 1)).rejects.toThrow(/InfluxDB store's own/);
     await expect(service.captureData('conf_small', 1, { accumulate: true, diff: true })).rejects.toThrow(/exclude each other/);
     expect(await service.getCount({ series: 'conf_small' })).toBe(before);
   });
