@@ -1,9 +1,8 @@
 /**
- * Points in InfluxDB, written as line protocol built with @influxdata/influxdb-client's Point.
- * Writes: InfluxDB 1.x `/write` (database, retention policy, user/password) or the v2 API
- * `/api/v2/write` (org, bucket, token) for InfluxDB 2.x/3.x. Queries: InfluxQL on `/query`, which
- * 1.x speaks natively and 2.x/3.x through their DBRP compatibility; aggregates are InfluxDB's own
- * (COUNT, MEAN, STDDEV, MIN, MAX, PERCENTILE), never a download of every point.
+ * Points in InfluxDB, written as line protocol built with @influxdata/influxdb-client's Point (HTTP in
+ * influx-http.ts). Aggregates are InfluxDB's own (COUNT, MEAN, STDDEV, MIN, MAX, PERCENTILE), never a
+ * download of every point; filters over more than `exactSummaryLimit` points are answered from the
+ * rollup rows each batch carries (rollup*.ts).
  *
  * Delivery states: buffered (in memory, up to batchSize or flushIntervalMs) -> sent, or on failure
  * -> spooled (SQL table, durable) -> re-sent by the retry loop with backoff until InfluxDB takes it.
@@ -12,10 +11,10 @@
  */
 import { Point } from '@influxdata/influxdb-client';
 import type { Logger } from '../../master/logger.ts';
-import { StoreUnavailableError } from '../../master/errors/index.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import { quantileFromPositions, type Aggregates, type Statistics } from '../summary.ts';
+import { InfluxHttp, InfluxHttpError, type InfluxSeries } from './influx-http.ts';
 import { fromWhere, ident, literal } from './influxql.ts';
 import type { MetricSpool } from './metric-spool.ts';
 import { exactStatistics, type MetricsStore, type PointsPage } from './metrics-store.ts';
@@ -52,22 +51,6 @@ interface Batch {
   points: number;
 }
 
-class InfluxHttpError extends Error {
-  constructor(
-    readonly status: number,
-    body: string,
-  ) {
-    super(`InfluxDB answered ${status}: ${body.slice(0, 300)}`);
-  }
-  /**
-   * Only a 400 (bad line protocol, a field type conflict) fails again the same way. Auth (401/403),
-   * a missing database (404) or overload (429, 5xx) are fixed by an operator or by time: spool those.
-   */
-  get permanent(): boolean {
-    return this.status === 400 || this.status === 413 || this.status === 422;
-  }
-}
-
 function rowsToPoints(seriesName: string, series: { columns: string[]; values: unknown[][] }): MetricPoint[] {
   const col = (name: string) => series.columns.indexOf(name);
   const [ti, vi, bi, ii] = [col('time'), col('value'), col('build_number'), col('buildid')];
@@ -102,6 +85,7 @@ export class InfluxDbStore implements MetricsStore {
   /** True while this process has spooled batches not yet re-sent: new batches queue behind them. */
   private backlog = false;
   private readonly rollups: RollupWriter;
+  private readonly http: InfluxHttp;
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
@@ -117,6 +101,7 @@ export class InfluxDbStore implements MetricsStore {
     private readonly now: () => number = Date.now,
   ) {
     this.timeStepUs = STEP_US[settings.precision];
+    this.http = new InfluxHttp(settings);
     this.rollups = new RollupWriter({
       stepUs: this.timeStepUs,
       timestamp: (us) => this.timestamp(us),
@@ -128,8 +113,14 @@ export class InfluxDbStore implements MetricsStore {
     });
   }
 
-  private get queryDatabase(): string {
-    return (this.settings.database ?? this.settings.bucket) as string;
+  /** Runs an InfluxQL statement on /query; returns the first result's series. */
+  query(q: string): Promise<InfluxSeries[]> {
+    return this.http.query(q);
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    await this.http.write(batch.lines);
+    this.delivered += batch.points;
   }
 
   async start(): Promise<void> {
@@ -238,33 +229,6 @@ export class InfluxDbStore implements MetricsStore {
     this.scheduleRetry(this.retryDelayMs);
   }
 
-  private async send(batch: Batch): Promise<void> {
-    const { lines } = batch;
-    const s = this.settings;
-    const base = s.url.replace(/\/+$/, '');
-    let url: string;
-    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
-    if (s.bucket) {
-      url = `${base}/api/v2/write?${new URLSearchParams({ org: s.org ?? '', bucket: s.bucket, precision: s.precision === 'u' ? 'us' : s.precision })}`;
-      if (s.token) headers.authorization = `Token ${s.token}`;
-    } else {
-      const params = new URLSearchParams({ db: s.database ?? '', precision: s.precision });
-      if (s.retentionPolicy) params.set('rp', s.retentionPolicy);
-      url = `${base}/write?${params}`;
-      this.addV1Auth(headers);
-    }
-    const res = await fetch(url, { method: 'POST', headers, body: lines.join('\n'), signal: AbortSignal.timeout(15_000) });
-    if (res.status !== 204 && res.status !== 200) throw new InfluxHttpError(res.status, await res.text());
-    await res.arrayBuffer().catch(() => undefined);
-    this.delivered += batch.points;
-  }
-
-  private addV1Auth(headers: Record<string, string>): void {
-    const s = this.settings;
-    if (s.token) headers.authorization = `Token ${s.token}`;
-    else if (s.username) headers.authorization = `Basic ${Buffer.from(`${s.username}:${s.password ?? ''}`).toString('base64')}`;
-  }
-
   private scheduleRetry(delayMs: number): void {
     if (this.closed || this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
@@ -311,41 +275,19 @@ export class InfluxDbStore implements MetricsStore {
     }
   }
 
-  /** Runs an InfluxQL statement on /query; returns the first result's series. */
-  async query(q: string): Promise<{ name?: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }[]> {
-    const s = this.settings;
-    const params = new URLSearchParams({ db: this.queryDatabase, q, epoch: 'u' });
-    if (s.retentionPolicy) params.set('rp', s.retentionPolicy);
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    this.addV1Auth(headers);
-    let res: Response;
-    try {
-      res = await fetch(`${s.url.replace(/\/+$/, '')}/query`, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(60_000) });
-    } catch (e) {
-      throw new StoreUnavailableError(`InfluxDB at ${s.url} cannot be reached: ${(e as Error).cause ? String((e as Error & { cause: unknown }).cause) : String(e)}`);
-    }
-    const text = await res.text();
-    if (res.status !== 200) throw new InfluxHttpError(res.status, text);
-    const body = JSON.parse(text) as { results?: { error?: string; series?: { name?: string; columns: string[]; values: unknown[][] }[] }[]; error?: string };
-    const first = body.results?.[0];
-    if (body.error || first?.error) throw new Error(`InfluxQL error: ${body.error ?? first?.error} (query: ${q})`);
-    return first?.series ?? [];
-  }
-
   /** The filter answered from rollups when it holds more than `exactSummaryLimit` points, else null. */
-  private async fromRollups(filter: SeriesFilter): Promise<RollupAnswer | null> {
+  private async fromRollups(filter: SeriesFilter, sketches: boolean): Promise<RollupAnswer | null> {
     await this.flush();
-    const answer = await readRollups((q) => this.query(q), filter, this.settings.retentionPolicy);
-    return answer && answer.moments.n > this.settings.exactSummaryLimit ? answer : null;
+    return readRollups((q) => this.query(q), filter, { retentionPolicy: this.settings.retentionPolicy, above: this.settings.exactSummaryLimit, sketches });
   }
 
   async aggregates(filter: SeriesFilter): Promise<Aggregates> {
-    const rolled = await this.fromRollups(filter);
+    const rolled = await this.fromRollups(filter, false);
     return rolled ? rollupAggregates(rolled) : this.rawAggregates(filter);
   }
 
   async statistics(filter: SeriesFilter, ps: number[]): Promise<Statistics> {
-    const rolled = await this.fromRollups(filter);
+    const rolled = await this.fromRollups(filter, true);
     const sketch = rolled?.sketch;
     const positions = { valuesAtPositions: (f: SeriesFilter, k: number[], n: number) => this.valuesAtPositions(f, k, n) };
     if (!rolled) return exactStatistics({ ...positions, aggregates: (f) => this.rawAggregates(f) }, filter, ps);

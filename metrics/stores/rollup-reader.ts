@@ -5,14 +5,14 @@
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import type { SeriesFilter } from '../series-filter.ts';
+import type { InfluxSeries } from './influx-http.ts';
 import { ident, literal, tagConditions } from './influxql.ts';
 import { COVERAGE_MEASUREMENT, mergeRows, type Moments, ROLLUP_BUCKET_US, ROLLUP_MEASUREMENT } from './rollup.ts';
 
 /** Raw points outside whole hours are downloaded into the sketch only up to this many. */
 const RAW_SKETCH_LIMIT = 50_000;
 
-type Rows = { columns: string[]; values: unknown[][] }[];
-export type InfluxQuery = (q: string) => Promise<Rows>;
+export type InfluxQuery = (q: string) => Promise<InfluxSeries[]>;
 
 export interface RollupAnswer {
   moments: Moments;
@@ -22,8 +22,16 @@ export interface RollupAnswer {
 
 const ns = (us: number) => `${BigInt(Math.trunc(us)) * 1000n}`;
 
-export async function readRollups(query: InfluxQuery, filter: SeriesFilter, retentionPolicy?: string): Promise<RollupAnswer | null> {
-  const rp = retentionPolicy ? `${ident(retentionPolicy)}.` : '';
+export interface RollupRead {
+  retentionPolicy?: string | undefined;
+  /** Answer only for more points than this (else null, before any raw values are downloaded). */
+  above: number;
+  /** Read the sketches too (percentiles); without them `sketch` is null. */
+  sketches: boolean;
+}
+
+export async function readRollups(query: InfluxQuery, filter: SeriesFilter, read: RollupRead): Promise<RollupAnswer | null> {
+  const rp = read.retentionPolicy ? `${ident(read.retentionPolicy)}.` : '';
   const series = `${ident('series')} = ${literal(filter.series)}`;
   const mark = (await query(`SELECT MIN("since") FROM ${rp}${ident(COVERAGE_MEASUREMENT)} WHERE ${series}`))[0]?.values[0]?.[1];
   if (mark === null || mark === undefined) return null;
@@ -45,13 +53,14 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, rete
 
   const raw = `FROM ${rp}${ident(filter.series)}`;
   const [rollupRows, ...rawAggregates] = await Promise.all([
-    query(`SELECT "n", "mean", "m2", "min", "max", "sketch" FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`),
+    query(`SELECT "n", "mean", "m2", "min", "max"${read.sketches ? ', "sketch"' : ''} FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`),
     // InfluxQL 1.x takes no OR between time conditions: one query per part.
     ...rawParts.map((times) => query(`SELECT COUNT("value"), MEAN("value"), STDDEV("value"), MIN("value"), MAX("value") ${raw} WHERE ${where(times)}`)),
   ]);
   const first = rollupRows[0];
   if (!first) return null; // no rows in whole hours: nothing to gain
   const answer: RollupAnswer = mergeRows(first.columns, first.values);
+  if (!read.sketches) answer.sketch = null;
 
   let rawCount = 0;
   for (const rows of rawAggregates) {
@@ -62,6 +71,7 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, rete
     const sd = v[3] === null || v[3] === undefined ? 0 : Number(v[3]);
     answer.moments.merge({ n, mean: Number(v[2]), m2: sd * sd * (n - 1), min: Number(v[4]), max: Number(v[5]) });
   }
+  if (answer.moments.n <= read.above) return null;
   if (answer.sketch && rawCount > 0) {
     if (rawCount > RAW_SKETCH_LIMIT) answer.sketch = null;
     else {

@@ -113,7 +113,7 @@ export interface MergedRollup {
   sketch: DDSketch | null;
 }
 
-/** Merges rows of `SELECT n, mean, m2, min, max, sketch FROM caliper_rollup …`. */
+/** Merges rows of `SELECT n, mean, m2, min, max[, sketch] FROM caliper_rollup …` (no sketch column: null). */
 export function mergeRows(columns: string[], rows: unknown[][]): MergedRollup {
   const at = (name: string) => columns.indexOf(name);
   const [ni, meani, m2i, mini, maxi, si] = [at('n'), at('mean'), at('m2'), at('min'), at('max'), at('sketch')];
