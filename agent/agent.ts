@@ -11,6 +11,7 @@
 import os from 'node:os';
 import { WebSocket } from 'ws';
 import { CommandRunner } from './command-runner.ts';
+import { OrphanGuard } from './orphan-guard.ts';
 import { closeReason } from '../master/agents/close-reason.ts';
 import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../master/agents/protocol.ts';
 
@@ -45,9 +46,11 @@ export class Agent {
   private graceTimer: NodeJS.Timeout | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly log: (line: string) => void;
+  private readonly guard: OrphanGuard;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
+    this.guard = new OrphanGuard(this.log);
   }
 
   /** Connects; resolves once the master has welcomed us, rejects if it refuses us for good. */
@@ -66,6 +69,7 @@ export class Agent {
     const runs = [...this.runs.values()];
     for (const r of runs) r.cancel();
     await Promise.all(runs.map((r) => r.finished));
+    this.guard.stop();
     this.ws?.close(1000, 'agent stopping');
   }
 
@@ -145,7 +149,9 @@ export class Agent {
           killGraceMs: this.options.killGraceMs ?? 3000,
           send: (msg) => this.send(msg),
           onDone: (id) => this.runs.delete(id),
+          guard: this.guard,
         });
+        this.guard.start();
         this.runs.set(m.run, runner);
         runner.start();
         return;

@@ -23,6 +23,8 @@ export interface RunnerOptions {
   killGraceMs: number;
   send(message: AgentMessage): void;
   onDone(run: string): void;
+  /** Told of each command's process group while it lives (see orphan-guard.ts). */
+  guard?: { watch(pgid: number): void; forget(pgid: number): void };
 }
 
 type Killed = 'timeout' | 'maxTime' | 'cancel';
@@ -72,6 +74,7 @@ export class CommandRunner {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    if (child.pid) this.options.guard?.watch(child.pid);
     child.on('error', (e) => this.failToStart(`cannot run ${JSON.stringify(file)}: ${e.message}`));
     child.stdout?.on('data', (d: Buffer) => this.output('stdout', d));
     child.stderr?.on('data', (d: Buffer) => this.output('stderr', d));
@@ -173,6 +176,7 @@ export class CommandRunner {
   private report(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'reported') return;
     this.state = 'reported';
+    if (this.child?.pid) this.options.guard?.forget(this.child.pid);
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
     this.exitMessage = {
       type: 'exit',

@@ -1,6 +1,6 @@
 /**
  * Agent faults, done for real: the agent's connection cut for 5 s mid-step (through a TCP proxy),
- * and an agent killed with SIGKILL mid-step.
+ * and an agent killed with SIGKILL mid-step (its command dies with it).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +12,16 @@ import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { CLI, api, processesMatching, startAgent, startTestMaster, stepLog, waitFor, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+
+/** Running, not a zombie waiting for a parent (here, PID 1) to reap it. */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 const LINES = 60;
 // One numbered line every 100 ms for 6 s: output keeps coming while the connection is down.
@@ -80,7 +90,7 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
           { name: 'doomed', token: 'doomed-token-1' },
           { name: 'spare', token: 'spare-token-12' },
         ],
-        builders: [{ name: 'work', factory: new BuildFactory().addStep(new ShellCommand({ name: 'long', command: 'echo started; sleep 2.5; echo finished' })) }],
+        builders: [{ name: 'work', factory: new BuildFactory().addStep(new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' })) }],
       },
       await db.create(),
     );
@@ -91,8 +101,15 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     const first = await waitFor('the build on doomed', async () => (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
     expect(first.agent).toBe('doomed');
     agents.push(await startAgent(master, 'spare', 'spare-token-12'));
+    const orphans = await waitFor('the command on doomed', async () => {
+      // `sleep 31.7 &` outlives the step's main process; only the group kill ends it.
+      const pids = processesMatching('sleep 31.7');
+      return pids.length > 0 ? pids : null;
+    });
     const killedAt = Date.now();
     await doomed.kill('SIGKILL');
+    // The agent's orphan guard kills its command's process group as soon as the agent is gone.
+    await waitFor('the killed agent\'s command to die', async () => orphans.every((pid) => !alive(pid)), 2000);
     const retried = await waitFor('the retried build', async () => {
       const b = (await c.get(`/builds/${first.buildid}`)).body.builds[0];
       return b.complete ? b : null;
@@ -106,7 +123,5 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     expect(done.build).toMatchObject({ agent: 'spare', result: 'success', number: 2 });
     expect((await stepLog(master, done.steps[0].stepid)).toString()).toBe('started\nfinished\n');
     expect((await c.get(`/buildrequests/${forced.body.buildrequestid}`)).body.buildrequests[0]).toMatchObject({ complete: true, result: 'success' });
-    // The killed agent's command was in its own process group and outlived it: kill it here.
-    for (const pid of processesMatching('sleep 2.5')) process.kill(pid, 'SIGKILL');
   }, 60_000);
 });
