@@ -82,7 +82,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   await repos.agents.clearMaster(master.id);
 
   const influx = config.services.find((s): s is InfluxDbConfig => s.type === 'influxdb');
-  const metrics = await createMetricsService(db, influx, log);
+  const metrics = await createMetricsService(db, influx, log, master.id);
   const stopListener = startMetricsListener({
     bus,
     repos,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RESERVED_TAG_NAMES } from './series-filter.ts';
+import { RESERVED_TAG_NAMES, RESERVED_TAG_PREFIX, reservedTagName } from './series-filter.ts';
 
 export const METRIC_KINDS = ['count', 'duration', 'gauge', 'size', 'ratio'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
@@ -14,7 +14,7 @@ export const seriesName = z
 const tagKey = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"')
-  .refine((k) => !RESERVED_TAG_NAMES.has(k), `is a field name (${[...RESERVED_TAG_NAMES].join(', ')}) and cannot be a tag`);
+  .refine((k) => !reservedTagName(k), `is a field name (${[...RESERVED_TAG_NAMES].join(', ')}, or starts with "${RESERVED_TAG_PREFIX}") and cannot be a tag`);
 
 export const captureOptionsSchema = z
   .strictObject({
@@ -54,7 +54,7 @@ export function plainCaptureOptions(o: unknown): o is z.output<typeof captureOpt
         if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
         for (const tag in v as Record<string, unknown>) {
           const value = (v as Record<string, unknown>)[tag];
-          if (!TAG_KEY.test(tag) || RESERVED_TAG_NAMES.has(tag) || typeof value !== 'string' || value.length === 0 || value.length > 200) return false;
+          if (!TAG_KEY.test(tag) || reservedTagName(tag) || typeof value !== 'string' || value.length === 0 || value.length > 200) return false;
         }
         break;
       }

@@ -6,10 +6,10 @@
  */
 import { z } from 'zod';
 import { seriesName } from './capture-options.ts';
-import { RESERVED_TAG_NAMES } from './series-filter.ts';
+import { reservedTagName } from './series-filter.ts';
 
 export const tagMap = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"').refine((k) => !RESERVED_TAG_NAMES.has(k), 'is a field name and cannot be a tag'),
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"').refine((k) => !reservedTagName(k), 'is a field name (or starts with "caliper_") and cannot be a tag'),
   z.string().min(1).max(200),
 );
 

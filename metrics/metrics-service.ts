@@ -60,10 +60,15 @@ export class MetricsService {
       stored = await this.state.update(seriesKey(name, stateTags), (s) => {
         if (o.diff) {
           const previous = s.last_value;
+          const change = previous === null ? null : value - previous;
+          if (change !== null && !Number.isFinite(change)) throw overflow(name, 'change');
           s.last_value = value;
-          return previous === null ? null : value - previous;
+          return change;
         }
-        s.total += o.absValue ? Math.abs(value) : value;
+        // Checked before the state changes: an infinite total would be stored and poison the series.
+        const total = s.total + (o.absValue ? Math.abs(value) : value);
+        if (!Number.isFinite(total)) throw overflow(name, 'running total');
+        s.total = total;
         s.last_value = value;
         return s.total;
       });
@@ -150,4 +155,8 @@ export class MetricsService {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+function overflow(series: string, what: string): MetricInputError {
+  return new MetricInputError(`captureData: series "${series}": the ${what} leaves the range of a double; nothing stored`);
 }

@@ -20,6 +20,12 @@ export type StandardTag = (typeof STANDARD_TAGS)[number];
 /** Field names: a tag may never use one (InfluxDB 3 rejects a tag and a field with the same name). */
 export const FIELD_NAMES = ['value', 'build_number', 'buildid'] as const;
 export const RESERVED_TAG_NAMES = new Set<string>([...FIELD_NAMES, 'time', 'series']);
+/** Tag names with this prefix are the InfluxDB store's own (its rollup rows' fields and writer tag). */
+export const RESERVED_TAG_PREFIX = 'caliper_';
+
+export function reservedTagName(name: string): boolean {
+  return RESERVED_TAG_NAMES.has(name) || name.startsWith(RESERVED_TAG_PREFIX);
+}
 
 export function userTagFilter(filter: SeriesFilter): [string, string][] {
   return Object.entries(filter.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

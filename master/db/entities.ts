@@ -241,6 +241,8 @@ export interface MetricSpoolRow {
   lines: string; // InfluxDB line protocol, one point per line
   points: number;
   created_at: number;
+  /** The masters row of the master that spooled it; null for rows from before owners were kept. */
+  owner: number | null;
 }
 
 export function metricEntities(kind: DbKind) {
@@ -298,6 +300,7 @@ export function metricEntities(kind: DbKind) {
         lines: { type: 'text' },
         points: { type: 'integer' },
         created_at: { type: 'bigint', transformer: bigintAsNumber },
+        owner: { type: 'integer', nullable: true },
       },
     }),
   ];

@@ -13,13 +13,13 @@ import { Point } from '@influxdata/influxdb-client';
 import type { Logger } from '../../master/logger.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
-import { quantileFromPositions, type Aggregates, type Statistics } from '../summary.ts';
+import { quantileFromPositions, quantilePositions, type Aggregates, type Statistics } from '../summary.ts';
 import { InfluxHttp, InfluxHttpError, type InfluxSeries } from './influx-http.ts';
 import { fromWhere, ident, literal } from './influxql.ts';
 import type { MetricSpool } from './metric-spool.ts';
 import { exactStatistics, type MetricsStore, type PointsPage } from './metrics-store.ts';
 import { COVERAGE_MEASUREMENT, ROLLUP_MEASUREMENT, SKETCH_ACCURACY } from './rollup.ts';
-import { readRollups, type RollupAnswer } from './rollup-reader.ts';
+import { readRollups, rollupAggregates, type RollupAnswer } from './rollup-reader.ts';
 import { fieldlessLine, RollupWriter } from './rollup-writer.ts';
 
 export type InfluxPrecision = 'ns' | 'u' | 'ms' | 's';
@@ -70,10 +70,6 @@ function rowsToPoints(seriesName: string, series: { columns: string[]; values: u
         buildid: ii >= 0 && row[ii] !== null ? Number(row[ii]) : null,
       };
     });
-}
-
-function rollupAggregates({ moments: m }: RollupAnswer): Aggregates {
-  return { count: m.n, average: m.mean, deviation: m.deviation, minimum: m.min, maximum: m.max };
 }
 
 export class InfluxDbStore implements MetricsStore {
@@ -135,9 +131,10 @@ export class InfluxDbStore implements MetricsStore {
   /** `measurement,tags` as the client's Point escapes them, per series and tag set (few, reused). */
   private readonly prefixes = new Map<string, string>();
 
+  /** Series and tags, in a fixed order: `{a, b}` and `{b, a}` are one series (and one rollup cell). */
   private seriesKey(p: MetricPoint): string {
     let key = p.series;
-    for (const k in p.tags) key += `\u0000${k}\u0000${p.tags[k]}`;
+    for (const k of Object.keys(p.tags).sort()) key += `\u0000${k}\u0000${p.tags[k]}`;
     return key;
   }
 
@@ -206,7 +203,10 @@ export class InfluxDbStore implements MetricsStore {
     this.seal();
     const batches = this.sealed;
     this.sealed = [];
-    for (const batch of batches) this.sending = this.sending.then(() => this.deliverOrSpool(batch));
+    for (const batch of batches) {
+      // The chain never rejects: one failed batch must not take the ones behind it down with it.
+      this.sending = this.sending.then(() => this.deliverOrSpool(batch)).catch((e: unknown) => this.log.error('metrics batch lost', { points: batch.points, error: String(e) }));
+    }
     return this.sending;
   }
 
@@ -224,7 +224,15 @@ export class InfluxDbStore implements MetricsStore {
       }
     }
     // Behind spooled batches: rollup rows are cumulative, so an older row must never land after a newer one.
-    await this.spool.add(batch.lines, this.now(), batch.points);
+    try {
+      await this.spool.add(batch.lines, this.now(), batch.points);
+    } catch (e) {
+      // The SQL database failed too: sending out of order beats losing the points.
+      this.log.error('could not spool points; sending them directly', { points: batch.points, error: String(e) });
+      this.scheduleRetry(this.retryDelayMs);
+      await this.send(batch);
+      return;
+    }
     this.backlog = true;
     this.scheduleRetry(this.retryDelayMs);
   }
@@ -239,7 +247,12 @@ export class InfluxDbStore implements MetricsStore {
 
   /** Re-sends spooled batches oldest first, in the send queue; stops at the first failure and backs off. */
   drainSpool(): Promise<number> {
-    const drained = this.sending.then(() => this.drainNow());
+    const drained = this.sending.then(() => this.drainNow()).catch((e: unknown) => {
+      this.log.error('could not read the metric spool; retrying', { error: String(e) });
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+      this.scheduleRetry(this.retryDelayMs);
+      return 0;
+    });
     this.sending = drained.then(
       () => undefined,
       () => undefined,
@@ -297,7 +310,14 @@ export class InfluxDbStore implements MetricsStore {
     // then R-7's interpolation between the two positions as for exact values. Quantile (k + 0.5)/(n - 1)
     // is rank k + 0.5: the bin holding position k, clear of rounding at the bin's edge.
     const valueAt = (k: number) => (k === 0 ? min : k === n - 1 ? max : Math.min(max, Math.max(min, sketch.getValueAtQuantile((k + 0.5) / (n - 1)))));
-    const percentiles = ps.map((p) => quantileFromPositions(n, p, valueAt));
+    // Interpolating between a negative and a positive neighbour can land near 0, where an error of
+    // 0.1% of the neighbours is no longer 0.1% of the result: those positions are read exactly.
+    const straddling = ps.flatMap((p) => {
+      const ks = quantilePositions(n, p);
+      return ks.length === 2 && valueAt(ks[0] as number) < 0 && valueAt(ks[1] as number) > 0 ? ks : [];
+    });
+    const exact = straddling.length > 0 ? await this.valuesAtPositions(filter, straddling, n) : new Map<number, number>();
+    const percentiles = ps.map((p) => quantileFromPositions(n, p, (k) => exact.get(k) ?? valueAt(k)));
     return { ...rollupAggregates(rolled), percentiles, percentileError: SKETCH_ACCURACY };
   }
 

@@ -5,9 +5,10 @@
  */
 import type { DDSketch } from '@datadog/sketches-js';
 import type { SeriesFilter } from '../series-filter.ts';
+import type { Aggregates } from '../summary.ts';
 import type { InfluxSeries } from './influx-http.ts';
 import { ident, literal, tagConditions } from './influxql.ts';
-import { COVERAGE_MEASUREMENT, mergeRows, type Moments, ROLLUP_BUCKET_US, ROLLUP_MEASUREMENT } from './rollup.ts';
+import { COVERAGE_MEASUREMENT, fits, MAX_MERGED_BINS, mergeRows, type Moments, ROLLUP_BUCKET_US, ROLLUP_FIELDS, ROLLUP_MEASUREMENT } from './rollup.ts';
 
 /** Raw points outside whole hours are downloaded into the sketch only up to this many. */
 const RAW_SKETCH_LIMIT = 50_000;
@@ -53,7 +54,7 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, read
 
   const raw = `FROM ${rp}${ident(filter.series)}`;
   const [rollupRows, ...rawAggregates] = await Promise.all([
-    query(`SELECT "n", "mean", "m2", "min", "max"${read.sketches ? ', "sketch"' : ''} FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`),
+    query(`SELECT ${ROLLUP_FIELDS.slice(0, read.sketches ? 6 : 5).map(ident).join(', ')} FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`),
     // InfluxQL 1.x takes no OR between time conditions: one query per part.
     ...rawParts.map((times) => query(`SELECT COUNT("value"), MEAN("value"), STDDEV("value"), MIN("value"), MAX("value") ${raw} WHERE ${where(times)}`)),
   ]);
@@ -75,9 +76,17 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, read
   if (answer.sketch && rawCount > 0) {
     if (rawCount > RAW_SKETCH_LIMIT) answer.sketch = null;
     else {
-      const values = await Promise.all(rawParts.map((times) => query(`SELECT "value" ${raw} WHERE ${where(times)}`)));
-      for (const rows of values) for (const row of rows[0]?.values ?? []) if (row[1] !== null && row[1] !== undefined) answer.sketch.accept(Number(row[1]));
+      const values = (await Promise.all(rawParts.map((times) => query(`SELECT "value" ${raw} WHERE ${where(times)}`)))).flatMap((rows) =>
+        (rows[0]?.values ?? []).filter((row) => row[1] !== null && row[1] !== undefined).map((row) => Number(row[1])),
+      );
+      const sketch = answer.sketch;
+      // All of them (a server's max-row-limit may cut an answer short), and none too far from the rest.
+      answer.sketch = values.length === rawCount && values.every((v) => fits(sketch, v, MAX_MERGED_BINS) && (sketch.accept(v), true)) ? sketch : null;
     }
   }
   return answer;
+}
+
+export function rollupAggregates({ moments: m }: RollupAnswer): Aggregates {
+  return { count: m.n, average: m.mean, deviation: m.deviation, minimum: m.min, maximum: m.max };
 }

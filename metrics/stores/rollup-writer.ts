@@ -4,14 +4,15 @@
  * both are spooled, together. A cell's row is cumulative (it is rewritten with the cell's whole state);
  * the store delivers batches in order so an older state never overwrites a newer one.
  *
- * Row identity: the row's series key is the point's (series, tags) under `caliper_rollup`; its
- * timestamp lies inside the cell's hour at an offset taken from the time the cell was created. A
- * restarted master or a second master sharing the database thus writes rows of its own, which readers
- * add up, instead of overwriting another process's counts.
+ * Row identity: the row's series key is the point's (series, tags) plus a random writer tag per
+ * process under `caliper_rollup`, its timestamp inside the cell's hour. A restarted master or a second
+ * master sharing the database thus writes rows of its own, which readers add up, instead of
+ * overwriting another process's counts (timestamps alone cannot tell them apart at precision 's').
  */
 import { Point } from '@influxdata/influxdb-client';
 import type { MetricPoint } from '../metric-point.ts';
-import { COVERAGE_MEASUREMENT, ROLLUP_BUCKET_US, ROLLUP_MEASUREMENT, RollupCell } from './rollup.ts';
+import { randomBytes } from 'node:crypto';
+import { COVERAGE_MEASUREMENT, ROLLUP_BUCKET_US, ROLLUP_MEASUREMENT, RollupCell, WRITER_TAG } from './rollup.ts';
 
 /** Cells idle this long whose hour is over are dropped from memory (their rows stay in InfluxDB). */
 const IDLE_MS = 2 * 3_600_000;
@@ -41,6 +42,8 @@ export class RollupWriter {
   private readonly prefixes = new Map<string, string>();
   private readonly now: () => number;
   private lastEvictionMs = 0;
+  /** This process's rows: a restarted master or a second one writes rows of its own, never over these. */
+  private readonly writer = randomBytes(6).toString('hex');
 
   constructor(private readonly options: RollupWriterOptions) {
     this.now = options.now ?? Date.now;
@@ -53,10 +56,10 @@ export class RollupWriter {
     let cell = this.cells.get(cellKey);
     const nowMs = this.now();
     if (!cell) {
-      // Offset: the creation time (with a random microsecond) within the hour, so that cells of
-      // other processes for the same hour and tags get rows of their own.
+      // Rows of other processes carry another writer tag. Within this process a cell made again for
+      // the same hour (after eviction) gets the creation time within the hour as its offset.
       const step = this.options.stepUs;
-      const offsetUs = Math.floor(((nowMs * 1000 + Math.floor(Math.random() * 1000)) % ROLLUP_BUCKET_US) / step) * step;
+      const offsetUs = Math.floor(((nowMs * 1000) % ROLLUP_BUCKET_US) / step) * step;
       cell = new RollupCell(this.prefix(p, key), bucketUs + offsetUs);
       this.cells.set(cellKey, cell);
     }
@@ -98,7 +101,7 @@ export class RollupWriter {
   private prefix(p: MetricPoint, key: string): string {
     let prefix = this.prefixes.get(key);
     if (prefix === undefined) {
-      const point = new Point(ROLLUP_MEASUREMENT).tag('series', p.series);
+      const point = new Point(ROLLUP_MEASUREMENT).tag('series', p.series).tag(WRITER_TAG, this.writer);
       for (const [k, v] of Object.entries(p.tags)) point.tag(k, v);
       prefix = fieldlessLine(point);
       if (this.prefixes.size > 10_000) this.prefixes.clear();
@@ -108,7 +111,8 @@ export class RollupWriter {
   }
 
   private coveragePrefix(series: string): string {
-    return fieldlessLine(new Point(COVERAGE_MEASUREMENT).tag('series', series));
+    // Per writer too: readers take the smallest mark, so one writer's later mark never hides another's.
+    return fieldlessLine(new Point(COVERAGE_MEASUREMENT).tag('series', series).tag(WRITER_TAG, this.writer));
   }
 
   private evictIdle(): void {

@@ -17,6 +17,13 @@ export const ROLLUP_MEASUREMENT = 'caliper_rollup';
 export const COVERAGE_MEASUREMENT = 'caliper_rollup_since';
 /** One hour: never longer than an InfluxDB shard (1 h for retention policies under 2 days). */
 export const ROLLUP_BUCKET_US = 3_600_000_000;
+/**
+ * A rollup row's fields, in this order. Prefixed so that no user tag can share a name with them
+ * (tag names starting with "caliper_" are refused at capture).
+ */
+export const ROLLUP_FIELDS = ['caliper_n', 'caliper_mean', 'caliper_m2', 'caliper_min', 'caliper_max', 'caliper_sketch'] as const;
+/** Tag telling apart the rows of different master processes (random per process). */
+export const WRITER_TAG = 'caliper_writer';
 /** Relative accuracy of percentiles answered from rollups. */
 export const SKETCH_ACCURACY = 0.001;
 /** InfluxDB 1.x refuses string fields over 64 KB; a cell whose sketch is bigger is written without one. */
@@ -27,11 +34,11 @@ const MAX_SKETCH_CHARS = 60_000;
  * from raw points) rather than lose accuracy; the library also grows a store with one call per bin,
  * which overflows the stack beyond ~120 000.
  */
-const MAX_CELL_BINS = 20_000;
-const MAX_MERGED_BINS = 60_000;
+export const MAX_CELL_BINS = 20_000;
+export const MAX_MERGED_BINS = 60_000;
 
 /** Whether adding `value` keeps each of the sketch's stores within `maxBins` keys. */
-function fits(sketch: DDSketch, value: number, maxBins: number): boolean {
+export function fits(sketch: DDSketch, value: number, maxBins: number): boolean {
   const { minPossible } = sketch.mapping;
   const store = value > minPossible ? sketch.store : value < -minPossible ? sketch.negativeStore : null;
   return store === null || fitsKey(store, sketch.mapping.key(Math.abs(value)), maxBins);
@@ -88,7 +95,7 @@ export class RollupCell {
   constructor(
     /** Escaped `caliper_rollup,series=…,tags…` (line protocol up to the fields). */
     readonly prefix: string,
-    /** The row's timestamp (µs): inside its hour, distinct per cell (see RollupWriter). */
+    /** The row's timestamp (µs): inside its hour (see RollupWriter). */
     readonly timeUs: number,
   ) {}
 
@@ -103,7 +110,7 @@ export class RollupCell {
     const m = this.moments;
     const encoded = this.sketch ? encodeSketch(this.sketch) : '';
     const sketch = encoded.length <= MAX_SKETCH_CHARS ? encoded : '';
-    return `n=${m.n}i,mean=${String(m.mean)},m2=${String(m.m2)},min=${String(m.min)},max=${String(m.max)},sketch="${sketch}"`;
+    return `caliper_n=${m.n}i,caliper_mean=${String(m.mean)},caliper_m2=${String(m.m2)},caliper_min=${String(m.min)},caliper_max=${String(m.max)},caliper_sketch="${sketch}"`;
   }
 }
 
@@ -113,10 +120,10 @@ export interface MergedRollup {
   sketch: DDSketch | null;
 }
 
-/** Merges rows of `SELECT n, mean, m2, min, max[, sketch] FROM caliper_rollup …` (no sketch column: null). */
+/** Merges rows of `SELECT caliper_n, …[, caliper_sketch] FROM caliper_rollup` (no sketch column: null). */
 export function mergeRows(columns: string[], rows: unknown[][]): MergedRollup {
   const at = (name: string) => columns.indexOf(name);
-  const [ni, meani, m2i, mini, maxi, si] = [at('n'), at('mean'), at('m2'), at('min'), at('max'), at('sketch')];
+  const [ni, meani, m2i, mini, maxi, si] = ROLLUP_FIELDS.map(at) as [number, number, number, number, number, number];
   const moments = new Moments();
   let sketch: DDSketch | null = newSketch();
   for (const row of rows) {

@@ -73,8 +73,8 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB outage', () => {
     expect(await influxCount(server.url, 'SELECT COUNT("value") FROM "build_duration"')).toBe(8);
     expect(await influxCount(server.url, 'SELECT COUNT("value") FROM "queue_latency"')).toBe(8);
     // The rollup rows count every point once, too.
-    expect(await influxCount(server.url, `SELECT SUM("n") FROM "caliper_rollup" WHERE "series" = 'size'`)).toBe(8);
-    expect(await influxCount(server.url, `SELECT SUM("n") FROM "caliper_rollup" WHERE "series" = 'build_duration'`)).toBe(8);
+    expect(await influxCount(server.url, `SELECT SUM("caliper_n") FROM "caliper_rollup" WHERE "series" = 'size'`)).toBe(8);
+    expect(await influxCount(server.url, `SELECT SUM("caliper_n") FROM "caliper_rollup" WHERE "series" = 'build_duration'`)).toBe(8);
     const summary = (await api(master).get('/metrics/size/summary?builder=m')).body.summary;
     expect(summary).toMatchObject({ count: 8, average: 4.5, minimum: 1, maximum: 8, p50: 4.5 });
   }, 120_000);

@@ -85,6 +85,23 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB rollups', () => {
     expect(agg.count).toBe(values.length);
   }
 
+  /** `precision: 's'`: timestamps alone cannot tell two writers' rows apart. */
+  async function openCoarse(): Promise<InfluxDbStore> {
+    const store = new InfluxDbStore({ ...influxSettings(url, database, 0), precision: 's' }, new MetricSpool(db.source), silentLogger);
+    await store.start();
+    stores.push(store);
+    return store;
+  }
+
+  const point = (series: string, sec: number, value: number, tags: Record<string, string>): MetricPoint => ({
+    series,
+    time: (T0_MS + sec * 1000) * 1000,
+    value,
+    tags,
+    buildNumber: null,
+    buildid: null,
+  });
+
   async function coverageMarked(store: InfluxDbStore, series: string): Promise<void> {
     await waitFor(`the coverage mark of ${series}`, async () => {
       await store.flush();
@@ -157,4 +174,50 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB rollups', () => {
     expect(Number(mark[0]?.values[0]?.[1])).toBe(later[0]?.time);
     await expectRollupAnswer(old, [...legacy, ...later], { series: 'legacy' }, 'legacy and new points');
   }, 60_000);
+
+  it('keeps the rows of two writers, and of the same tags in another order, apart (precision s)', async () => {
+    const [a, b] = [await openCoarse(), await openCoarse()];
+    const written = [
+      point('shared', 1, 1, { builder: 'alpha', step: 'test' }),
+      point('shared', 2, 2, { step: 'test', builder: 'alpha' }),
+      point('shared', 3, 3, { builder: 'alpha', step: 'test' }),
+      point('shared', 4, 4, { builder: 'alpha', step: 'test' }),
+    ];
+    await a.write(written.slice(0, 2));
+    await b.write(written.slice(2));
+    await coverageMarked(a, 'shared');
+    await coverageMarked(b, 'shared');
+    await expectRollupAnswer(a, written, { series: 'shared' }, 'two writers, tags in two orders');
+  }, 30_000);
+
+  it('reads exactly the percentiles whose neighbours straddle zero, and copes with a raw value far from the rest', async () => {
+    const store = await open(0);
+    const signs = Array.from({ length: 100 }, (_, i) => point('signs', i, i < 50 ? -1000 - i : 1000.5 + i, { builder: 'alpha' }));
+    await store.write(signs);
+    await coverageMarked(store, 'signs');
+    const s = await store.statistics({ series: 'signs' }, [0.5, 0.95]);
+    expect(s.percentileError).toBe(SKETCH_ACCURACY);
+    within(s.percentiles[0] ?? null, quantile(signs.map((p) => p.value), 0.5), 1e-9, 'p50 between -1000 and +1000.5');
+
+    // Whole hours hold 1 and 2; the cut end of the range a value 1e-120 (no sketch spans both).
+    const wide = [point('wide', 0, 1, {}), point('wide', 1, 2, {}), point('wide', 3700, 1e-120, {})];
+    await store.write(wide);
+    await coverageMarked(store, 'wide');
+    const range = { series: 'wide', to: T0_MS + 3800 * 1000 };
+    const w = await store.statistics(range, [0.5]);
+    expect(w.count).toBe(3);
+    expect(w.percentiles[0]).toBe(1);
+    expect(w.percentileError).toBe(0);
+  }, 30_000);
+
+  it('re-sends only the spooled batches of its own master (and ownerless ones)', async () => {
+    const [mine, theirs, legacy] = [new MetricSpool(db.source, 101), new MetricSpool(db.source, 102), new MetricSpool(db.source)];
+    await mine.add(['m value=1 1'], 1);
+    await theirs.add(['t value=1 1'], 1);
+    await legacy.add(['l value=1 1'], 1);
+    expect((await mine.oldest(10)).map((r) => r.lines)).toEqual(['m value=1 1', 'l value=1 1']);
+    expect((await theirs.oldest(10)).map((r) => r.lines)).toEqual(['t value=1 1', 'l value=1 1']);
+    for (const r of await mine.oldest(10)) await mine.remove(r.id);
+    for (const r of await theirs.oldest(10)) await theirs.remove(r.id);
+  });
 });

@@ -166,6 +166,11 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
     await expect(service.captureData('conf_small', 1, { tags: { value: 'x' } })).rejects.toThrow(/field name/);
     await expect(service.captureData('bad name!', 1)).rejects.toThrow(/series "bad name!"/);
     await expect(service.captureData('caliper_rollup_x', 1)).rejects.toThrow(/InfluxDB store's own/);
+    await expect(service.captureData('conf_small', 1, { tags: { caliper_writer: 'x' } })).rejects.toThrow(/caliper_/);
+    await service.captureData('conf_overflow', 1.5e308, { accumulate: true });
+    await expect(service.captureData('conf_overflow', 1.5e308, { accumulate: true })).rejects.toThrow(/range of a double/);
+    expect(await service.getMaximum({ series: 'conf_overflow' })).toBe(1.5e308);
+    expect(await service.getCount({ series: 'conf_overflow' })).toBe(1);
     await expect(service.captureData('conf_small', 1, { accumulate: true, diff: true })).rejects.toThrow(/exclude each other/);
     expect(await service.getCount({ series: 'conf_small' })).toBe(before);
   });

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mean, sampleStandardDeviation } from 'simple-statistics';
-import { addEncoded, encodeSketch, mergeRows, Moments, newSketch, RollupCell } from '../../metrics/stores/rollup.ts';
+import { addEncoded, encodeSketch, mergeRows, Moments, newSketch, ROLLUP_FIELDS, RollupCell } from '../../metrics/stores/rollup.ts';
 
 const values = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 2, maxLength: 300 });
 /** Magnitudes from 0.001 to 1e6, both signs: what a sketch keeps (a span of about 10 000 bins). */
@@ -49,10 +49,10 @@ describe('sketch encoding', () => {
     [1, 2, 3].forEach((x) => a.add(x));
     [10, 20].forEach((x) => b.add(x));
     const row = (cell: RollupCell) => {
-      const f = Object.fromEntries(cell.fields().split(/,(?=[a-z0-9]+=)/).map((kv) => kv.split('=') as [string, string]));
-      return [0, parseInt(f.n as string, 10), Number(f.mean), Number(f.m2), Number(f.min), Number(f.max), (f.sketch as string).replace(/"/g, '')];
+      const f = Object.fromEntries(cell.fields().split(/,(?=[a-z0-9_]+=)/).map((kv) => kv.split('=') as [string, string]));
+      return [0, parseInt(f.caliper_n as string, 10), ...['mean', 'm2', 'min', 'max'].map((k) => Number(f[`caliper_${k}`])), (f.caliper_sketch as string).replace(/"/g, '')];
     };
-    const columns = ['time', 'n', 'mean', 'm2', 'min', 'max', 'sketch'];
+    const columns = ['time', ...ROLLUP_FIELDS];
     const merged = mergeRows(columns, [row(a), row(b)]);
     expect(merged.moments.n).toBe(5);
     expect(merged.moments.mean).toBeCloseTo(7.2, 12);
@@ -68,7 +68,7 @@ describe('rollup cells', () => {
     for (const x of [1, 2, 1e-300, 3]) cell.add(x);
     expect(cell.sketch).toBeNull();
     expect(cell.moments.n).toBe(4);
-    expect(cell.fields()).toContain('sketch=""');
+    expect(cell.fields()).toContain('caliper_sketch=""');
     const wide = newSketch();
     wide.accept(1e-100);
     const far = newSketch();
