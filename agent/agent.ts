@@ -56,6 +56,8 @@ export class Agent {
   /** Connects; resolves once the master has welcomed us, rejects if it refuses us for good. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+    // Started with the agent, not with its first command: the helper's start-up is not a step's cost.
+    this.guard.start();
     this.connect();
     return ready;
   }
@@ -151,7 +153,6 @@ export class Agent {
           onDone: (id) => this.runs.delete(id),
           guard: this.guard,
         });
-        this.guard.start();
         this.runs.set(m.run, runner);
         runner.start();
         return;
