@@ -2,7 +2,7 @@
  * A private PostgreSQL cluster for one test file, for tests that restart or kill the database under a
  * running master. Made as scripts/services.sh makes the suite's shared one: Debian's binaries
  * (/usr/lib/postgresql/<version>/bin), initdb and pg_ctl run as the postgres user through runuser
- * (when the tests run as root), trust auth, loopback only, fsync off. Its own data directory under
+ * (when the tests run as root), trust auth, loopback only, fsync off (commits stay synchronous). Its own data directory under
  * os.tmpdir() and a port the caller picks, so stopping it never touches the shared cluster.
  */
 import { execFile } from 'node:child_process';
@@ -88,7 +88,10 @@ export function ownPostgres(port: number): OwnPostgres {
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const serverOptions = `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
+  // fsync off is safe here: killing PostgreSQL's processes leaves the OS page cache intact. Commits stay
+  // synchronous: with synchronous_commit off, an immediate stop drops transactions already reported
+  // committed (a stored log line vanished that way), which is not what production PostgreSQL does.
+  const serverOptions = `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off`;
   let initialized = false;
 
   const serverLog = () => {
