@@ -24,6 +24,9 @@ import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
+import { startChangeSchedulers } from './scheduler/change-scheduler.ts';
+import { GitPoller } from './changes/git-poller.ts';
+import type { ChangeInput } from './changes/change.ts';
 import type { BuildRequestRow } from './db/entities.ts';
 import { createMetricsService } from '../metrics/create-metrics.ts';
 import type { MetricsService } from '../metrics/metrics-service.ts';
@@ -144,14 +147,26 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     // With no force scheduler configured, every builder can be forced (the minimal config works as is).
     return force.length === 0 || force.some((s) => s.builderNames.includes(name));
   };
-  const submit = async (builderName: string, reason: string, properties: Record<string, unknown>): Promise<number> => {
+  const submit = async (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[] = []): Promise<number> => {
     const b = builders.find((x) => x.config.name === builderName);
     if (!b) throw new NotFoundError(`builder "${builderName}" not found`);
-    const row = await repos.buildRequests.create({ builderid: b.id, reason, properties }, now());
+    const row = await repos.buildRequests.create({ builderid: b.id, reason, properties, changeids }, now());
     bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
     return row.id;
   };
+  const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log);
+  const addChange = async (change: ChangeInput): Promise<number> => {
+    const row = await repos.changes.create(change, now());
+    bus.publish('change.new', { changeid: row.id });
+    changeSchedulers.onChange(row);
+    return row.id;
+  };
+  const pollers = config.changeSources.map((source) => new GitPoller(source, options.basedir ?? process.cwd(), addChange, log));
   const actions: BuildActions = {
+    addChange: async (change) => {
+      if (stopping) throw new ShuttingDownError('the master is shutting down; post the change again once it is back');
+      return addChange(change);
+    },
     force: async (builderName, req) => {
       if (stopping) throw new ShuttingDownError('the master is shutting down; force the build again once it is back');
       if (!forceable(builderName)) throw new ConflictError(`no force scheduler lists builder "${builderName}"`);
@@ -234,6 +249,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const port = (server.address() as AddressInfo).port;
   claimer.start();
   const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
+  for (const p of pollers) p.start();
   log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.length });
 
   let stopped = false;
@@ -252,6 +268,9 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       stopped = true;
       stopping = true;
       stopPeriodic();
+      await Promise.all(pollers.map((p) => p.stop()));
+      // Changes waiting for their tree-stable timer become requests now; the next start builds them.
+      await changeSchedulers.stop();
       await claimer.stop();
       const deadline = options.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
       if (finishing.size > 0) log.info('waiting for running builds to finish', { builds: finishing.size, timeoutMs: deadline });

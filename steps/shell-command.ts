@@ -69,14 +69,19 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
   }
 
   protected evaluate(r: CommandResult): StepOutcome {
-    if (r.lost) return { result: Results.RETRY, stateString: 'agent lost' };
-    if (r.error) return { result: Results.FAILURE, stateString: r.error.slice(0, 300) };
-    if (r.killed === 'cancel') return { result: Results.CANCELLED, stateString: 'cancelled' };
-    if (r.killed === 'timeout') return { result: Results.FAILURE, stateString: `killed: no output for ${this.options.timeout ?? DEFAULT_TIMEOUT_S}s` };
-    if (r.killed === 'maxTime') return { result: Results.FAILURE, stateString: `killed: ran longer than ${this.options.maxTime}s` };
-    if (r.exitCode === null) return { result: Results.FAILURE, stateString: `killed by ${r.signal ?? 'signal'}` };
-    const decoded = this.options.decodeRC ? this.options.decodeRC[r.exitCode] : r.exitCode === 0 ? Results.SUCCESS : undefined;
-    const result = decoded ?? Results.FAILURE;
-    return { result, stateString: r.exitCode === 0 ? 'done' : `exit code ${r.exitCode}` };
+    return commandOutcome(r, this.options);
   }
+}
+
+/** A finished command's result: lost agent, failure to start, kills, then the exit code through decodeRC. */
+export function commandOutcome(r: CommandResult, o: Pick<ShellCommandOptions, 'timeout' | 'maxTime' | 'decodeRC'>): StepOutcome {
+  if (r.lost) return { result: Results.RETRY, stateString: 'agent lost' };
+  if (r.error) return { result: Results.FAILURE, stateString: r.error.slice(0, 300) };
+  if (r.killed === 'cancel') return { result: Results.CANCELLED, stateString: 'cancelled' };
+  if (r.killed === 'timeout') return { result: Results.FAILURE, stateString: `killed: no output for ${o.timeout ?? DEFAULT_TIMEOUT_S}s` };
+  if (r.killed === 'maxTime') return { result: Results.FAILURE, stateString: `killed: ran longer than ${o.maxTime}s` };
+  if (r.exitCode === null) return { result: Results.FAILURE, stateString: `killed by ${r.signal ?? 'signal'}` };
+  const decoded = o.decodeRC ? o.decodeRC[r.exitCode] : r.exitCode === 0 ? Results.SUCCESS : undefined;
+  const result = decoded ?? Results.FAILURE;
+  return { result, stateString: r.exitCode === 0 ? 'done' : `exit code ${r.exitCode}` };
 }

@@ -9,6 +9,7 @@ import { agentsRouter } from './agents.ts';
 import { buildersRouter } from './builders.ts';
 import { buildRequestsRouter } from './buildrequests.ts';
 import { buildsRouter } from './builds.ts';
+import { changesRouter } from './changes.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
@@ -53,6 +54,7 @@ export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: n
   api.use(buildersRouter(deps));
   api.use(buildsRouter(deps));
   api.use(buildRequestsRouter(deps));
+  api.use(changesRouter(deps));
   api.use(stepsRouter(deps));
   api.use(logsRouter(deps));
   api.use(agentsRouter(deps));

@@ -5,12 +5,15 @@ import type { PropertyValue } from '../build/properties.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { LinkMaker } from '../../metrics/links.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';
+import type { ChangeInput } from '../changes/change.ts';
 
 /** What the API may do besides reading: implemented by the master, replaceable in tests. */
 export interface BuildActions {
   force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
   stop(buildid: number, reason: string): Promise<void>;
   rebuild(buildid: number, reason: string): Promise<number>;
+  /** Stores a change and hands it to the change schedulers; returns its id. */
+  addChange(change: ChangeInput): Promise<number>;
 }
 
 export interface ApiDeps {

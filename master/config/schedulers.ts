@@ -1,4 +1,4 @@
-/** Schedulers turn something happening (a user's click, time passing) into build requests. */
+/** Schedulers turn something happening (a user's click, time passing, a commit) into build requests. */
 export interface ForceSchedulerConfig {
   type: 'force';
   name: string;
@@ -15,7 +15,38 @@ export interface PeriodicSchedulerConfig {
   properties?: Record<string, unknown>;
 }
 
-export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig;
+/** What a change scheduler listens to; a change must match every field given. */
+interface ChangeFilterOptions {
+  /** The change's repository must equal this (a gitPoller's changes carry its `repourl`). */
+  repository?: string;
+  project?: string;
+  /**
+   * Seconds to wait after the last matching change before requesting a build of the newest one, so a
+   * push of several commits makes one build (Buildbot's treeStableTimer). 0 (default): a build per change.
+   */
+  treeStableTimer?: number;
+  reason?: string;
+  properties?: Record<string, unknown>;
+}
+
+export interface SingleBranchSchedulerConfig extends ChangeFilterOptions {
+  type: 'singleBranch';
+  name: string;
+  builderNames: string[];
+  /** Only changes on this branch. */
+  branch: string;
+}
+
+export interface AnyBranchSchedulerConfig extends ChangeFilterOptions {
+  type: 'anyBranch';
+  name: string;
+  builderNames: string[];
+  /** Only branches whose whole name matches this regular expression (default: every branch). */
+  branchRegex?: string;
+}
+
+export type ChangeSchedulerConfig = SingleBranchSchedulerConfig | AnyBranchSchedulerConfig;
+export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig;
 
 /** Lets users force builds of these builders (API `POST /builders/{name}/force`, the UI's button). */
 export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): ForceSchedulerConfig {
@@ -25,4 +56,14 @@ export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): For
 /** Requests a build of each builder every `periodicBuildTimer` seconds. */
 export function periodicScheduler(options: Omit<PeriodicSchedulerConfig, 'type'>): PeriodicSchedulerConfig {
   return { type: 'periodic', ...options };
+}
+
+/** Requests builds of changes on one branch (from a change source or `POST /api/v2/changes`). */
+export function singleBranchScheduler(options: Omit<SingleBranchSchedulerConfig, 'type'>): SingleBranchSchedulerConfig {
+  return { type: 'singleBranch', ...options };
+}
+
+/** Requests builds of changes on any branch (or those matching `branchRegex`); each branch is timed apart. */
+export function anyBranchScheduler(options: Omit<AnyBranchSchedulerConfig, 'type'>): AnyBranchSchedulerConfig {
+  return { type: 'anyBranch', ...options };
 }

@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
+import { refName } from '../changes/change.ts';
+import { changeSourceSchema } from '../changes/change-source-config.ts';
 
 const name = z
   .string()
@@ -38,7 +40,27 @@ export const builderSchema = z.strictObject({
   metrics: z.array(trackingSchema).default([]),
 });
 
+const changeFilterShape = {
+  name,
+  builderNames: z.array(name).min(1),
+  repository: z.string().min(1).optional(),
+  project: z.string().optional(),
+  treeStableTimer: z.number().min(0).max(86_400).default(0),
+  reason: z.string().optional(),
+  properties: z.record(z.string(), jsonValue).default({}),
+};
+const regex = z.string().refine((v) => {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a valid regular expression');
+
 export const schedulerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('singleBranch'), ...changeFilterShape, branch: refName }),
+  z.strictObject({ type: z.literal('anyBranch'), ...changeFilterShape, branchRegex: regex.optional() }),
   z.strictObject({ type: z.literal('force'), name, builderNames: z.array(name).min(1) }),
   z.strictObject({
     type: z.literal('periodic'),
@@ -89,6 +111,8 @@ export const configSchema = z.strictObject({
   agents: z.array(agentSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),
+  /** Where changes come from besides `POST /api/v2/changes`: gitPoller(...). */
+  changeSources: z.array(changeSourceSchema).default([]),
   /** influxdb(...), grafana(...), prometheus(...). Without influxdb, points go to the SQL database. */
   services: z.array(serviceSchema).default([]),
   metrics: z

@@ -26,14 +26,25 @@ export class BuildRequestsRepo {
     this.repo = source.getRepository<BuildRequestRow>('BuildRequest');
   }
 
-  create(values: { builderid: number; reason: string; properties: Record<string, unknown>; priority?: number }, now: number): Promise<BuildRequestRow> {
-    return this.repo.save({
+  /** A new request; with `changeids`, linked to the changes it builds in the same transaction. */
+  create(
+    values: { builderid: number; reason: string; properties: Record<string, unknown>; priority?: number; changeids?: number[] },
+    now: number,
+  ): Promise<BuildRequestRow> {
+    const row = {
       builderid: values.builderid,
       reason: values.reason,
       properties: JSON.stringify(values.properties),
       priority: values.priority ?? 0,
       submitted_at: now,
       complete: false,
+    };
+    const changeids = values.changeids ?? [];
+    if (changeids.length === 0) return this.repo.save(row);
+    return this.source.transaction(async (m) => {
+      const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row);
+      await m.insert('buildrequest_changes', changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })));
+      return saved;
     });
   }
 

@@ -88,6 +88,27 @@ export interface AgentRow {
   last_connected_at: number | null;
 }
 
+/** Something that changed in a repository: a commit seen by a poller, or posted to the API. */
+export interface ChangeRow {
+  id: number;
+  repository: string;
+  branch: string | null;
+  revision: string;
+  author: string;
+  comments: string;
+  files: string; // JSON array of paths
+  project: string;
+  category: string | null;
+  /** When the change was made (the commit's time), epoch ms. */
+  when_timestamp: number;
+  created_at: number;
+}
+/** Which changes a build request builds. */
+export interface BuildRequestChangeRow {
+  buildrequestid: number;
+  changeid: number;
+}
+
 export function entities(kind: DbKind) {
   const t = columnTypes(kind);
   return [
@@ -206,6 +227,37 @@ export function entities(kind: DbKind) {
         connected_to_masterid: { type: 'integer', nullable: true },
         last_connected_at: ms,
       },
+    }),
+    new EntitySchema<ChangeRow>({
+      name: 'Change',
+      tableName: 'changes',
+      columns: {
+        id,
+        repository: { type: 'varchar', length: 500 },
+        branch: { type: 'varchar', length: 250, nullable: true },
+        revision: { type: 'varchar', length: 100 },
+        author: { type: 'varchar', length: 500 },
+        comments: { type: 'text' },
+        files: { type: 'text', default: '[]' },
+        project: { type: 'varchar', length: 200, default: '' },
+        category: { type: 'varchar', length: 200, nullable: true },
+        when_timestamp: { ...ms, nullable: false },
+        created_at: { ...ms, nullable: false },
+      },
+      indices: [{ columns: ['repository', 'branch'] }, { columns: ['revision'] }],
+    }),
+    new EntitySchema<BuildRequestChangeRow>({
+      name: 'BuildRequestChange',
+      tableName: 'buildrequest_changes',
+      columns: {
+        buildrequestid: { type: 'integer', primary: true },
+        changeid: { type: 'integer', primary: true },
+      },
+      indices: [{ columns: ['changeid'] }],
+      foreignKeys: [
+        { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+        { target: 'Change', columnNames: ['changeid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+      ],
     }),
   ];
 }

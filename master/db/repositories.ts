@@ -3,6 +3,7 @@ import { AgentsRepo } from './agents.ts';
 import { BuildersRepo } from './builders.ts';
 import { BuildRequestsRepo } from './buildrequests.ts';
 import { BuildsRepo } from './builds.ts';
+import { ChangesRepo } from './changes.ts';
 import { LogsRepo } from './logs.ts';
 import { MastersRepo } from './masters.ts';
 import { StepsRepo } from './steps.ts';
@@ -16,6 +17,7 @@ export interface Repositories {
   logs: LogsRepo;
   agents: AgentsRepo;
   masters: MastersRepo;
+  changes: ChangesRepo;
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -28,5 +30,6 @@ export function createRepositories(db: Database): Repositories {
     logs: new LogsRepo(s),
     agents: new AgentsRepo(s),
     masters: new MastersRepo(s),
+    changes: new ChangesRepo(s),
   };
 }

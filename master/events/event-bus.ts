@@ -16,6 +16,7 @@ export interface DomainEvents {
   'agent.connected': { name: string };
   'agent.disconnected': { name: string };
   'agent.available': { name: string };
+  'change.new': { changeid: number };
 }
 export type EventName = keyof DomainEvents;
 

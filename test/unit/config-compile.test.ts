@@ -3,7 +3,19 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BuildFactory, defineConfig, Results, SetPropertyFromCommand, ShellCommand, type CaliperConfig, type Step } from '../../index.ts';
+import {
+  anyBranchScheduler,
+  BuildFactory,
+  defineConfig,
+  Git,
+  gitPoller,
+  Results,
+  SetPropertyFromCommand,
+  ShellCommand,
+  singleBranchScheduler,
+  type CaliperConfig,
+  type Step,
+} from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
 import { loadConfigFile } from '../../master/config/loader.ts';
 import { ConfigError, type ConfigIssue } from '../../master/errors/index.ts';
@@ -235,6 +247,45 @@ describe('compileConfig: step options', () => {
     expect(issuesOf(() => compileConfig(withStep(both)))).toEqual(expected);
     expect(() => compileConfig(withStep(new SetPropertyFromCommand({ name: 's', command: 'x', property: 'rev' })))).not.toThrow();
     expect(() => compileConfig(withStep(new SetPropertyFromCommand({ name: 's', command: 'x', extract: () => ({}) })))).not.toThrow();
+  });
+});
+
+describe('compileConfig: changes', () => {
+  it('accepts a Git step, a git poller and change schedulers, with their defaults', () => {
+    const config = compileConfig({
+      ...withStep(new Git({ repourl: 'https://example.org/app.git' })),
+      changeSources: [gitPoller({ repourl: 'https://example.org/app.git' })],
+      schedulers: [singleBranchScheduler({ name: 'main', builderNames: ['b'], branch: 'main' }), anyBranchScheduler({ name: 'any', builderNames: ['b'] })],
+    });
+    expect(config.changeSources).toEqual([{ type: 'gitPoller', repourl: 'https://example.org/app.git', branches: ['main'], pollInterval: 60, project: '' }]);
+    expect(config.schedulers[0]).toMatchObject({ type: 'singleBranch', treeStableTimer: 0, properties: {} });
+    expect(config.builders[0]?.steps[0]?.name).toBe('git');
+  });
+
+  it('names each bad option of a Git step, a git poller and a change scheduler', () => {
+    const issues = issuesOf(() =>
+      compileConfig({
+        ...withStep(new Git({ repourl: '--upload-pack=evil', mode: 'fresh' as never, branch: 'a..b' })),
+        changeSources: [gitPoller({ repourl: 'x', branches: ['ok', 'bad name'], pollInterval: 0 })],
+        schedulers: [
+          singleBranchScheduler({ name: 's', builderNames: ['b'], branch: '-x' }),
+          anyBranchScheduler({ name: 'a', builderNames: ['nobody'], branchRegex: 'feature/(' }),
+        ],
+      }),
+    );
+    expect(issues.map((i) => i.path).sort()).toEqual(
+      [
+        'builders[0].factory.steps[0].branch',
+        'builders[0].factory.steps[0].mode',
+        'builders[0].factory.steps[0].repourl',
+        'changeSources[0].branches[1]',
+        'changeSources[0].pollInterval',
+        'schedulers[0].branch',
+        'schedulers[1].branchRegex',
+        'schedulers[1].builderNames[0]',
+      ].sort(),
+    );
+    expect(issues.find((i) => i.path === 'schedulers[1].branchRegex')?.message).toBe('must be a valid regular expression');
   });
 });
 

@@ -2,6 +2,7 @@ import { Initial1764000000001 } from './0001-initial.ts';
 import { Metrics1764000000002 } from './0002-metrics.ts';
 import { MetricValueIndexes1764000000003 } from './0003-metric-value-indexes.ts';
 import { MetricSpoolOwner1764000000004 } from './0004-metric-spool-owner.ts';
+import { Changes1764000000005 } from './0005-changes.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const migrations = [Initial1764000000001, Metrics1764000000002, MetricValueIndexes1764000000003, MetricSpoolOwner1764000000004];
+export const migrations = [Initial1764000000001, Metrics1764000000002, MetricValueIndexes1764000000003, MetricSpoolOwner1764000000004, Changes1764000000005];

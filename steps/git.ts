@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { Results } from '../master/build/results.ts';
+import { refName, revisionId } from '../master/changes/change.ts';
+import { isSafeRelativePath } from '../master/agents/protocol.ts';
+import type { CommandResult, StepContext } from './step-context.ts';
+import { commandOutcome, DEFAULT_TIMEOUT_S } from './shell-command.ts';
+import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+
+export interface GitOptions extends Omit<CommonStepOptions, 'name'> {
+  /** Default `git`. */
+  name?: string;
+  /** What `git fetch` on the agent accepts: a URL, `user@host:path` or a path on the agent. */
+  repourl: string;
+  /** Branch to build when the build has no `branch` property for this repository (default `main`). */
+  branch?: string;
+  /**
+   * `incremental` (default): keep the working tree between builds, update it to the revision.
+   * `full`: also remove every untracked and ignored file (`git clean -dffx`), as after a fresh clone.
+   */
+  mode?: 'incremental' | 'full';
+  /** Fetch only the branch's newest commit (`--depth 1`); ignored when a build asks for a given revision. */
+  shallow?: boolean;
+  /** Build the branch's newest commit even when the build names a revision. */
+  alwaysUseLatest?: boolean;
+  /** Relative to the builder's directory on the agent. Default `build`, where ShellCommand runs. */
+  workdir?: string;
+  /** Seconds without output before a git command is killed (default 1200). */
+  timeout?: number | null;
+  env?: Record<string, string>;
+}
+
+/**
+ * Checks a git repository out on the agent, as Buildbot's Git step: fetches the branch into the
+ * builder's `build` folder (a repository kept between builds), checks out the build's `revision`
+ * (set by change schedulers) or the branch's head, and sets `got_revision` to the commit it built.
+ * The `branch` and `revision` properties count only when the build's `repository` property is this
+ * step's `repourl` (or absent), so a build of one repository never checks another out at its revision.
+ */
+export class Git extends Step<GitOptions & { name: string }> {
+  readonly schema: z.ZodType = z.strictObject({
+    ...commonStepShape,
+    repourl: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((v) => !v.startsWith('-'), 'cannot start with "-"'),
+    branch: refName.optional(),
+    mode: z.enum(['incremental', 'full']).optional(),
+    shallow: z.boolean().optional(),
+    alwaysUseLatest: z.boolean().optional(),
+    workdir: z.string().refine(isSafeRelativePath, 'must be a relative path without ".."').optional(),
+    timeout: z.number().positive().nullable().optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
+  });
+  protected override readonly defaultFlags = {
+    haltOnFailure: true,
+    flunkOnFailure: true,
+    warnOnFailure: false,
+    flunkOnWarnings: false,
+    warnOnWarnings: true,
+  };
+
+  constructor(options: GitOptions) {
+    super({ name: 'git', ...options });
+  }
+
+  override providedProperties(): string[] {
+    return ['got_revision'];
+  }
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const target = this.target(ctx);
+    if ('error' in target) return { result: Results.FAILURE, stateString: target.error };
+    const { branch, revision } = target;
+    const o = this.options;
+    const exec = (args: string[], collectStdout = false) =>
+      ctx.runCommand({
+        command: ['git', ...args],
+        workdir: o.workdir ?? 'build',
+        env: { GIT_TERMINAL_PROMPT: '0', ...o.env },
+        timeout: o.timeout === undefined ? DEFAULT_TIMEOUT_S : o.timeout,
+        maxTime: null,
+        collectStdout,
+      });
+    const tracking = `refs/remotes/caliper/${branch}`;
+    const shallow = o.shallow === true && revision === null ? ['--depth', '1'] : [];
+    const commands: [string, string[]][] = [
+      // `init` in an existing repository only re-initialises it; in a folder with files, it keeps them.
+      ['init', ['init', '--quiet']],
+      ['fetch', ['fetch', '--no-tags', ...shallow, '--', o.repourl, `+refs/heads/${branch}:${tracking}`]],
+      ['checkout', ['checkout', '--force', '-B', branch, revision ?? tracking]],
+      ...(o.mode === 'full' ? [['clean', ['clean', '-d', '-f', '-f', '-x']] as [string, string[]]] : []),
+    ];
+    for (const [what, args] of commands) {
+      const r = await exec(args);
+      const failed = this.failed(r, `git ${what}`);
+      if (failed) return failed;
+    }
+    const head = await exec(['rev-parse', 'HEAD'], true);
+    const failed = this.failed(head, 'git rev-parse');
+    if (failed) return failed;
+    const got = head.stdout.trim();
+    ctx.properties.setAll({ got_revision: got }, this.name);
+    return { result: Results.SUCCESS, stateString: `${branch} at ${got.slice(0, 12)}` };
+  }
+
+  /** The branch and revision to build: the build's properties for this repository, else the step's branch. */
+  private target(ctx: StepContext): { branch: string; revision: string | null } | { error: string } {
+    const p = ctx.properties;
+    const repository = p.get('repository');
+    const ours = repository === undefined || repository === null || repository === '' || repository === this.options.repourl;
+    const fromProps = (name: string) => {
+      const v = ours ? p.get(name) : undefined;
+      return v === undefined || v === null || v === '' ? null : v;
+    };
+    const branch = fromProps('branch') ?? this.options.branch ?? 'main';
+    if (!refName.safeParse(branch).success) return { error: `property branch: ${JSON.stringify(branch)} is not a valid git branch name` };
+    const revision = this.options.alwaysUseLatest ? null : fromProps('revision');
+    if (revision !== null && !revisionId.safeParse(revision).success)
+      return { error: `property revision: ${JSON.stringify(revision)} is not a valid revision` };
+    return { branch: branch as string, revision: revision as string | null };
+  }
+
+  private failed(r: CommandResult, what: string): StepOutcome | null {
+    const outcome = commandOutcome(r, this.options);
+    if (outcome.result === Results.SUCCESS) return null;
+    return { ...outcome, stateString: `${what} failed: ${outcome.stateString ?? ''}` };
+  }
+}
