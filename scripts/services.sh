@@ -97,6 +97,14 @@ ensure_chromium() {
   fi
 }
 
+# The changes tests run real git (the master's poller and the Git step on the agent).
+ensure_git() {
+  if ! command -v git >/dev/null; then
+    echo "services: installing git from Debian's packages" >&2
+    apt_install git
+  fi
+}
+
 stop_services() {
   stop_postgres
   stop_influxdb

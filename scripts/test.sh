@@ -9,5 +9,6 @@ trap stop_services EXIT
 start_postgres
 start_influxdb
 ensure_chromium
+ensure_git
 echo "== tests"
 npx vitest run "$@"

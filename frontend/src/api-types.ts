@@ -53,6 +53,20 @@ export interface Build {
   links?: Links;
 }
 
+export interface Change {
+  changeid: number;
+  repository: string;
+  branch: string | null;
+  revision: string;
+  author: string;
+  comments: string;
+  files: string[];
+  project: string;
+  category: string | null;
+  when_timestamp: number;
+  created_at: number;
+}
+
 export interface Step {
   stepid: number;
   buildid: number;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { BuildFactory, MeasureShellCommand, ShellCommand, grafana, interpolate } from '../../index.ts';
+import { BuildFactory, MeasureShellCommand, ShellCommand, grafana, interpolate, singleBranchScheduler } from '../../index.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
@@ -41,6 +41,7 @@ const config = (withGrafana: boolean): ConfigInput => ({
       factory: new BuildFactory().addStep(new ShellCommand({ name: 'evil', command: ['printf', '%s\\n', XSS] })),
     },
   ],
+  schedulers: [singleBranchScheduler({ name: 'on-main', builderNames: ['hello'], branch: 'main', repository: 'https://example.org/app.git' })],
   services: withGrafana ? [grafana({ url: 'https://grafana.example.com', dashboardUid: 'caliper-builds' })] : [],
 });
 
@@ -161,6 +162,46 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.waitForTimeout(300);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
+  });
+
+  it('shows the changes a build builds, their text as text, and no changes section on a forced build', async () => {
+    const client = api(master);
+    const revision = '0123456789abcdef0123456789abcdef01234567';
+    const posted = await client.post('/changes', {
+      repository: 'https://example.org/app.git',
+      branch: 'main',
+      revision,
+      author: 'Ada <ada@example.org>',
+      comments: `${XSS}\nsecond line`,
+      files: ['a.ts', 'b.ts'],
+    });
+    expect(posted.status).toBe(201);
+    const buildid = await waitFor('the build of the posted change', async () => {
+      const builds = (await client.get('/builders/hello/builds?order=-number&limit=3')).body.builds as { buildid: number; complete: boolean }[];
+      for (const b of builds) {
+        const changes = (await client.get(`/builds/${b.buildid}/changes`)).body.changes as { changeid: number }[];
+        if (b.complete && changes.some((c) => c.changeid === posted.body.changeid)) return b.buildid;
+      }
+      return null;
+    });
+    await page.goto(`${master.url}/#/builds/${buildid}`);
+    const change = page.locator(`li.change[data-changeid="${posted.body.changeid}"]`);
+    await change.waitFor({ timeout: 15_000 });
+    const shown = (await change.textContent()) ?? '';
+    expect(shown).toContain('0123456789ab');
+    expect(shown).not.toContain(revision);
+    expect(shown).toContain('main');
+    expect(shown).toContain(XSS);
+    expect(shown).not.toContain('second line');
+    expect(shown).toContain('Ada <ada@example.org>');
+    expect(shown).toContain('2 files');
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+
+    const { build } = await forceAndWait(master, 'hello');
+    await page.goto(`${master.url}/#/builds/${build.buildid}`);
+    await page.waitForSelector('li.step');
+    await page.waitForTimeout(300);
+    expect(await page.locator('section.build-changes').isVisible()).toBe(false);
   });
 
   it('fits a narrow window', async () => {

@@ -2,7 +2,7 @@
  * `#/builds/ID`: the build's result and actions (stop while running, rebuild when done), its
  * properties, measured values and steps. Reloads on step and build events of this build.
  */
-import type { Build, BuildMetric, Builder, MetricSeries, Step } from '../api-types.ts';
+import type { Build, BuildMetric, Builder, Change, MetricSeries, Step } from '../api-types.ts';
 import type { PageContext } from '../context.ts';
 import { ApiError, isAbort } from '../api.ts';
 import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';
@@ -10,6 +10,7 @@ import { formatDuration, formatTime, spanSeconds } from '../format.ts';
 import { resultBadge } from '../components/result-badge.ts';
 import { propertiesTable } from '../components/properties-table.ts';
 import { metricValues } from '../components/metric-values.ts';
+import { changesList } from '../components/changes-list.ts';
 import { coalesced } from '../refresh.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { StepView } from './build-step.ts';
@@ -18,11 +19,13 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const head = h('div', { class: 'build-head' }, h('p', { class: 'muted' }, 'loading…'));
   const propsBox = h('div');
   const metricsBox = h('div');
+  const changesBox = h('section', { class: 'build-changes', hidden: true }, h('h2', null, 'Changes'));
   const stepsList = h('ol', { class: 'steps' });
   const root = h(
     'section',
     { class: 'page page-build' },
     head,
+    changesBox,
     h('section', null, h('h2', null, 'Steps'), stepsList),
     h('section', { class: 'build-metrics' }, h('h2', null, 'Build metrics'), metricsBox),
     h('details', { class: 'card properties' }, h('summary', null, h('h2', null, 'Properties')), propsBox),
@@ -78,6 +81,18 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     } catch (e) {
       // A missing build is reported once, by loadBuild.
       if (!(e instanceof ApiError && e.status === 404)) ctx.message.error(e, 'Could not load the steps');
+    }
+  };
+
+  // A build's changes never change: loaded once, shown only when there are some.
+  const loadChanges = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<{ changes: Change[] }>(`/builds/${buildid}/changes`, undefined, ctx.scope.signal);
+      if (res.changes.length === 0) return;
+      changesBox.appendChild(changesList(res.changes));
+      changesBox.hidden = false;
+    } catch (e) {
+      if (!isAbort(e) && !(e instanceof ApiError && e.status === 404)) ctx.message.error(e, 'Could not load the changes');
     }
   };
 
@@ -218,6 +233,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   // Steps load beside the build; the metrics wait for it, as their charts need the builder's name.
   const buildLoaded = loadBuild();
   void loadSteps();
+  void loadChanges();
   void buildLoaded.then(loadMetrics);
   return root;
 }
