@@ -29,7 +29,7 @@ export const changeInputSchema = z.strictObject({
   files: z.array(z.string().max(1000)).max(10_000).default([]),
   project: z.string().max(200).default(''),
   category: z.string().max(200).nullable().optional(),
-  /** When the change was made, epoch milliseconds; default: when it was received. */
-  when: z.number().int().min(0).optional(),
+  /** When the change was made, epoch seconds (as the API shows times); default: when it was received. */
+  when_timestamp: z.number().min(0).max(1e11).optional(),
 });
 export type ChangeInput = z.output<typeof changeInputSchema>;

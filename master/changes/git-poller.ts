@@ -148,7 +148,7 @@ export class GitPoller {
       files: files.split('\n').filter(Boolean).slice(0, 10_000),
       project: this.config.project,
       category: null,
-      when: Number(when) * 1000,
+      when_timestamp: Number(when),
     };
   }
 

@@ -33,7 +33,7 @@ export class ChangesRepo {
       files: JSON.stringify(change.files),
       project: change.project,
       category: change.category ?? null,
-      when_timestamp: change.when ?? now,
+      when_timestamp: change.when_timestamp === undefined ? now : Math.round(change.when_timestamp * 1000),
       created_at: now,
     };
     const result = await this.repo.insert({ ...row });

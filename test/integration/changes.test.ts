@@ -118,6 +118,7 @@ describe.each(testDatabases())('changes on $kind', (db) => {
     expect(changes.map((c) => [c.revision, c.branch])).toEqual([[sha, 'main']]);
     const change = (await api(master).get(`/changes/${changes[0]?.changeid}`)).body.changes[0];
     expect(change).toMatchObject({ repository: repo, author: 'Ada <ada@example.org>', comments: 'version 2', files: ['version.txt'] });
+    expect(change.when_timestamp).toBe(Number(git(repo, 'show', '--no-patch', '--format=%ct', sha)));
     const props = await propertiesOf(build.buildid);
     expect(props.got_revision).toEqual([sha, 'git']);
     expect(props.revision?.[0]).toBe(sha);
@@ -153,8 +154,14 @@ describe.each(testDatabases())('changes on $kind', (db) => {
       revision: first,
       author: 'ci',
       comments: 'rebuild the first',
+      when_timestamp: 1700000000.5,
     });
     expect(ok.status).toBe(201);
+    expect((await client.get(`/changes/${ok.body.changeid}`)).body.changes[0]).toMatchObject({
+      author: 'ci',
+      when_timestamp: 1700000000.5,
+      files: [],
+    });
     expect((await client.get('/changes')).body.meta.total).toBe(before + 1);
     const build = await finished(3);
     expect(build.result).toBe('success');
