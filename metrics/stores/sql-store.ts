@@ -1,7 +1,10 @@
 /**
  * The default metrics store: points in the `metric_points` table of the master's own database.
  * Writes are buffered and inserted in batches; a query flushes first, so it sees every point
- * captured before it. Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
+ * captured before it. A batch the database cannot take because it is away (a restarting PostgreSQL,
+ * a locked or full SQLite file) waits in memory, oldest first and at most MAX_WAITING_POINTS, and is
+ * inserted again with a growing delay until the database is back; a batch the database refuses for
+ * its content is dropped with an error in the log (retrying could not help). Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
  * on SQLite a second pass for the deviation and an ordered offset per percentile position).
  */
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
@@ -15,6 +18,19 @@ import { exactStatistics, type MetricsStore, type PointsPage } from './metrics-s
 
 const SEP = '\u001f';
 const BATCH = 1000;
+/** Points kept in memory while the database is away; past it the oldest are dropped (and logged). */
+export const MAX_WAITING_POINTS = 100_000;
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+type PointRow = Omit<MetricPointRow, 'id'>;
+
+/** True when the database refused the rows themselves (PostgreSQL data, constraint or syntax classes; SQLite's equivalents). */
+export function isContentError(e: unknown): boolean {
+  const err = e as { code?: unknown; driverError?: { code?: unknown } };
+  const code = String(err.driverError?.code ?? err.code ?? '');
+  return /^(22|23|42)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
+}
 
 export function encodeTagset(tags: Record<string, string>): string {
   const user = Object.entries(tags).filter(([k]) => !(STANDARD_TAGS as readonly string[]).includes(k));
@@ -57,6 +73,11 @@ export class SqlMetricsStore implements MetricsStore {
   private buffer: MetricPoint[] = [];
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  /** Batches waiting for the database to come back, oldest first. */
+  private waiting: PointRow[][] = [];
+  private waitingPoints = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = RETRY_FIRST_MS;
 
   constructor(
     private readonly source: DataSource,
@@ -86,9 +107,14 @@ export class SqlMetricsStore implements MetricsStore {
     return this.writing;
   }
 
+  /** Points waiting for the database to come back (see the file's comment). */
+  get waitingCount(): number {
+    return this.waitingPoints;
+  }
+
   private async insert(points: MetricPoint[]): Promise<void> {
     for (let i = 0; i < points.length; i += BATCH) {
-      const rows = points.slice(i, i + BATCH).map((p) => ({
+      const rows: PointRow[] = points.slice(i, i + BATCH).map((p) => ({
         series: p.series,
         time: p.time,
         value: p.value,
@@ -100,14 +126,62 @@ export class SqlMetricsStore implements MetricsStore {
         build_number: p.buildNumber,
         buildid: p.buildid,
       }));
-      try {
-        await this.repo.createQueryBuilder().insert().values(rows).execute();
-      } catch (e) {
-        // The SQL store is the build database itself: if it cannot be written, nothing can. Log, and
-        // keep the builds going (metrics never fail a build).
-        this.log.error('storing metric points failed', { points: rows.length, error: String(e) });
-      }
+      // Behind earlier batches still waiting, so points land in the order they were captured.
+      if (this.waiting.length > 0) this.wait(rows);
+      else await this.insertRows(rows);
     }
+  }
+
+  /** Inserts one batch; false when the database is away and the batch was set aside to retry. */
+  private async insertRows(rows: PointRow[], retrying = false): Promise<boolean> {
+    try {
+      await this.repo.createQueryBuilder().insert().values(rows).execute();
+      return true;
+    } catch (e) {
+      // Metrics never fail a build: refused rows are logged and dropped, the rest waits for the database.
+      if (isContentError(e)) {
+        this.log.error('metric points refused by the database; dropped', { points: rows.length, error: String(e) });
+        return true;
+      }
+      if (!retrying) {
+        this.log.warn('database unavailable; metric points wait in memory', { points: rows.length, error: String(e) });
+        this.wait(rows);
+      }
+      return false;
+    }
+  }
+
+  private wait(rows: PointRow[]): void {
+    this.waiting.push(rows);
+    this.waitingPoints += rows.length;
+    while (this.waitingPoints > MAX_WAITING_POINTS && this.waiting.length > 1) {
+      const dropped = this.waiting.shift() as PointRow[];
+      this.waitingPoints -= dropped.length;
+      this.log.error('too many metric points waiting for the database; the oldest were dropped', { points: dropped.length, limit: MAX_WAITING_POINTS });
+    }
+    this.retryTimer ??= setTimeout(() => void this.retry(), this.retryDelayMs);
+  }
+
+  /** Inserts waiting batches oldest first; on the first failure, tries again later with a longer delay. */
+  private retry(): Promise<void> {
+    this.retryTimer = null;
+    this.writing = this.writing.then(async () => {
+      let stored = 0;
+      while (this.waiting.length > 0) {
+        const rows = this.waiting[0] as PointRow[];
+        if (!(await this.insertRows(rows, true))) {
+          this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
+          this.retryTimer ??= setTimeout(() => void this.retry(), this.retryDelayMs);
+          return;
+        }
+        this.waiting.shift();
+        this.waitingPoints -= rows.length;
+        stored += rows.length;
+      }
+      if (stored > 0) this.log.info('database back; metric points that waited are stored', { points: stored });
+      this.retryDelayMs = RETRY_FIRST_MS;
+    });
+    return this.writing;
   }
 
   private filtered(filter: SeriesFilter): SelectQueryBuilder<MetricPointRow> {
@@ -212,5 +286,11 @@ export class SqlMetricsStore implements MetricsStore {
 
   async close(): Promise<void> {
     await this.flush();
+    if (this.waiting.length === 0) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.retry(); // one last try
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.waitingPoints > 0) this.log.error('database still unavailable at shutdown; metric points lost', { points: this.waitingPoints });
   }
 }

@@ -232,4 +232,28 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
     expect(agent.child.exitCode).toBeNull();
     expect(unhandled).toEqual([]);
   }, 60_000);
+
+  it('keeps metric points captured while PostgreSQL is stopped and stores each once when it is back', async () => {
+    const count = async () => Number(((await master.db.source.query("SELECT COUNT(*) AS n FROM metric_points WHERE series = 'outage_probe'")) as { n: string }[])[0]?.n);
+    await master.metrics.captureData('outage_probe', 1, { tags: { builder: 'quick' } });
+    await master.metrics.flush();
+    expect(await count()).toBe(1);
+
+    await pg.stop({ mode: 'fast' });
+    const t = Date.now();
+    for (let i = 2; i <= 6; i++) await master.metrics.captureData('outage_probe', i, { tags: { builder: 'quick' } });
+    await master.metrics.flush(); // the insert fails: the points wait in memory
+    await new Promise((r) => setTimeout(r, 1500)); // and at least one retry fails too
+    await pg.start();
+
+    await waitFor('the waiting points to be stored', async () => (await count().catch(() => 0)) === 6, 45_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await count()).toBe(6);
+    const values = (await master.db.source.query("SELECT value FROM metric_points WHERE series = 'outage_probe' ORDER BY id")) as { value: number }[];
+    expect(values.map((v) => Number(v.value))).toEqual([1, 2, 3, 4, 5, 6]);
+    const messages = errorsSince(t).join('\n');
+    expect(messages).toContain('metric points wait in memory');
+    expect(messages).not.toContain('dropped');
+    expect(unhandled).toEqual([]);
+  }, 90_000);
 });
