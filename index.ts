@@ -3,6 +3,7 @@ export { defineConfig } from './master/config/define-config.ts';
 export type { ConfigInput as CaliperConfig } from './master/config/schema.ts';
 export { forceScheduler, periodicScheduler, singleBranchScheduler, anyBranchScheduler } from './master/config/schedulers.ts';
 export { gitPoller, type GitPollerConfig } from './master/changes/change-source-config.ts';
+export { masterLock, agentLock, type LockConfig, type LockAccess } from './master/config/locks.ts';
 export type { ChangeInput } from './master/changes/change.ts';
 export { BuildFactory } from './steps/build-factory.ts';
 export { Step, commonStepShape, type CommonStepOptions, type StepOutcome } from './steps/step.ts';

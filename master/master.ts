@@ -17,6 +17,7 @@ import { consoleLogger, type Logger } from './logger.ts';
 import { AgentRegistry } from './agents/agent-registry.ts';
 import { AgentServer } from './agents/agent-server.ts';
 import { RequestClaimer } from './scheduler/request-claimer.ts';
+import { LockSet } from './scheduler/lock-set.ts';
 import { Build } from './build/build-runner.ts';
 import { SecretMasker } from './build/secret-masker.ts';
 import { endAsException, recoverAbandoned } from './build/abandoned-builds.ts';
@@ -112,7 +113,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     masterid: master.id,
     now,
     buildersById,
-    startBuild: (builder, builderid, request, agent) => {
+    locks: new LockSet(config.locks),
+    startBuild: (builder, builderid, request, agent, locks) => {
       const build = new Build(
         { repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, secrets: config.secrets, masker, bus, log, masterid: master.id, now },
         builder,
@@ -131,7 +133,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         })
         .finally(() => {
           if (build.row) running.delete(build.row.id);
-          registry.release(agent.config.name, builder.name);
+          locks.release();
+          registry.release(agent.config.name, builder.name); // wakes the claimer
           finishing.delete(p);
         });
       finishing.add(p);

@@ -64,13 +64,16 @@ export class AgentRegistry {
     for (const a of this.connected.values()) a.handle.close();
   }
 
-  /** The least busy connected agent that fits, or null. */
-  findFree(builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined }): ConnectedAgent | null {
+  /** The least busy connected agent that fits (and that `accept`s, when given), or null. */
+  findFree(
+    builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined },
+    accept: (agentName: string) => boolean = () => true,
+  ): ConnectedAgent | null {
     let best: ConnectedAgent | null = null;
     for (const a of this.connected.values()) {
       const labels = [...a.config.labels, ...a.info.labels];
       if (!a.handle.connected || a.running >= Math.min(a.config.maxBuilds, a.info.capacity) || a.builders.has(builder.name)) continue;
-      if (!agentFits(builder, { name: a.config.name, labels })) continue;
+      if (!agentFits(builder, { name: a.config.name, labels }) || !accept(a.config.name)) continue;
       if (!best || a.running < best.running) best = a;
     }
     return best;

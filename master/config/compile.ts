@@ -74,6 +74,14 @@ function crossIssues(input: unknown): ConfigIssue[] {
       issues.push({ path: `builders[${i}]`, message: 'no configured agent can run this builder (check agents and labels)' });
     }
   });
+  const lockNames = records(input.locks).map((l) => str(l.name) ?? '');
+  for (const d of duplicates(lockNames)) issues.push({ path: 'locks', message: `lock "${d}" is defined twice` });
+  builders.forEach((b, i) => {
+    records(b.locks).forEach((access, j) => {
+      const lock = str(access.lock);
+      if (lock !== undefined && !lockNames.includes(lock)) issues.push({ path: `builders[${i}].locks[${j}].lock`, message: `no lock named "${lock}" in locks` });
+    });
+  });
   const schedulers = records(input.schedulers);
   schedulers.forEach((s, i) => {
     for (const [n, j] of indexedStrings(s.builderNames)) {

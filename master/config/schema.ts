@@ -4,6 +4,7 @@ import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts'
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 import { refName } from '../changes/change.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
+import { lockAccessSchema, lockSchema } from './locks.ts';
 
 const name = z
   .string()
@@ -38,6 +39,8 @@ export const builderSchema = z.strictObject({
     .optional(),
   /** What to capture for this builder besides the defaults: trackStepTimes(...), trackProperties(...), trackCustomStep(...). */
   metrics: z.array(trackingSchema).default([]),
+  /** Locks (from the top-level `locks`) each build of this builder takes: `{ lock, access? }`. */
+  locks: z.array(lockAccessSchema).default([]),
 });
 
 const changeFilterShape = {
@@ -109,6 +112,8 @@ export const configSchema = z.strictObject({
    */
   secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names: letters, digits and "_"'), z.string().min(4, 'must be at least 4 characters (shorter values cannot be masked safely)')).default({}),
   agents: z.array(agentSchema).default([]),
+  /** masterLock(...), agentLock(...): builders take them through their `locks`. */
+  locks: z.array(lockSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),
   /** Where changes come from besides `POST /api/v2/changes`: gitPoller(...). */

@@ -11,6 +11,7 @@ import type { Repositories } from '../db/repositories.ts';
 import type { BuildRequestRow } from '../db/entities.ts';
 import type { Logger } from '../logger.ts';
 import type { AgentRegistry, ConnectedAgent } from '../agents/agent-registry.ts';
+import type { HeldLocks, LockSet } from './lock-set.ts';
 
 export interface ClaimerDeps {
   repos: Repositories;
@@ -19,7 +20,9 @@ export interface ClaimerDeps {
   masterid: number;
   now: () => number;
   buildersById: Map<number, CompiledBuilder>;
-  startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: ConnectedAgent): void;
+  locks: LockSet;
+  /** Starts the build; `locks` must be released when it ends. */
+  startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: ConnectedAgent, locks: HeldLocks): void;
 }
 
 export class RequestClaimer {
@@ -61,16 +64,23 @@ export class RequestClaimer {
   }
 
   private async pass(): Promise<void> {
-    const { repos, registry, buildersById } = this.deps;
+    const { repos, registry, buildersById, locks } = this.deps;
+    // Lock instances an older request waits for: newer requests may not take them in this pass, so a
+    // build that needs a lock exclusively is not starved by a stream of builds counting on it.
+    const reserved = new Set<string>();
     for (const request of await repos.buildRequests.unclaimed()) {
       if (this.state === 'stopped') return;
       const builder = buildersById.get(request.builderid);
       if (!builder) continue; // a builder this master does not run (removed from config, or another master's)
-      const agent = registry.findFree(builder);
-      if (!agent) continue;
+      const agent = registry.findFree(builder, (name) => locks.available(builder.locks, name, reserved));
+      if (!agent) {
+        const blocked = builder.locks.length > 0 ? registry.findFree(builder) : null;
+        if (blocked) for (const key of locks.keys(builder.locks, blocked.config.name)) reserved.add(key);
+        continue;
+      }
       if (!(await repos.buildRequests.claim(request.id, this.deps.masterid, this.deps.now()))) continue;
       registry.acquire(agent.config.name, builder.name);
-      this.deps.startBuild(builder, request.builderid, request, agent);
+      this.deps.startBuild(builder, request.builderid, request, agent, locks.take(builder.locks, agent.config.name));
     }
   }
 }

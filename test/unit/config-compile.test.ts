@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  agentLock,
   anyBranchScheduler,
   BuildFactory,
   defineConfig,
   Git,
   gitPoller,
+  masterLock,
   Results,
   SetPropertyFromCommand,
   ShellCommand,
@@ -286,6 +288,41 @@ describe('compileConfig: changes', () => {
       ].sort(),
     );
     expect(issues.find((i) => i.path === 'schedulers[1].branchRegex')?.message).toBe('must be a valid regular expression');
+  });
+});
+
+describe('compileConfig: locks', () => {
+  it('fills in lock defaults and names a missing lock, a duplicate and a bad access with their paths', () => {
+    const ok = compileConfig({
+      locks: [masterLock({ name: 'deploy' }), agentLock({ name: 'heavy', maxCountForAgent: { a1: 2 } })],
+      builders: [{ name: 'b', factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]), locks: [{ lock: 'deploy' }] }],
+    });
+    expect(ok.locks).toEqual([
+      { type: 'master', name: 'deploy', maxCount: 1 },
+      { type: 'agent', name: 'heavy', maxCount: 1, maxCountForAgent: { a1: 2 } },
+    ]);
+    expect(ok.builders[0]?.locks).toEqual([{ lock: 'deploy', access: 'counting' }]);
+    const issues = issuesOf(() =>
+      compileConfig({
+        locks: [masterLock({ name: 'deploy' }), masterLock({ name: 'deploy', maxCount: 0 })],
+        builders: [
+          {
+            name: 'b',
+            factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]),
+            locks: [{ lock: 'nope' }, { lock: 'deploy', access: 'shared' as never }],
+          },
+        ],
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { path: 'locks', message: 'lock "deploy" is defined twice' },
+        { path: 'locks[1].maxCount', message: expect.any(String) as string },
+        { path: 'builders[0].locks[0].lock', message: 'no lock named "nope" in locks' },
+        { path: 'builders[0].locks[1].access', message: expect.any(String) as string },
+      ]),
+    );
+    expect(issues).toHaveLength(4);
   });
 });
 
