@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Results } from '../master/build/results.ts';
-import { refName, revisionId } from '../master/changes/change.ts';
+import { refName, repositoryUrl, revisionId } from '../master/changes/change.ts';
 import { isSafeRelativePath } from '../master/agents/protocol.ts';
 import type { CommandResult, StepContext } from './step-context.ts';
 import { commandOutcome, DEFAULT_TIMEOUT_S } from './shell-command.ts';
@@ -39,11 +39,7 @@ export interface GitOptions extends Omit<CommonStepOptions, 'name'> {
 export class Git extends Step<GitOptions & { name: string }> {
   readonly schema: z.ZodType = z.strictObject({
     ...commonStepShape,
-    repourl: z
-      .string()
-      .min(1)
-      .max(500)
-      .refine((v) => !v.startsWith('-'), 'cannot start with "-"'),
+    repourl: repositoryUrl,
     branch: refName.optional(),
     mode: z.enum(['incremental', 'full']).optional(),
     shallow: z.boolean().optional(),

@@ -1,6 +1,6 @@
 /** Change sources: what watches repositories for new commits. */
 import { z } from 'zod';
-import { refName } from './change.ts';
+import { refName, repositoryUrl } from './change.ts';
 
 export interface GitPollerConfig {
   type: 'gitPoller';
@@ -26,11 +26,7 @@ export const changeSourceSchema = z.discriminatedUnion('type', [
       .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only')
       .max(100)
       .optional(),
-    repourl: z
-      .string()
-      .min(1)
-      .max(500)
-      .refine((v) => !v.startsWith('-'), 'cannot start with "-"'),
+    repourl: repositoryUrl,
     branches: z.union([z.array(refName).min(1), z.literal(true)]).default(['main']),
     pollInterval: z.number().min(1).max(86_400).default(60),
     project: z.string().max(200).default(''),

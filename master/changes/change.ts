@@ -13,6 +13,12 @@ export const refName = z
     (v) => !v.startsWith('-') && !/[\s~^:?*[\\\x00-\x1f\x7f]|\.\.|@\{|\/\/|\/$|\.lock$|^\/|\.$/.test(v),
     'must be a valid git branch name',
   );
+/** What `git fetch` accepts (a URL, `user@host:path`, a path); never read as an option. */
+export const repositoryUrl = z
+  .string()
+  .min(1)
+  .max(500)
+  .refine((v) => !v.startsWith('-'), 'cannot start with "-"');
 /** A commit id (hex) or another VCS's revision: no whitespace, cannot start with "-". */
 export const revisionId = z
   .string()
