@@ -189,7 +189,14 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       const b = builders.find((x) => x.id === build.builderid);
       if (!b) throw new ConflictError(`builder of build ${buildid} is no longer configured`);
       const request = (await repos.buildRequests.get(build.buildrequestid)) as BuildRequestRow;
-      return submit(b.config.name, reason, JSON.parse(request.properties) as Record<string, unknown>);
+      // Same properties (so the same revision) and the same changes as the build it repeats.
+      const changes = await repos.changes.ofBuildRequest(request.id);
+      return submit(
+        b.config.name,
+        reason,
+        JSON.parse(request.properties) as Record<string, unknown>,
+        changes.rows.map((c) => c.id),
+      );
     },
   };
 
@@ -272,9 +279,10 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       stopping = true;
       stopPeriodic();
       await Promise.all(pollers.map((p) => p.stop()));
-      // Changes waiting for their tree-stable timer become requests now; the next start builds them.
-      await changeSchedulers.stop();
       await claimer.stop();
+      // Changes waiting for their tree-stable timer become requests now (the claimer is stopped, so
+      // none starts during shutdown); the next start builds them.
+      await changeSchedulers.stop();
       const deadline = options.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
       if (finishing.size > 0) log.info('waiting for running builds to finish', { builds: finishing.size, timeoutMs: deadline });
       const allDone = Promise.allSettled([...finishing]);

@@ -18,7 +18,10 @@ export interface GitOptions extends Omit<CommonStepOptions, 'name'> {
    * `full`: also remove every untracked and ignored file (`git clean -dffx`), as after a fresh clone.
    */
   mode?: 'incremental' | 'full';
-  /** Fetch only the branch's newest commit (`--depth 1`); ignored when a build asks for a given revision. */
+  /**
+   * Fetch only the branch's newest commit (`--depth 1`). A build that asks for a given revision
+   * fetches the whole history instead (`--unshallow` when an earlier build left the clone shallow).
+   */
   shallow?: boolean;
   /** Build the branch's newest commit even when the build names a revision. */
   alwaysUseLatest?: boolean;
@@ -79,11 +82,19 @@ export class Git extends Step<GitOptions & { name: string }> {
         collectStdout,
       });
     const tracking = `refs/remotes/caliper/${branch}`;
-    const shallow = o.shallow === true && revision === null ? ['--depth', '1'] : [];
+    // `init` in an existing repository only re-initialises it; in a folder with files, it keeps them.
+    const init = await exec(['init', '--quiet']);
+    const initFailed = this.failed(init, 'git init');
+    if (initFailed) return initFailed;
+    let depth: string[] = [];
+    if (o.shallow === true && revision === null) depth = ['--depth', '1'];
+    else if (o.shallow === true) {
+      // A build of a given revision needs the history an earlier shallow fetch left out.
+      const probe = await exec(['rev-parse', '--is-shallow-repository'], true);
+      if (probe.exitCode === 0 && probe.stdout.trim() === 'true') depth = ['--unshallow'];
+    }
     const commands: [string, string[]][] = [
-      // `init` in an existing repository only re-initialises it; in a folder with files, it keeps them.
-      ['init', ['init', '--quiet']],
-      ['fetch', ['fetch', '--no-tags', ...shallow, '--', o.repourl, `+refs/heads/${branch}:${tracking}`]],
+      ['fetch', ['fetch', '--no-tags', ...depth, '--', o.repourl, `+refs/heads/${branch}:${tracking}`]],
       ['checkout', ['checkout', '--force', '-B', branch, revision ?? tracking]],
       ...(o.mode === 'full' ? [['clean', ['clean', '-d', '-f', '-f', '-x']] as [string, string[]]] : []),
     ];

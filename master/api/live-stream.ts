@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from '../events/event-bus.ts';
 
-const BROADCAST: EventName[] = ['build.started', 'build.finished', 'step.started', 'step.finished', 'agent.connected', 'agent.disconnected', 'buildrequest.new'];
+const BROADCAST: EventName[] = ['build.started', 'build.finished', 'step.started', 'step.finished', 'agent.connected', 'agent.disconnected', 'buildrequest.new', 'change.new'];
 const subscribeMessage = z.strictObject({ type: z.literal('subscribe'), logs: z.array(z.number().int().positive()).max(100) });
 
 interface Client {

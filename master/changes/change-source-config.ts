@@ -25,6 +25,7 @@ export const changeSourceSchema = z.discriminatedUnion('type', [
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only')
       .max(100)
+      .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".." (it names the poller\'s folder)')
       .optional(),
     repourl: repositoryUrl,
     branches: z.union([z.array(refName).min(1), z.literal(true)]).default(['main']),
@@ -38,4 +39,11 @@ export type ParsedChangeSource = z.output<typeof changeSourceSchema>;
 /** Polls a git repository for new commits on its branches (run by the master, with the `git` it finds on PATH). */
 export function gitPoller(options: Omit<GitPollerConfig, 'type'>): GitPollerConfig {
   return { type: 'gitPoller', ...options };
+}
+
+/** The poller's name: `name`, or the last part of `repourl` without `.git` (`app` for `…/app.git`). */
+export function pollerName(source: { name?: string | undefined; repourl: string }): string {
+  if (source.name) return source.name;
+  const base = source.repourl.replace(/\/+$/, '').replace(/\.git$/, '').split(/[/:]/).pop() ?? '';
+  return base.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '') || 'repository';
 }

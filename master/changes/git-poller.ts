@@ -6,7 +6,8 @@
  * What has been turned into changes is kept in the clone itself, as `refs/caliper/seen/<branch>`,
  * moved only once the branch's changes are stored: commits pushed while the master was down become
  * changes at its next poll, and a poll that fails half-way (network, database) is redone, never skipped.
- * The very first poll only records where the branches are (no changes for the existing history); a
+ * The very first poll only records where the branches are (no changes for the existing history; a
+ * mark file in the clone says it happened, so a repository that had no branch yet is not skipped); a
  * branch that appears later gives a change per commit that no branch seen before has.
  */
 import { execFile } from 'node:child_process';
@@ -14,23 +15,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ChangeInput } from './change.ts';
-import type { ParsedChangeSource } from './change-source-config.ts';
+import { pollerName, type ParsedChangeSource } from './change-source-config.ts';
 import type { Logger } from '../logger.ts';
 
 const run = promisify(execFile);
 /** Commits turned into changes per branch and poll, newest kept: a huge push does not flood the database. */
 export const MAX_COMMITS_PER_POLL = 100;
 const SEEN = 'refs/caliper/seen/';
-
-export function defaultPollerName(repourl: string): string {
-  const base =
-    repourl
-      .replace(/\/+$/, '')
-      .replace(/\.git$/, '')
-      .split(/[/:]/)
-      .pop() ?? '';
-  return base.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '') || 'repository';
-}
 
 export class GitPoller {
   readonly name: string;
@@ -45,7 +36,7 @@ export class GitPoller {
     private readonly addChange: (change: ChangeInput) => Promise<unknown>,
     private readonly log: Logger,
   ) {
-    this.name = config.name ?? defaultPollerName(config.repourl);
+    this.name = pollerName(config);
     this.gitDir = path.resolve(basedir, config.workdir ?? path.join('.caliper', 'gitpoller', this.name));
   }
 
@@ -75,11 +66,10 @@ export class GitPoller {
   async poll(): Promise<number> {
     await this.ensureClone();
     const remote = await this.remoteBranches();
-    if (remote.length === 0) return 0;
-    await this.git(['fetch', '--quiet', '--no-tags', '--', this.config.repourl, ...remote.map((b) => `+refs/heads/${b}:refs/heads/${b}`)]);
+    if (remote.length > 0) await this.git(['fetch', '--quiet', '--no-tags', '--', this.config.repourl, ...remote.map((b) => `+refs/heads/${b}:refs/heads/${b}`)]);
     const heads = await this.refs('refs/heads/');
     const seen = await this.refs(SEEN);
-    const firstPoll = seen.size === 0;
+    const firstPoll = seen.size === 0 && !fs.existsSync(this.initializedMark);
     let added = 0;
     for (const branch of remote) {
       const head = heads.get(branch);
@@ -87,15 +77,27 @@ export class GitPoller {
       if (!head || head === last) continue;
       if (!firstPoll) {
         // A new branch: its commits that no branch seen before has (usually those made on it).
-        const commits = await this.newCommits(head, last ? [last] : [...seen.values()]);
-        for (const sha of commits) await this.addChange(await this.describe(sha, branch));
-        added += commits.length;
+        for (const sha of await this.newCommits(head, last ? [last] : [...seen.values()])) {
+          await this.addChange(await this.describe(sha, branch));
+          // Moved after each stored change: a poll that fails half-way resumes after the last one.
+          await this.git(['update-ref', `${SEEN}${branch}`, sha]);
+          added++;
+        }
       }
       await this.git(['update-ref', `${SEEN}${branch}`, head]);
     }
-    if (firstPoll) this.log.info('git poller watching', { poller: this.name, repourl: this.config.repourl, branches: remote });
+    if (firstPoll) {
+      // Also when the repository has no branch yet: its first commits are changes.
+      fs.writeFileSync(this.initializedMark, `${new Date().toISOString()}\n`);
+      this.log.info('git poller watching', { poller: this.name, repourl: this.config.repourl, branches: remote });
+    }
     else if (added > 0) this.log.info('git poller found changes', { poller: this.name, changes: added });
     return added;
+  }
+
+  /** Written by the first poll: from then on, every new commit is a change. */
+  private get initializedMark(): string {
+    return path.join(this.gitDir, 'caliper-initialized');
   }
 
   private async ensureClone(): Promise<void> {
@@ -138,7 +140,8 @@ export class GitPoller {
   private async describe(sha: string, branch: string): Promise<ChangeInput> {
     const meta = await this.git(['show', '--no-patch', '--format=%an <%ae>%x00%ct%x00%B', sha]);
     const [author = '', when = '0', comments = ''] = meta.split('\0');
-    const files = await this.git(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', sha]);
+    // A merge's files are those it changed on its first parent (the branch it was merged into).
+    const files = await this.git(['diff-tree', '--no-commit-id', '--name-only', '-r', '--root', '-m', '--first-parent', sha]);
     return {
       repository: this.config.repourl,
       branch,

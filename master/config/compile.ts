@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors/index.ts';
 import { parseDbUrl } from '../db/db-kind.ts';
+import { pollerName } from '../changes/change-source-config.ts';
 import type { Step } from '../../steps/step.ts';
 import { isStep } from '../../steps/step.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
@@ -74,6 +75,11 @@ function crossIssues(input: unknown): ConfigIssue[] {
       issues.push({ path: `builders[${i}]`, message: 'no configured agent can run this builder (check agents and labels)' });
     }
   });
+  // Two pollers with one name would share a clone and its record of what was seen.
+  const pollers = records(input.changeSources).map((c) => pollerName({ name: str(c.name), repourl: str(c.repourl) ?? '' }));
+  for (const d of duplicates(pollers)) {
+    issues.push({ path: 'changeSources', message: `two change sources are named "${d}" (give each a distinct name)` });
+  }
   const lockNames = records(input.locks).map((l) => str(l.name) ?? '');
   for (const d of duplicates(lockNames)) issues.push({ path: 'locks', message: `lock "${d}" is defined twice` });
   builders.forEach((b, i) => {

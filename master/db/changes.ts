@@ -45,7 +45,7 @@ export class ChangesRepo {
   }
 
   query(raw: Record<string, unknown>): Promise<{ rows: ChangeRow[]; total: number }> {
-    return scopedCollectionQuery(this.repo, changeFields, raw, { field: 'changeid', desc: true });
+    return scopedCollectionQuery(this.repo, changeFields, raw, { field: 'changeid', desc: false });
   }
 
   /** The changes a build request builds, oldest first. */
@@ -57,8 +57,4 @@ export class ChangesRepo {
     return runCollectionQuery(qb, 't', changeFields, parseCollectionQuery(raw, changeFields), { field: 'changeid', desc: false });
   }
 
-  /** The newest change per (repository, branch) seen so far: where a poller starting on a known repository resumes. */
-  async latest(repository: string, branch: string): Promise<ChangeRow | null> {
-    return this.repo.findOne({ where: { repository, branch }, order: { id: 'DESC' } });
-  }
 }

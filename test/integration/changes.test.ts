@@ -89,6 +89,13 @@ describe.each(testDatabases())('changes on $kind', (db) => {
             .addStep(new Git({ repourl: repo, mode: 'full' }))
             .addStep(new ShellCommand({ name: 'show', command: ['cat', 'version.txt'] })),
         },
+        {
+          name: 'shallow',
+          agents: ['a1'],
+          factory: new BuildFactory()
+            .addStep(new Git({ repourl: repo, shallow: true }))
+            .addStep(new ShellCommand({ name: 'show', command: ['cat', 'version.txt'] })),
+        },
       ],
       changeSources: [gitPoller({ repourl: repo, branches: true, pollInterval: 1, workdir: pollerDir })],
       schedulers: [
@@ -189,5 +196,54 @@ describe.each(testDatabases())('changes on $kind', (db) => {
     const build = await finished(5);
     expect(build.result).toBe('success');
     expect((await changesOf(build.buildid)).map((c) => c.revision)).toEqual([sha]);
+  });
+
+  it('rebuilds a build with its changes linked and the same revision', async () => {
+    const client = api(master);
+    const original = (await builds()).find((b) => b.number === 3) as { buildid: number };
+    const r = await client.post(`/builds/${original.buildid}/rebuild`, {});
+    expect(r.status).toBe(202);
+    const again = await finished(6);
+    expect(again.result).toBe('success');
+    expect(await changesOf(again.buildid)).toEqual(await changesOf(original.buildid));
+    expect((await propertiesOf(again.buildid)).got_revision?.[0]).toBe(first);
+  });
+
+  it('builds an older revision in a clone that an earlier build fetched shallow', async () => {
+    const client = api(master);
+    const shallowBuild = async (properties: Record<string, string>) => {
+      const r = await client.post('/builders/shallow/force', { properties });
+      const build = await waitFor(
+        'the shallow build',
+        async () =>
+          (await client.get(`/builds?buildrequestid=${r.body.buildrequestid}`)).body.builds[0]?.complete &&
+          (await client.get(`/builds?buildrequestid=${r.body.buildrequestid}`)).body.builds[0],
+        30_000,
+      );
+      const steps = (await client.get(`/builds/${build.buildid}/steps`)).body.steps;
+      return { build, log: (await stepLog(master, steps[1].stepid)).toString() };
+    };
+    const head = await shallowBuild({});
+    expect(head.build.result).toBe('success');
+    expect(head.log).toBe('5\n');
+    const old = await shallowBuild({ revision: first, branch: 'main' });
+    expect(old.build.result).toBe('success');
+    expect(old.log).toBe('1\n');
+  });
+
+  it("lists a merge's files against the branch it was merged into", async () => {
+    git(repo, 'checkout', '--quiet', '-b', 'topic', 'main');
+    fs.writeFileSync(path.join(repo, 'other.txt'), 'other\n');
+    git(repo, 'add', 'other.txt');
+    git(repo, 'commit', '--quiet', '-m', 'other');
+    git(repo, 'checkout', '--quiet', 'main');
+    git(repo, 'merge', '--quiet', '--no-ff', '-m', 'merge topic', 'topic');
+    const merge = git(repo, 'rev-parse', 'HEAD');
+    const change = await waitFor('the merge to become a change', async () =>
+      (
+        (await api(master).get('/changes?branch=main&order=-changeid&limit=5')).body.changes as { revision: string; files: string[] }[]
+      ).find((c) => c.revision === merge),
+    );
+    expect(change.files).toEqual(['other.txt']);
   });
 });

@@ -257,9 +257,14 @@ describe('compileConfig: changes', () => {
     const config = compileConfig({
       ...withStep(new Git({ repourl: 'https://example.org/app.git' })),
       changeSources: [gitPoller({ repourl: 'https://example.org/app.git' })],
-      schedulers: [singleBranchScheduler({ name: 'main', builderNames: ['b'], branch: 'main' }), anyBranchScheduler({ name: 'any', builderNames: ['b'] })],
+      schedulers: [
+        singleBranchScheduler({ name: 'main', builderNames: ['b'], branch: 'main' }),
+        anyBranchScheduler({ name: 'any', builderNames: ['b'] }),
+      ],
     });
-    expect(config.changeSources).toEqual([{ type: 'gitPoller', repourl: 'https://example.org/app.git', branches: ['main'], pollInterval: 60, project: '' }]);
+    expect(config.changeSources).toEqual([
+      { type: 'gitPoller', repourl: 'https://example.org/app.git', branches: ['main'], pollInterval: 60, project: '' },
+    ]);
     expect(config.schedulers[0]).toMatchObject({ type: 'singleBranch', treeStableTimer: 0, properties: {} });
     expect(config.builders[0]?.steps[0]?.name).toBe('git');
   });
@@ -288,6 +293,34 @@ describe('compileConfig: changes', () => {
       ].sort(),
     );
     expect(issues.find((i) => i.path === 'schedulers[1].branchRegex')?.message).toBe('must be a valid regular expression');
+  });
+});
+
+describe('compileConfig: change sources', () => {
+  it('refuses two pollers that would share a clone, and a poller named "..", with their paths', () => {
+    const issues = issuesOf(() =>
+      compileConfig({
+        ...withStep(new ShellCommand({ name: 's', command: 'x' })),
+        changeSources: [
+          gitPoller({ repourl: 'https://a.example/app.git' }),
+          gitPoller({ repourl: 'git@b.example:team/app' }),
+          gitPoller({ repourl: 'x', name: '..' }),
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      { path: 'changeSources[2].name', message: 'cannot be "." or ".." (it names the poller\'s folder)' },
+      { path: 'changeSources', message: 'two change sources are named "app" (give each a distinct name)' },
+    ]);
+    expect(() =>
+      compileConfig({
+        ...withStep(new ShellCommand({ name: 's', command: 'x' })),
+        changeSources: [
+          gitPoller({ repourl: 'https://a.example/app.git' }),
+          gitPoller({ repourl: 'git@b.example:team/app', name: 'app-b' }),
+        ],
+      }),
+    ).not.toThrow();
   });
 });
 
