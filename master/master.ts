@@ -101,7 +101,12 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
 
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
   // Configured secrets and every token the master knows are masked wherever they would show.
-  const masker = new SecretMasker([...Object.values(config.secrets), ...config.agents.map((a) => a.token), ...(config.web.auth?.tokens ?? [])]);
+  const masker = new SecretMasker([
+    ...Object.values(config.secrets),
+    ...config.agents.map((a) => a.token),
+    ...(config.web.auth?.tokens ?? []),
+    ...(config.web.changeHooks.github ? [config.web.changeHooks.github.secret] : []),
+  ]);
   const running = new Map<number, Build>();
   let stopping = false;
   const finishing = new Set<Promise<unknown>>();
@@ -244,7 +249,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         influxdb: influx ? { url: influx.url, database: influx.database ?? influx.bucket ?? '' } : null,
       },
     },
-    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null },
+    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null, githubHook: config.web.changeHooks.github },
   );
   const live = new LiveStream(bus);
   const server = http.createServer(app);

@@ -10,6 +10,7 @@ import { buildersRouter } from './builders.ts';
 import { buildRequestsRouter } from './buildrequests.ts';
 import { buildsRouter } from './builds.ts';
 import { changesRouter } from './changes.ts';
+import { githubHookRouter, type GithubHookConfig } from './github-hook.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
@@ -27,7 +28,10 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: number; title: string; prometheus: Registry | null }): Express {
+export function createApp(
+  deps: ApiDeps,
+  options: { log: Logger; maxBodyBytes: number; title: string; prometheus: Registry | null; githubHook?: GithubHookConfig | undefined },
+): Express {
   const app = express();
   app.disable('x-powered-by');
   // Security headers; the UI is same-origin only (uPlot sets inline styles, hence style-src 'unsafe-inline').
@@ -62,6 +66,7 @@ export function createApp(deps: ApiDeps, options: { log: Logger; maxBodyBytes: n
   api.use(uiRouter(deps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
+  if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook, options.maxBodyBytes));
   const prometheus = options.prometheus;
   if (prometheus) {
     app.get('/metrics', async (_req, res) => {

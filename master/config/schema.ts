@@ -85,6 +85,18 @@ export const configSchema = z.strictObject({
       auth: z.strictObject({ tokens: z.array(z.string().min(16)).min(1) }).optional(),
       /** Largest JSON body the API accepts. */
       maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+      /** Webhooks that post changes: `github` serves POST /hooks/github. */
+      changeHooks: z
+        .strictObject({
+          github: z
+            .strictObject({
+              /** The webhook's secret on GitHub (read it from the environment). */
+              secret: z.string().min(16, 'must be at least 16 characters (read it from the environment)'),
+              repositoryUrl: z.enum(['clone_url', 'ssh_url', 'html_url']).default('clone_url'),
+            })
+            .optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   db: z.strictObject({ url: z.string().default('sqlite:.caliper/caliper.sqlite') }).prefault({}),

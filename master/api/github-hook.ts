@@ -1,0 +1,90 @@
+/**
+ * `POST /hooks/github`: GitHub's push webhook turned into changes, as Buildbot's github change hook.
+ * GitHub cannot send our bearer token, so a request proves itself with `X-Hub-Signature-256`, the
+ * HMAC-SHA256 of its exact body under the shared secret (compared in constant time). `ping` answers
+ * 200; a push of a branch stores one change per commit (GitHub lists up to 20; a push of no new
+ * commit, such as a new branch at an existing commit, gives its head commit); tag pushes, branch
+ * deletions and other events are answered 200 and ignored, so GitHub's delivery log says why.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { ApiDeps } from './deps.ts';
+import { parseBody } from './params.ts';
+import { UnauthorizedError, UnsupportedMediaTypeError } from '../errors/index.ts';
+import { changeInputSchema } from '../changes/change.ts';
+
+export interface GithubHookConfig {
+  secret: string;
+  /** Which of the repository's URLs changes carry as `repository` (match it with the Git step's `repourl`). */
+  repositoryUrl: 'clone_url' | 'ssh_url' | 'html_url';
+}
+
+const commit = z.object({
+  id: z.string(),
+  message: z.string(),
+  timestamp: z.string(),
+  author: z.object({ name: z.string(), email: z.string().optional() }),
+  added: z.array(z.string()).default([]),
+  modified: z.array(z.string()).default([]),
+  removed: z.array(z.string()).default([]),
+});
+const pushEvent = z.object({
+  ref: z.string(),
+  deleted: z.boolean().default(false),
+  repository: z.object({ full_name: z.string(), clone_url: z.string(), ssh_url: z.string(), html_url: z.string() }),
+  commits: z.array(commit).default([]),
+  head_commit: commit.nullable().optional(),
+});
+
+/** True when `signature` (the header's value) is `sha256=` and the HMAC of `body` under `secret`. */
+export function validSignature(secret: string, body: Buffer, signature: string | undefined): boolean {
+  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const given = Buffer.from(signature ?? '');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig, maxBodyBytes: number): Router {
+  const r = Router();
+  r.post('/hooks/github', express.raw({ type: () => true, limit: maxBodyBytes }), async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!validSignature(hook.secret, body, req.get('x-hub-signature-256'))) {
+      throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match the body under web.changeHooks.github.secret');
+    }
+    if (!req.is('application/json')) {
+      throw new UnsupportedMediaTypeError("set the webhook's content type to application/json on GitHub");
+    }
+    const event = req.get('x-github-event') ?? '';
+    if (event === 'ping') return res.json({ ok: true });
+    if (event !== 'push') return res.json({ ignored: `event "${event}" is not handled (only push)` });
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      return res.status(400).json({ error: { code: 'BAD_REQUEST', message: `body is not JSON: ${(e as Error).message}` } });
+    }
+    const push = parseBody(pushEvent, json);
+    if (!push.ref.startsWith('refs/heads/')) return res.json({ ignored: `${push.ref} is not a branch` });
+    if (push.deleted) return res.json({ ignored: `${push.ref} was deleted` });
+    const branch = push.ref.slice('refs/heads/'.length);
+    const commits = push.commits.length > 0 ? push.commits : push.head_commit ? [push.head_commit] : [];
+    // Checked as a posted change is (422 names the field), all before any is stored.
+    const changes = commits.map((c) =>
+      parseBody(changeInputSchema, {
+        repository: push.repository[hook.repositoryUrl],
+        branch,
+        revision: c.id,
+        author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
+        comments: c.message.slice(0, 100_000),
+        files: [...new Set([...c.added, ...c.modified, ...c.removed])].slice(0, 10_000),
+        project: push.repository.full_name.slice(0, 200),
+        category: 'push',
+        ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
+      }),
+    );
+    const changeids: number[] = [];
+    for (const change of changes) changeids.push(await deps.actions.addChange(change));
+    res.status(201).json({ changeids });
+  });
+  return r;
+}
