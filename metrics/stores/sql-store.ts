@@ -3,8 +3,8 @@
  * Writes are buffered and inserted in batches; a query flushes first, so it sees every point
  * captured before it. A batch the database cannot take because it is away (a restarting PostgreSQL,
  * a locked or full SQLite file) waits in memory, oldest first and at most MAX_WAITING_POINTS, and is
- * inserted again with a growing delay until the database is back; a batch the database refuses for
- * its content is dropped with an error in the log (retrying could not help). Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
+ * inserted again with a growing delay until the database is back; a batch that fails otherwise (the
+ * rows or the statement) is dropped with an error in the log (retrying could not help). Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
  * on SQLite a second pass for the deviation and an ordered offset per percentile position).
  */
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
@@ -25,11 +25,18 @@ const RETRY_MAX_MS = 30_000;
 
 type PointRow = Omit<MetricPointRow, 'id'>;
 
-/** True when the database refused the rows themselves (PostgreSQL data, constraint or syntax classes; SQLite's equivalents). */
-export function isContentError(e: unknown): boolean {
+/**
+ * True when an insert failed because the database was away or busy (worth trying again): SQLite's
+ * busy, locked, I/O, full, read-only or cannot-open errors; PostgreSQL's connection, resource,
+ * shutdown and serialization classes; and errors without a SQL code (a refused or dropped
+ * connection). Anything else is about the rows or the statement, and trying again cannot help.
+ */
+export function isTransientError(e: unknown): boolean {
   const err = e as { code?: unknown; driverError?: { code?: unknown } };
   const code = String(err.driverError?.code ?? err.code ?? '');
-  return /^(22|23|42)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
+  if (code.startsWith('SQLITE_')) return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code);
+  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01)/.test(code);
+  return true;
 }
 
 export function encodeTagset(tags: Record<string, string>): string {
@@ -135,11 +142,13 @@ export class SqlMetricsStore implements MetricsStore {
   /** Inserts one batch; false when the database is away and the batch was set aside to retry. */
   private async insertRows(rows: PointRow[], retrying = false): Promise<boolean> {
     try {
-      await this.repo.createQueryBuilder().insert().values(rows).execute();
+      // updateEntity(false): no read-back of generated ids (one query less), and rows stay as they
+      // are, so a batch tried again is the same batch.
+      await this.repo.createQueryBuilder().insert().values(rows).updateEntity(false).execute();
       return true;
     } catch (e) {
       // Metrics never fail a build: refused rows are logged and dropped, the rest waits for the database.
-      if (isContentError(e)) {
+      if (!isTransientError(e)) {
         this.log.error('metric points refused by the database; dropped', { points: rows.length, error: String(e) });
         return true;
       }

@@ -1,17 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { isContentError } from '../../metrics/stores/sql-store.ts';
+import { isTransientError } from '../../metrics/stores/sql-store.ts';
 
 describe('SQL metrics store: which failed inserts wait for the database', () => {
-  it('drops what the database refuses for its content, keeps what failed because it was away', () => {
+  it('retries what failed because the database was away or busy, drops the rest', () => {
+    // Node's network errors and pg's own messages carry no SQLSTATE: the connection is the problem.
+    expect(isTransientError({ code: 'ECONNREFUSED' })).toBe(true);
+    expect(isTransientError(new Error('Connection terminated unexpectedly'))).toBe(true);
     // PostgreSQL SQLSTATEs, as pg reports them (TypeORM wraps them in driverError).
-    expect(isContentError({ code: '22003' })).toBe(true); // numeric value out of range
-    expect(isContentError({ driverError: { code: '23505' } })).toBe(true); // unique violation
-    expect(isContentError({ code: '42P01' })).toBe(true); // undefined table
-    expect(isContentError({ code: 'SQLITE_CONSTRAINT_NOTNULL' })).toBe(true);
-    expect(isContentError({ code: 'ECONNREFUSED' })).toBe(false);
-    expect(isContentError({ code: '57P01' })).toBe(false); // admin shutdown
-    expect(isContentError({ code: '08006' })).toBe(false); // connection failure
-    expect(isContentError({ code: 'SQLITE_BUSY' })).toBe(false);
-    expect(isContentError(new Error('Connection terminated unexpectedly'))).toBe(false);
+    expect(isTransientError({ driverError: { code: '57P01' } })).toBe(true); // admin shutdown
+    expect(isTransientError({ code: '08006' })).toBe(true); // connection failure
+    expect(isTransientError({ code: '53300' })).toBe(true); // too many connections
+    expect(isTransientError({ code: '22003' })).toBe(false); // numeric value out of range
+    expect(isTransientError({ driverError: { code: '23505' } })).toBe(false); // unique violation
+    expect(isTransientError({ code: '42P01' })).toBe(false); // undefined table
+    // SQLite.
+    expect(isTransientError({ code: 'SQLITE_BUSY' })).toBe(true);
+    expect(isTransientError({ code: 'SQLITE_IOERR_WRITE' })).toBe(true);
+    expect(isTransientError({ code: 'SQLITE_FULL' })).toBe(true);
+    expect(isTransientError({ code: 'SQLITE_CONSTRAINT_UNIQUE' })).toBe(false);
+    expect(isTransientError({ code: 'SQLITE_ERROR' })).toBe(false); // e.g. expression tree too large
   });
 });
