@@ -37,6 +37,7 @@ import { startPrometheusExporter } from '../metrics/prometheus.ts';
 import type { GrafanaConfig, InfluxDbConfig } from '../metrics/config.ts';
 import { linkMaker } from '../metrics/links.ts';
 import { LiveStream } from './api/live-stream.ts';
+import { PgFanout } from './events/pg-fanout.ts';
 
 export interface MasterOptions {
   /** Overrides config.web.port (0 picks a free port). */
@@ -185,8 +186,12 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       if (!build) throw new NotFoundError(`build ${buildid} not found`);
       if (build.complete_at !== null) throw new ConflictError(`build ${buildid} is already finished`);
       const live = running.get(buildid);
-      if (!live) throw new ConflictError(`build ${buildid} is not running on this master`);
-      live.stop(reason);
+      if (live) return live.stop(reason);
+      // Another master sharing the database runs it: ask it (see events/pg-fanout.ts).
+      if (fanout && build.masterid !== master.id && (await repos.masters.isActive(build.masterid))) {
+        return fanout.send({ name: 'build.stop', data: { buildid, reason } });
+      }
+      throw new ConflictError(`build ${buildid} is not running on this master, nor on another running master`);
     },
     rebuild: async (buildid, reason) => {
       const build = await repos.builds.get(buildid);
@@ -252,6 +257,20 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null, githubHook: config.web.changeHooks.github },
   );
   const live = new LiveStream(bus);
+  const fanout =
+    db.kind === 'postgres' && db.url
+      ? new PgFanout(
+          db.url,
+          bus,
+          (event) => {
+            if (event.name === 'buildrequest.new') claimer.wake(); // maybe for a builder this master runs
+            if (event.name === 'build.stop') running.get(event.data.buildid)?.stop(event.data.reason);
+            live.remote(event);
+          },
+          log,
+        )
+      : null;
+  await fanout?.start();
   const server = http.createServer(app);
   server.on('upgrade', (req, socket, head) => {
     if (!agentServer.handleUpgrade(req, socket, head) && !live.handleUpgrade(req, socket, head)) socket.destroy();
@@ -297,6 +316,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         await Promise.race([allDone, new Promise((r) => setTimeout(r, 10_000).unref())]);
       }
       stopListener();
+      await fanout?.stop();
       prometheus?.stop();
       await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));
       agentServer.close();

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from '../events/event-bus.ts';
+import type { RemoteEvent } from '../events/pg-fanout.ts';
 
 const BROADCAST: EventName[] = ['build.started', 'build.finished', 'step.started', 'step.finished', 'agent.connected', 'agent.disconnected', 'buildrequest.new', 'change.new'];
 const subscribeMessage = z.strictObject({ type: z.literal('subscribe'), logs: z.array(z.number().int().positive()).max(100) });
@@ -29,7 +30,18 @@ export class LiveStream {
     private readonly maxBufferedBytes = 4 * 1024 * 1024,
   ) {
     for (const name of BROADCAST) this.unsubscribe.push(bus.subscribe(name, (data) => this.broadcast(name, data)));
-    this.unsubscribe.push(bus.subscribe('log.appended', (e) => this.log(e)));
+    this.unsubscribe.push(bus.subscribe('log.appended', (e) => this.log(e, () => e.data.toString('utf8'))));
+  }
+
+  /** What another master sharing the database reported (see events/pg-fanout.ts). */
+  remote(event: RemoteEvent): void {
+    if (event.name === 'build.stop') return;
+    if (event.name === 'log.appended') return this.log(event.data, () => event.data.text);
+    if (event.name === 'log.gap') {
+      for (const c of this.clients) if (c.logs.has(event.data.logid)) this.send(c, { type: 'event', event: 'log.gap', data: event.data });
+      return;
+    }
+    if ((BROADCAST as string[]).includes(event.name)) this.broadcast(event.name, event.data);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
@@ -70,7 +82,7 @@ export class LiveStream {
     for (const c of this.clients) this.send(c, { type: 'event', event, data });
   }
 
-  private log(e: DomainEvents['log.appended']): void {
+  private log(e: Pick<DomainEvents['log.appended'], 'logid' | 'stepid' | 'first_line' | 'stream'>, decode: () => string): void {
     let text: string | null = null;
     for (const c of this.clients) {
       if (!c.logs.has(e.logid)) continue;
@@ -79,7 +91,7 @@ export class LiveStream {
         continue;
       }
       if (c.lagging.delete(e.logid)) this.send(c, { type: 'event', event: 'log.gap', data: { logid: e.logid } });
-      text ??= e.data.toString('utf8');
+      text ??= decode();
       this.send(c, { type: 'event', event: 'log.appended', data: { logid: e.logid, stepid: e.stepid, first_line: e.first_line, stream: e.stream, text } });
     }
   }

@@ -8,6 +8,8 @@ import { migrations } from './migrations/index.ts';
 export interface Database {
   kind: DbKind;
   source: DataSource;
+  /** PostgreSQL's connection URL (for connections outside TypeORM's pool: LISTEN); undefined on SQLite. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -45,5 +47,5 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
   }
   await source.initialize();
   await source.runMigrations({ transaction: 'each' });
-  return { kind, source, close: () => source.destroy() };
+  return { kind, source, ...(kind === 'postgres' ? { url: location } : {}), close: () => source.destroy() };
 }

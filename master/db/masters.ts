@@ -12,6 +12,10 @@ export class MastersRepo {
     return this.repo.save({ ...(existing ?? {}), name, active: true, last_active: now });
   }
 
+  async isActive(id: number): Promise<boolean> {
+    return (await this.repo.findOneBy({ id }))?.active === true;
+  }
+
   async deactivate(id: number): Promise<void> {
     await this.repo.update({ id }, { active: false });
   }
