@@ -23,7 +23,7 @@ import { SecretMasker } from './build/secret-masker.ts';
 import { endAsException, recoverAbandoned } from './build/abandoned-builds.ts';
 import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
-import { ConflictError, NotFoundError, ShuttingDownError } from './errors/index.ts';
+import { ConflictError, NotFoundError, ShuttingDownError, StoreUnavailableError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
 import { startChangeSchedulers } from './scheduler/change-scheduler.ts';
 import { GitPoller } from './changes/git-poller.ts';
@@ -189,7 +189,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       if (live) return live.stop(reason);
       // Another master sharing the database runs it: ask it (see events/pg-fanout.ts).
       if (fanout && build.masterid !== master.id && (await repos.masters.isActive(build.masterid))) {
-        return fanout.send({ name: 'build.stop', data: { buildid, reason } });
+        if (await fanout.send({ name: 'build.stop', data: { buildid, reason } })) return;
+        throw new StoreUnavailableError(`build ${buildid} runs on another master, which could not be told to stop it; try again`);
       }
       throw new ConflictError(`build ${buildid} is not running on this master, nor on another running master`);
     },
@@ -261,6 +262,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     db.kind === 'postgres' && db.url
       ? new PgFanout(
           db.url,
+          (channel, payload) => db.source.query('SELECT pg_notify($1, $2)', [channel, payload]),
           bus,
           (event) => {
             if (event.name === 'buildrequest.new') claimer.wake(); // maybe for a builder this master runs

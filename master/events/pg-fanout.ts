@@ -7,13 +7,16 @@
  *
  * Remote events are delivered apart from the local bus on purpose: metrics and Prometheus count the
  * builds their own master ran, and must not count another master's twice.
- * NOTIFY carries at most 8000 bytes: a log chunk too big for it is forwarded without its text, as a
- * gap, and the UI re-reads the log's tail. Events sent while the listening connection is down (a
+ * NOTIFY carries less than 8000 bytes: a log chunk too big for it (measured as sent, JSON escapes
+ * included) is forwarded without its text, as a gap, and the UI re-reads the log's tail.
+ * Any role that can connect to the database can NOTIFY on the channel: what arrives is validated, an
+ * unknown or malformed event is ignored and logged, and never throws in the listener. Events sent while the listening connection is down (a
  * PostgreSQL restart) are lost to this master; it reconnects with a growing delay, and the UI reloads
  * on its own reconnects; the claimer's slow poll covers requests.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from './event-bus.ts';
 import type { Logger } from '../logger.ts';
 
@@ -30,8 +33,8 @@ const FORWARD = [
   'agent.available',
   'change.new',
 ] as const satisfies readonly EventName[];
-/** Bytes of log text a notification may carry (NOTIFY's limit is 8000 bytes with the envelope). */
-const MAX_LOG_TEXT = 6000;
+/** NOTIFY refuses payloads of 8000 bytes or more. */
+const MAX_PAYLOAD = 7900;
 
 type Forwarded = (typeof FORWARD)[number];
 export type RemoteEvent =
@@ -45,10 +48,39 @@ interface Envelope {
   event: RemoteEvent;
 }
 
+const id = z.number().int().nonnegative();
+const buildEvents = [
+  'build.started',
+  'build.finished',
+  'step.started',
+  'step.finished',
+  'buildrequest.new',
+  'buildrequest.complete',
+] as const;
+const agentEvents = ['agent.connected', 'agent.disconnected', 'agent.available'] as const;
+const envelopeSchema = z.object({
+  origin: z.string(),
+  event: z.discriminatedUnion('name', [
+    z.object({ name: z.literal('change.new'), data: z.object({ changeid: id }) }),
+    ...buildEvents.map((name) =>
+      z.object({ name: z.literal(name), data: z.looseObject({ buildid: id.optional(), buildrequestid: id.optional() }) }),
+    ),
+    ...agentEvents.map((name) => z.object({ name: z.literal(name), data: z.object({ name: z.string() }) })),
+    z.object({
+      name: z.literal('log.appended'),
+      data: z.object({ logid: id, stepid: id, stream: z.enum(['o', 'e', 'h']), first_line: id, text: z.string() }),
+    }),
+    z.object({ name: z.literal('log.gap'), data: z.object({ logid: id }) }),
+    z.object({ name: z.literal('build.stop'), data: z.object({ buildid: id, reason: z.string().max(1000) }) }),
+  ]),
+});
+
 export class PgFanout {
   /** Tells this master's own notifications from the others'. */
   private readonly origin = randomUUID();
   private client: pg.Client | null = null;
+  /** The client being connected, so that a late event of an older client is not taken for a loss. */
+  private connecting: pg.Client | null = null;
   private stopped = false;
   private retryMs = 500;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -56,37 +88,44 @@ export class PgFanout {
 
   constructor(
     private readonly url: string,
+    /** Runs `SELECT pg_notify(channel, payload)` on the master's pool, not on the listening connection. */
+    private readonly notify: (channel: string, payload: string) => Promise<unknown>,
     private readonly bus: EventBus,
     private readonly onRemote: (event: RemoteEvent) => void,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    for (const name of FORWARD) this.unsubscribe.push(this.bus.subscribe(name, (data) => this.send({ name, data } as RemoteEvent)));
+    for (const name of FORWARD) this.unsubscribe.push(this.bus.subscribe(name, (data) => void this.send({ name, data } as RemoteEvent)));
     this.unsubscribe.push(
-      this.bus.subscribe('log.appended', (e) =>
-        this.send(
-          e.data.length <= MAX_LOG_TEXT
-            ? {
-                name: 'log.appended',
-                data: { logid: e.logid, stepid: e.stepid, stream: e.stream, first_line: e.first_line, text: e.data.toString('utf8') },
-              }
-            : { name: 'log.gap', data: { logid: e.logid } },
-        ),
-      ),
+      this.bus.subscribe('log.appended', (e) => {
+        const text = e.data.toString('utf8');
+        void this.send({
+          name: 'log.appended',
+          data: { logid: e.logid, stepid: e.stepid, stream: e.stream, first_line: e.first_line, text },
+        });
+      }),
     );
     await this.connect();
   }
 
-  /** Sends an event to the other masters (also used for requests such as `build.stop`). */
-  send(event: RemoteEvent): void {
-    const client = this.client;
-    if (!client) return;
-    const payload = JSON.stringify({ origin: this.origin, event } satisfies Envelope);
-    if (Buffer.byteLength(payload) >= 8000) return; // cannot happen for the events above; never an error
-    client
-      .query('SELECT pg_notify($1, $2)', [CHANNEL, payload])
-      .catch((e: unknown) => this.log.warn('could not notify other masters', { error: String(e) }));
+  /** Tells the other masters (events, and requests such as `build.stop`); false if it could not. */
+  async send(event: RemoteEvent): Promise<boolean> {
+    let payload = JSON.stringify({ origin: this.origin, event } satisfies Envelope);
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD) {
+      if (event.name !== 'log.appended') {
+        this.log.warn('event too big to tell other masters; not sent', { event: event.name });
+        return false;
+      }
+      payload = JSON.stringify({ origin: this.origin, event: { name: 'log.gap', data: { logid: event.data.logid } } } satisfies Envelope);
+    }
+    try {
+      await this.notify(CHANNEL, payload);
+      return true;
+    } catch (e) {
+      this.log.warn('could not notify other masters', { event: event.name, error: String(e) });
+      return false;
+    }
   }
 
   async stop(): Promise<void> {
@@ -99,7 +138,14 @@ export class PgFanout {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    // TCP keepalive finds a connection a NAT or a failover left half-open; a connect never hangs.
+    const client = new pg.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+    });
+    this.connecting = client;
     client.on('notification', (n) => this.receive(n.payload));
     client.on('error', (e) => this.lost(client, e));
     client.on('end', () => this.lost(client, null));
@@ -109,6 +155,8 @@ export class PgFanout {
     } catch (e) {
       this.lost(client, e);
       return;
+    } finally {
+      if (this.connecting === client) this.connecting = null;
     }
     if (this.stopped) {
       await client.end().catch(() => {});
@@ -121,7 +169,10 @@ export class PgFanout {
 
   private lost(client: pg.Client, error: unknown): void {
     if (this.stopped) return;
+    // Only the current (or connecting) client's loss counts: a late event of an older one must not
+    // open a second connection, which would deliver every event twice.
     if (this.client === client) this.client = null;
+    else if (this.connecting !== client) return;
     if (this.retryTimer) return;
     this.log.warn('lost the connection that hears other masters; reconnecting', {
       error: error === null ? 'ended' : String(error),
@@ -138,12 +189,21 @@ export class PgFanout {
   private receive(payload: string | undefined): void {
     let envelope: Envelope;
     try {
-      envelope = JSON.parse(payload ?? '') as Envelope;
-    } catch {
-      this.log.warn('ignored a malformed notification on the masters channel', { payload: (payload ?? '').slice(0, 200) });
+      const parsed = envelopeSchema.safeParse(JSON.parse(payload ?? ''));
+      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid');
+      envelope = parsed.data as Envelope;
+    } catch (e) {
+      this.log.warn('ignored a malformed notification on the masters channel', {
+        error: (e as Error).message,
+        payload: (payload ?? '').slice(0, 200),
+      });
       return;
     }
-    if (envelope.origin === this.origin || typeof envelope.event?.name !== 'string') return;
-    this.onRemote(envelope.event);
+    if (envelope.origin === this.origin) return;
+    try {
+      this.onRemote(envelope.event);
+    } catch (e) {
+      this.log.error('handling a notification from another master failed', { event: envelope.event.name, error: String(e) });
+    }
   }
 }

@@ -49,7 +49,7 @@ describe.skipIf(!pgDb)('two masters sharing PostgreSQL', () => {
         {
           name: 'big',
           factory: new BuildFactory().addStep(
-            new ShellCommand({ name: 'dump', command: "sleep 1; head -c 20000 /dev/zero | tr '\\0' x; sleep 0.5" }),
+            new ShellCommand({ name: 'dump', command: "sleep 1; head -c 5000 /dev/zero | tr '\\0' '\\n'; sleep 0.5" }),
           ),
         },
         { name: 'long', factory: new BuildFactory().addStep(new ShellCommand({ name: 'wait', command: ['sleep', '30.5'] })) },
@@ -93,7 +93,7 @@ describe.skipIf(!pgDb)('two masters sharing PostgreSQL', () => {
     live.ws.close();
   });
 
-  it('sends a log chunk too big for a notification as a gap, which the client re-reads', async () => {
+  it('sends a log chunk too big for a notification once JSON-escaped (5000 newlines) as a gap', async () => {
     const { live, buildid, logid } = await followOnA('big');
     await waitFor('build.finished on A', () => live.seen.find((m) => m.event === 'build.finished' && m.data.buildid === buildid), 20_000);
     expect(live.seen.some((m) => m.event === 'log.gap' && m.data.logid === logid)).toBe(true);
@@ -113,9 +113,23 @@ describe.skipIf(!pgDb)('two masters sharing PostgreSQL', () => {
     live.ws.close();
   });
 
+  it('ignores malformed notifications on the channel, and keeps hearing the other master', async () => {
+    const junk = [
+      'null',
+      '{}',
+      'not json',
+      JSON.stringify({ origin: 'x', event: { name: 'build.stop' } }),
+      JSON.stringify({ origin: 'x', event: { name: 'log.appended', data: null } }),
+    ];
+    for (const payload of junk) await a.db.source.query('SELECT pg_notify($1, $2)', ['caliper_events', payload]);
+    const { live, buildid } = await followOnA('talk');
+    await waitFor('build.finished on A', () => live.seen.find((m) => m.event === 'build.finished' && m.data.buildid === buildid), 20_000);
+    live.ws.close();
+  });
+
   it('counts builds in Prometheus only on the master that ran them', async () => {
     const metrics = async (m: RunningMaster) => (await fetch(`${m.url}/metrics`)).text();
-    expect(await metrics(b)).toMatch(/caliper_builds_total\{builder="talk",result="success"\} 1/);
+    expect(await metrics(b)).toMatch(/caliper_builds_total\{builder="talk",result="success"\} 2/);
     expect(await metrics(a)).not.toMatch(/caliper_builds_total\{builder="talk"/);
   });
 });
