@@ -164,17 +164,19 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     return row.id;
   };
   const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log);
-  const addChange = async (change: ChangeInput): Promise<number> => {
-    const row = await repos.changes.create(change, now());
-    bus.publish('change.new', { changeid: row.id });
-    changeSchedulers.onChange(row);
-    return row.id;
+  const addChanges = async (changes: ChangeInput[]): Promise<number[]> => {
+    const rows = await repos.changes.createMany(changes, now());
+    for (const row of rows) {
+      bus.publish('change.new', { changeid: row.id });
+      changeSchedulers.onChange(row);
+    }
+    return rows.map((r) => r.id);
   };
-  const pollers = config.changeSources.map((source) => new GitPoller(source, options.basedir ?? process.cwd(), addChange, log));
+  const pollers = config.changeSources.map((source) => new GitPoller(source, options.basedir ?? process.cwd(), (c) => addChanges([c]), log));
   const actions: BuildActions = {
-    addChange: async (change) => {
+    addChanges: async (changes) => {
       if (stopping) throw new ShuttingDownError('the master is shutting down; post the change again once it is back');
-      return addChange(change);
+      return addChanges(changes);
     },
     force: async (builderName, req) => {
       if (stopping) throw new ShuttingDownError('the master is shutting down; force the build again once it is back');

@@ -66,7 +66,7 @@ export function createApp(
   api.use(uiRouter(deps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
-  if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook, options.maxBodyBytes));
+  if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook));
   const prometheus = options.prometheus;
   if (prometheus) {
     app.get('/metrics', async (_req, res) => {

@@ -45,7 +45,7 @@ export function changesRouter(deps: ApiDeps): Router {
   // Buildbot's base change hook, in JSON: a CI system, a repository's post-receive hook or a script posts here.
   r.post('/changes', requireToken(deps.authTokens), async (req, res) => {
     const change = parseBody(changeInputSchema, req.body);
-    const changeid = await deps.actions.addChange(change);
+    const [changeid] = await deps.actions.addChanges([change]);
     res.status(201).json({ changeid });
   });
   return r;

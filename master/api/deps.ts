@@ -12,8 +12,8 @@ export interface BuildActions {
   force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
   stop(buildid: number, reason: string): Promise<void>;
   rebuild(buildid: number, reason: string): Promise<number>;
-  /** Stores a change and hands it to the change schedulers; returns its id. */
-  addChange(change: ChangeInput): Promise<number>;
+  /** Stores changes (all or none) and hands them to the change schedulers; returns their ids. */
+  addChanges(changes: ChangeInput[]): Promise<number[]>;
 }
 
 export interface ApiDeps {

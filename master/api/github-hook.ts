@@ -2,9 +2,11 @@
  * `POST /hooks/github`: GitHub's push webhook turned into changes, as Buildbot's github change hook.
  * GitHub cannot send our bearer token, so a request proves itself with `X-Hub-Signature-256`, the
  * HMAC-SHA256 of its exact body under the shared secret (compared in constant time). `ping` answers
- * 200; a push of a branch stores one change per commit (GitHub lists up to 20; a push of no new
- * commit, such as a new branch at an existing commit, gives its head commit); tag pushes, branch
- * deletions and other events are answered 200 and ignored, so GitHub's delivery log says why.
+ * 200; a push of a branch stores one change per distinct commit (commits already pushed to another
+ * branch are skipped, as Buildbot does; a push with none, such as a new branch at an existing commit,
+ * gives its head commit), all in one transaction; tag pushes, branch deletions, other events and
+ * deliveries already handled (same `X-GitHub-Delivery`, kept for the last 1000) are answered 200 and
+ * ignored, so GitHub's delivery log says why.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router } from 'express';
@@ -18,13 +20,19 @@ export interface GithubHookConfig {
   secret: string;
   /** Which of the repository's URLs changes carry as `repository` (match it with the Git step's `repourl`). */
   repositoryUrl: 'clone_url' | 'ssh_url' | 'html_url';
+  /** Largest payload accepted (GitHub sends up to 25 MB). */
+  maxBodyBytes: number;
 }
+
+const MAX_PATH = 1000;
+const REMEMBERED_DELIVERIES = 1000;
 
 const commit = z.object({
   id: z.string(),
   message: z.string(),
   timestamp: z.string(),
-  author: z.object({ name: z.string(), email: z.string().optional() }),
+  author: z.object({ name: z.string(), email: z.string().nullish() }),
+  distinct: z.boolean().default(true),
   added: z.array(z.string()).default([]),
   modified: z.array(z.string()).default([]),
   removed: z.array(z.string()).default([]),
@@ -44,9 +52,10 @@ export function validSignature(secret: string, body: Buffer, signature: string |
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig, maxBodyBytes: number): Router {
+export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router {
   const r = Router();
-  r.post('/hooks/github', express.raw({ type: () => true, limit: maxBodyBytes }), async (req, res) => {
+  const handled = new Set<string>(); // delivery ids, oldest first (a Set keeps insertion order)
+  r.post('/hooks/github', express.raw({ type: () => true, limit: hook.maxBodyBytes }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!validSignature(hook.secret, body, req.get('x-hub-signature-256'))) {
       throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match the body under web.changeHooks.github.secret');
@@ -55,6 +64,8 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig, maxBodyB
       throw new UnsupportedMediaTypeError("set the webhook's content type to application/json on GitHub");
     }
     const event = req.get('x-github-event') ?? '';
+    const delivery = req.get('x-github-delivery');
+    if (delivery && handled.has(delivery)) return res.json({ ignored: `delivery ${delivery} was already handled` });
     if (event === 'ping') return res.json({ ok: true });
     if (event !== 'push') return res.json({ ignored: `event "${event}" is not handled (only push)` });
     let json: unknown;
@@ -67,7 +78,8 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig, maxBodyB
     if (!push.ref.startsWith('refs/heads/')) return res.json({ ignored: `${push.ref} is not a branch` });
     if (push.deleted) return res.json({ ignored: `${push.ref} was deleted` });
     const branch = push.ref.slice('refs/heads/'.length);
-    const commits = push.commits.length > 0 ? push.commits : push.head_commit ? [push.head_commit] : [];
+    const distinct = push.commits.filter((c) => c.distinct);
+    const commits = distinct.length > 0 ? distinct : push.head_commit ? [push.head_commit] : [];
     // Checked as a posted change is (422 names the field), all before any is stored.
     const changes = commits.map((c) =>
       parseBody(changeInputSchema, {
@@ -76,14 +88,17 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig, maxBodyB
         revision: c.id,
         author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
         comments: c.message.slice(0, 100_000),
-        files: [...new Set([...c.added, ...c.modified, ...c.removed])].slice(0, 10_000),
+        files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
         project: push.repository.full_name.slice(0, 200),
         category: 'push',
         ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
       }),
     );
-    const changeids: number[] = [];
-    for (const change of changes) changeids.push(await deps.actions.addChange(change));
+    const changeids = await deps.actions.addChanges(changes);
+    if (delivery) {
+      handled.add(delivery);
+      if (handled.size > REMEMBERED_DELIVERIES) handled.delete(handled.values().next().value as string);
+    }
     res.status(201).json({ changeids });
   });
   return r;

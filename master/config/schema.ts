@@ -93,6 +93,8 @@ export const configSchema = z.strictObject({
               /** The webhook's secret on GitHub (read it from the environment). */
               secret: z.string().min(16, 'must be at least 16 characters (read it from the environment)'),
               repositoryUrl: z.enum(['clone_url', 'ssh_url', 'html_url']).default('clone_url'),
+              /** Largest payload accepted; GitHub sends up to 25 MB. */
+              maxBodyBytes: z.number().int().min(1024).default(25 * 1024 * 1024),
             })
             .optional(),
         })

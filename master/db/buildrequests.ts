@@ -1,6 +1,7 @@
 import { IsNull, type DataSource, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { transaction } from './transaction.ts';
 
 export const buildRequestFields: FieldMap = {
   buildrequestid: { column: 'id', type: 'int' },
@@ -41,7 +42,7 @@ export class BuildRequestsRepo {
     };
     const changeids = values.changeids ?? [];
     if (changeids.length === 0) return this.repo.save(row);
-    return this.source.transaction(async (m) => {
+    return transaction(this.source, async (m) => {
       const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row);
       await m.insert('buildrequest_changes', changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })));
       return saved;

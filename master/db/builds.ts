@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { BuildRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { transaction } from './transaction.ts';
 
 export const buildFields: FieldMap = {
   buildid: { column: 'id', type: 'int' },
@@ -33,7 +34,7 @@ export class BuildsRepo {
   async create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.source.transaction(async (em) => {
+        return await transaction(this.source, async (em) => {
           const repo = em.getRepository<BuildRow>('Build');
           const raw = (await repo
             .createQueryBuilder('b')

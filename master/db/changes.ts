@@ -2,6 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import type { ChangeRow } from './entities.ts';
 import { runCollectionQuery, parseCollectionQuery, scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import type { ChangeInput } from '../changes/change.ts';
+import { transaction } from './transaction.ts';
 
 export const changeFields: FieldMap = {
   changeid: { column: 'id', type: 'int' },
@@ -24,6 +25,19 @@ export class ChangesRepo {
   }
 
   async create(change: ChangeInput, now: number): Promise<ChangeRow> {
+    return (await this.createMany([change], now))[0] as ChangeRow;
+  }
+
+  /** Stores every change or none (one transaction), in order. */
+  async createMany(changes: ChangeInput[], now: number): Promise<ChangeRow[]> {
+    return transaction(this.source, async (m) => {
+      const rows: ChangeRow[] = [];
+      for (const change of changes) rows.push(await this.insert(m.getRepository<ChangeRow>('Change'), change, now));
+      return rows;
+    });
+  }
+
+  private async insert(repo: Repository<ChangeRow>, change: ChangeInput, now: number): Promise<ChangeRow> {
     const row = {
       repository: change.repository,
       branch: change.branch ?? null,
@@ -36,7 +50,7 @@ export class ChangesRepo {
       when_timestamp: change.when_timestamp === undefined ? now : Math.round(change.when_timestamp * 1000),
       created_at: now,
     };
-    const result = await this.repo.insert({ ...row });
+    const result = await repo.insert({ ...row });
     return { ...row, id: Number((result.identifiers[0] as { id: number }).id) };
   }
 

@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { transaction } from './transaction.ts';
 
 export const logFields: FieldMap = {
   logid: { column: 'id', type: 'int' },
@@ -37,7 +38,7 @@ export class LogsRepo {
     let newlines = 0;
     for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) newlines++;
     const first = log.num_lines;
-    await this.source.transaction(async (em) => {
+    await transaction(this.source, async (em) => {
       await em.getRepository<LogChunkRow>('LogChunk').insert({ logid: log.id, first_line: first, last_line: first + newlines, stream, content });
       await em.getRepository<LogRow>('Log').update({ id: log.id }, { num_lines: first + newlines, num_bytes: log.num_bytes + content.length });
     });

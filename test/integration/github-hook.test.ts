@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand, singleBranchScheduler } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, startTestMaster } from '../helpers/harness.ts';
+import { api, startTestMaster, waitFor } from '../helpers/harness.ts';
 
 const SECRET = 'a-github-webhook-secret-1234';
 const REPO = {
@@ -50,11 +50,12 @@ function push(ref: string, commits: ReturnType<typeof commit>[], extra: Record<s
 describe('GitHub webhook', () => {
   let master: RunningMaster;
   let plain: RunningMaster;
+  let deliveries = 0;
 
   const deliver = async (
     event: string,
     payload: unknown,
-    options: { secret?: string; signature?: string; contentType?: string; tamper?: boolean } = {},
+    options: { secret?: string; signature?: string; contentType?: string; tamper?: boolean; delivery?: string } = {},
   ) => {
     const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
     const signature =
@@ -67,7 +68,7 @@ describe('GitHub webhook', () => {
       headers: {
         'Content-Type': options.contentType ?? 'application/json',
         'X-GitHub-Event': event,
-        'X-GitHub-Delivery': 'd-1',
+        'X-GitHub-Delivery': options.delivery ?? `d-${++deliveries}`,
         'X-Hub-Signature-256': signature,
       },
       body: options.tamper ? body.replace('Ada', 'Eve') : body,
@@ -125,8 +126,11 @@ describe('GitHub webhook', () => {
       when_timestamp: Date.parse('2026-11-20T09:15:30Z') / 1000,
     });
     expect((await client.get(`/changes/${res.body.changeids[1]}`)).body.changes[0].files).toEqual(['OLD.md']);
-    const requests = (await client.get('/buildrequests?order=buildrequestid')).body.buildrequests as { buildrequestid: number }[];
-    expect(requests).toHaveLength(2);
+    // The requests follow the answer (the scheduler does not hold it up).
+    const requests = await waitFor('two build requests', async () => {
+      const rows = (await client.get('/buildrequests?order=buildrequestid')).body.buildrequests as { buildrequestid: number }[];
+      return rows.length === 2 && rows;
+    });
     for (const [i, r] of requests.entries()) {
       expect(
         (await client.get(`/buildrequests/${r.buildrequestid}/changes`)).body.changes.map((c: { changeid: number }) => c.changeid),
@@ -139,6 +143,34 @@ describe('GitHub webhook', () => {
     const res = await deliver('push', { ...push('refs/heads/release', []), created: true, head_commit: commit(c, 'Release') });
     expect(res.status).toBe(201);
     expect((await api(master).get(`/changes/${res.body.changeids[0]}`)).body.changes[0]).toMatchObject({ branch: 'release', revision: c });
+  });
+
+  it('takes a commit without author email, skips commits already pushed elsewhere and paths over 1000 chars', async () => {
+    const noEmail = {
+      ...commit('1'.repeat(40), 'From a bot', { modified: ['ok.txt', `${'d/'.repeat(600)}deep.txt`] }),
+      author: { name: 'bot', email: null as unknown as string, username: 'bot' },
+    };
+    const seen = { ...commit('2'.repeat(40), 'Already on main'), distinct: false };
+    const res = await deliver('push', push('refs/heads/topic', [seen, noEmail]));
+    expect(res.status).toBe(201);
+    expect(res.body.changeids).toHaveLength(1);
+    expect((await api(master).get(`/changes/${res.body.changeids[0]}`)).body.changes[0]).toMatchObject({
+      revision: '1'.repeat(40),
+      author: 'bot',
+      files: ['ok.txt'],
+    });
+  });
+
+  it('handles a delivery once: a redelivery with the same X-GitHub-Delivery is ignored', async () => {
+    const payload = push('refs/heads/main', [commit('3'.repeat(40), 'Once')]);
+    const first = await deliver('push', payload, { delivery: 'abc-123' });
+    expect(first.status).toBe(201);
+    const before = await changeCount();
+    expect(await deliver('push', payload, { delivery: 'abc-123' })).toEqual({
+      status: 200,
+      body: { ignored: 'delivery abc-123 was already handled' },
+    });
+    expect(await changeCount()).toBe(before);
   });
 
   it('refuses a missing, wrong or stale signature, and stores nothing', async () => {

@@ -1,0 +1,62 @@
+/**
+ * Writes that need a transaction (a request linked to its changes, changes stored together, log
+ * chunks with their counts) made at the same moment by different builds: all must land. On SQLite,
+ * TypeORM shares one connection and query runner, and two transactions at once used to fail.
+ */
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../master/db/data-source.ts';
+import { createRepositories } from '../../master/db/repositories.ts';
+import { testDatabases } from '../helpers/databases.ts';
+
+describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
+  it('links 20 requests to their changes and appends to 10 logs, all at once', async () => {
+    const database = await openDatabase(await db.create());
+    try {
+      const repos = createRepositories(database);
+      const now = Date.now();
+      const builder = (await repos.builders.sync([{ name: 'b', tags: [] } as never])).get('b') as { id: number };
+      const changes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          repos.changes.createMany([{ repository: 'r', revision: `r${i}`, author: '', comments: '', files: [], project: '' }], now),
+        ),
+      );
+      expect(changes.flat()).toHaveLength(20);
+      const requests = await Promise.all(
+        changes.map(([c]) =>
+          repos.buildRequests.create({ builderid: builder.id, reason: 'x', properties: {}, changeids: [(c as { id: number }).id] }, now),
+        ),
+      );
+      for (const [i, r] of requests.entries()) {
+        expect((await repos.changes.ofBuildRequest(r.id)).rows.map((c) => c.revision)).toEqual([`r${i}`]);
+      }
+      const builds = await Promise.all(
+        requests
+          .slice(0, 5)
+          .map((r) =>
+            repos.builds.create({
+              builderid: builder.id,
+              buildrequestid: r.id,
+              masterid: 1,
+              agent: 'a',
+              started_at: now,
+              state_string: '',
+              properties: '{}',
+            }),
+          ),
+      );
+      expect(builds.map((b) => b.number).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5]);
+      const build = builds[0] as { id: number };
+      const step = await repos.steps.create({ buildid: build.id, number: 0, name: 's', started_at: now });
+      const logs = await Promise.all(Array.from({ length: 10 }, (_, i) => repos.logs.create(step.id, `log${i}`, 's')));
+      // A log's own chunks are written one after the other (its LogWriter does so); the logs at once.
+      await Promise.all(
+        logs.map(async (log) => {
+          for (let i = 0; i < 3; i++) await repos.logs.appendChunk(log, 'o', Buffer.from('line\n'));
+        }),
+      );
+      for (const log of logs) expect((await repos.logs.get(log.id))?.num_lines).toBe(3);
+    } finally {
+      await database.close();
+    }
+  });
+});
