@@ -79,6 +79,14 @@ export class AgentRegistry {
     return best;
   }
 
+  /** Whether a connected agent fits the builder, busy or not. */
+  hasFitting(builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined }): boolean {
+    for (const a of this.connected.values()) {
+      if (a.handle.connected && agentFits(builder, { name: a.config.name, labels: [...a.config.labels, ...a.info.labels] })) return true;
+    }
+    return false;
+  }
+
   acquire(name: string, builder: string): void {
     const a = this.connected.get(name);
     if (!a) return;

@@ -83,10 +83,16 @@ function crossIssues(input: unknown): ConfigIssue[] {
   const lockNames = records(input.locks).map((l) => str(l.name) ?? '');
   for (const d of duplicates(lockNames)) issues.push({ path: 'locks', message: `lock "${d}" is defined twice` });
   builders.forEach((b, i) => {
-    records(b.locks).forEach((access, j) => {
-      const lock = str(access.lock);
-      if (lock !== undefined && !lockNames.includes(lock)) issues.push({ path: `builders[${i}].locks[${j}].lock`, message: `no lock named "${lock}" in locks` });
+    const taken = records(b.locks).map((access) => str(access.lock) ?? '');
+    taken.forEach((lock, j) => {
+      if (lock && !lockNames.includes(lock)) issues.push({ path: `builders[${i}].locks[${j}].lock`, message: `no lock named "${lock}" in locks` });
     });
+    for (const d of duplicates(taken.filter(Boolean))) issues.push({ path: `builders[${i}].locks`, message: `lock "${d}" is listed twice` });
+  });
+  records(input.locks).forEach((l, i) => {
+    for (const name of Object.keys(isRecord(l.maxCountForAgent) ? l.maxCountForAgent : {})) {
+      if (!agentNames.includes(name)) issues.push({ path: `locks[${i}].maxCountForAgent.${name}`, message: `no agent named "${name}" in agents` });
+    }
   });
   const schedulers = records(input.schedulers);
   schedulers.forEach((s, i) => {

@@ -28,7 +28,8 @@ export class LockSet {
       const lock = this.locks.get(access.lock);
       if (!lock) throw new Error(`unknown lock "${access.lock}"`); // compile checks every reference
       if (lock.type === 'master') return { key: `m\u0000${lock.name}`, access, max: lock.maxCount };
-      return { key: `a\u0000${lock.name}\u0000${agent}`, access, max: lock.maxCountForAgent[agent] ?? lock.maxCount };
+      const own = Object.hasOwn(lock.maxCountForAgent, agent) ? lock.maxCountForAgent[agent] : undefined; // not inherited names
+      return { key: `a\u0000${lock.name}\u0000${agent}`, access, max: own ?? lock.maxCount };
     });
   }
 
@@ -38,19 +39,25 @@ export class LockSet {
     return i;
   }
 
-  /** Whether every lock is free for these accesses on `agent`, none of them in `reserved`. */
-  available(accesses: ParsedLockAccess[], agent: string, reserved: ReadonlySet<string> = new Set()): boolean {
-    return this.resolve(accesses, agent).every(({ key, access, max }) => {
-      if (reserved.has(key)) return false;
-      const i = this.instance(key);
-      if (i.exclusive) return false;
-      return access.access === 'exclusive' ? i.counting === 0 : i.counting < max;
-    });
+  private free(key: string, access: ParsedLockAccess, max: number): boolean {
+    const i = this.instance(key);
+    if (i.exclusive) return false;
+    return access.access === 'exclusive' ? i.counting === 0 : i.counting < max;
   }
 
-  /** Instance keys of these accesses (for reserving them for an older waiting request). */
-  keys(accesses: ParsedLockAccess[], agent: string): string[] {
-    return this.resolve(accesses, agent).map((r) => r.key);
+  /** Whether every lock is free for these accesses on `agent`, none of them in `reserved`. */
+  available(accesses: ParsedLockAccess[], agent: string, reserved: ReadonlySet<string> = new Set()): boolean {
+    return this.resolve(accesses, agent).every(({ key, access, max }) => !reserved.has(key) && this.free(key, access, max));
+  }
+
+  /**
+   * The instances that keep these accesses from being taken on `agent` (null: master locks only), to
+   * reserve them for an older waiting request. Free instances are not returned: reserving them would
+   * hold up builds that do not compete with it.
+   */
+  blocking(accesses: ParsedLockAccess[], agent: string | null): string[] {
+    const masterOnly = accesses.filter((a) => agent !== null || this.locks.get(a.lock)?.type === 'master');
+    return this.resolve(masterOnly, agent ?? '').filter(({ key, access, max }) => !this.free(key, access, max)).map((r) => r.key);
   }
 
   /** Takes the locks (call after `available`); release them once, when the build ends. */

@@ -44,6 +44,11 @@ export class RequestClaimer {
     return this.current;
   }
 
+  /** A getter: TypeScript narrows `state` after the check at the loop's top and would not see stop() change it. */
+  private get stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
   wake(): void {
     if (this.state === 'stopped') return;
     if (this.state === 'passing') {
@@ -74,11 +79,19 @@ export class RequestClaimer {
       if (!builder) continue; // a builder this master does not run (removed from config, or another master's)
       const agent = registry.findFree(builder, (name) => locks.available(builder.locks, name, reserved));
       if (!agent) {
-        const blocked = builder.locks.length > 0 ? registry.findFree(builder) : null;
-        if (blocked) for (const key of locks.keys(builder.locks, blocked.config.name)) reserved.add(key);
+        if (builder.locks.length > 0 && registry.hasFitting(builder)) {
+          // Locks that keep it waiting: on a free agent, or (its agents all busy) the master locks.
+          const free = registry.findFree(builder);
+          for (const key of locks.blocking(builder.locks, free ? free.config.name : null)) reserved.add(key);
+        }
         continue;
       }
       if (!(await repos.buildRequests.claim(request.id, this.deps.masterid, this.deps.now()))) continue;
+      if (this.stopped) {
+        // stop() came while the claim was in flight: no build starts during shutdown.
+        await repos.buildRequests.unclaim(request.id);
+        return;
+      }
       registry.acquire(agent.config.name, builder.name);
       this.deps.startBuild(builder, request.builderid, request, agent, locks.take(builder.locks, agent.config.name));
     }

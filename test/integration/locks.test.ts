@@ -55,6 +55,12 @@ describe('locks', () => {
           })),
           ...['p1', 'p2', 'p3', 'p4'].map((name) => ({ name, agents: ['a1'], factory: nap(), locks: [{ lock: 'pool' }] })),
           { name: 'pool-admin', agents: ['a1'], factory: nap(), locks: [{ lock: 'pool', access: 'exclusive' as const }] },
+          {
+            name: 'deploy-with-pool',
+            agents: ['a1'],
+            factory: nap(),
+            locks: [{ lock: 'deploy', access: 'exclusive' as const }, { lock: 'pool' }],
+          },
           ...['h1', 'h2'].map((name) => ({ name, agents: ['a2'], factory: nap(), locks: [{ lock: 'heavy' }] })),
           ...['h3', 'h4'].map((name) => ({ name, factory: nap(), locks: [{ lock: 'heavy' }] })),
         ],
@@ -116,6 +122,13 @@ describe('locks', () => {
       if (s !== admin) expect(s.end <= admin.start || s.start >= admin.end, `${s.builder} overlaps pool-admin`).toBe(true);
     const p3 = spans.find((s) => s.builder === 'p3') as Span;
     expect(p3.start).toBeGreaterThanOrEqual(admin.end);
+  });
+
+  it('lets a newer build take a free lock that an older build, waiting for another lock, also needs', async () => {
+    const spans = await run(['deploy-a', 'deploy-with-pool', 'p1']);
+    const [deploy, waiting, p1] = spans as unknown as [Span, Span, Span];
+    expect(waiting.start).toBeGreaterThanOrEqual(deploy.end); // it waited for 'deploy'
+    expect(p1.start).toBeLessThan(deploy.end); // 'pool' was free: p1 did not wait behind it
   });
 
   it('counts an agent lock per agent: one heavy build on each agent at a time, two agents in parallel', async () => {

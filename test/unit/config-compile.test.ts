@@ -327,6 +327,7 @@ describe('compileConfig: change sources', () => {
 describe('compileConfig: locks', () => {
   it('fills in lock defaults and names a missing lock, a duplicate and a bad access with their paths', () => {
     const ok = compileConfig({
+      agents: [{ name: 'a1', token: 'a-token-123' }],
       locks: [masterLock({ name: 'deploy' }), agentLock({ name: 'heavy', maxCountForAgent: { a1: 2 } })],
       builders: [{ name: 'b', factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]), locks: [{ lock: 'deploy' }] }],
     });
@@ -356,6 +357,26 @@ describe('compileConfig: locks', () => {
       ]),
     );
     expect(issues).toHaveLength(4);
+  });
+
+  it('refuses a lock listed twice by a builder, and a maxCountForAgent for an agent that does not exist', () => {
+    const issues = issuesOf(() =>
+      compileConfig({
+        agents: [{ name: 'constructor', token: 'a-token-123' }],
+        locks: [agentLock({ name: 'heavy', maxCountForAgent: { ghost: 2 } })],
+        builders: [
+          {
+            name: 'b',
+            factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]),
+            locks: [{ lock: 'heavy' }, { lock: 'heavy', access: 'exclusive' }],
+          },
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      { path: 'builders[0].locks', message: 'lock "heavy" is listed twice' },
+      { path: 'locks[0].maxCountForAgent.ghost', message: 'no agent named "ghost" in agents' },
+    ]);
   });
 });
 
