@@ -28,15 +28,18 @@ type PointRow = Omit<MetricPointRow, 'id'>;
 /**
  * True when an insert failed because the database was away or busy (worth trying again): SQLite's
  * busy, locked, I/O, full, read-only or cannot-open errors; PostgreSQL's connection, resource,
- * shutdown and serialization classes; and errors without a SQL code (a refused or dropped
- * connection). Anything else is about the rows or the statement, and trying again cannot help.
+ * shutdown, cancel, read-only (a failover) and serialization classes; and network errors (a refused,
+ * reset or dropped connection). Anything else is about the rows or the statement (or a bug): trying
+ * again cannot help, and would hold every later batch behind it.
  */
 export function isTransientError(e: unknown): boolean {
-  const err = e as { code?: unknown; driverError?: { code?: unknown } };
+  const err = e as { code?: unknown; message?: unknown; driverError?: { code?: unknown; message?: unknown } };
   const code = String(err.driverError?.code ?? err.code ?? '');
   if (code.startsWith('SQLITE_')) return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code);
-  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01)/.test(code);
-  return true;
+  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01|57014|25006)/.test(code);
+  if (/^E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$/.test(code)) return true;
+  const message = String(err.driverError?.message ?? err.message ?? '');
+  return /connection (terminated|ended|error)|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
 }
 
 export function encodeTagset(tags: Record<string, string>): string {
