@@ -30,6 +30,8 @@ export function matches(s: ChangeSchedulerConfig, change: ChangeRow): boolean {
 
 class ChangeScheduler {
   private readonly pending = new Map<string, { changes: ChangeRow[]; timer: NodeJS.Timeout }>();
+  /** Set by flush() at the master's stop: a change stored after it is requested at once. */
+  private flushed = false;
 
   constructor(
     private readonly config: ChangeSchedulerConfig,
@@ -39,7 +41,7 @@ class ChangeScheduler {
 
   onChange(change: ChangeRow): void {
     if (!matches(this.config, change)) return;
-    const delay = (this.config.treeStableTimer ?? 0) * 1000;
+    const delay = this.flushed ? 0 : (this.config.treeStableTimer ?? 0) * 1000;
     if (delay === 0) return void this.request([change]);
     const key = `${change.repository}\u0000${change.branch ?? ''}`;
     const waiting = this.pending.get(key);
@@ -49,6 +51,7 @@ class ChangeScheduler {
   }
 
   async flush(): Promise<void> {
+    this.flushed = true;
     const keys = [...this.pending.keys()];
     await Promise.all(keys.map((k) => this.fire(k)));
   }
