@@ -25,6 +25,7 @@ import { createApp } from './api/app.ts';
 import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError, StoreUnavailableError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
+import { startCronSchedulers } from './scheduler/cron.ts';
 import { startChangeSchedulers } from './scheduler/change-scheduler.ts';
 import { GitPoller } from './changes/git-poller.ts';
 import type { ChangeInput } from './changes/change.ts';
@@ -287,6 +288,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const port = (server.address() as AddressInfo).port;
   claimer.start();
   const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
+  const stopCron = startCronSchedulers(config.schedulers, submit, log);
   for (const p of pollers) p.start();
   log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.length });
 
@@ -306,6 +308,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       stopped = true;
       stopping = true;
       stopPeriodic();
+      stopCron();
       await Promise.all(pollers.map((p) => p.stop()));
       await claimer.stop();
       // Changes waiting for their tree-stable timer become requests now (the claimer is stopped, so

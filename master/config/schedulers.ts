@@ -46,7 +46,22 @@ export interface AnyBranchSchedulerConfig extends ChangeFilterOptions {
 }
 
 export type ChangeSchedulerConfig = SingleBranchSchedulerConfig | AnyBranchSchedulerConfig;
-export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig;
+export interface CronSchedulerConfig {
+  type: 'cron';
+  name: string;
+  builderNames: string[];
+  /**
+   * When to build, as a cron pattern: `minute hour day-of-month month day-of-week` ('0 3 * * 1-5': at
+   * 03:00 on weekdays), or with seconds first (six fields).
+   */
+  cron: string;
+  /** IANA time zone the pattern is read in ('Europe/Paris'); default the master's. */
+  timezone?: string;
+  reason?: string;
+  properties?: Record<string, unknown>;
+}
+
+export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig;
 
 /** Lets users force builds of these builders (API `POST /builders/{name}/force`, the UI's button). */
 export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): ForceSchedulerConfig {
@@ -66,4 +81,9 @@ export function singleBranchScheduler(options: Omit<SingleBranchSchedulerConfig,
 /** Requests builds of changes on any branch (or those matching `branchRegex`); each branch is timed apart. */
 export function anyBranchScheduler(options: Omit<AnyBranchSchedulerConfig, 'type'>): AnyBranchSchedulerConfig {
   return { type: 'anyBranch', ...options };
+}
+
+/** Requests a build of each builder at the times a cron pattern gives (Buildbot's Nightly). */
+export function cronScheduler(options: Omit<CronSchedulerConfig, 'type'>): CronSchedulerConfig {
+  return { type: 'cron', ...options };
 }

@@ -1,4 +1,5 @@
 /** Stage 1 of the config pipeline: the shape of what a user writes, unknown keys refused. */
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
@@ -61,7 +62,33 @@ const regex = z.string().refine((v) => {
   }
 }, 'must be a valid regular expression');
 
+const cronPattern = z.string().refine((v) => {
+  try {
+    new Cron(v, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a cron pattern: minute hour day-of-month month day-of-week, optionally with seconds first');
+const timeZone = z.string().refine((v) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone, such as "Europe/Paris" or "UTC"');
+
 export const schedulerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('cron'),
+    name,
+    builderNames: z.array(name).min(1),
+    cron: cronPattern,
+    timezone: timeZone.optional(),
+    reason: z.string().optional(),
+    properties: z.record(z.string(), jsonValue).default({}),
+  }),
   z.strictObject({ type: z.literal('singleBranch'), ...changeFilterShape, branch: refName }),
   z.strictObject({ type: z.literal('anyBranch'), ...changeFilterShape, branchRegex: regex.optional() }),
   z.strictObject({ type: z.literal('force'), name, builderNames: z.array(name).min(1) }),

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   agentLock,
   anyBranchScheduler,
+  cronScheduler,
   BuildFactory,
   defineConfig,
   Git,
@@ -321,6 +322,37 @@ describe('compileConfig: change sources', () => {
         ],
       }),
     ).not.toThrow();
+  });
+});
+
+describe('compileConfig: cron schedulers', () => {
+  it('accepts five- and six-field patterns with a time zone, and names a bad pattern or zone', () => {
+    const builders = [{ name: 'b', factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]) }];
+    expect(() =>
+      compileConfig({
+        builders,
+        schedulers: [
+          cronScheduler({ name: 'n', builderNames: ['b'], cron: '0 3 * * 1-5', timezone: 'Europe/Paris' }),
+          cronScheduler({ name: 's', builderNames: ['b'], cron: '*/30 * * * * *' }),
+        ],
+      }),
+    ).not.toThrow();
+    const issues = issuesOf(() =>
+      compileConfig({
+        builders,
+        schedulers: [
+          cronScheduler({ name: 'n', builderNames: ['b'], cron: '0 25 * * *' }),
+          cronScheduler({ name: 'z', builderNames: ['b'], cron: '0 3 * * *', timezone: 'Mars/Olympus' }),
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      {
+        path: 'schedulers[0].cron',
+        message: 'must be a cron pattern: minute hour day-of-month month day-of-week, optionally with seconds first',
+      },
+      { path: 'schedulers[1].timezone', message: 'must be an IANA time zone, such as "Europe/Paris" or "UTC"' },
+    ]);
   });
 });
 
