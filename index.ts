@@ -1,16 +1,17 @@
 /** The public API of Caliper: what a master.config.ts (or a custom step) imports from 'caliper'. */
 export { defineConfig } from './master/config/define-config.ts';
 export type { ConfigInput as CaliperConfig } from './master/config/schema.ts';
-export { forceScheduler, periodicScheduler, singleBranchScheduler, anyBranchScheduler, cronScheduler } from './master/config/schedulers.ts';
+export { forceScheduler, periodicScheduler, singleBranchScheduler, anyBranchScheduler, cronScheduler, triggerableScheduler } from './master/config/schedulers.ts';
 export { gitPoller, type GitPollerConfig } from './master/changes/change-source-config.ts';
 export { masterLock, agentLock, type LockConfig, type LockAccess } from './master/config/locks.ts';
 export type { ChangeInput } from './master/changes/change.ts';
 export { BuildFactory } from './steps/build-factory.ts';
 export { Step, commonStepShape, type CommonStepOptions, type StepOutcome } from './steps/step.ts';
-export type { StepContext, CommandRequest, CommandResult, LogHandle } from './steps/step-context.ts';
+export type { StepContext, CommandRequest, CommandResult, LogHandle, TriggeredRequest } from './steps/step-context.ts';
 export { ShellCommand, type ShellCommandOptions } from './steps/shell-command.ts';
 export { SetPropertyFromCommand, type SetPropertyFromCommandOptions } from './steps/set-property-from-command.ts';
 export { Git, type GitOptions } from './steps/git.ts';
+export { Trigger, type TriggerOptions } from './steps/trigger.ts';
 export { interpolate, Interpolate, type Renderable } from './master/build/interpolate.ts';
 export { Results, resultName, worstResult, type Result } from './master/build/results.ts';
 export { startMaster, type MasterOptions, type RunningMaster } from './master/master.ts';

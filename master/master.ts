@@ -26,6 +26,7 @@ import type { BuildActions } from './api/deps.ts';
 import { ConflictError, NotFoundError, ShuttingDownError, StoreUnavailableError } from './errors/index.ts';
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
 import { startCronSchedulers } from './scheduler/cron.ts';
+import { createTriggerer } from './build/triggerer.ts';
 import { startChangeSchedulers } from './scheduler/change-scheduler.ts';
 import { GitPoller } from './changes/git-poller.ts';
 import type { ChangeInput } from './changes/change.ts';
@@ -123,7 +124,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     locks: new LockSet(config.locks),
     startBuild: (builder, builderid, request, agent, locks) => {
       const build = new Build(
-        { repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, secrets: config.secrets, masker, bus, log, masterid: master.id, now },
+        { repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, secrets: config.secrets, masker, bus, log, masterid: master.id, now, triggerer },
         builder,
         builderid,
         request,
@@ -165,6 +166,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     return row.id;
   };
   const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log);
+  const triggerer = createTriggerer(config.schedulers, repos, bus, submit);
   const addChanges = async (changes: ChangeInput[]): Promise<number[]> => {
     const rows = await repos.changes.createMany(changes, now());
     for (const row of rows) {

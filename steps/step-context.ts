@@ -35,6 +35,14 @@ export interface CommandResult {
   error?: string;
 }
 
+/** A build request a Trigger step made, and (once known) how it ended. */
+export interface TriggeredRequest {
+  builder: string;
+  buildrequestid: number;
+  /** The request's result (Results.*) once it completed; null while it has not (or when not waited for). */
+  results: number | null;
+}
+
 export interface LogHandle {
   append(text: string): Promise<void>;
   finish(): Promise<void>;
@@ -57,4 +65,8 @@ export interface StepContext {
   captureData(name: string, value: number, options?: CaptureOptions): Promise<void>;
   /** How `value` compares with this series over the builder's last successful builds. */
   regression(series: string, value: number): Promise<{ baseline: Baseline; score: number } | null>;
+  /** Requests builds of a triggerable scheduler's builders, linked to this build's changes. */
+  trigger(schedulerName: string, properties: Record<string, unknown>): Promise<TriggeredRequest[]>;
+  /** Waits until the requests complete, or the build is stopped (those still going have `results` null). */
+  waitFor(requests: TriggeredRequest[]): Promise<TriggeredRequest[]>;
 }

@@ -103,6 +103,11 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
   measures(): boolean {
     return false;
   }
+
+  /** Schedulers this step triggers (so config can check each is a triggerable scheduler). */
+  triggers(): string[] {
+    return [];
+  }
 }
 
 export { Results };

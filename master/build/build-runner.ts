@@ -21,6 +21,7 @@ import { StepRuntime } from './step-runtime.ts';
 import { retryWrite } from '../db/retry.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
+import type { Triggerer } from './triggerer.ts';
 
 export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
 
@@ -34,6 +35,7 @@ export interface BuildDeps {
   log: Logger;
   masterid: number;
   now: () => number;
+  triggerer: Triggerer;
 }
 
 export class Build {
@@ -142,7 +144,9 @@ export class Build {
         buildNumber: build.number,
         buildid: build.id,
         builderid: this.builderid,
+        buildrequestid: this.request.id,
         properties: props,
+        triggerer: this.deps.triggerer,
         metrics: this.deps.metrics,
         logMaxBytes: this.deps.logMaxBytes,
         masker: this.deps.masker,

@@ -4,7 +4,8 @@ import type { StepRow } from '../db/entities.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { AgentConnection } from '../agents/agent-connection.ts';
-import type { CommandRequest, CommandResult, LogHandle, StepContext } from '../../steps/step-context.ts';
+import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRequest } from '../../steps/step-context.ts';
+import type { Triggerer } from './triggerer.ts';
 import type { Properties } from './properties.ts';
 import { LogWriter } from './log-writer.ts';
 import type { SecretMasker } from './secret-masker.ts';
@@ -23,7 +24,9 @@ export interface StepRuntimeDeps {
   buildNumber: number;
   buildid: number;
   builderid: number;
+  buildrequestid: number;
   properties: Properties;
+  triggerer: Triggerer;
   metrics: StepMetrics;
   logMaxBytes: number;
   masker: SecretMasker;
@@ -128,6 +131,22 @@ export class StepRuntime implements StepContext {
       beforeBuildId: this.deps.buildid,
     });
     return baseline ? { baseline, score: regressionScore(value, baseline) } : null;
+  }
+
+  async trigger(schedulerName: string, properties: Record<string, unknown>): Promise<TriggeredRequest[]> {
+    // The triggered builds build the same changes as this one.
+    const changes = await this.deps.repos.changes.ofBuildRequest(this.deps.buildrequestid);
+    const reason = `The Triggerable scheduler '${schedulerName}' triggered this build (from ${this.deps.builder.name} #${this.deps.buildNumber})`;
+    return this.deps.triggerer.trigger(
+      schedulerName,
+      properties,
+      changes.rows.map((c) => c.id),
+      reason,
+    );
+  }
+
+  waitFor(requests: TriggeredRequest[]): Promise<TriggeredRequest[]> {
+    return this.deps.triggerer.wait(requests, this.deps.signal);
   }
 
   /** trackCustomStep renames what this step reports: its own series becomes `series`, others `series.name`. */

@@ -101,6 +101,18 @@ function crossIssues(input: unknown): ConfigIssue[] {
     }
   });
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
+  const triggerable = schedulers.filter((s) => s.type === 'triggerable').map((s) => str(s.name));
+  builders.forEach((b, i) => {
+    const steps = isRecord(b.factory) && Array.isArray(b.factory.steps) ? (b.factory.steps as unknown[]) : [];
+    steps.forEach((step, j) => {
+      if (!isStep(step) || !isRecord(step.options)) return;
+      step.triggers().forEach((name, k) => {
+        if (!triggerable.includes(name)) {
+          issues.push({ path: `builders[${i}].factory.steps[${j}].schedulerNames[${k}]`, message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)` });
+        }
+      });
+    });
+  });
   for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
   return issues;
 }

@@ -61,7 +61,14 @@ export interface CronSchedulerConfig {
   properties?: Record<string, unknown>;
 }
 
-export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig;
+/** Requests builds only when a `Trigger` step of another build asks it to. */
+export interface TriggerableSchedulerConfig {
+  type: 'triggerable';
+  name: string;
+  builderNames: string[];
+}
+
+export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig | TriggerableSchedulerConfig;
 
 /** Lets users force builds of these builders (API `POST /builders/{name}/force`, the UI's button). */
 export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): ForceSchedulerConfig {
@@ -86,4 +93,9 @@ export function anyBranchScheduler(options: Omit<AnyBranchSchedulerConfig, 'type
 /** Requests a build of each builder at the times a cron pattern gives (Buildbot's Nightly). */
 export function cronScheduler(options: Omit<CronSchedulerConfig, 'type'>): CronSchedulerConfig {
   return { type: 'cron', ...options };
+}
+
+/** Builds its builders when a `Trigger` step names it (Buildbot's Triggerable). */
+export function triggerableScheduler(options: Omit<TriggerableSchedulerConfig, 'type'>): TriggerableSchedulerConfig {
+  return { type: 'triggerable', ...options };
 }

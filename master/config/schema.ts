@@ -80,6 +80,7 @@ const timeZone = z.string().refine((v) => {
 }, 'must be an IANA time zone, such as "Europe/Paris" or "UTC"');
 
 export const schedulerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('triggerable'), name, builderNames: z.array(name).min(1) }),
   z.strictObject({
     type: z.literal('cron'),
     name,

@@ -16,6 +16,8 @@ import {
   SetPropertyFromCommand,
   ShellCommand,
   singleBranchScheduler,
+  Trigger,
+  triggerableScheduler,
   type CaliperConfig,
   type Step,
 } from '../../index.ts';
@@ -352,6 +354,34 @@ describe('compileConfig: cron schedulers', () => {
         message: 'must be a cron pattern: minute hour day-of-month month day-of-week, optionally with seconds first',
       },
       { path: 'schedulers[1].timezone', message: 'must be an IANA time zone, such as "Europe/Paris" or "UTC"' },
+    ]);
+  });
+});
+
+describe('compileConfig: Trigger', () => {
+  it('needs each scheduler a Trigger step names to be a triggerable scheduler', () => {
+    const builders = [
+      { name: 'parent', factory: new BuildFactory([new Trigger({ schedulerNames: ['tests', 'nightly', 'ghost'] })]) },
+      { name: 'child', factory: new BuildFactory([new ShellCommand({ name: 's', command: 'x' })]) },
+    ];
+    const issues = issuesOf(() =>
+      compileConfig({
+        builders,
+        schedulers: [
+          triggerableScheduler({ name: 'tests', builderNames: ['child'] }),
+          { type: 'periodic', name: 'nightly', builderNames: ['child'], periodicBuildTimer: 60 },
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      {
+        path: 'builders[0].factory.steps[0].schedulerNames[1]',
+        message: 'no triggerable scheduler named "nightly" (triggerableScheduler({...}) in schedulers)',
+      },
+      {
+        path: 'builders[0].factory.steps[0].schedulerNames[2]',
+        message: 'no triggerable scheduler named "ghost" (triggerableScheduler({...}) in schedulers)',
+      },
     ]);
   });
 });

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { render, type Renderable } from '../master/build/interpolate.ts';
+import { Results, resultName, worstResult, type Result } from '../master/build/results.ts';
+import type { StepContext, TriggeredRequest } from './step-context.ts';
+import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+import { renderableString } from './renderable-schema.ts';
+
+export interface TriggerOptions extends Omit<CommonStepOptions, 'name'> {
+  /** Default `trigger`. */
+  name?: string;
+  /** Triggerable schedulers whose builders to request (each must be a `triggerableScheduler`). */
+  schedulerNames: string[];
+  /**
+   * Wait until the triggered builds end, and take the worst of their results (default false: the step
+   * succeeds once they are queued).
+   */
+  waitForFinish?: boolean;
+  /** Build properties of this build copied to the triggered ones (those it has). */
+  copyProperties?: string[];
+  /** Properties set on the triggered builds, rendered from this build's (interpolate(...) allowed). */
+  setProperties?: Record<string, Renderable<string> | number | boolean>;
+  /**
+   * Pass this build's source on (default true): `branch`, `repository`, `project`, and as `revision`
+   * the commit it checked out (`got_revision`, else its own `revision`), so the triggered builds' Git
+   * steps check out the same commit.
+   */
+  updateSourceStamp?: boolean;
+}
+
+const propertyName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a property name');
+const SOURCE = ['branch', 'repository', 'project'] as const;
+
+/**
+ * Starts builds of other builders through triggerable schedulers, as Buildbot's Trigger step: a build
+ * that fans out to a test matrix, or a deployment that runs after its build. The triggered builds
+ * build this build's changes and source. With `waitForFinish`, the step ends with the worst of their
+ * results (an unfinished one, when this build is stopped, counts as CANCELLED).
+ */
+export class Trigger extends Step<TriggerOptions & { name: string }> {
+  readonly schema: z.ZodType = z.strictObject({
+    ...commonStepShape,
+    schedulerNames: z.array(z.string().min(1)).min(1, 'needs at least one scheduler'),
+    waitForFinish: z.boolean().optional(),
+    copyProperties: z.array(propertyName).optional(),
+    setProperties: z.record(propertyName, z.union([renderableString, z.number(), z.boolean()])).optional(),
+    updateSourceStamp: z.boolean().optional(),
+  });
+  protected override readonly defaultFlags = {
+    haltOnFailure: false,
+    flunkOnFailure: true,
+    warnOnFailure: false,
+    flunkOnWarnings: false,
+    warnOnWarnings: true,
+  };
+
+  constructor(options: TriggerOptions) {
+    super({ name: 'trigger', ...options });
+  }
+
+  override triggers(): string[] {
+    return this.options.schedulerNames ?? [];
+  }
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const properties = await this.propertiesToPass(ctx);
+    const o = this.options;
+    const requests: TriggeredRequest[] = [];
+    for (const scheduler of o.schedulerNames) requests.push(...(await ctx.trigger(scheduler, properties)));
+    const log = await ctx.addLog('triggered');
+    for (const r of requests) await log.append(`${r.builder}: build request ${r.buildrequestid}\n`);
+    if (!o.waitForFinish) {
+      await log.finish();
+      return { result: Results.SUCCESS, stateString: `triggered ${requests.map((r) => r.builder).join(', ')}` };
+    }
+    await ctx.setStateString(`waiting for ${requests.map((r) => r.builder).join(', ')}`);
+    const ended = await ctx.waitFor(requests);
+    for (const r of ended)
+      await log.append(
+        `${r.builder}: build request ${r.buildrequestid} ended ${r.results === null ? 'unfinished' : resultName(r.results as Result)}\n`,
+      );
+    await log.finish();
+    if (ctx.signal.aborted) return { result: Results.CANCELLED, stateString: 'cancelled while waiting' };
+    const result = ended
+      .map((r) => (r.results ?? Results.CANCELLED) as Result)
+      .reduce((a, r) => worstResult(a, r), Results.SUCCESS as Result);
+    return { result, stateString: ended.map((r) => `${r.builder} ${resultName((r.results ?? Results.CANCELLED) as Result)}`).join(', ') };
+  }
+
+  private async propertiesToPass(ctx: StepContext): Promise<Record<string, unknown>> {
+    const o = this.options;
+    const p = ctx.properties;
+    const out: Record<string, unknown> = {};
+    if (o.updateSourceStamp !== false) {
+      for (const name of SOURCE) if (p.has(name)) out[name] = p.get(name);
+      const revision = p.get('got_revision') ?? p.get('revision');
+      if (revision !== undefined && revision !== null) out.revision = revision;
+    }
+    for (const name of o.copyProperties ?? []) if (p.has(name)) out[name] = p.get(name);
+    for (const [name, value] of Object.entries(o.setProperties ?? {}))
+      out[name] = typeof value === 'number' || typeof value === 'boolean' ? value : await render(value, p);
+    return out;
+  }
+}
