@@ -22,7 +22,7 @@ export class AggregationState {
       let state = this.cache.get(key) ?? (await this.repo.findOneBy({ key }));
       state ??= { key, last_value: null, total: 0 };
       const result = update(state);
-      await this.repo.save(state);
+      await this.repo.save(state, { transaction: false });
       this.cache.set(key, state);
       return result;
     });

@@ -64,7 +64,7 @@ export class Git extends Step<GitOptions & { name: string }> {
   }
 
   override providedProperties(): string[] {
-    return ['got_revision'];
+    return ['got_revision', 'got_repository'];
   }
 
   async run(ctx: StepContext): Promise<StepOutcome> {
@@ -107,7 +107,8 @@ export class Git extends Step<GitOptions & { name: string }> {
     const failed = this.failed(head, 'git rev-parse');
     if (failed) return failed;
     const got = head.stdout.trim();
-    ctx.properties.setAll({ got_revision: got }, this.name);
+    // got_repository says which repository got_revision belongs to (a Trigger step passes both on).
+    ctx.properties.setAll({ got_revision: got, got_repository: o.repourl }, this.name);
     return { result: Results.SUCCESS, stateString: `${branch} at ${got.slice(0, 12)}` };
   }
 

@@ -20,15 +20,16 @@ export interface TriggerOptions extends Omit<CommonStepOptions, 'name'> {
   /** Properties set on the triggered builds, rendered from this build's (interpolate(...) allowed). */
   setProperties?: Record<string, Renderable<string> | number | boolean>;
   /**
-   * Pass this build's source on (default true): `branch`, `repository`, `project`, and as `revision`
-   * the commit it checked out (`got_revision`, else its own `revision`), so the triggered builds' Git
-   * steps check out the same commit.
+   * Pass this build's source on (default true): the repository and commit it checked out
+   * (`got_repository` and `got_revision` of its Git step, else its own `repository` and `revision`)
+   * with its `branch` and `project`, so the triggered builds' Git steps for that repository check out
+   * the same commit (and those for other repositories their own branch). Nothing is passed when the
+   * repository is unknown: a revision without its repository would be checked out anywhere.
    */
   updateSourceStamp?: boolean;
 }
 
 const propertyName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a property name');
-const SOURCE = ['branch', 'repository', 'project'] as const;
 
 /**
  * Starts builds of other builders through triggerable schedulers, as Buildbot's Trigger step: a build
@@ -91,13 +92,26 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
     const p = ctx.properties;
     const out: Record<string, unknown> = {};
     if (o.updateSourceStamp !== false) {
-      for (const name of SOURCE) if (p.has(name)) out[name] = p.get(name);
-      const revision = p.get('got_revision') ?? p.get('revision');
-      if (revision !== undefined && revision !== null) out.revision = revision;
+      const got = typeof p.get('got_repository') === 'string' && p.get('got_revision') !== undefined;
+      const repository = got ? p.get('got_repository') : p.get('repository');
+      const revision = got ? p.get('got_revision') : p.get('revision');
+      if (typeof repository === 'string' && repository !== '') {
+        out.repository = repository;
+        if (revision !== undefined && revision !== null) out.revision = revision;
+        for (const name of ['branch', 'project']) if (p.has(name)) out[name] = p.get(name);
+      }
     }
     for (const name of o.copyProperties ?? []) if (p.has(name)) out[name] = p.get(name);
+    // Properties are stored and shown: a secret may not be rendered into them.
+    const reader = {
+      get: (name: string) => p.get(name),
+      has: (name: string) => p.has(name),
+      secret: (name: string): string => {
+        throw new Error(`setProperties cannot use %(secret:${name})s: properties are stored and shown (use secrets in commands and env)`);
+      },
+    };
     for (const [name, value] of Object.entries(o.setProperties ?? {}))
-      out[name] = typeof value === 'number' || typeof value === 'boolean' ? value : await render(value, p);
+      out[name] = typeof value === 'number' || typeof value === 'boolean' ? value : await render(value, reader);
     return out;
   }
 }

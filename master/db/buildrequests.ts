@@ -41,9 +41,9 @@ export class BuildRequestsRepo {
       complete: false,
     };
     const changeids = values.changeids ?? [];
-    if (changeids.length === 0) return this.repo.save(row);
+    if (changeids.length === 0) return this.repo.save(row, { transaction: false });
     return transaction(this.source, async (m) => {
-      const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row);
+      const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row, { transaction: false });
       await m.insert('buildrequest_changes', changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })));
       return saved;
     });

@@ -42,7 +42,7 @@ export class BuildsRepo {
             .where('b.builderid = :id', { id: values.builderid })
             .getRawOne()) as { max: number | string | null } | undefined;
           const number = Number(raw?.max ?? 0) + 1;
-          return repo.save({ ...values, number, complete_at: null, results: null });
+          return repo.save({ ...values, number, complete_at: null, results: null }, { transaction: false });
         });
       } catch (e) {
         if (!isUniqueViolation(e) || attempt >= 20) throw e;

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { entities, metricEntities } from './entities.ts';
 import { parseDbUrl, type DbKind } from './db-kind.ts';
 import { migrations } from './migrations/index.ts';
+import { serializeSqliteQueries } from './transaction.ts';
 
 export interface Database {
   kind: DbKind;
@@ -47,5 +48,6 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
   }
   await source.initialize();
   await source.runMigrations({ transaction: 'each' });
+  if (kind === 'sqlite') serializeSqliteQueries(source);
   return { kind, source, ...(kind === 'postgres' ? { url: location } : {}), close: () => source.destroy() };
 }

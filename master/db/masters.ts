@@ -9,7 +9,7 @@ export class MastersRepo {
 
   async register(name: string, now: number): Promise<MasterRow> {
     const existing = await this.repo.findOneBy({ name });
-    return this.repo.save({ ...(existing ?? {}), name, active: true, last_active: now });
+    return this.repo.save({ ...(existing ?? {}), name, active: true, last_active: now }, { transaction: false });
   }
 
   async isActive(id: number): Promise<boolean> {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../master/db/data-source.ts';
 import { createRepositories } from '../../master/db/repositories.ts';
+import { transaction } from '../../master/db/transaction.ts';
 import { testDatabases } from '../helpers/databases.ts';
 
 describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
@@ -30,19 +31,17 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
         expect((await repos.changes.ofBuildRequest(r.id)).rows.map((c) => c.revision)).toEqual([`r${i}`]);
       }
       const builds = await Promise.all(
-        requests
-          .slice(0, 5)
-          .map((r) =>
-            repos.builds.create({
-              builderid: builder.id,
-              buildrequestid: r.id,
-              masterid: 1,
-              agent: 'a',
-              started_at: now,
-              state_string: '',
-              properties: '{}',
-            }),
-          ),
+        requests.slice(0, 5).map((r) =>
+          repos.builds.create({
+            builderid: builder.id,
+            buildrequestid: r.id,
+            masterid: 1,
+            agent: 'a',
+            started_at: now,
+            state_string: '',
+            properties: '{}',
+          }),
+        ),
       );
       expect(builds.map((b) => b.number).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5]);
       const build = builds[0] as { id: number };
@@ -55,6 +54,42 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
         }),
       );
       for (const log of logs) expect((await repos.logs.get(log.id))?.num_lines).toBe(3);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('keeps a write made while a transaction is open when that transaction fails, and mixes saves and transactions', async () => {
+    const database = await openDatabase(await db.create());
+    try {
+      const repos = createRepositories(database);
+      const now = Date.now();
+      const builder = (await repos.builders.sync([{ name: 'b', tags: [] } as never])).get('b') as { id: number };
+      const request = await repos.buildRequests.create({ builderid: builder.id, reason: 'x', properties: {} }, now);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const failing = transaction(database.source, async (m) => {
+        await m.getRepository('Builder').update({ id: builder.id }, { description: 'changed' });
+        await gate;
+        throw new Error('boom');
+      });
+      const plain = repos.buildRequests.complete(request.id, 0, now); // made while the transaction is open
+      open();
+      await expect(failing).rejects.toThrow('boom');
+      await plain;
+      expect((await repos.buildRequests.get(request.id))?.complete).toBe(true);
+      expect((await repos.builders.list()).find((b) => b.id === builder.id)?.description ?? null).toBeNull();
+
+      const change = (
+        await repos.changes.createMany([{ repository: 'r', revision: 'x', author: '', comments: '', files: [], project: '' }], now)
+      )[0] as { id: number };
+      const results = await Promise.allSettled(
+        Array.from({ length: 120 }, (_, i) =>
+          repos.buildRequests.create({ builderid: builder.id, reason: `r${i}`, properties: {}, changeids: i % 2 ? [change.id] : [] }, now),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      expect((await repos.buildRequests.query({})).total).toBe(121);
     } finally {
       await database.close();
     }

@@ -1,7 +1,12 @@
 /** Trigger steps and triggerable schedulers with real builds on a real agent. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BuildFactory,
+  Git,
   SetPropertyFromCommand,
   ShellCommand,
   Trigger,
@@ -14,12 +19,37 @@ import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
 
 const TOKEN = 'trigger-token-1';
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Ada',
+  GIT_AUTHOR_EMAIL: 'ada@example.org',
+  GIT_COMMITTER_NAME: 'Ada',
+  GIT_COMMITTER_EMAIL: 'ada@example.org',
+};
+
+/** A repository with one commit on main; returns its path and the commit. */
+function repository(dir: string, name: string): { url: string; head: string } {
+  const url = path.join(dir, name);
+  fs.mkdirSync(url);
+  const git = (...args: string[]) => execFileSync('git', ['-C', url, ...args], { env: GIT_ENV, encoding: 'utf8' }).trim();
+  git('init', '--quiet', '-b', 'main');
+  fs.writeFileSync(path.join(url, 'name.txt'), `${name}\n`);
+  git('add', 'name.txt');
+  git('commit', '--quiet', '-m', name);
+  return { url, head: git('rev-parse', 'HEAD') };
+}
 
 describe('Trigger', () => {
   let master: RunningMaster;
   let agent: AgentProcess;
 
+  let app: { url: string; head: string };
+  let tools: { url: string; head: string };
+
   beforeAll(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-trigger-'));
+    app = repository(dir, 'app');
+    tools = repository(dir, 'tools');
     const db = testDatabases()[0] as { create(): Promise<string> };
     master = await startTestMaster(
       {
@@ -56,11 +86,25 @@ describe('Trigger', () => {
               new ShellCommand({ name: 'check', command: 'test "$FAIL" != yes', env: { FAIL: interpolate('%(prop:fail:-no)s') } }),
             ),
           },
+          {
+            name: 'app',
+            factory: new BuildFactory()
+              .addStep(new Git({ repourl: app.url }))
+              .addStep(new Trigger({ schedulerNames: ['after-app'], waitForFinish: true })),
+          },
+          { name: 'app-check', factory: new BuildFactory().addStep(new Git({ repourl: app.url })) },
+          {
+            name: 'deploy-tools',
+            factory: new BuildFactory()
+              .addStep(new Git({ repourl: tools.url }))
+              .addStep(new ShellCommand({ name: 'show', command: ['cat', 'name.txt'] })),
+          },
           { name: 'slowpoke', factory: new BuildFactory().addStep(new ShellCommand({ name: 'nap', command: ['sleep', '30.25'] })) },
         ],
         schedulers: [
           triggerableScheduler({ name: 'tests', builderNames: ['unit', 'lint'] }),
           triggerableScheduler({ name: 'slow', builderNames: ['slowpoke'] }),
+          triggerableScheduler({ name: 'after-app', builderNames: ['app-check', 'deploy-tools'] }),
           singleBranchScheduler({ name: 'main', builderNames: ['fire-and-forget'], branch: 'main' }),
         ],
       },
@@ -143,6 +187,22 @@ describe('Trigger', () => {
       ).toEqual([posted.body.changeid]);
       expect(build.properties.revision?.[0], builder).toBe('abcdef1234567890');
     }
+  });
+
+  it('passes the commit it checked out to builds of the same repository, and only to those', async () => {
+    const { build, steps } = await forceAndWait(master, 'app');
+    expect(build.result).toBe('success');
+    expect(build.properties.got_revision?.[0]).toBe(app.head);
+    const children = await triggered(steps[1].stepid);
+    const check = children.find((c) => c.builder === 'app-check')?.build;
+    const deploy = children.find((c) => c.builder === 'deploy-tools')?.build;
+    expect(check.properties).toMatchObject({
+      repository: [app.url, 'Scheduler'],
+      revision: [app.head, 'Scheduler'],
+      got_revision: [app.head, 'git'],
+    });
+    expect(deploy.result).toBe('success'); // its Git step builds tools' own main, not app's commit
+    expect(deploy.properties.got_revision?.[0]).toBe(tools.head);
   });
 
   it('ends CANCELLED when the waiting build is stopped; the triggered build goes on', async () => {
