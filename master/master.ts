@@ -166,7 +166,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     return row.id;
   };
   const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log);
-  const triggerer = createTriggerer(config.schedulers, repos, bus, submit);
+  const shutdown = new AbortController();
+  const triggerer = createTriggerer(config.schedulers, repos, bus, submit, shutdown.signal);
   const addChanges = async (changes: ChangeInput[]): Promise<number[]> => {
     const rows = await repos.changes.createMany(changes, now());
     for (const row of rows) {
@@ -309,6 +310,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       if (stopped) return;
       stopped = true;
       stopping = true;
+      shutdown.abort();
       stopPeriodic();
       stopCron();
       await Promise.all(pollers.map((p) => p.stop()));

@@ -59,7 +59,8 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
   }
 
   override triggers(): string[] {
-    return this.options.schedulerNames ?? [];
+    const names = this.options.schedulerNames;
+    return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : []; // the schema reports the rest
   }
 
   async run(ctx: StepContext): Promise<StepOutcome> {
@@ -81,6 +82,7 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
       );
     await log.finish();
     if (ctx.signal.aborted) return { result: Results.CANCELLED, stateString: 'cancelled while waiting' };
+    if (ended.some((r) => r.results === null)) return { result: Results.CANCELLED, stateString: 'stopped waiting: the master is shutting down' };
     const result = ended
       .map((r) => (r.results ?? Results.CANCELLED) as Result)
       .reduce((a, r) => worstResult(a, r), Results.SUCCESS as Result);

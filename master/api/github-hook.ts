@@ -94,10 +94,17 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
         ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
       }),
     );
-    const changeids = await deps.actions.addChanges(changes);
+    // Taken before storing, so a redelivery arriving meanwhile is not stored twice; given back on failure.
     if (delivery) {
       handled.add(delivery);
       if (handled.size > REMEMBERED_DELIVERIES) handled.delete(handled.values().next().value as string);
+    }
+    let changeids: number[];
+    try {
+      changeids = await deps.actions.addChanges(changes);
+    } catch (e) {
+      if (delivery) handled.delete(delivery);
+      throw e;
     }
     res.status(201).json({ changeids });
   });

@@ -1,13 +1,17 @@
 /**
  * What a Trigger step asks of the master: queue requests for a triggerable scheduler's builders, and
- * wait for them. A request is complete once its last build ended (a RETRY queues it again): that
- * moment is heard on the event bus (this master's builds, and others' through the fan-out between
- * masters), and checked in the database every second in case the event was missed.
+ * wait for them. A request is complete once its last build ended (a RETRY queues it again): this
+ * master's builds say so on the event bus; the database is also asked every 2 seconds (one query for
+ * all the requests a step waits for), which covers builds on other masters and a missed event.
+ * When the master begins to stop, no request is triggered any more and every wait ends at once (the
+ * requests not yet complete stay unfinished): the builds waiting are stopped by the shutdown anyway.
  */
 import type { SchedulerConfig } from '../config/schedulers.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { TriggeredRequest } from '../../steps/step-context.ts';
+import { ShuttingDownError } from '../errors/index.ts';
+import { Results } from './results.ts';
 
 export interface Triggerer {
   trigger(schedulerName: string, properties: Record<string, unknown>, changeids: number[], reason: string): Promise<TriggeredRequest[]>;
@@ -20,11 +24,14 @@ export function createTriggerer(
   repos: Repositories,
   bus: EventBus,
   submit: (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[]) => Promise<number>,
+  /** Aborted when the master begins to stop. */
+  shutdown: AbortSignal,
 ): Triggerer {
   return {
     async trigger(schedulerName, properties, changeids, reason) {
       const scheduler = schedulers.find((s) => s.name === schedulerName && s.type === 'triggerable');
       if (!scheduler) throw new Error(`no triggerable scheduler named "${schedulerName}"`); // compile checks it
+      if (shutdown.aborted) throw new ShuttingDownError('the master is shutting down: nothing is triggered');
       const requests: TriggeredRequest[] = [];
       for (const builder of scheduler.builderNames) {
         requests.push({ builder, buildrequestid: await submit(builder, reason, properties, changeids), results: null });
@@ -36,14 +43,19 @@ export function createTriggerer(
       const pending = new Map(requests.map((r) => [r.buildrequestid, { ...r }]));
       const done = [...pending.values()];
       return new Promise((resolve) => {
+        let finished = false;
+        let polling = false;
         const finish = () => {
+          if (finished) return;
+          finished = true;
           off();
           clearInterval(poll);
           signal.removeEventListener('abort', finish);
+          shutdown.removeEventListener('abort', finish);
           resolve(done);
         };
         const settle = (buildrequestid: number, results: number) => {
-          const r = pending.get(buildrequestid);
+          const r = finished ? undefined : pending.get(buildrequestid);
           if (!r) return;
           r.results = results;
           pending.delete(buildrequestid);
@@ -51,15 +63,18 @@ export function createTriggerer(
         };
         const off = bus.subscribe('buildrequest.complete', (e) => settle(e.buildrequestid, e.results));
         const poll = setInterval(() => {
-          for (const id of pending.keys()) {
-            void repos.buildRequests
-              .get(id)
-              .then((row) => row?.complete && settle(id, row.results ?? 4))
-              .catch(() => {}); // the database away: the next poll, or the event, settles it
-          }
-        }, 1000);
+          if (polling) return;
+          polling = true;
+          repos.buildRequests
+            .completedAmong([...pending.keys()])
+            .then((rows) => rows.forEach((row) => settle(row.id, row.results ?? Results.EXCEPTION)))
+            .catch(() => {}) // the database away: the next poll, or the event, settles it
+            .finally(() => (polling = false));
+        }, 2000);
+        poll.unref();
         signal.addEventListener('abort', finish);
-        if (signal.aborted || pending.size === 0) finish();
+        shutdown.addEventListener('abort', finish);
+        if (signal.aborted || shutdown.aborted || pending.size === 0) finish();
       });
     },
   };

@@ -101,19 +101,51 @@ function crossIssues(input: unknown): ConfigIssue[] {
     }
   });
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
-  const triggerable = schedulers.filter((s) => s.type === 'triggerable').map((s) => str(s.name));
+  issues.push(...triggerIssues(builders, schedulers));
+  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
+  return issues;
+}
+
+/**
+ * A Trigger step must name triggerable schedulers, and builds must not wait for each other in a
+ * circle (a builder whose waiting Trigger leads back to itself would wait for ever).
+ */
+function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<string, unknown>[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const triggerable = new Map(schedulers.filter((s) => s.type === 'triggerable').map((s) => [str(s.name), strings(s.builderNames) ?? []]));
+  const waitsFor = new Map<string, { to: string[]; at: string }[]>();
   builders.forEach((b, i) => {
     const steps = isRecord(b.factory) && Array.isArray(b.factory.steps) ? (b.factory.steps as unknown[]) : [];
     steps.forEach((step, j) => {
       if (!isStep(step) || !isRecord(step.options)) return;
+      const at = `builders[${i}].factory.steps[${j}]`;
       step.triggers().forEach((name, k) => {
-        if (!triggerable.includes(name)) {
-          issues.push({ path: `builders[${i}].factory.steps[${j}].schedulerNames[${k}]`, message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)` });
+        const targets = triggerable.get(name);
+        if (!targets) issues.push({ path: `${at}.schedulerNames[${k}]`, message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)` });
+        else if ((step.options as { waitForFinish?: unknown }).waitForFinish === true) {
+          const from = str(b.name) ?? '';
+          waitsFor.set(from, [...(waitsFor.get(from) ?? []), { to: targets, at }]);
         }
       });
     });
   });
-  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
+  for (const [from, edges] of waitsFor) {
+    for (const edge of edges) {
+      // Breadth-first from the builders this step waits for: does waiting lead back to `from`?
+      const seen = new Set<string>();
+      const queue = [...edge.to];
+      while (queue.length > 0) {
+        const next = queue.shift() as string;
+        if (next === from) {
+          issues.push({ path: edge.at, message: `waits for builds that wait for a build of "${from}" again: they would wait for each other for ever` });
+          break;
+        }
+        if (seen.has(next)) continue;
+        seen.add(next);
+        for (const e of waitsFor.get(next) ?? []) queue.push(...e.to);
+      }
+    }
+  }
   return issues;
 }
 

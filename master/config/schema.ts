@@ -1,11 +1,11 @@
 /** Stage 1 of the config pipeline: the shape of what a user writes, unknown keys refused. */
-import { Cron } from 'croner';
 import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 import { refName } from '../changes/change.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
+import { cronPatternProblem } from '../scheduler/cron.ts';
 
 const name = z
   .string()
@@ -62,14 +62,10 @@ const regex = z.string().refine((v) => {
   }
 }, 'must be a valid regular expression');
 
-const cronPattern = z.string().refine((v) => {
-  try {
-    new Cron(v, { paused: true });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a cron pattern: minute hour day-of-month month day-of-week, optionally with seconds first');
+const cronPattern = z.string().superRefine((v, ctx) => {
+  const problem = cronPatternProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: `must be a cron pattern (minute hour day-of-month month day-of-week, or seconds first): ${problem}` });
+});
 const timeZone = z.string().refine((v) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: v });

@@ -1,4 +1,4 @@
-import { IsNull, type DataSource, type Repository } from 'typeorm';
+import { In, IsNull, type DataSource, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
@@ -51,6 +51,11 @@ export class BuildRequestsRepo {
 
   get(id: number): Promise<BuildRequestRow | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  /** Those of these requests that are complete. */
+  completedAmong(ids: number[]): Promise<BuildRequestRow[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.repo.findBy({ id: In(ids), complete: true });
   }
 
   /** Oldest first within priority: what the claimer should try next. */

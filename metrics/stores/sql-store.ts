@@ -28,7 +28,7 @@ type PointRow = Omit<MetricPointRow, 'id'>;
 /**
  * True when an insert failed because the database was away or busy (worth trying again): SQLite's
  * busy, locked, I/O, full, read-only or cannot-open errors; PostgreSQL's connection, resource,
- * shutdown, cancel, read-only (a failover) and serialization classes; and network errors (a refused,
+ * shutdown, read-only (a failover) and serialization classes; and network errors (a refused,
  * reset or dropped connection). Anything else is about the rows or the statement (or a bug): trying
  * again cannot help, and would hold every later batch behind it.
  */
@@ -36,8 +36,10 @@ export function isTransientError(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown; driverError?: { code?: unknown; message?: unknown } };
   const code = String(err.driverError?.code ?? err.code ?? '');
   if (code.startsWith('SQLITE_')) return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code);
-  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01|57014|25006)/.test(code);
+  // Before SQLSTATEs: 'EPIPE' is five capitals too.
   if (/^E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$/.test(code)) return true;
+  // Not 57014 (query cancelled, e.g. by statement_timeout): the same batch would time out again.
+  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01|25006)/.test(code);
   const message = String(err.driverError?.message ?? err.message ?? '');
   return /connection (terminated|ended|error)|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
 }

@@ -43,6 +43,7 @@ describe('Trigger', () => {
   let master: RunningMaster;
   let agent: AgentProcess;
 
+  let dbUrl: string;
   let app: { url: string; head: string };
   let tools: { url: string; head: string };
 
@@ -51,6 +52,7 @@ describe('Trigger', () => {
     app = repository(dir, 'app');
     tools = repository(dir, 'tools');
     const db = testDatabases()[0] as { create(): Promise<string> };
+    dbUrl = await db.create();
     master = await startTestMaster(
       {
         agents: [{ name: 't1', token: TOKEN, maxBuilds: 6 }],
@@ -108,7 +110,7 @@ describe('Trigger', () => {
           singleBranchScheduler({ name: 'main', builderNames: ['fire-and-forget'], branch: 'main' }),
         ],
       },
-      await db.create(),
+      dbUrl,
     );
     agent = await startAgent(master, 't1', TOKEN);
   });
@@ -223,5 +225,26 @@ describe('Trigger', () => {
     const slow = (await client().get('/builders/slowpoke/builds')).body.builds[0];
     expect(slow.complete).toBe(false);
     await client().post(`/builds/${slow.buildid}/stop`, { reason: 'cleanup' });
+  });
+
+  it('stops waiting, and triggers nothing more, once the master shuts down', async () => {
+    const forced = await client().post('/builders/waits-for-slow/force', {});
+    const parent = await waitFor(
+      'the waiting build to start',
+      async () => (await client().get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
+    await waitFor('a slow build to run', async () => {
+      const last = (await client().get('/builders/slowpoke/builds?order=-number&limit=1')).body.builds[0];
+      return last && !last.complete && last.buildrequestid > forced.body.buildrequestid;
+    });
+    await master.stop();
+    master = await startTestMaster(
+      { builders: [{ name: 'other', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: ['true'] })) }] },
+      dbUrl,
+      `after-${process.pid}`,
+    );
+    const steps = (await client().get(`/builds/${parent.buildid}/steps`)).body.steps;
+    expect(steps[0]).toMatchObject({ name: 'trigger', result: 'cancelled', state_string: 'stopped waiting: the master is shutting down' });
+    expect((await client().get(`/builds/${parent.buildid}`)).body.builds[0].result).toBe('cancelled');
   });
 });

@@ -351,7 +351,7 @@ describe('compileConfig: cron schedulers', () => {
     expect(issues).toEqual([
       {
         path: 'schedulers[0].cron',
-        message: 'must be a cron pattern: minute hour day-of-month month day-of-week, optionally with seconds first',
+        message: 'must be a cron pattern (minute hour day-of-month month day-of-week, or seconds first): CronPattern: Invalid value for hour: 25',
       },
       { path: 'schedulers[1].timezone', message: 'must be an IANA time zone, such as "Europe/Paris" or "UTC"' },
     ]);
@@ -382,6 +382,37 @@ describe('compileConfig: Trigger', () => {
         path: 'builders[0].factory.steps[0].schedulerNames[2]',
         message: 'no triggerable scheduler named "ghost" (triggerableScheduler({...}) in schedulers)',
       },
+    ]);
+  });
+});
+
+describe('compileConfig: Trigger cycles', () => {
+  it('refuses builds that would wait for each other in a circle, and a schedulerNames that is not a list', () => {
+    const trigger = (names: unknown, waitForFinish = true) => new Trigger({ schedulerNames: names as string[], waitForFinish });
+    const issues = issuesOf(() =>
+      compileConfig({
+        builders: [
+          { name: 'a', factory: new BuildFactory([trigger(['to-b'])]) },
+          { name: 'b', factory: new BuildFactory([trigger(['to-a'])]) },
+          { name: 'c', factory: new BuildFactory([trigger(['to-a'], false)]) },
+          { name: 'd', factory: new BuildFactory([trigger('to-a')]) },
+        ],
+        schedulers: [
+          triggerableScheduler({ name: 'to-a', builderNames: ['a'] }),
+          triggerableScheduler({ name: 'to-b', builderNames: ['b'] }),
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      {
+        path: 'builders[0].factory.steps[0]',
+        message: 'waits for builds that wait for a build of "a" again: they would wait for each other for ever',
+      },
+      {
+        path: 'builders[1].factory.steps[0]',
+        message: 'waits for builds that wait for a build of "b" again: they would wait for each other for ever',
+      },
+      { path: 'builders[3].factory.steps[0].schedulerNames', message: 'Invalid input: expected array, received string' },
     ]);
   });
 });

@@ -12,7 +12,8 @@ describe('SQL metrics store: which failed inserts wait for the database', () => 
     expect(isTransientError({ code: '08006' })).toBe(true); // connection failure
     expect(isTransientError({ code: '53300' })).toBe(true); // too many connections
     expect(isTransientError({ code: '25006' })).toBe(true); // read-only transaction (a failover)
-    expect(isTransientError({ code: '57014' })).toBe(true); // query cancelled
+    expect(isTransientError({ code: '57014' })).toBe(false); // query cancelled (statement_timeout): would time out again
+    expect(isTransientError({ code: 'EPIPE' })).toBe(true); // five capitals, but a network error
     expect(isTransientError({ code: '22003' })).toBe(false); // numeric value out of range
     expect(isTransientError({ driverError: { code: '23505' } })).toBe(false); // unique violation
     expect(isTransientError({ code: '42P01' })).toBe(false); // undefined table
