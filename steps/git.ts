@@ -4,7 +4,7 @@ import { refName, repositoryUrl, revisionId } from '../master/changes/change.ts'
 import { isSafeRelativePath } from '../master/agents/protocol.ts';
 import type { CommandResult, StepContext } from './step-context.ts';
 import { commandOutcome, DEFAULT_TIMEOUT_S } from './shell-command.ts';
-import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
 
 export interface GitOptions extends Omit<CommonStepOptions, 'name'> {
   /** Default `git`. */
@@ -51,13 +51,8 @@ export class Git extends Step<GitOptions & { name: string }> {
     timeout: z.number().positive().nullable().optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
   });
-  protected override readonly defaultFlags = {
-    haltOnFailure: true,
-    flunkOnFailure: true,
-    warnOnFailure: false,
-    flunkOnWarnings: false,
-    warnOnWarnings: true,
-  };
+  // A build without its sources has nothing to build: a failed checkout halts it.
+  protected override readonly defaultFlags = { ...FLUNKING_FLAGS, haltOnFailure: true };
 
   constructor(options: GitOptions) {
     super({ name: 'git', ...options });

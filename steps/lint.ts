@@ -30,7 +30,10 @@ export class Lint extends ShellCommand<LintOptions> {
     ...regressionShape,
     format: z.union([
       z.enum(Object.keys(LINT_FORMATS) as [LintFormat, ...LintFormat[]]),
-      z.custom<LintParser>((v) => typeof v === 'object' && v !== null && typeof (v as LintParser).parse === 'function', 'must be a parser name or regexParser({...})'),
+      z.custom<LintParser>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as LintParser).parse === 'function',
+        'must be a parser name or regexParser({...})',
+      ),
     ]),
     onErrors: z.union([z.literal(Results.FAILURE), z.literal(Results.WARNINGS)]).optional(),
     onWarnings: z.union([z.literal(Results.WARNINGS), z.literal(Results.SUCCESS), z.literal(Results.FAILURE)]).optional(),

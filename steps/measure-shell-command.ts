@@ -50,18 +50,20 @@ export function parseMeasurements(stdout: string, single: string): { ok: true; v
  * a metric point. Output that is not numbers fails the step with the offending line; nothing is stored.
  */
 export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions> {
-  override readonly schema: z.ZodType = z.strictObject({
-    ...shellCommandShape,
-    ...regressionShape,
-    metric: seriesName.optional(),
-    keys: z.array(seriesName).min(1).optional(),
-    unit: z.string().max(30).optional(),
-    kind: z.enum(METRIC_KINDS).optional(),
-    tags: tagMap.optional(),
-  }).refine((o) => o.metric !== undefined || o.keys !== undefined || seriesName.safeParse(o.name).success, {
-    message: 'the step name is the series name: it must start with a letter or "_" (or set metric)',
-    path: ['name'],
-  });
+  override readonly schema: z.ZodType = z
+    .strictObject({
+      ...shellCommandShape,
+      ...regressionShape,
+      metric: seriesName.optional(),
+      keys: z.array(seriesName).min(1).optional(),
+      unit: z.string().max(30).optional(),
+      kind: z.enum(METRIC_KINDS).optional(),
+      tags: tagMap.optional(),
+    })
+    .refine((o) => o.metric !== undefined || o.keys !== undefined || seriesName.safeParse(o.name).success, {
+      message: 'the step name is the series name: it must start with a letter or "_" (or set metric)',
+      path: ['name'],
+    });
 
   override measures(): boolean {
     return true;

@@ -25,7 +25,11 @@ export interface RegressionOptions {
 const threshold = (g: boolean | { threshold?: number } | undefined): number | null =>
   g === undefined || g === false ? null : g === true ? 3 : (g.threshold ?? 3);
 
-export async function checkRegressions(ctx: StepContext, values: [string, number][], o: RegressionOptions): Promise<{ result: Result; notes: string[] }> {
+export async function checkRegressions(
+  ctx: StepContext,
+  values: [string, number][],
+  o: RegressionOptions,
+): Promise<{ result: Result; notes: string[] }> {
   const warnAt = threshold(o.warnOnRegression);
   const failAt = threshold(o.failOnRegression);
   let result: Result = Results.SUCCESS;

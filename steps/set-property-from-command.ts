@@ -14,7 +14,11 @@ export interface SetPropertyFromCommandOptions extends ShellCommandOptions {
   strip?: boolean;
 }
 
-const propertyName = z.string().min(1).max(100).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a property name');
+const propertyName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a property name');
 
 /** Runs a command and turns its output into build properties (only when the command succeeds). */
 export class SetPropertyFromCommand extends ShellCommand<SetPropertyFromCommandOptions> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isInterpolate, renderCommand, render, type Renderable } from '../master/build/interpolate.ts';
 import { isResult, Results, type Result } from '../master/build/results.ts';
 import type { CommandRequest, CommandResult, StepContext } from './step-context.ts';
-import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
 import { renderableString } from './renderable-schema.ts';
 import { isSafeRelativePath } from '../master/agents/protocol.ts';
 
@@ -41,13 +41,7 @@ export const DEFAULT_TIMEOUT_S = 1200;
 /** Runs a command on the agent; its exit code decides the result. */
 export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> extends Step<O> {
   readonly schema: z.ZodType = z.strictObject(shellCommandShape);
-  protected override readonly defaultFlags = {
-    haltOnFailure: false,
-    flunkOnFailure: true,
-    warnOnFailure: false,
-    flunkOnWarnings: false,
-    warnOnWarnings: true,
-  };
+  protected override readonly defaultFlags = FLUNKING_FLAGS;
 
   async run(ctx: StepContext): Promise<StepOutcome> {
     const result = await ctx.runCommand(await this.commandRequest(ctx));

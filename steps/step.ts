@@ -27,7 +27,11 @@ const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => type
 
 /** Zod shape of the options every step takes; step types extend it. */
 export const commonStepShape = {
-  name: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" or "-" only'),
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" or "-" only'),
   description: z.string().max(500).optional(),
   haltOnFailure: z.boolean().optional(),
   flunkOnFailure: z.boolean().optional(),
@@ -39,6 +43,15 @@ export const commonStepShape = {
 };
 
 const STEP = Symbol.for('caliper.step');
+
+/** The defaults of steps that do work (commands, triggers): a failure fails the build, and it goes on. */
+export const FLUNKING_FLAGS: ResultFlags = {
+  haltOnFailure: false,
+  flunkOnFailure: true,
+  warnOnFailure: false,
+  flunkOnWarnings: false,
+  warnOnWarnings: true,
+};
 
 export function isStep(value: unknown): value is Step {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STEP] === true;

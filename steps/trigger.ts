@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { render, type Renderable } from '../master/build/interpolate.ts';
 import { Results, resultName, worstResult, type Result } from '../master/build/results.ts';
 import type { StepContext, TriggeredRequest } from './step-context.ts';
-import { commonStepShape, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
+import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
 import { renderableString } from './renderable-schema.ts';
 
 export interface TriggerOptions extends Omit<CommonStepOptions, 'name'> {
@@ -46,13 +46,7 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
     setProperties: z.record(propertyName, z.union([renderableString, z.number(), z.boolean()])).optional(),
     updateSourceStamp: z.boolean().optional(),
   });
-  protected override readonly defaultFlags = {
-    haltOnFailure: false,
-    flunkOnFailure: true,
-    warnOnFailure: false,
-    flunkOnWarnings: false,
-    warnOnWarnings: true,
-  };
+  protected override readonly defaultFlags = FLUNKING_FLAGS;
 
   constructor(options: TriggerOptions) {
     super({ name: 'trigger', ...options });
@@ -82,7 +76,8 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
       );
     await log.finish();
     if (ctx.signal.aborted) return { result: Results.CANCELLED, stateString: 'cancelled while waiting' };
-    if (ended.some((r) => r.results === null)) return { result: Results.CANCELLED, stateString: 'stopped waiting: the master is shutting down' };
+    if (ended.some((r) => r.results === null))
+      return { result: Results.CANCELLED, stateString: 'stopped waiting: the master is shutting down' };
     const result = ended
       .map((r) => (r.results ?? Results.CANCELLED) as Result)
       .reduce((a, r) => worstResult(a, r), Results.SUCCESS as Result);

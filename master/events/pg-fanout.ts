@@ -21,18 +21,16 @@ import type { DomainEvents, EventBus, EventName } from './event-bus.ts';
 import type { Logger } from '../logger.ts';
 
 export const CHANNEL = 'caliper_events';
-const FORWARD = [
+const BUILD_EVENTS = [
   'build.started',
   'build.finished',
   'step.started',
   'step.finished',
   'buildrequest.new',
   'buildrequest.complete',
-  'agent.connected',
-  'agent.disconnected',
-  'agent.available',
-  'change.new',
-] as const satisfies readonly EventName[];
+] as const;
+const AGENT_EVENTS = ['agent.connected', 'agent.disconnected', 'agent.available'] as const;
+const FORWARD = [...BUILD_EVENTS, ...AGENT_EVENTS, 'change.new'] as const satisfies readonly EventName[];
 /** NOTIFY refuses payloads of 8000 bytes or more. */
 const MAX_PAYLOAD = 7900;
 
@@ -49,23 +47,14 @@ interface Envelope {
 }
 
 const id = z.number().int().nonnegative();
-const buildEvents = [
-  'build.started',
-  'build.finished',
-  'step.started',
-  'step.finished',
-  'buildrequest.new',
-  'buildrequest.complete',
-] as const;
-const agentEvents = ['agent.connected', 'agent.disconnected', 'agent.available'] as const;
 const envelopeSchema = z.object({
   origin: z.string(),
   event: z.discriminatedUnion('name', [
     z.object({ name: z.literal('change.new'), data: z.object({ changeid: id }) }),
-    ...buildEvents.map((name) =>
+    ...BUILD_EVENTS.map((name) =>
       z.object({ name: z.literal(name), data: z.looseObject({ buildid: id.optional(), buildrequestid: id.optional() }) }),
     ),
-    ...agentEvents.map((name) => z.object({ name: z.literal(name), data: z.object({ name: z.string() }) })),
+    ...AGENT_EVENTS.map((name) => z.object({ name: z.literal(name), data: z.object({ name: z.string() }) })),
     z.object({
       name: z.literal('log.appended'),
       data: z.object({ logid: id, stepid: id, stream: z.enum(['o', 'e', 'h']), first_line: id, text: z.string() }),

@@ -7,5 +7,10 @@ export const flake8Parser = lineParser('flake8', (line) => {
   const m = ISSUE.exec(line);
   if (!m) return /^\d+$/.test(line) ? 'ignore' : null; // --count prints the total on its own line
   const code = m[4] as string;
-  return { severity: code.startsWith('E') || code.startsWith('F') ? 'error' : 'warning', file: m[1] as string, line: Number(m[2]), message: `${code} ${m[5]}` };
+  return {
+    severity: code.startsWith('E') || code.startsWith('F') ? 'error' : 'warning',
+    file: m[1] as string,
+    line: Number(m[2]),
+    message: `${code} ${m[5]}`,
+  };
 });

@@ -26,7 +26,8 @@ export function lineParser(name: string, read: (line: string) => LintIssue | 'ig
         const line = (lines[i] as string).replace(ANSI, '');
         if (line.trim() === '') continue;
         const r = read(line);
-        if (r === null) return { ok: false, error: `${name} output line ${i + 1} is not in the expected format: ${JSON.stringify(line.slice(0, 200))}` };
+        if (r === null)
+          return { ok: false, error: `${name} output line ${i + 1} is not in the expected format: ${JSON.stringify(line.slice(0, 200))}` };
         if (r !== 'ignore') issues.push(r);
       }
       return { ok: true, issues };

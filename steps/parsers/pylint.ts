@@ -17,7 +17,12 @@ export const pylintParser: LintParser = {
       const m = ISSUE.exec(line);
       if (m) {
         inMessage = true;
-        return { severity: m[4] === 'E' || m[4] === 'F' ? 'error' : 'warning', file: m[1] as string, line: Number(m[2]), message: `${m[4]}${m[5]}: ${m[6]}` };
+        return {
+          severity: m[4] === 'E' || m[4] === 'F' ? 'error' : 'warning',
+          file: m[1] as string,
+          line: Number(m[2]),
+          message: `${m[4]}${m[5]}: ${m[6]}`,
+        };
       }
       if (FRAME.test(line)) {
         inMessage = false;

@@ -12,20 +12,9 @@ import type { ConfigInput } from '../../master/config/schema.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, startAgent, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { git } from '../helpers/git.ts';
 
 const TOKEN = 'changes-token-1';
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Ada',
-  GIT_AUTHOR_EMAIL: 'ada@example.org',
-  GIT_COMMITTER_NAME: 'Ada',
-  GIT_COMMITTER_EMAIL: 'ada@example.org',
-};
-
-function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', repo, ...args], { env: GIT_ENV, encoding: 'utf8' }).trim();
-}
-
 /** Writes `content` to version.txt on `branch` and commits it; returns the commit id. */
 function commit(repo: string, branch: string, content: string): string {
   git(repo, 'checkout', '--quiet', ...(git(repo, 'branch', '--list', branch) ? [branch] : ['-b', branch]));

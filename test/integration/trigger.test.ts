@@ -1,5 +1,4 @@
 /** Trigger steps and triggerable schedulers with real builds on a real agent. */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,26 +16,18 @@ import {
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { git } from '../helpers/git.ts';
 
 const TOKEN = 'trigger-token-1';
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Ada',
-  GIT_AUTHOR_EMAIL: 'ada@example.org',
-  GIT_COMMITTER_NAME: 'Ada',
-  GIT_COMMITTER_EMAIL: 'ada@example.org',
-};
-
 /** A repository with one commit on main; returns its path and the commit. */
 function repository(dir: string, name: string): { url: string; head: string } {
   const url = path.join(dir, name);
   fs.mkdirSync(url);
-  const git = (...args: string[]) => execFileSync('git', ['-C', url, ...args], { env: GIT_ENV, encoding: 'utf8' }).trim();
-  git('init', '--quiet', '-b', 'main');
+  git(url, 'init', '--quiet', '-b', 'main');
   fs.writeFileSync(path.join(url, 'name.txt'), `${name}\n`);
-  git('add', 'name.txt');
-  git('commit', '--quiet', '-m', name);
-  return { url, head: git('rev-parse', 'HEAD') };
+  git(url, 'add', 'name.txt');
+  git(url, 'commit', '--quiet', '-m', name);
+  return { url, head: git(url, 'rev-parse', 'HEAD') };
 }
 
 describe('Trigger', () => {
