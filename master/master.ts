@@ -165,15 +165,20 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
     return row.id;
   };
-  const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log);
+  const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log, (ids) => {
+    repos.changes.setWaiting(ids, false).catch((e: unknown) => log.warn('could not record changes as requested', { changes: ids, error: String(e) }));
+  });
   const shutdown = new AbortController();
   const triggerer = createTriggerer(config.schedulers, repos, bus, submit, shutdown.signal);
   const addChanges = async (changes: ChangeInput[]): Promise<number[]> => {
-    const rows = await repos.changes.createMany(changes, now());
+    const rows = await repos.changes.createMany(changes, now(), master.id);
+    const held: number[] = [];
     for (const row of rows) {
       bus.publish('change.new', { changeid: row.id });
-      changeSchedulers.onChange(row);
+      if (changeSchedulers.onChange(row)) held.push(row.id);
     }
+    // Remembered in the database: a master killed before the timer fires offers them again at start.
+    await repos.changes.setWaiting(held, true);
     return rows.map((r) => r.id);
   };
   const pollers = config.changeSources.map((source) => new GitPoller(source, options.basedir ?? process.cwd(), (c) => addChanges([c]), log));
@@ -292,6 +297,10 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   claimer.start();
   const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
   const stopCron = startCronSchedulers(config.schedulers, submit, log);
+  // Changes this master's schedulers held for a tree-stable timer when it was killed: offered again.
+  const left = await repos.changes.waitingOf(master.id);
+  for (const row of left) if (!changeSchedulers.onChange(row, true)) await repos.changes.setWaiting([row.id], false);
+  if (left.length > 0) log.info('changes held before a stop offered to the schedulers again', { changes: left.map((c) => c.id) });
   for (const p of pollers) p.start();
   log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.length });
 

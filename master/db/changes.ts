@@ -1,4 +1,4 @@
-import type { DataSource, Repository } from 'typeorm';
+import { In, type DataSource, type Repository } from 'typeorm';
 import type { ChangeRow } from './entities.ts';
 import { runCollectionQuery, parseCollectionQuery, scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import type { ChangeInput } from '../changes/change.ts';
@@ -24,20 +24,26 @@ export class ChangesRepo {
     this.repo = source.getRepository<ChangeRow>('Change');
   }
 
-  async create(change: ChangeInput, now: number): Promise<ChangeRow> {
-    return (await this.createMany([change], now))[0] as ChangeRow;
-  }
-
-  /** Stores every change or none (one transaction), in order. */
-  async createMany(changes: ChangeInput[], now: number): Promise<ChangeRow[]> {
+  /** Stores every change or none (one transaction), in order; `masterid` is the master storing them. */
+  async createMany(changes: ChangeInput[], now: number, masterid: number | null = null): Promise<ChangeRow[]> {
     return transaction(this.source, async (m) => {
       const rows: ChangeRow[] = [];
-      for (const change of changes) rows.push(await this.insert(m.getRepository<ChangeRow>('Change'), change, now));
+      for (const change of changes) rows.push(await this.insert(m.getRepository<ChangeRow>('Change'), change, now, masterid));
       return rows;
     });
   }
 
-  private async insert(repo: Repository<ChangeRow>, change: ChangeInput, now: number): Promise<ChangeRow> {
+  /** Marks changes held (or no longer held) by a change scheduler's tree-stable timer. */
+  async setWaiting(ids: number[], waiting: boolean): Promise<void> {
+    if (ids.length > 0) await this.repo.update({ id: In(ids) }, { waiting });
+  }
+
+  /** Changes this master's schedulers were holding when it last stopped without submitting them (a kill). */
+  waitingOf(masterid: number): Promise<ChangeRow[]> {
+    return this.repo.find({ where: { masterid, waiting: true }, order: { id: 'ASC' } });
+  }
+
+  private async insert(repo: Repository<ChangeRow>, change: ChangeInput, now: number, masterid: number | null): Promise<ChangeRow> {
     const row = {
       repository: change.repository,
       branch: change.branch ?? null,
@@ -49,6 +55,8 @@ export class ChangesRepo {
       category: change.category ?? null,
       when_timestamp: change.when_timestamp === undefined ? now : Math.round(change.when_timestamp * 1000),
       created_at: now,
+      masterid,
+      waiting: false,
     };
     const result = await repo.insert({ ...row });
     return { ...row, id: Number((result.identifiers[0] as { id: number }).id) };
@@ -70,5 +78,4 @@ export class ChangesRepo {
       .where('l.buildrequestid = :r', { r: buildrequestid });
     return runCollectionQuery(qb, 't', changeFields, parseCollectionQuery(raw, changeFields), { field: 'changeid', desc: false });
   }
-
 }

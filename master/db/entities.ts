@@ -102,6 +102,10 @@ export interface ChangeRow {
   /** When the change was made (the commit's time), epoch ms. */
   when_timestamp: number;
   created_at: number;
+  /** The master that stored it (and offered it to its change schedulers). */
+  masterid: number | null;
+  /** A change scheduler of that master holds it for its tree-stable timer. */
+  waiting: boolean;
 }
 /** Which changes a build request builds. */
 export interface BuildRequestChangeRow {
@@ -243,6 +247,8 @@ export function entities(kind: DbKind) {
         category: { type: 'varchar', length: 200, nullable: true },
         when_timestamp: { ...ms, nullable: false },
         created_at: { ...ms, nullable: false },
+        masterid: { type: 'integer', nullable: true },
+        waiting: { type: 'boolean', default: false },
       },
       indices: [{ columns: ['repository', 'branch'] }, { columns: ['revision'] }],
     }),

@@ -5,7 +5,8 @@
  *
  * With `treeStableTimer` > 0, matching changes on a branch wait until none has come for that long;
  * then one request builds the newest of them and is linked to all of them. Pending changes are
- * submitted at once when the master stops, so none is forgotten.
+ * submitted at once when the master stops, so none is forgotten; `onWaiting` is told which changes
+ * are held and released, so that a master killed meanwhile can offer them again when it starts.
  */
 import type { ChangeSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
 import type { ChangeRow } from '../db/entities.ts';
@@ -39,16 +40,25 @@ class ChangeScheduler {
     private readonly log: Logger,
   ) {}
 
-  onChange(change: ChangeRow): void {
-    if (!matches(this.config, change)) return;
+  /** True when the change now waits for this scheduler's tree-stable timer. */
+  onChange(change: ChangeRow, released: (changes: ChangeRow[]) => void, onlyTimed = false): boolean {
+    if (!matches(this.config, change)) return false;
+    if (onlyTimed && !(this.config.treeStableTimer ?? 0)) return false; // it requested its builds already
     const delay = this.flushed ? 0 : (this.config.treeStableTimer ?? 0) * 1000;
-    if (delay === 0) return void this.request([change]);
+    if (delay === 0) {
+      void this.request([change]);
+      return false;
+    }
+    this.released = released;
     const key = `${change.repository}\u0000${change.branch ?? ''}`;
     const waiting = this.pending.get(key);
     if (waiting) clearTimeout(waiting.timer);
     const changes = [...(waiting?.changes ?? []), change];
-    this.pending.set(key, { changes, timer: setTimeout(() => this.fire(key), delay) });
+    this.pending.set(key, { changes, timer: setTimeout(() => void this.fire(key), delay) });
+    return true;
   }
+
+  private released: (changes: ChangeRow[]) => void = () => {};
 
   async flush(): Promise<void> {
     this.flushed = true;
@@ -56,12 +66,13 @@ class ChangeScheduler {
     await Promise.all(keys.map((k) => this.fire(k)));
   }
 
-  private fire(key: string): Promise<void> {
+  private async fire(key: string): Promise<void> {
     const waiting = this.pending.get(key);
-    if (!waiting) return Promise.resolve();
+    if (!waiting) return;
     clearTimeout(waiting.timer);
     this.pending.delete(key);
-    return this.request(waiting.changes);
+    await this.request(waiting.changes);
+    this.released(waiting.changes);
   }
 
   private async request(changes: ChangeRow[]): Promise<void> {
@@ -87,17 +98,47 @@ class ChangeScheduler {
 }
 
 export interface ChangeSchedulers {
-  onChange(change: ChangeRow): void;
+  /**
+   * Offers a stored change to every change scheduler (`onlyTimed`: only those with a tree-stable
+   * timer, for a change offered again after a kill); true when one of them holds it in a timer.
+   */
+  onChange(change: ChangeRow, onlyTimed?: boolean): boolean;
   /** Submits what is waiting for its tree-stable timer. */
   stop(): Promise<void>;
 }
 
-export function startChangeSchedulers(schedulers: SchedulerConfig[], submit: SubmitChanges, log: Logger): ChangeSchedulers {
+/**
+ * `onReleased` gets the changes no scheduler holds any longer (a change two schedulers hold is
+ * released when the second one has requested its builds).
+ */
+export function startChangeSchedulers(
+  schedulers: SchedulerConfig[],
+  submit: SubmitChanges,
+  log: Logger,
+  onReleased: (changeids: number[]) => void = () => {},
+): ChangeSchedulers {
   const active = schedulers
     .filter((s): s is ChangeSchedulerConfig => s.type === 'singleBranch' || s.type === 'anyBranch')
     .map((s) => new ChangeScheduler(s, submit, log));
+  const holders = new Map<number, number>();
+  const released = (changes: ChangeRow[]) => {
+    const free: number[] = [];
+    for (const c of changes) {
+      const left = (holders.get(c.id) ?? 1) - 1;
+      if (left > 0) holders.set(c.id, left);
+      else {
+        holders.delete(c.id);
+        free.push(c.id);
+      }
+    }
+    if (free.length > 0) onReleased(free);
+  };
   return {
-    onChange: (change) => active.forEach((s) => s.onChange(change)),
+    onChange: (change, onlyTimed = false) => {
+      const held = active.filter((s) => s.onChange(change, released, onlyTimed)).length;
+      if (held > 0) holders.set(change.id, (holders.get(change.id) ?? 0) + held);
+      return held > 0;
+    },
     stop: async () => {
       await Promise.all(active.map((s) => s.flush()));
     },
