@@ -158,10 +158,16 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     // With no force scheduler configured, every builder can be forced (the minimal config works as is).
     return force.length === 0 || force.some((s) => s.builderNames.includes(name));
   };
-  const submit = async (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[] = []): Promise<number> => {
+  const submit = async (
+    builderName: string,
+    reason: string,
+    properties: Record<string, unknown>,
+    changeids: number[] = [],
+    parentBuildid: number | null = null,
+  ): Promise<number> => {
     const b = builders.find((x) => x.config.name === builderName);
     if (!b) throw new NotFoundError(`builder "${builderName}" not found`);
-    const row = await repos.buildRequests.create({ builderid: b.id, reason, properties, changeids }, now());
+    const row = await repos.buildRequests.create({ builderid: b.id, reason, properties, changeids, parentBuildid }, now());
     bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
     return row.id;
   };

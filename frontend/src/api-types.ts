@@ -53,6 +53,15 @@ export interface Build {
   links?: Links;
 }
 
+export interface BuildRequest {
+  buildrequestid: number;
+  builderid: number;
+  reason: string;
+  complete: boolean;
+  result: string | null;
+  parent_buildid: number | null;
+}
+
 export interface Change {
   changeid: number;
   repository: string;

@@ -19,6 +19,7 @@ export function serializeBuildRequest(r: BuildRequestRow) {
     complete_at: seconds(r.complete_at),
     results: r.results,
     result: resultName(r.results as Result | null),
+    parent_buildid: r.parent_buildid,
   };
 }
 

@@ -142,6 +142,7 @@ export class StepRuntime implements StepContext {
       properties,
       changes.rows.map((c) => c.id),
       reason,
+      this.deps.buildid,
     );
   }
 

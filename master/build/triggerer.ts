@@ -14,7 +14,7 @@ import { ShuttingDownError } from '../errors/index.ts';
 import { Results } from './results.ts';
 
 export interface Triggerer {
-  trigger(schedulerName: string, properties: Record<string, unknown>, changeids: number[], reason: string): Promise<TriggeredRequest[]>;
+  trigger(schedulerName: string, properties: Record<string, unknown>, changeids: number[], reason: string, parentBuildid: number): Promise<TriggeredRequest[]>;
   /** Resolves with each request's result, or with null for those still going when `signal` aborts. */
   wait(requests: TriggeredRequest[], signal: AbortSignal): Promise<TriggeredRequest[]>;
 }
@@ -23,18 +23,18 @@ export function createTriggerer(
   schedulers: SchedulerConfig[],
   repos: Repositories,
   bus: EventBus,
-  submit: (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[]) => Promise<number>,
+  submit: (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[], parentBuildid: number) => Promise<number>,
   /** Aborted when the master begins to stop. */
   shutdown: AbortSignal,
 ): Triggerer {
   return {
-    async trigger(schedulerName, properties, changeids, reason) {
+    async trigger(schedulerName, properties, changeids, reason, parentBuildid) {
       const scheduler = schedulers.find((s) => s.name === schedulerName && s.type === 'triggerable');
       if (!scheduler) throw new Error(`no triggerable scheduler named "${schedulerName}"`); // compile checks it
       if (shutdown.aborted) throw new ShuttingDownError('the master is shutting down: nothing is triggered');
       const requests: TriggeredRequest[] = [];
       for (const builder of scheduler.builderNames) {
-        requests.push({ builder, buildrequestid: await submit(builder, reason, properties, changeids), results: null });
+        requests.push({ builder, buildrequestid: await submit(builder, reason, properties, changeids, parentBuildid), results: null });
       }
       return requests;
     },

@@ -14,6 +14,7 @@ export const buildRequestFields: FieldMap = {
   complete_at: { column: 'complete_at', type: 'time' },
   results: { column: 'results', type: 'int' },
   reason: { column: 'reason', type: 'string' },
+  parent_buildid: { column: 'parent_buildid', type: 'int' },
 };
 
 /**
@@ -29,7 +30,7 @@ export class BuildRequestsRepo {
 
   /** A new request; with `changeids`, linked to the changes it builds in the same transaction. */
   create(
-    values: { builderid: number; reason: string; properties: Record<string, unknown>; priority?: number; changeids?: number[] },
+    values: { builderid: number; reason: string; properties: Record<string, unknown>; priority?: number; changeids?: number[]; parentBuildid?: number | null },
     now: number,
   ): Promise<BuildRequestRow> {
     const row = {
@@ -39,6 +40,7 @@ export class BuildRequestsRepo {
       priority: values.priority ?? 0,
       submitted_at: now,
       complete: false,
+      parent_buildid: values.parentBuildid ?? null,
     };
     const changeids = values.changeids ?? [];
     if (changeids.length === 0) return this.repo.save(row, { transaction: false });

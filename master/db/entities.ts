@@ -37,6 +37,8 @@ export interface BuildRequestRow {
   complete: boolean;
   complete_at: number | null;
   results: number | null;
+  /** The build whose Trigger step made this request; null otherwise. */
+  parent_buildid: number | null;
 }
 export interface BuildRow {
   id: number;
@@ -151,8 +153,9 @@ export function entities(kind: DbKind) {
         complete: { type: 'boolean', default: false },
         complete_at: ms,
         results: { type: 'integer', nullable: true },
+        parent_buildid: { type: 'integer', nullable: true },
       },
-      indices: [{ columns: ['complete', 'claimed_by_masterid'] }],
+      indices: [{ columns: ['complete', 'claimed_by_masterid'] }, { columns: ['parent_buildid'] }],
       foreignKeys: [{ target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<BuildRow>({

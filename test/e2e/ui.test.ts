@@ -7,7 +7,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { BuildFactory, MeasureShellCommand, ShellCommand, grafana, interpolate, singleBranchScheduler } from '../../index.ts';
+import {
+  BuildFactory,
+  MeasureShellCommand,
+  ShellCommand,
+  Trigger,
+  grafana,
+  interpolate,
+  singleBranchScheduler,
+  triggerableScheduler,
+} from '../../index.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
@@ -27,6 +36,7 @@ const config = (withGrafana: boolean): ConfigInput => ({
         .addStep(new ShellCommand({ name: 'greet', command: ['echo', interpolate('hello %(prop:who:-world)s')] }))
         .addStep(new MeasureShellCommand({ name: 'size', command: ['echo', interpolate('%(prop:size:-100)s')], unit: 'bytes' })),
     },
+    { name: 'fan', factory: new BuildFactory().addStep(new Trigger({ schedulerNames: ['fan-out'], waitForFinish: true })) },
     {
       name: 'drip',
       factory: new BuildFactory().addStep(new ShellCommand({ name: 'drip', command: 'echo first; sleep 3; echo second; sleep 1' })),
@@ -41,7 +51,10 @@ const config = (withGrafana: boolean): ConfigInput => ({
       factory: new BuildFactory().addStep(new ShellCommand({ name: 'evil', command: ['printf', '%s\\n', XSS] })),
     },
   ],
-  schedulers: [singleBranchScheduler({ name: 'on-main', builderNames: ['hello'], branch: 'main', repository: 'https://example.org/app.git' })],
+  schedulers: [
+    singleBranchScheduler({ name: 'on-main', builderNames: ['hello'], branch: 'main', repository: 'https://example.org/app.git' }),
+    triggerableScheduler({ name: 'fan-out', builderNames: ['hello'] }),
+  ],
   services: withGrafana ? [grafana({ url: 'https://grafana.example.com', dashboardUid: 'caliper-builds' })] : [],
 });
 
@@ -86,7 +99,9 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.fill('form#force-form textarea[name=properties]', 'who=chromium\nsize=102');
     await page.click('form#force-form [type=submit]');
     await page.waitForURL(/#\/builds\/\d+/, { timeout: 30_000 });
-    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'success', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'success', undefined, {
+      timeout: 30_000,
+    });
     expect(await text(page, 'li.step[data-step="greet"] .step-result')).toContain('success');
     const id = Number(/#\/builds\/(\d+)/.exec(page.url())?.[1]);
     const build = (await api(master).get(`/builds/${id}`)).body.builds[0];
@@ -97,26 +112,41 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
 
   it('tails a running step’s log live over the WebSocket', async () => {
     const forced = await api(master).post('/builders/drip/force', {});
-    const build = await waitFor('drip build', async () => (await api(master).get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
+    const build = await waitFor(
+      'drip build',
+      async () => (await api(master).get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
     await page.goto(`${master.url}/#/builds/${build.buildid}`);
     await page.locator('li.step[data-step="drip"] .step-head').click({ timeout: 15_000 }); // steps open on click
     const log = page.locator('li.step[data-step="drip"] .log-viewer[data-log="stdio"] pre.log-lines');
     await log.waitFor({ timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('li.step[data-step="drip"] pre.log-lines')?.textContent?.includes('first'), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('li.step[data-step="drip"] pre.log-lines')?.textContent?.includes('first'),
+      undefined,
+      { timeout: 15_000 },
+    );
     expect(await log.textContent()).not.toContain('second');
     expect(await text(page, '#build-result')).toContain('running');
-    await page.waitForFunction(() => document.querySelector('li.step[data-step="drip"] pre.log-lines')?.textContent?.includes('second'), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('li.step[data-step="drip"] pre.log-lines')?.textContent?.includes('second'),
+      undefined,
+      { timeout: 15_000 },
+    );
     // "second" arrived while the step was still running (it sleeps one more second after it).
     const step = (await api(master).get(`/builds/${build.buildid}/steps`)).body.steps[0];
     expect(step.complete).toBe(false);
-    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'success', undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'success', undefined, {
+      timeout: 15_000,
+    });
   });
 
   it('charts a series with its summary numbers', async () => {
     await page.goto(`${master.url}/#/builders/hello`);
     const chart = page.locator('.metric-chart[data-series="size"]');
     await chart.waitFor({ timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('.metric-chart[data-series="size"] canvas') !== null, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector('.metric-chart[data-series="size"] canvas') !== null, undefined, {
+      timeout: 15_000,
+    });
     const canvas = chart.locator('canvas').first();
     const box = await canvas.boundingBox();
     expect(box?.width).toBeGreaterThan(200);
@@ -134,28 +164,39 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     expect(summary).toMatch(/5/); // count: 4 builds before + 1 from the browser
     const series = (await api(master).get('/metrics/size/summary?builder=hello')).body.summary;
     expect(summary).toContain(String(series.maximum));
-    expect(await page.locator('.metric-card:has(.metric-chart[data-series="size"]) a.grafana-link').getAttribute('href')).toBe('https://grafana.example.com/d/caliper-builds?orgId=1&var-series=size&var-builder=hello');
+    expect(await page.locator('.metric-card:has(.metric-chart[data-series="size"]) a.grafana-link').getAttribute('href')).toBe(
+      'https://grafana.example.com/d/caliper-builds?orgId=1&var-series=size&var-builder=hello',
+    );
   });
 
   it('stops a running build and rebuilds a finished one from the page', async () => {
     const forced = await api(master).post('/builders/slow/force', {});
-    const build = await waitFor('slow build', async () => (await api(master).get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
+    const build = await waitFor(
+      'slow build',
+      async () => (await api(master).get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
     await page.goto(`${master.url}/#/builds/${build.buildid}`);
     await page.locator('#stop-build').click({ timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'cancelled', undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'cancelled', undefined, {
+      timeout: 20_000,
+    });
     await page.locator('#rebuild-build').click({ timeout: 15_000 });
     await page.waitForURL((u) => /#\/builds\/\d+/.test(u.hash) && !u.hash.endsWith(`/${build.buildid}`), { timeout: 30_000 });
     const rebuilt = Number(/#\/builds\/(\d+)/.exec(page.url())?.[1]);
     expect(rebuilt).not.toBe(build.buildid);
     await page.locator('#stop-build').click({ timeout: 15_000 });
-    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'cancelled', undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'cancelled', undefined, {
+      timeout: 20_000,
+    });
   });
 
   it('shows untrusted text (log, description) as text, never as markup', async () => {
     const { build } = await forceAndWait(master, 'hostile');
     await page.goto(`${master.url}/#/builds/${build.buildid}`);
     await page.locator('li.step[data-step="evil"] .step-head').click({ timeout: 15_000 });
-    await page.waitForFunction((x) => document.querySelector('li.step[data-step="evil"] pre.log-lines')?.textContent?.includes(x), XSS, { timeout: 15_000 });
+    await page.waitForFunction((x) => document.querySelector('li.step[data-step="evil"] pre.log-lines')?.textContent?.includes(x), XSS, {
+      timeout: 15_000,
+    });
     await page.goto(`${master.url}/#/`);
     await page.waitForSelector('text=hostile');
     expect(await text(page, 'body')).toContain(XSS);
@@ -177,7 +218,10 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     });
     expect(posted.status).toBe(201);
     const buildid = await waitFor('the build of the posted change', async () => {
-      const builds = (await client.get('/builders/hello/builds?order=-number&limit=3')).body.builds as { buildid: number; complete: boolean }[];
+      const builds = (await client.get('/builders/hello/builds?order=-number&limit=3')).body.builds as {
+        buildid: number;
+        complete: boolean;
+      }[];
       for (const b of builds) {
         const changes = (await client.get(`/builds/${b.buildid}/changes`)).body.changes as { changeid: number }[];
         if (b.complete && changes.some((c) => c.changeid === posted.body.changeid)) return b.buildid;
@@ -202,6 +246,20 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.waitForSelector('li.step');
     await page.waitForTimeout(300);
     expect(await page.locator('section.build-changes').isVisible()).toBe(false);
+  });
+
+  it('links a build to the builds its Trigger step requested, and back', async () => {
+    const { build } = await forceAndWait(master, 'fan');
+    expect(build.result).toBe('success');
+    await page.goto(`${master.url}/#/builds/${build.buildid}`);
+    const child = page.locator('section.build-triggered li.triggered-build a[href^="#/builds/"]');
+    await child.waitFor({ timeout: 15_000 });
+    expect(await page.locator('section.build-triggered li.triggered-build').textContent()).toContain('hello');
+    await child.click();
+    const back = page.locator('#triggered-by');
+    await back.waitFor({ timeout: 15_000 });
+    expect(await back.textContent()).toBe(`fan #${build.number}`);
+    expect(await back.getAttribute('href')).toBe(`#/builds/${build.buildid}`);
   });
 
   it('fits a narrow window', async () => {

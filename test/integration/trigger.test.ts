@@ -146,6 +146,12 @@ describe('Trigger', () => {
     expect(steps[1].state_string).toBe('unit success, lint success');
     const children = await triggered(steps[1].stepid);
     expect(children.map((c) => c.builder).sort()).toEqual(['lint', 'unit']);
+    const requested = (await client().get(`/buildrequests?parent_buildid=${build.buildid}`)).body.buildrequests as {
+      buildrequestid: number;
+      parent_buildid: number;
+    }[];
+    expect(requested.map((r) => r.buildrequestid).sort()).toEqual(children.map((c) => c.build.buildrequestid).sort());
+    expect(requested.every((r) => r.parent_buildid === build.buildid)).toBe(true);
     const unit = children.find((c) => c.builder === 'unit')?.build;
     const unitSteps = (await client().get(`/builds/${unit.buildid}/steps`)).body.steps;
     expect((await stepLog(master, unitSteps[0].stepid)).toString()).toBe('1.2 1.2-x none\n');

@@ -2,7 +2,7 @@
  * `#/builds/ID`: the build's result and actions (stop while running, rebuild when done), its
  * properties, measured values and steps. Reloads on step and build events of this build.
  */
-import type { Build, BuildMetric, Builder, Change, MetricSeries, Step } from '../api-types.ts';
+import type { Build, BuildMetric, BuildRequest, Builder, Change, MetricSeries, Step } from '../api-types.ts';
 import type { PageContext } from '../context.ts';
 import { ApiError, isAbort } from '../api.ts';
 import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';
@@ -11,6 +11,7 @@ import { resultBadge } from '../components/result-badge.ts';
 import { propertiesTable } from '../components/properties-table.ts';
 import { metricValues } from '../components/metric-values.ts';
 import { changesList } from '../components/changes-list.ts';
+import { triggeredList, type TriggeredItem } from '../components/triggered-list.ts';
 import { coalesced } from '../refresh.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { StepView } from './build-step.ts';
@@ -20,6 +21,8 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const propsBox = h('div');
   const metricsBox = h('div');
   const changesBox = h('section', { class: 'build-changes', hidden: true }, h('h2', null, 'Changes'));
+  const triggeredBody = h('div');
+  const triggeredBox = h('section', { class: 'build-triggered', hidden: true }, h('h2', null, 'Triggered builds'), triggeredBody);
   const stepsList = h('ol', { class: 'steps' });
   const root = h(
     'section',
@@ -27,11 +30,15 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     head,
     changesBox,
     h('section', null, h('h2', null, 'Steps'), stepsList),
+    triggeredBox,
     h('section', { class: 'build-metrics' }, h('h2', null, 'Build metrics'), metricsBox),
     h('details', { class: 'card properties' }, h('summary', null, h('h2', null, 'Properties')), propsBox),
   );
 
   let build: Build | null = null;
+  /** The build whose Trigger step requested this one, once known. */
+  let parent: { buildid: number; label: string } | null = null;
+  let parentLooked = false;
   let builderName: string | null = null;
   let stopping = false;
   let units: ReadonlyMap<string, string | null> = new Map();
@@ -47,10 +54,64 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       if (b.complete) stopping = false;
       replaceChildren(head, header(b));
       replaceChildren(propsBox, propertiesTable(b.properties));
+      if (!parentLooked) {
+        parentLooked = true;
+        void findParent(b).then(() => build && replaceChildren(head, header(build)));
+      }
     } catch (e) {
       if (isAbort(e)) return;
       ctx.message.error(e, `Build ${buildid}`);
       if (!build) replaceChildren(head, h('h1', null, `Build ${buildid}`), h('p', { class: 'error' }, 'This build could not be loaded.'));
+    }
+  };
+
+  const findParent = async (b: Build): Promise<void> => {
+    try {
+      const req = (
+        await ctx.api.get<{ buildrequests: BuildRequest[] }>(
+          `/buildrequests/${b.buildrequestid}`,
+          { field: 'parent_buildid' },
+          ctx.scope.signal,
+        )
+      ).buildrequests[0];
+      if (!req?.parent_buildid) return;
+      const p = (await ctx.api.get<{ builds: Build[] }>(`/builds/${req.parent_buildid}`, undefined, ctx.scope.signal)).builds[0];
+      if (p)
+        parent = { buildid: p.buildid, label: `${p.builder_name ?? (await nameOf(p.builderid)) ?? `builder ${p.builderid}`} #${p.number}` };
+    } catch {
+      // Without it the page lacks one link; nothing else depends on it.
+    }
+  };
+
+  const builderNames = new Map<number, string>();
+  let triggeredOpen = false; // some triggered build has not finished (or this build may trigger more)
+  const loadTriggered = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<{ buildrequests: BuildRequest[] }>(
+        '/buildrequests',
+        { parent_buildid: String(buildid), order: 'buildrequestid' },
+        ctx.scope.signal,
+      );
+      if (res.buildrequests.length === 0) {
+        triggeredOpen = !build || !build.complete;
+        return;
+      }
+      const items: TriggeredItem[] = [];
+      for (const request of res.buildrequests) {
+        if (!builderNames.has(request.builderid))
+          builderNames.set(request.builderid, (await nameOf(request.builderid)) ?? `builder ${request.builderid}`);
+        const builds = await ctx.api.get<{ builds: Build[] }>(
+          '/builds',
+          { buildrequestid: String(request.buildrequestid), order: '-buildid', limit: '1' },
+          ctx.scope.signal,
+        );
+        items.push({ request, builderName: builderNames.get(request.builderid) as string, build: builds.builds[0] ?? null });
+      }
+      triggeredOpen = items.some((i) => !i.request.complete) || !build || !build.complete;
+      replaceChildren(triggeredBody, triggeredList(items));
+      triggeredBox.hidden = false;
+    } catch (e) {
+      if (!isAbort(e)) ctx.message.error(e, 'Could not load the triggered builds');
     }
   };
 
@@ -174,6 +235,12 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
         fact('Started', formatTime(b.started_at)),
         b.complete ? fact('Finished', formatTime(b.complete_at)) : null,
         fact('Duration', formatDuration(spanSeconds(b.started_at, b.complete_at)) + (b.complete ? '' : ' so far')),
+        parent
+          ? [
+              h('dt', null, 'Triggered by'),
+              h('dd', null, h('a', { href: routeHref('builds', parent.buildid), id: 'triggered-by' }, parent.label)),
+            ]
+          : null,
       ),
     ];
   };
@@ -213,10 +280,16 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const reloadBuild = coalesced(ctx.scope, loadBuild);
   const reloadSteps = coalesced(ctx.scope, loadSteps, 50);
   const reloadMetrics = coalesced(ctx.scope, loadMetrics, 300);
+  const reloadTriggered = coalesced(ctx.scope, loadTriggered, 300);
+  // Triggered builds are other builds: any build or request event may concern them while some are open.
+  for (const event of ['buildrequest.new', 'build.started', 'build.finished'] as const) {
+    ctx.scope.add(ctx.live.on(event, () => triggeredOpen && reloadTriggered()));
+  }
   const reloadAll = (): void => {
     reloadBuild();
     reloadSteps();
     reloadMetrics();
+    reloadTriggered();
   };
   const mine = (d: { buildid: number }) => d.buildid === buildid;
   ctx.scope.add(
@@ -234,6 +307,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const buildLoaded = loadBuild();
   void loadSteps();
   void loadChanges();
+  void loadTriggered();
   void buildLoaded.then(loadMetrics);
   return root;
 }
