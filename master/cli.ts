@@ -49,7 +49,7 @@ Validates the config and prints every error with its path; exits 1 if there is a
   --token TOKEN    its token (or set CALIPER_AGENT_TOKEN, which keeps it out of the process list)
   --workdir DIR    base directory for builds (default ./agent-work/NAME)
   --labels a,b     extra labels this agent offers
-  --capacity N     most commands run at once (default: what the master allows)`,
+  --capacity N     most commands run at once (default: 1000; the master also caps it with maxBuilds)`,
 };
 
 function fail(message: string): never {

@@ -13,7 +13,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import { parseBody } from './params.ts';
-import { UnauthorizedError, UnsupportedMediaTypeError } from '../errors/index.ts';
+import { UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../errors/index.ts';
 import { changeInputSchema } from '../changes/change.ts';
 
 export interface GithubHookConfig {
@@ -44,6 +44,22 @@ const pushEvent = z.object({
   commits: z.array(commit).default([]),
   head_commit: commit.nullable().optional(),
 });
+
+function inCommit<T>(index: number, id: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof UnprocessableError)) throw e;
+    const details = (e.details as { path: string; message: string }[]).map((d) => ({
+      ...d,
+      path: `commits[${index}].${d.path === 'revision' ? 'id' : d.path}`,
+    }));
+    throw new UnprocessableError(
+      `commit ${JSON.stringify(id.slice(0, 100))}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+      details,
+    );
+  }
+}
 
 /** True when `signature` (the header's value) is `sha256=` and the HMAC of `body` under `secret`. */
 export function validSignature(secret: string, body: Buffer, signature: string | undefined): boolean {
@@ -81,18 +97,21 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
     const distinct = push.commits.filter((c) => c.distinct);
     const commits = distinct.length > 0 ? distinct : push.head_commit ? [push.head_commit] : [];
     // Checked as a posted change is (422 names the field), all before any is stored.
-    const changes = commits.map((c) =>
-      parseBody(changeInputSchema, {
-        repository: push.repository[hook.repositoryUrl],
-        branch,
-        revision: c.id,
-        author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
-        comments: c.message.slice(0, 100_000),
-        files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
-        project: push.repository.full_name.slice(0, 200),
-        category: 'push',
-        ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
-      }),
+    // A commit that breaks the rules is named by its place in `commits` and its id.
+    const changes = commits.map((c, i) =>
+      inCommit(i, c.id, () =>
+        parseBody(changeInputSchema, {
+          repository: push.repository[hook.repositoryUrl],
+          branch,
+          revision: c.id,
+          author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
+          comments: c.message.slice(0, 100_000),
+          files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
+          project: push.repository.full_name.slice(0, 200),
+          category: 'push',
+          ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
+        }),
+      ),
     );
     // Taken before storing, so a redelivery arriving meanwhile is not stored twice; given back on failure.
     if (delivery) {

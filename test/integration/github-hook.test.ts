@@ -208,7 +208,8 @@ describe('GitHub webhook', () => {
     expect(notArray.body.error.message).toContain('commits');
     const badId = await deliver('push', push('refs/heads/main', [commit('f'.repeat(40), 'fine'), commit('-x', 'evil')]));
     expect(badId.status).toBe(422);
-    expect(badId.body.error.message).toContain('revision');
+    expect(badId.body.error.message).toMatch(/^commit "-x": commits\[1\]\.id: /);
+    expect(badId.body.error.details[0].path).toBe('commits[1].id');
     const form = await deliver('push', 'payload=%7B%7D', { contentType: 'application/x-www-form-urlencoded' });
     expect(form.status).toBe(415);
     expect(form.body.error.message).toContain('application/json');
