@@ -27,9 +27,7 @@ import { ConflictError, NotFoundError, ShuttingDownError, StoreUnavailableError 
 import { startPeriodicSchedulers } from './scheduler/periodic.ts';
 import { startCronSchedulers } from './scheduler/cron.ts';
 import { createTriggerer } from './build/triggerer.ts';
-import { startChangeSchedulers } from './scheduler/change-scheduler.ts';
-import { GitPoller } from './changes/git-poller.ts';
-import type { ChangeInput } from './changes/change.ts';
+import { ChangeIntake } from './changes/change-intake.ts';
 import type { BuildRequestRow } from './db/entities.ts';
 import { createMetricsService } from '../metrics/create-metrics.ts';
 import type { MetricsService } from '../metrics/metrics-service.ts';
@@ -171,27 +169,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
     return row.id;
   };
-  const changeSchedulers = startChangeSchedulers(config.schedulers, submit, log, (ids) => {
-    repos.changes.setWaiting(ids, false).catch((e: unknown) => log.warn('could not record changes as requested', { changes: ids, error: String(e) }));
-  });
+  const changes = new ChangeIntake({ config, repos, bus, log, masterid: master.id, basedir: options.basedir ?? process.cwd(), submit, now });
   const shutdown = new AbortController();
   const triggerer = createTriggerer(config.schedulers, repos, bus, submit, shutdown.signal);
-  const addChanges = async (changes: ChangeInput[]): Promise<number[]> => {
-    const rows = await repos.changes.createMany(changes, now(), master.id);
-    const held: number[] = [];
-    for (const row of rows) {
-      bus.publish('change.new', { changeid: row.id });
-      if (changeSchedulers.onChange(row)) held.push(row.id);
-    }
-    // Remembered in the database: a master killed before the timer fires offers them again at start.
-    await repos.changes.setWaiting(held, true);
-    return rows.map((r) => r.id);
-  };
-  const pollers = config.changeSources.map((source) => new GitPoller(source, options.basedir ?? process.cwd(), (c) => addChanges([c]), log));
   const actions: BuildActions = {
-    addChanges: async (changes) => {
+    addChanges: async (input) => {
       if (stopping) throw new ShuttingDownError('the master is shutting down; post the change again once it is back');
-      return addChanges(changes);
+      return changes.add(input);
     },
     force: async (builderName, req) => {
       if (stopping) throw new ShuttingDownError('the master is shutting down; force the build again once it is back');
@@ -218,12 +202,12 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       if (!b) throw new ConflictError(`builder of build ${buildid} is no longer configured`);
       const request = (await repos.buildRequests.get(build.buildrequestid)) as BuildRequestRow;
       // Same properties (so the same revision) and the same changes as the build it repeats.
-      const changes = await repos.changes.ofBuildRequest(request.id);
+      const built = await repos.changes.ofBuildRequest(request.id);
       return submit(
         b.config.name,
         reason,
         JSON.parse(request.properties) as Record<string, unknown>,
-        changes.rows.map((c) => c.id),
+        built.rows.map((c) => c.id),
       );
     },
   };
@@ -303,11 +287,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   claimer.start();
   const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
   const stopCron = startCronSchedulers(config.schedulers, submit, log);
-  // Changes this master's schedulers held for a tree-stable timer when it was killed: offered again.
-  const left = await repos.changes.waitingOf(master.id);
-  for (const row of left) if (!changeSchedulers.onChange(row, true)) await repos.changes.setWaiting([row.id], false);
-  if (left.length > 0) log.info('changes held before a stop offered to the schedulers again', { changes: left.map((c) => c.id) });
-  for (const p of pollers) p.start();
+  await changes.start();
   log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.length });
 
   let stopped = false;
@@ -328,11 +308,9 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       shutdown.abort();
       stopPeriodic();
       stopCron();
-      await Promise.all(pollers.map((p) => p.stop()));
       await claimer.stop();
-      // Changes waiting for their tree-stable timer become requests now (the claimer is stopped, so
-      // none starts during shutdown); the next start builds them.
-      await changeSchedulers.stop();
+      // After the claimer: the requests of changes still waiting are queued, and none starts now.
+      await changes.stop();
       const deadline = options.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
       if (finishing.size > 0) log.info('waiting for running builds to finish', { builds: finishing.size, timeoutMs: deadline });
       const allDone = Promise.allSettled([...finishing]);

@@ -24,11 +24,15 @@ export function describeError(e: unknown): string {
   return String(e);
 }
 
-export type Query = Record<string, string | number | undefined>;
+/** Query parameters; a list repeats the parameter (`buildrequestid=3&buildrequestid=4`: either value). */
+export type Query = Record<string, string | number | string[] | undefined>;
 
 export function withQuery(path: string, query: Query = {}): string {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  for (const [k, v] of Object.entries(query)) {
+    if (Array.isArray(v)) for (const item of v) params.append(k, item);
+    else if (v !== undefined) params.set(k, String(v));
+  }
   const qs = params.toString();
   return qs ? `${path}?${qs}` : path;
 }

@@ -35,8 +35,7 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
       return;
     }
     if (e.type === 'entity.too.large') {
-      const limit = req.path.startsWith('/hooks/github') ? 'web.changeHooks.github.maxBodyBytes' : 'web.maxBodyBytes';
-      res.status(413).json({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit (${limit})` } });
+      res.status(413).json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is larger than the limit (web.maxBodyBytes)' } });
       return;
     }
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {

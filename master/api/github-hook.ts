@@ -9,11 +9,11 @@
  * ignored, so GitHub's delivery log says why.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import { parseBody } from './params.ts';
-import { UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../errors/index.ts';
+import { PayloadTooLargeError, UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../errors/index.ts';
 import { changeInputSchema } from '../changes/change.ts';
 
 export interface GithubHookConfig {
@@ -71,7 +71,17 @@ export function validSignature(secret: string, body: Buffer, signature: string |
 export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router {
   const r = Router();
   const handled = new Set<string>(); // delivery ids, oldest first (a Set keeps insertion order)
-  r.post('/hooks/github', express.raw({ type: () => true, limit: hook.maxBodyBytes }), async (req, res) => {
+  const raw = express.raw({ type: () => true, limit: hook.maxBodyBytes });
+  // The hook's own limit, named in its own words (the API's 413 names web.maxBodyBytes).
+  const body: RequestHandler = (req, res, next) =>
+    raw(req, res, (err?: unknown) =>
+      next(
+        (err as { type?: string } | undefined)?.type === 'entity.too.large'
+          ? new PayloadTooLargeError('request body is larger than the limit (web.changeHooks.github.maxBodyBytes)')
+          : err,
+      ),
+    );
+  r.post('/hooks/github', body, async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!validSignature(hook.secret, body, req.get('x-hub-signature-256'))) {
       throw new UnauthorizedError('X-Hub-Signature-256 is missing or does not match the body under web.changeHooks.github.secret');

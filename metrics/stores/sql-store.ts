@@ -119,11 +119,6 @@ export class SqlMetricsStore implements MetricsStore {
     return this.writing;
   }
 
-  /** Points waiting for the database to come back (see the file's comment). */
-  get waitingCount(): number {
-    return this.waitingPoints;
-  }
-
   private async insert(points: MetricPoint[]): Promise<void> {
     for (let i = 0; i < points.length; i += BATCH) {
       const rows: PointRow[] = points.slice(i, i + BATCH).map((p) => ({

@@ -216,6 +216,35 @@ describe('GitHub webhook', () => {
     expect(await changeCount()).toBe(before);
   });
 
+  it("refuses a body over the hook's own limit, naming it", async () => {
+    const small = await startTestMaster(
+      {
+        web: { changeHooks: { github: { secret: SECRET, maxBodyBytes: 2048 } } },
+        builders: [{ name: 'app', factory: new BuildFactory().addStep(new ShellCommand({ name: 't', command: ['true'] })) }],
+      },
+      await (testDatabases()[0] as { create(): Promise<string> }).create(),
+      `small-${process.pid}`,
+    );
+    try {
+      const body = JSON.stringify({ zen: 'x'.repeat(4096) });
+      const res = await fetch(`${small.url}/hooks/github`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'X-GitHub-Event': 'ping',
+          'X-Hub-Signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+        },
+        body,
+      });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        'request body is larger than the limit (web.changeHooks.github.maxBodyBytes)',
+      );
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('does not exist on a master without web.changeHooks.github', async () => {
     const res = await fetch(`${plain.url}/hooks/github`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(404);

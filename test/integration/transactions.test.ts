@@ -4,18 +4,28 @@
  * TypeORM shares one connection and query runner, and two transactions at once used to fail.
  */
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../master/db/data-source.ts';
-import { createRepositories } from '../../master/db/repositories.ts';
+import { openDatabase, type Database } from '../../master/db/data-source.ts';
+import { createRepositories, type Repositories } from '../../master/db/repositories.ts';
 import { transaction } from '../../master/db/transaction.ts';
 import { testDatabases } from '../helpers/databases.ts';
 
 describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
-  it('links 20 requests to their changes and appends to 10 logs, all at once', async () => {
+  /** A fresh database with one builder, closed after `work`. */
+  async function withDatabase(
+    work: (t: { database: Database; repos: Repositories; now: number; builder: { id: number } }) => Promise<void>,
+  ) {
     const database = await openDatabase(await db.create());
     try {
       const repos = createRepositories(database);
-      const now = Date.now();
       const builder = (await repos.builders.sync([{ name: 'b', tags: [] } as never])).get('b') as { id: number };
+      await work({ database, repos, now: Date.now(), builder });
+    } finally {
+      await database.close();
+    }
+  }
+
+  it('links 20 requests to their changes and appends to 10 logs, all at once', async () => {
+    await withDatabase(async ({ repos, now, builder }) => {
       const changes = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           repos.changes.createMany([{ repository: 'r', revision: `r${i}`, author: '', comments: '', files: [], project: '' }], now),
@@ -54,17 +64,11 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
         }),
       );
       for (const log of logs) expect((await repos.logs.get(log.id))?.num_lines).toBe(3);
-    } finally {
-      await database.close();
-    }
+    });
   });
 
   it('keeps a write made while a transaction is open when that transaction fails, and mixes saves and transactions', async () => {
-    const database = await openDatabase(await db.create());
-    try {
-      const repos = createRepositories(database);
-      const now = Date.now();
-      const builder = (await repos.builders.sync([{ name: 'b', tags: [] } as never])).get('b') as { id: number };
+    await withDatabase(async ({ database, repos, now, builder }) => {
       const request = await repos.buildRequests.create({ builderid: builder.id, reason: 'x', properties: {} }, now);
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
@@ -90,8 +94,6 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
       );
       expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
       expect((await repos.buildRequests.query({})).total).toBe(121);
-    } finally {
-      await database.close();
-    }
+    });
   });
 });

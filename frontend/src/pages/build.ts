@@ -96,16 +96,23 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
         triggeredOpen = !build || !build.complete;
         return;
       }
+      // All their builds in one query, newest first: the first seen per request is its newest.
+      const builds = await ctx.api.get<{ builds: Build[] }>(
+        '/builds',
+        { buildrequestid: res.buildrequests.map((r) => String(r.buildrequestid)), order: '-buildid' },
+        ctx.scope.signal,
+      );
+      const newest = new Map<number, Build>();
+      for (const b of builds.builds) if (!newest.has(b.buildrequestid)) newest.set(b.buildrequestid, b);
       const items: TriggeredItem[] = [];
       for (const request of res.buildrequests) {
         if (!builderNames.has(request.builderid))
           builderNames.set(request.builderid, (await nameOf(request.builderid)) ?? `builder ${request.builderid}`);
-        const builds = await ctx.api.get<{ builds: Build[] }>(
-          '/builds',
-          { buildrequestid: String(request.buildrequestid), order: '-buildid', limit: '1' },
-          ctx.scope.signal,
-        );
-        items.push({ request, builderName: builderNames.get(request.builderid) as string, build: builds.builds[0] ?? null });
+        items.push({
+          request,
+          builderName: builderNames.get(request.builderid) as string,
+          build: newest.get(request.buildrequestid) ?? null,
+        });
       }
       triggeredOpen = items.some((i) => !i.request.complete) || !build || !build.complete;
       replaceChildren(triggeredBody, triggeredList(items));
