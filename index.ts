@@ -1,7 +1,14 @@
 /** The public API of Caliper: what a master.config.ts (or a custom step) imports from 'caliper'. */
 export { defineConfig } from './master/config/define-config.ts';
 export type { ConfigInput as CaliperConfig } from './master/config/schema.ts';
-export { forceScheduler, periodicScheduler, singleBranchScheduler, anyBranchScheduler, cronScheduler, triggerableScheduler } from './master/config/schedulers.ts';
+export {
+  forceScheduler,
+  periodicScheduler,
+  singleBranchScheduler,
+  anyBranchScheduler,
+  cronScheduler,
+  triggerableScheduler,
+} from './master/config/schedulers.ts';
 export { gitPoller, type GitPollerConfig } from './master/changes/change-source-config.ts';
 export { masterLock, agentLock, type LockConfig, type LockAccess } from './master/config/locks.ts';
 export type { ChangeInput } from './master/changes/change.ts';

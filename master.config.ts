@@ -31,15 +31,44 @@ export default defineConfig({
       agents: ['local'],
       tags: ['example'],
       factory: new BuildFactory()
-        .addStep(new ShellCommand({ name: 'checkout', command: ['sh', '-c', 'rm -rf ./* && cp -R "$SRC"/. .'], env: { SRC: sampleDir }, haltOnFailure: true }))
-        .addStep(new SetPropertyFromCommand({ name: 'version', command: ['node', '-p', 'require("./package.json").version'], property: 'version' }))
+        .addStep(
+          new ShellCommand({
+            name: 'checkout',
+            command: ['sh', '-c', 'rm -rf ./* && cp -R "$SRC"/. .'],
+            env: { SRC: sampleDir },
+            haltOnFailure: true,
+          }),
+        )
+        .addStep(
+          new SetPropertyFromCommand({
+            name: 'version',
+            command: ['node', '-p', 'require("./package.json").version'],
+            property: 'version',
+          }),
+        )
         .addStep(new ShellCommand({ name: 'test', command: ['node', '--test', 'test/'], haltOnFailure: true }))
         .addStep(new Lint({ name: 'lint', command: ['node', 'lint.js'], format: 'eslint' }))
         .addStep(new ShellCommand({ name: 'build', command: 'node build.js && ls -l dist' }))
-        .addStep(new MeasureShellCommand({ name: 'bundle_size', command: ['sh', '-c', 'wc -c < dist/stats.js'], unit: 'bytes', kind: 'size', warnOnRegression: { threshold: 3 } }))
+        .addStep(
+          new MeasureShellCommand({
+            name: 'bundle_size',
+            command: ['sh', '-c', 'wc -c < dist/stats.js'],
+            unit: 'bytes',
+            kind: 'size',
+            warnOnRegression: { threshold: 3 },
+          }),
+        )
         .addStep(new MeasureShellCommand({ name: 'source_stats', command: ['node', 'stats.js'] }))
-        .addStep(new ShellCommand({ name: 'announce', command: ['echo', interpolate('built sample %(prop:version)s, build #%(prop:buildnumber)s')] })),
-      metrics: [trackStepTimes('test', { series: 'test_time' }), trackProperties('lint_warnings', { series: 'warnings_per_build', tags: { team: 'core' } })],
+        .addStep(
+          new ShellCommand({
+            name: 'announce',
+            command: ['echo', interpolate('built sample %(prop:version)s, build #%(prop:buildnumber)s')],
+          }),
+        ),
+      metrics: [
+        trackStepTimes('test', { series: 'test_time' }),
+        trackProperties('lint_warnings', { series: 'warnings_per_build', tags: { team: 'core' } }),
+      ],
     },
   ],
   schedulers: [forceScheduler({ name: 'force', builderNames: ['sample'] })],

@@ -130,7 +130,9 @@ export class Agent {
           if (resume.has(id)) runner.resend();
           else runner.abandon();
         }
-        this.log(`connected to ${this.options.master}${resume.size > 0 ? ` (resumed ${resume.size} command${resume.size === 1 ? '' : 's'})` : ''}`);
+        this.log(
+          `connected to ${this.options.master}${resume.size > 0 ? ` (resumed ${resume.size} command${resume.size === 1 ? '' : 's'})` : ''}`,
+        );
         this.startWatchdog(m.heartbeatMs);
         for (const w of this.readyWaiters.splice(0)) w.resolve();
         return;

@@ -109,7 +109,9 @@ async function runBuild(http: Http, builder: string): Promise<{ build: BuildInfo
   if (!build) throw new Error(`no build for build request ${buildrequestid}`);
   const steps = (await http.get(`/builds/${build.buildid}/steps`)).steps as unknown as StepInfo[];
   if (build.results !== Results.SUCCESS || steps.some((s) => s.results !== Results.SUCCESS)) {
-    throw new Error(`build ${build.buildid} of ${builder} ended ${build.result}: ${build.state_string}; steps: ${steps.map((s) => `${s.name}=${s.result}`).join(' ')}`);
+    throw new Error(
+      `build ${build.buildid} of ${builder} ended ${build.result}: ${build.state_string}; steps: ${steps.map((s) => `${s.name}=${s.result}`).join(' ')}`,
+    );
   }
   return { build, steps, clientMs };
 }
@@ -192,9 +194,15 @@ process.once('SIGINT', () => {
 });
 
 try {
-  const dispatchSteps = Array.from({ length: STEPS }, (_, i) => new ShellCommand({ name: `true-${String(i + 1).padStart(2, '0')}`, command: ['true'] }));
+  const dispatchSteps = Array.from(
+    { length: STEPS },
+    (_, i) => new ShellCommand({ name: `true-${String(i + 1).padStart(2, '0')}`, command: ['true'] }),
+  );
   // Same builder, but each step prints one short line (most real steps print something).
-  const echoSteps = Array.from({ length: STEPS }, (_, i) => new ShellCommand({ name: `echo-${String(i + 1).padStart(2, '0')}`, command: ['echo', `step ${i + 1}`] }));
+  const echoSteps = Array.from(
+    { length: STEPS },
+    (_, i) => new ShellCommand({ name: `echo-${String(i + 1).padStart(2, '0')}`, command: ['echo', `step ${i + 1}`] }),
+  );
   const config = compileConfig({
     title: 'Caliper bench',
     agents: [{ name: 'bench', token: TOKEN, maxBuilds: 1 }],
@@ -217,7 +225,9 @@ try {
   console.log(`direct: ${DIRECT_SPAWNS} sequential spawns of \`true\`: ${fmt(directMs)} ms/spawn`);
 
   const warm = await runBuild(http, 'dispatch');
-  console.log(`warm-up build ${warm.build.buildid}: ${fmt((warm.build.complete_at - warm.build.started_at) * 1000, 1)} ms for ${STEPS} steps`);
+  console.log(
+    `warm-up build ${warm.build.buildid}: ${fmt((warm.build.complete_at - warm.build.started_at) * 1000, 1)} ms for ${STEPS} steps`,
+  );
 
   const perBuild: { buildMs: number; perStepBuild: number; perStepSteps: number; gapMs: number; clientMs: number }[] = [];
   for (let i = 0; i < BUILDS; i++) {
@@ -268,7 +278,9 @@ try {
   const directHash = createHash('sha256');
   await spawnAndWait(LOG_COMMAND, (b) => directHash.update(b));
   const directSha = directHash.digest('hex');
-  console.log(`direct: ${LOG_COMMAND.join(' ')} -> ${directBytes} bytes in ${directRuns.map((t) => fmt(t, 0)).join(', ')} ms (median ${fmt(directLogMs, 0)} ms; expected ${LOG_BYTES} bytes)`);
+  console.log(
+    `direct: ${LOG_COMMAND.join(' ')} -> ${directBytes} bytes in ${directRuns.map((t) => fmt(t, 0)).join(', ')} ms (median ${fmt(directLogMs, 0)} ms; expected ${LOG_BYTES} bytes)`,
+  );
 
   const logRun = await runBuild(http, 'logs');
   const logBuildMs = (logRun.build.complete_at - logRun.build.started_at) * 1000;
@@ -277,7 +289,12 @@ try {
   const rssAfterLogs = maxRssMb();
   const agentRssAfterLogs = procRssMb(agent.child.pid);
 
-  const logs = (await http.get(`/steps/${logStep.stepid}/logs`)).logs as { logid: number; slug: string; num_bytes: number; num_lines: number }[];
+  const logs = (await http.get(`/steps/${logStep.stepid}/logs`)).logs as {
+    logid: number;
+    slug: string;
+    num_bytes: number;
+    num_lines: number;
+  }[];
   const stdio = logs.find((l) => l.slug === 'stdio');
   if (!stdio) throw new Error(`step ${logStep.stepid} has no stdio log (logs: ${JSON.stringify(logs)})`);
   const r0 = performance.now();

@@ -21,12 +21,16 @@ const builders = Array.from({ length: 20 }, (_, i) => ({
   name: `builder-${String(i).padStart(2, '0')}`,
   factory: new BuildFactory().addStep(new ShellCommand({ name: 'ok', command: ['true'] })),
 }));
-const master = await startTestMaster({ agents: [{ name: 'b1', token: 'bench-ui-token', maxBuilds: 8 }], builders }, `sqlite:${path.join(dir, 'ui.sqlite')}`);
+const master = await startTestMaster(
+  { agents: [{ name: 'b1', token: 'bench-ui-token', maxBuilds: 8 }], builders },
+  `sqlite:${path.join(dir, 'ui.sqlite')}`,
+);
 const agent = await startAgent(master, 'b1', 'bench-ui-token');
 console.log(`forcing ${BUILDS} builds over 20 builders...`);
 const c = api(master);
 const ids: number[] = [];
-for (let i = 0; i < BUILDS; i++) ids.push((await c.post(`/builders/builder-${String(i % 20).padStart(2, '0')}/force`, {})).body.buildrequestid);
+for (let i = 0; i < BUILDS; i++)
+  ids.push((await c.post(`/builders/builder-${String(i % 20).padStart(2, '0')}/force`, {})).body.buildrequestid);
 await waitFor('all builds', async () => (await c.get('/buildrequests?complete=false&limit=1')).body.meta.total === 0, 600_000);
 console.log(`stored: ${(await c.get('/builds?limit=1')).body.meta.total} builds`);
 
@@ -53,6 +57,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fcp = median(measured.map((r) => r.fcp));
 const table = median(measured.map((r) => r.table));
 console.log('\n=== figures ===');
-console.log(`ui: first contentful paint of the builders page with ${BUILDS} builds stored: ${fcp.toFixed(0)} ms (median of ${measured.length}; target <= 300 ms: ${fcp <= 300 ? 'met' : 'NOT met'})`);
-console.log(`ui: builders table rendered with data: ${table.toFixed(0)} ms after navigation start (target <= 300 ms: ${table <= 300 ? 'met' : 'NOT met'})`);
-console.log(`ui: JavaScript ${(js.length / 1024).toFixed(1)} KB, ${gzKb.toFixed(1)} KB gzipped (target <= 200 KB: ${gzKb <= 200 ? 'met' : 'NOT met'})`);
+console.log(
+  `ui: first contentful paint of the builders page with ${BUILDS} builds stored: ${fcp.toFixed(0)} ms (median of ${measured.length}; target <= 300 ms: ${fcp <= 300 ? 'met' : 'NOT met'})`,
+);
+console.log(
+  `ui: builders table rendered with data: ${table.toFixed(0)} ms after navigation start (target <= 300 ms: ${table <= 300 ? 'met' : 'NOT met'})`,
+);
+console.log(
+  `ui: JavaScript ${(js.length / 1024).toFixed(1)} KB, ${gzKb.toFixed(1)} KB gzipped (target <= 200 KB: ${gzKb <= 200 ? 'met' : 'NOT met'})`,
+);

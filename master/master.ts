@@ -122,7 +122,18 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     locks: new LockSet(config.locks),
     startBuild: (builder, builderid, request, agent, locks) => {
       const build = new Build(
-        { repos, metrics: stepMetrics, logMaxBytes: config.logs.maxBytes, secrets: config.secrets, masker, bus, log, masterid: master.id, now, triggerer },
+        {
+          repos,
+          metrics: stepMetrics,
+          logMaxBytes: config.logs.maxBytes,
+          secrets: config.secrets,
+          masker,
+          bus,
+          log,
+          masterid: master.id,
+          now,
+          triggerer,
+        },
         builder,
         builderid,
         request,
@@ -133,9 +144,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         .catch(async (e: unknown) => {
           log.error('build failed to run', { builder: builder.name, request: request.id, error: String(e) });
           const row = build.row && build.row.complete_at === null ? build.row : null;
-          await endAsException(repos, row, request.id, { build: 'exception: internal error', step: 'exception: internal error' }, now).catch((err: unknown) =>
-            log.error('could not record the failed build', { error: String(err) }),
-          );
+          await endAsException(
+            repos,
+            row,
+            request.id,
+            { build: 'exception: internal error', step: 'exception: internal error' },
+            now,
+          ).catch((err: unknown) => log.error('could not record the failed build', { error: String(err) }));
         })
         .finally(() => {
           if (build.row) running.delete(build.row.id);
@@ -169,7 +184,16 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     bus.publish('buildrequest.new', { buildrequestid: row.id, builderid: b.id });
     return row.id;
   };
-  const changes = new ChangeIntake({ config, repos, bus, log, masterid: master.id, basedir: options.basedir ?? process.cwd(), submit, now });
+  const changes = new ChangeIntake({
+    config,
+    repos,
+    bus,
+    log,
+    masterid: master.id,
+    basedir: options.basedir ?? process.cwd(),
+    submit,
+    now,
+  });
   const shutdown = new AbortController();
   const triggerer = createTriggerer(config.schedulers, repos, bus, submit, shutdown.signal);
   const actions: BuildActions = {
@@ -256,7 +280,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         influxdb: influx ? { url: influx.url, database: influx.database ?? influx.bucket ?? '' } : null,
       },
     },
-    { log, maxBodyBytes: config.web.maxBodyBytes, title: config.title, prometheus: prometheus?.registry ?? null, githubHook: config.web.changeHooks.github },
+    {
+      log,
+      maxBodyBytes: config.web.maxBodyBytes,
+      title: config.title,
+      prometheus: prometheus?.registry ?? null,
+      githubHook: config.web.changeHooks.github,
+    },
   );
   const live = new LiveStream(bus);
   const fanout =

@@ -11,7 +11,13 @@ export interface BaselineScope {
 }
 
 /** Baseline of `series` over the builder's last `window` successful builds (the last value each reported). */
-export async function seriesBaseline(metrics: MetricsService, repos: Repositories, window: number, series: string, scope: BaselineScope): Promise<Baseline | null> {
+export async function seriesBaseline(
+  metrics: MetricsService,
+  repos: Repositories,
+  window: number,
+  series: string,
+  scope: BaselineScope,
+): Promise<Baseline | null> {
   const builds = await repos.builds.lastSuccessful(scope.builderid, window, scope.beforeBuildId);
   if (builds.length === 0) return null;
   const ids = new Set(builds.map((b) => b.id));

@@ -14,7 +14,10 @@ export const seriesName = z
 const tagKey = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"')
-  .refine((k) => !reservedTagName(k), `is a field name (${[...RESERVED_TAG_NAMES].join(', ')}, or starts with "${RESERVED_TAG_PREFIX}") and cannot be a tag`);
+  .refine(
+    (k) => !reservedTagName(k),
+    `is a field name (${[...RESERVED_TAG_NAMES].join(', ')}, or starts with "${RESERVED_TAG_PREFIX}") and cannot be a tag`,
+  );
 
 export const captureOptionsSchema = z
   .strictObject({
@@ -30,7 +33,9 @@ export const captureOptionsSchema = z
     buildNumber: z.number().int().nullable().optional(),
     buildid: z.number().int().nullable().optional(),
   })
-  .refine((o) => [o.accumulate, o.absValue, o.diff].filter(Boolean).length <= 1, { message: 'accumulate, absValue and diff exclude each other' });
+  .refine((o) => [o.accumulate, o.absValue, o.diff].filter(Boolean).length <= 1, {
+    message: 'accumulate, absValue and diff exclude each other',
+  });
 
 export type CaptureOptions = z.input<typeof captureOptionsSchema>;
 
@@ -54,7 +59,8 @@ export function plainCaptureOptions(o: unknown): o is z.output<typeof captureOpt
         if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
         for (const tag in v as Record<string, unknown>) {
           const value = (v as Record<string, unknown>)[tag];
-          if (!TAG_KEY.test(tag) || reservedTagName(tag) || typeof value !== 'string' || value.length === 0 || value.length > 200) return false;
+          if (!TAG_KEY.test(tag) || reservedTagName(tag) || typeof value !== 'string' || value.length === 0 || value.length > 200)
+            return false;
         }
         break;
       }

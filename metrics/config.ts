@@ -9,7 +9,10 @@ import { seriesName } from './capture-options.ts';
 import { reservedTagName } from './series-filter.ts';
 
 export const tagMap = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"').refine((k) => !reservedTagName(k), 'is a field name (or starts with "caliper_") and cannot be a tag'),
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"')
+    .refine((k) => !reservedTagName(k), 'is a field name (or starts with "caliper_") and cannot be a tag'),
   z.string().min(1).max(200),
 );
 
@@ -33,7 +36,10 @@ export const influxdbSchema = z
     /** Capture build duration, step durations and queue latency (default true). */
     trackBuildTimes: z.boolean().default(true),
   })
-  .refine((o) => Boolean(o.database) !== Boolean(o.bucket), { message: 'needs exactly one of "database" (InfluxDB 1.x) or "bucket" (2.x/3.x)', path: ['database'] });
+  .refine((o) => Boolean(o.database) !== Boolean(o.bucket), {
+    message: 'needs exactly one of "database" (InfluxDB 1.x) or "bucket" (2.x/3.x)',
+    path: ['database'],
+  });
 
 export const grafanaSchema = z.strictObject({
   type: z.literal('grafana'),

@@ -11,7 +11,12 @@ import { SqlMetricsStore } from './stores/sql-store.ts';
 import type { MetricsStore } from './stores/metrics-store.ts';
 
 /** `masterId`: the master's `masters` row, owner of the batches it spools for InfluxDB. */
-export async function createMetricsService(db: Database, influx: InfluxDbConfig | undefined, log: Logger, masterId: number | null = null): Promise<MetricsService> {
+export async function createMetricsService(
+  db: Database,
+  influx: InfluxDbConfig | undefined,
+  log: Logger,
+  masterId: number | null = null,
+): Promise<MetricsService> {
   let store: MetricsStore;
   if (influx) {
     const influxStore = new InfluxDbStore(influx, new MetricSpool(db.source, masterId), log);

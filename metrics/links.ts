@@ -43,7 +43,8 @@ export function linkMaker(grafana: GrafanaConfig | undefined, influx: InfluxDbCo
     Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Links;
   return {
     builder: (builder) => compact({ grafana: dashboard({ builder }) }),
-    series: (series, builder) => compact({ grafana: dashboard(builder ? { series, builder } : { series }), influxdb: influxQuery(series, builder) }),
+    series: (series, builder) =>
+      compact({ grafana: dashboard(builder ? { series, builder } : { series }), influxdb: influxQuery(series, builder) }),
     build: (builder, startedMs, completeMs) =>
       compact({ grafana: dashboard({ builder }, { from: startedMs - MARGIN_MS, to: (completeMs ?? Date.now()) + MARGIN_MS }) }),
   };

@@ -17,7 +17,12 @@ export interface MetricPoint {
 /** Canonical key of a series and tag set: points with the same key need distinct times. */
 export function seriesKey(series: string, tags: Record<string, string>): string {
   // JSON, not "k=v" joined: a value holding "," or "=" cannot make two tag sets look alike.
-  return JSON.stringify([series, ...Object.keys(tags).sort().map((k) => [k, tags[k]])]);
+  return JSON.stringify([
+    series,
+    ...Object.keys(tags)
+      .sort()
+      .map((k) => [k, tags[k]]),
+  ]);
 }
 
 /**

@@ -24,7 +24,9 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
   const { bus, repos, metrics, buildersById, log } = deps;
   const builds = new Map<number, { builder: CompiledBuilder; agent: string; number: number }>();
   const capture = (name: string, value: number, options: Parameters<MetricsService['captureData']>[2]) =>
-    metrics.captureData(name, value, options).catch((e: unknown) => log.error('capturing a metric failed', { series: name, error: String(e) }));
+    metrics
+      .captureData(name, value, options)
+      .catch((e: unknown) => log.error('capturing a metric failed', { series: name, error: String(e) }));
 
   const unsubscribe = [
     bus.subscribe('build.started', (e) => {
@@ -46,7 +48,10 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       const result = resultName(e.results as Result) ?? 'unknown';
       const common = { kind: 'duration' as const, unit: 's', buildNumber: build.number, buildid: e.buildid };
       if (deps.trackBuildTimes) {
-        void capture('step_duration', e.durationMs / 1000, { ...common, tags: { builder: build.builder.name, step: e.name, agent: build.agent, result } });
+        void capture('step_duration', e.durationMs / 1000, {
+          ...common,
+          tags: { builder: build.builder.name, step: e.name, agent: build.agent, result },
+        });
       }
       for (const t of build.builder.metrics) {
         if (t.type !== 'stepTimes' || t.step !== e.name) continue;
@@ -63,7 +68,13 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       const result = resultName(e.results as Result) ?? 'unknown';
       const tags = { builder: build.builder.name, agent: build.agent, result };
       if (deps.trackBuildTimes) {
-        void capture('build_duration', e.durationMs / 1000, { tags, kind: 'duration', unit: 's', buildNumber: e.number, buildid: e.buildid });
+        void capture('build_duration', e.durationMs / 1000, {
+          tags,
+          kind: 'duration',
+          unit: 's',
+          buildNumber: e.number,
+          buildid: e.buildid,
+        });
       }
       const tracked = build.builder.metrics.filter((t) => t.type === 'property');
       if (tracked.length === 0) return;

@@ -41,14 +41,17 @@ export class MetricsService {
   async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<MetricPoint | null> {
     const nameCheck = seriesName.safeParse(name);
     if (!nameCheck.success) throw new MetricInputError(`captureData: series "${name}": ${nameCheck.error.issues[0]?.message}`);
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new MetricInputError(`captureData: series "${name}": value must be a finite number, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new MetricInputError(`captureData: series "${name}": value must be a finite number, got ${String(value)}`);
     let o: z.output<typeof captureOptionsSchema>;
     if (plainCaptureOptions(options)) o = options;
     else {
       const parsed = captureOptionsSchema.safeParse(options);
       if (!parsed.success) {
         const issue = describeIssues(parsed.error)[0];
-        throw new MetricInputError(`captureData: series "${name}": ${issue ? `${issue.path || 'options'}: ${issue.message}` : 'invalid options'}`);
+        throw new MetricInputError(
+          `captureData: series "${name}": ${issue ? `${issue.path || 'options'}: ${issue.message}` : 'invalid options'}`,
+        );
       }
       o = parsed.data;
     }
@@ -75,7 +78,14 @@ export class MetricsService {
     }
     if (stored === null) return null;
     this.summaries.delete(name);
-    const point: MetricPoint = { series: name, time: this.clock.next(seriesKey(name, tags)), value: stored, tags, buildNumber: o.buildNumber ?? null, buildid: o.buildid ?? null };
+    const point: MetricPoint = {
+      series: name,
+      time: this.clock.next(seriesKey(name, tags)),
+      value: stored,
+      tags,
+      buildNumber: o.buildNumber ?? null,
+      buildid: o.buildid ?? null,
+    };
     await this.registry.note(name, o.kind ?? 'gauge', o.unit ?? null, Object.keys(tags));
     try {
       await this.store.write([point]);

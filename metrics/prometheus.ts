@@ -17,13 +17,41 @@ export interface PrometheusExporter {
 
 export function startPrometheusExporter(bus: EventBus, buildersById: Map<number, CompiledBuilder>): PrometheusExporter {
   const registry = new Registry();
-  const buildDuration = new Histogram({ name: 'caliper_build_duration_seconds', help: 'Build wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
-  const stepDuration = new Histogram({ name: 'caliper_step_duration_seconds', help: 'Step wall time', labelNames: ['builder', 'result'], buckets: DURATION_BUCKETS, registers: [registry] });
-  const queueLatency = new Histogram({ name: 'caliper_queue_latency_seconds', help: 'Time from build request to build start', labelNames: ['builder'], buckets: DURATION_BUCKETS, registers: [registry] });
-  const builds = new Counter({ name: 'caliper_builds_total', help: 'Finished builds', labelNames: ['builder', 'result'], registers: [registry] });
+  const buildDuration = new Histogram({
+    name: 'caliper_build_duration_seconds',
+    help: 'Build wall time',
+    labelNames: ['builder', 'result'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const stepDuration = new Histogram({
+    name: 'caliper_step_duration_seconds',
+    help: 'Step wall time',
+    labelNames: ['builder', 'result'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const queueLatency = new Histogram({
+    name: 'caliper_queue_latency_seconds',
+    help: 'Time from build request to build start',
+    labelNames: ['builder'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const builds = new Counter({
+    name: 'caliper_builds_total',
+    help: 'Finished builds',
+    labelNames: ['builder', 'result'],
+    registers: [registry],
+  });
   const running = new Gauge({ name: 'caliper_builds_running', help: 'Builds running now', labelNames: ['builder'], registers: [registry] });
   const agents = new Gauge({ name: 'caliper_agents_connected', help: 'Agents connected now', registers: [registry] });
-  const lastResult = new Gauge({ name: 'caliper_builder_last_result', help: "Result code (Buildbot's) of each builder's last build", labelNames: ['builder'], registers: [registry] });
+  const lastResult = new Gauge({
+    name: 'caliper_builder_last_result',
+    help: "Result code (Buildbot's) of each builder's last build",
+    labelNames: ['builder'],
+    registers: [registry],
+  });
   const name = (builderid: number) => buildersById.get(builderid)?.name ?? String(builderid);
   for (const b of buildersById.values()) running.set({ builder: b.name }, 0);
   agents.set(0);

@@ -40,7 +40,10 @@ export class SeriesRegistry {
     const next = this.chain.then(async () => {
       const current = this.known.get(series) ?? (await this.repo.findOneBy({ name: series }));
       const merged = [...new Set([...(current ? (JSON.parse(current.tag_keys) as string[]) : []), ...tagKeys])].sort();
-      const saved = await this.repo.save({ ...(current ?? { name: series, kind, unit }), tag_keys: JSON.stringify(merged) }, { transaction: false });
+      const saved = await this.repo.save(
+        { ...(current ?? { name: series, kind, unit }), tag_keys: JSON.stringify(merged) },
+        { transaction: false },
+      );
       this.known.set(series, saved);
       this.keys.set(series, new Set(merged));
     });

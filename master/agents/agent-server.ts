@@ -23,7 +23,11 @@ export interface AgentServerOptions {
   handshakeMs?: number;
   graceMs: number;
   /** Registers the session; returns the runs of `running` the agent should resume. */
-  onSession(session: AgentSession, hello: { os: string; version: string; labels: string[]; capacity: number }, running: string[]): Promise<string[]>;
+  onSession(
+    session: AgentSession,
+    hello: { os: string; version: string; labels: string[]; capacity: number },
+    running: string[],
+  ): Promise<string[]>;
 }
 
 export class AgentServer {
@@ -85,7 +89,8 @@ export class AgentServer {
       if (!parsed.ok) return reject(parsed.error);
       const hello = parsed.message;
       if (hello.type !== 'hello') return reject(`"${hello.type}" before hello: not authenticated`);
-      if (hello.protocol !== PROTOCOL_VERSION) return reject(`protocol ${hello.protocol} not supported (master speaks ${PROTOCOL_VERSION})`);
+      if (hello.protocol !== PROTOCOL_VERSION)
+        return reject(`protocol ${hello.protocol} not supported (master speaks ${PROTOCOL_VERSION})`);
       const config = this.registry.config(hello.name);
       // Same answer for an unknown name and a wrong token: a prober learns nothing.
       if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token', true);
@@ -93,8 +98,20 @@ export class AgentServer {
       const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
-        .onSession(session, info, hello.running.map((r) => r.run))
-        .then((resume) => send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: this.options.heartbeatMs, graceMs: this.options.graceMs, resume }))
+        .onSession(
+          session,
+          info,
+          hello.running.map((r) => r.run),
+        )
+        .then((resume) =>
+          send(ws, {
+            type: 'welcome',
+            protocol: PROTOCOL_VERSION,
+            heartbeatMs: this.options.heartbeatMs,
+            graceMs: this.options.graceMs,
+            resume,
+          }),
+        )
         .catch((e: unknown) => {
           this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
           session.close('master error');

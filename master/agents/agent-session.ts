@@ -77,7 +77,17 @@ export class AgentSession {
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
     let resolve!: (exit: CommandExit) => void;
     const done = new Promise<CommandExit>((r) => (resolve = r));
-    const run: Run = { id: randomUUID(), sink, nextSeq: 0, stored: Promise.resolve(), resolve, error: null, storeFailed: null, finished: false, session: this };
+    const run: Run = {
+      id: randomUUID(),
+      sink,
+      nextSeq: 0,
+      stored: Promise.resolve(),
+      resolve,
+      error: null,
+      storeFailed: null,
+      finished: false,
+      session: this,
+    };
     if (this.closed) {
       resolve(LOST);
       return { done, cancel: () => {} };

@@ -10,7 +10,11 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Largest `data` payload (decoded bytes) in one output frame. */
 export const MAX_OUTPUT_CHUNK = 256 * 1024;
 
-const name = z.string().min(1).max(100).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
+const name = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
 const runId = z.string().min(1).max(64);
 const seq = z.number().int().nonnegative();
 
@@ -25,7 +29,10 @@ export const AgentToMaster = z.discriminatedUnion('type', [
     labels: z.array(z.string().max(100)).max(100).default([]),
     capacity: z.number().int().min(1).max(1000),
     /** Runs still alive on the agent after a reconnect, with the next seq it would send. */
-    running: z.array(z.strictObject({ run: runId, nextSeq: seq })).max(1000).default([]),
+    running: z
+      .array(z.strictObject({ run: runId, nextSeq: seq }))
+      .max(1000)
+      .default([]),
   }),
   z.strictObject({
     type: z.literal('output'),

@@ -75,10 +75,18 @@ export function createApp(
   }
   const ui = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'frontend', 'dist');
   if (fs.existsSync(path.join(ui, 'index.html'))) {
-    app.use(express.static(ui, { index: 'index.html', maxAge: '1h', setHeaders: (res, file) => file.endsWith('.html') && res.setHeader('Cache-Control', 'no-cache') }));
+    app.use(
+      express.static(ui, {
+        index: 'index.html',
+        maxAge: '1h',
+        setHeaders: (res, file) => file.endsWith('.html') && res.setHeader('Cache-Control', 'no-cache'),
+      }),
+    );
   } else {
     app.get('/', (_req, res) => {
-      res.type('text/plain').send(`${options.title}: a Caliper master. The web UI is not built (npm run build:ui); the JSON API is at /api/v2.\n`);
+      res
+        .type('text/plain')
+        .send(`${options.title}: a Caliper master. The web UI is not built (npm run build:ui); the JSON API is at /api/v2.\n`);
     });
   }
   app.use(notFoundHandler);

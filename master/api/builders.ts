@@ -10,12 +10,26 @@ import { seconds } from './params.ts';
 import type { PropertyValue } from '../build/properties.ts';
 
 const jsonValue: z.ZodType<PropertyValue> = z.lazy(() =>
-  z.union([z.string().max(10_000), z.number(), z.boolean(), z.null(), z.array(jsonValue).max(1000), z.record(z.string().max(200), jsonValue)]),
+  z.union([
+    z.string().max(10_000),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonValue).max(1000),
+    z.record(z.string().max(200), jsonValue),
+  ]),
 );
 export const forceBody = z.strictObject({
   reason: z.string().max(1000).default('forced'),
   properties: z
-    .record(z.string().min(1).max(100).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'property names: letters, digits, "_", "." or "-"'), jsonValue)
+    .record(
+      z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'property names: letters, digits, "_", "." or "-"'),
+      jsonValue,
+    )
     .refine((p) => Object.keys(p).length <= 100, 'at most 100 properties')
     .default({}),
 });
@@ -31,7 +45,13 @@ export function buildersRouter(deps: ApiDeps): Router {
       description: b.config.description ?? null,
       tags: b.config.tags,
       last_build: last
-        ? { buildid: last.id, number: last.number, results: last.results, result: resultName(last.results as Result | null), complete_at: seconds(last.complete_at) }
+        ? {
+            buildid: last.id,
+            number: last.number,
+            results: last.results,
+            result: resultName(last.results as Result | null),
+            complete_at: seconds(last.complete_at),
+          }
         : null,
       running: s?.running ?? 0,
       average_duration: s?.averageMs === null || s?.averageMs === undefined ? null : s.averageMs / 1000,
@@ -54,20 +74,26 @@ export function buildersRouter(deps: ApiDeps): Router {
     res.json({ builders: selectFields([serialize(b, await deps.repos.builds.builderStats())], fieldsOf(req.query)), meta: { total: 1 } });
   });
   r.get('/builders/:key/builds', async (req, res) => {
-    const b = find((req.params.key as string));
+    const b = find(req.params.key as string);
     const { rows, total } = await deps.repos.builds.query(req.query, { builderid: b.id });
-    res.json({ builds: selectFields(rows.map((row) => presentBuild(deps, row)), fieldsOf(req.query)), meta: { total } });
+    res.json({
+      builds: selectFields(
+        rows.map((row) => presentBuild(deps, row)),
+        fieldsOf(req.query),
+      ),
+      meta: { total },
+    });
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
-    const b = find((req.params.key as string));
-    const number = idParam((req.params.number as string), 'build number');
+    const b = find(req.params.key as string);
+    const number = idParam(req.params.number as string, 'build number');
     const { rows } = await deps.repos.builds.query({ number: String(number) }, { builderid: b.id });
     const build = rows[0];
     if (!build) throw new NotFoundError(`build ${b.config.name}#${number} not found`);
     res.json({ builds: [presentBuild(deps, build)], meta: { total: 1 } });
   });
   r.post('/builders/:key/force', requireToken(deps.authTokens), async (req, res) => {
-    const b = find((req.params.key as string));
+    const b = find(req.params.key as string);
     const body = parseBody(forceBody, req.body);
     const buildrequestid = await deps.actions.force(b.config.name, body);
     res.status(202).json({ buildrequestid });

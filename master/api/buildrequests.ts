@@ -27,12 +27,21 @@ export function buildRequestsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/buildrequests', async (req, res) => {
     const { rows, total } = await deps.repos.buildRequests.query(req.query);
-    const present = (r: BuildRequestRow) => ({ ...serializeBuildRequest(r), properties: deps.masker.maskValue(JSON.parse(r.properties) as unknown) });
+    const present = (r: BuildRequestRow) => ({
+      ...serializeBuildRequest(r),
+      properties: deps.masker.maskValue(JSON.parse(r.properties) as unknown),
+    });
     res.json({ buildrequests: selectFields(rows.map(present), fieldsOf(req.query)), meta: { total } });
   });
   r.get('/buildrequests/:id', async (req, res) => {
-    const row = found(await deps.repos.buildRequests.get(idParam((req.params.id as string), 'build request id')), `build request ${(req.params.id as string)}`);
-    res.json({ buildrequests: [{ ...serializeBuildRequest(row), properties: deps.masker.maskValue(JSON.parse(row.properties) as unknown) }], meta: { total: 1 } });
+    const row = found(
+      await deps.repos.buildRequests.get(idParam(req.params.id as string, 'build request id')),
+      `build request ${req.params.id as string}`,
+    );
+    res.json({
+      buildrequests: [{ ...serializeBuildRequest(row), properties: deps.masker.maskValue(JSON.parse(row.properties) as unknown) }],
+      meta: { total: 1 },
+    });
   });
   return r;
 }

@@ -42,20 +42,26 @@ export function buildsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/builds', async (req, res) => {
     const { rows, total } = await deps.repos.builds.query(req.query);
-    res.json({ builds: selectFields(rows.map((b) => presentBuild(deps, b)), fieldsOf(req.query)), meta: { total } });
+    res.json({
+      builds: selectFields(
+        rows.map((b) => presentBuild(deps, b)),
+        fieldsOf(req.query),
+      ),
+      meta: { total },
+    });
   });
   r.get('/builds/:id', async (req, res) => {
-    const build = found(await deps.repos.builds.get(idParam((req.params.id as string), 'build id')), `build ${(req.params.id as string)}`);
+    const build = found(await deps.repos.builds.get(idParam(req.params.id as string, 'build id')), `build ${req.params.id as string}`);
     res.json({ builds: selectFields([presentBuild(deps, build)], fieldsOf(req.query)), meta: { total: 1 } });
   });
   r.post('/builds/:id/stop', requireToken(deps.authTokens), async (req, res) => {
-    const id = idParam((req.params.id as string), 'build id');
+    const id = idParam(req.params.id as string, 'build id');
     const body = parseBody(actionBody, req.body);
     await deps.actions.stop(id, body.reason ?? 'stopped through the API');
     res.status(202).json({ buildid: id, stopping: true });
   });
   r.post('/builds/:id/rebuild', requireToken(deps.authTokens), async (req, res) => {
-    const id = idParam((req.params.id as string), 'build id');
+    const id = idParam(req.params.id as string, 'build id');
     const body = parseBody(actionBody, req.body);
     const buildrequestid = await deps.actions.rebuild(id, body.reason ?? `rebuild of build ${id}`);
     res.status(202).json({ buildrequestid });

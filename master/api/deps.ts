@@ -30,5 +30,10 @@ export interface ApiDeps {
   /** Masks secret values in what the API shows (properties). */
   masker: SecretMasker;
   /** What the web UI needs to know of the configuration. */
-  ui: { title: string; auth: boolean; grafana: { url: string; dashboardUid: string; orgId: number } | null; influxdb: { url: string; database: string } | null };
+  ui: {
+    title: string;
+    auth: boolean;
+    grafana: { url: string; dashboardUid: string; orgId: number } | null;
+    influxdb: { url: string; database: string } | null;
+  };
 }

@@ -42,7 +42,11 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
       res.status(e.status).json({ error: { code: 'BAD_REQUEST', message: e.message ?? 'bad request' } });
       return;
     }
-    log.error('API request failed', { method: req.method, path: req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    log.error('API request failed', {
+      method: req.method,
+      path: req.path,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
     res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error; see the master log' } });
   };
 }

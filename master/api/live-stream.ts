@@ -11,7 +11,16 @@ import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from '../events/event-bus.ts';
 import type { RemoteEvent } from '../events/pg-fanout.ts';
 
-const BROADCAST: EventName[] = ['build.started', 'build.finished', 'step.started', 'step.finished', 'agent.connected', 'agent.disconnected', 'buildrequest.new', 'change.new'];
+const BROADCAST: EventName[] = [
+  'build.started',
+  'build.finished',
+  'step.started',
+  'step.finished',
+  'agent.connected',
+  'agent.disconnected',
+  'buildrequest.new',
+  'change.new',
+];
 const subscribeMessage = z.strictObject({ type: z.literal('subscribe'), logs: z.array(z.number().int().positive()).max(100) });
 
 interface Client {
@@ -92,7 +101,11 @@ export class LiveStream {
       }
       if (c.lagging.delete(e.logid)) this.send(c, { type: 'event', event: 'log.gap', data: { logid: e.logid } });
       text ??= decode();
-      this.send(c, { type: 'event', event: 'log.appended', data: { logid: e.logid, stepid: e.stepid, first_line: e.first_line, stream: e.stream, text } });
+      this.send(c, {
+        type: 'event',
+        event: 'log.appended',
+        data: { logid: e.logid, stepid: e.stepid, first_line: e.first_line, stream: e.stream, text },
+      });
     }
   }
 }

@@ -20,13 +20,13 @@ export function serializeLog(l: LogRow) {
 export function logsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/steps/:id/logs', async (req, res) => {
-    const stepid = idParam((req.params.id as string), 'step id');
+    const stepid = idParam(req.params.id as string, 'step id');
     found(await deps.repos.steps.get(stepid), `step ${stepid}`);
     const { rows, total } = await deps.repos.logs.query(req.query, { stepid });
     res.json({ logs: selectFields(rows.map(serializeLog), fieldsOf(req.query)), meta: { total } });
   });
   r.get('/logs/:id', async (req, res) => {
-    const log = found(await deps.repos.logs.get(idParam((req.params.id as string), 'log id')), `log ${(req.params.id as string)}`);
+    const log = found(await deps.repos.logs.get(idParam(req.params.id as string, 'log id')), `log ${req.params.id as string}`);
     res.json({ logs: [serializeLog(log)], meta: { total: 1 } });
   });
   /** Lines of a log, a page at a time (Buildbot's logchunks shape), decoded as UTF-8 for display. */
@@ -35,7 +35,8 @@ export function logsRouter(deps: ApiDeps): Router {
     const num = (name: string, def: number, max: number) => {
       const v = req.query[name];
       if (v === undefined) return def;
-      if (typeof v !== 'string' || !/^\d{1,9}$/.test(v) || Number(v) > max) throw new BadRequestError(`${name} must be an integer from 0 to ${max}`);
+      if (typeof v !== 'string' || !/^\d{1,9}$/.test(v) || Number(v) > max)
+        throw new BadRequestError(`${name} must be an integer from 0 to ${max}`);
       return Number(v);
     };
     const offset = num('offset', 0, 1e9);
@@ -48,7 +49,7 @@ export function logsRouter(deps: ApiDeps): Router {
 
   /** The log's bytes exactly as the command wrote them, streamed a page of chunks at a time. */
   r.get('/logs/:id/raw', async (req, res) => {
-    const log = found(await deps.repos.logs.get(idParam((req.params.id as string), 'log id')), `log ${(req.params.id as string)}`);
+    const log = found(await deps.repos.logs.get(idParam(req.params.id as string, 'log id')), `log ${req.params.id as string}`);
     res.status(200);
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -32,7 +32,8 @@ export function parseSeriesFilter(series: string, query: Record<string, unknown>
     else if (key === 'from') filter.from = time(raw, 'from');
     else if (key === 'to') filter.to = time(raw, 'to');
     else if (key.startsWith('tag.') && key.length > 4) filter.tags = { ...filter.tags, [key.slice(4)]: raw };
-    else if (!extra.includes(key)) throw new BadRequestError(`unknown parameter "${key}"`, { allowed: [...FILTER_KEYS, 'from', 'to', 'tag.<name>', ...extra] });
+    else if (!extra.includes(key))
+      throw new BadRequestError(`unknown parameter "${key}"`, { allowed: [...FILTER_KEYS, 'from', 'to', 'tag.<name>', ...extra] });
   }
   return filter;
 }
@@ -55,7 +56,8 @@ export function metricsRouter(deps: ApiDeps): Router {
     const { builder, step, ...rest } = req.query;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) throw new BadRequestError(`unknown parameter "${unknown}"`, { allowed: ['builder', 'step'] });
-    if ((builder !== undefined && typeof builder !== 'string') || (step !== undefined && typeof step !== 'string')) throw new BadRequestError('builder and step are given once');
+    if ((builder !== undefined && typeof builder !== 'string') || (step !== undefined && typeof step !== 'string'))
+      throw new BadRequestError('builder and step are given once');
     let series = await deps.metrics.listSeries();
     if (builder !== undefined || step !== undefined) {
       const present = new Set(await deps.metrics.seriesWith({ ...(builder ? { builder } : {}), ...(step ? { step } : {}) }));

@@ -16,7 +16,10 @@ export function found<T>(value: T | null | undefined, what: string): T {
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
-  const details = describeIssues(result.error).map((d) => ({ ...d, message: d.message.replace(/^unknown key(s?) /, 'unknown field$1 ').replace(/"/g, '') }));
+  const details = describeIssues(result.error).map((d) => ({
+    ...d,
+    message: d.message.replace(/^unknown key(s?) /, 'unknown field$1 ').replace(/"/g, ''),
+  }));
   throw new UnprocessableError(`invalid request body: ${details.map((d) => `${d.path || '(body)'}: ${d.message}`).join('; ')}`, details);
 }
 

@@ -23,7 +23,7 @@ export function serializeStep(s: StepRow) {
 export function stepsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/builds/:id/steps', async (req, res) => {
-    const buildid = idParam((req.params.id as string), 'build id');
+    const buildid = idParam(req.params.id as string, 'build id');
     found(await deps.repos.builds.get(buildid), `build ${buildid}`);
     const { rows, total } = await deps.repos.steps.query(req.query, { buildid });
     res.json({ steps: selectFields(rows.map(serializeStep), fieldsOf(req.query)), meta: { total } });
@@ -33,7 +33,7 @@ export function stepsRouter(deps: ApiDeps): Router {
     res.json({ steps: selectFields(rows.map(serializeStep), fieldsOf(req.query)), meta: { total } });
   });
   r.get('/steps/:id', async (req, res) => {
-    const step = found(await deps.repos.steps.get(idParam((req.params.id as string), 'step id')), `step ${(req.params.id as string)}`);
+    const step = found(await deps.repos.steps.get(idParam(req.params.id as string, 'step id')), `step ${req.params.id as string}`);
     res.json({ steps: [serializeStep(step)], meta: { total: 1 } });
   });
   return r;

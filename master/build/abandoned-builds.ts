@@ -16,9 +16,13 @@ export async function endAsException(
   now: () => number,
 ): Promise<void> {
   if (build) {
-    await retryWrite(() => repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.build }), { what: 'end the build' });
+    await retryWrite(() => repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.build }), {
+      what: 'end the build',
+    });
     for (const step of await retryWrite(() => repos.steps.incompleteOfBuild(build.id), { what: 'find its steps' })) {
-      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.step }), { what: 'end a step' });
+      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.step }), {
+        what: 'end a step',
+      });
     }
   }
   await retryWrite(() => repos.buildRequests.complete(buildrequestid, Results.EXCEPTION, now()), { what: 'complete the request' });
@@ -27,7 +31,13 @@ export async function endAsException(
 /** Ends what a dead previous run of this master left behind; requests it claimed but never started go back to the queue. */
 export async function recoverAbandoned(repos: Repositories, masterid: number, now: () => number, log: Logger): Promise<void> {
   for (const build of await repos.builds.incompleteOfMaster(masterid)) {
-    await endAsException(repos, build, build.buildrequestid, { build: 'exception: master restarted during the build', step: 'master restarted' }, now);
+    await endAsException(
+      repos,
+      build,
+      build.buildrequestid,
+      { build: 'exception: master restarted during the build', step: 'master restarted' },
+      now,
+    );
     log.warn('build left running by a previous master run marked EXCEPTION', { buildid: build.id });
   }
   for (const request of await repos.buildRequests.claimedIncomplete(masterid)) await repos.buildRequests.unclaim(request.id);

@@ -112,7 +112,9 @@ export class Build {
     const complete = now();
     const state = stateString(result, failedSteps, this.stopReason);
     const properties = JSON.stringify(props.toJSON());
-    await this.landWrite('finish the build', () => repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }));
+    await this.landWrite('finish the build', () =>
+      repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }),
+    );
     Object.assign(row, { results: result, complete_at: complete, state_string: state, properties });
     if (result === Results.RETRY) {
       await this.landWrite('release the request', () => repos.buildRequests.unclaim(this.request.id));
@@ -121,7 +123,13 @@ export class Build {
       bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
     }
     this.state = 'finished';
-    bus.publish('build.finished', { buildid: row.id, builderid: this.builderid, number: row.number, results: result, durationMs: complete - started });
+    bus.publish('build.finished', {
+      buildid: row.id,
+      builderid: this.builderid,
+      number: row.number,
+      results: result,
+      durationMs: complete - started,
+    });
     return row;
   }
 
@@ -170,14 +178,25 @@ export class Build {
     }
     const complete = now();
     await this.landWrite('finish the step', () =>
-      repos.steps.update(stepRow.id, { results: outcome.result, complete_at: complete, state_string: outcome.stateString ?? resultName(outcome.result) ?? '' }),
+      repos.steps.update(stepRow.id, {
+        results: outcome.result,
+        complete_at: complete,
+        state_string: outcome.stateString ?? resultName(outcome.result) ?? '',
+      }),
     );
     const properties = JSON.stringify(props.toJSON());
     if (properties !== build.properties) {
       await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
       build.properties = properties;
     }
-    bus.publish('step.finished', { buildid: build.id, builderid: this.builderid, stepid: stepRow.id, name: step.name, results: outcome.result, durationMs: complete - started });
+    bus.publish('step.finished', {
+      buildid: build.id,
+      builderid: this.builderid,
+      stepid: stepRow.id,
+      name: step.name,
+      results: outcome.result,
+      durationMs: complete - started,
+    });
     return outcome;
   }
 }
@@ -185,7 +204,10 @@ export class Build {
 /** A write that ends a step or build: retried through a database outage (see master/db/retry.ts). */
 function landWriteFactory(log: Logger) {
   return <T>(what: string, write: () => Promise<T>) =>
-    retryWrite(write, { what, onRetry: (e, attempt) => attempt === 1 && log.warn(`database unavailable; retrying to ${what}`, { error: String(e) }) });
+    retryWrite(write, {
+      what,
+      onRetry: (e, attempt) => attempt === 1 && log.warn(`database unavailable; retrying to ${what}`, { error: String(e) }),
+    });
 }
 
 function stateString(result: Result, failed: string[], stopReason: string | null): string {

@@ -59,10 +59,7 @@ export async function render<T>(value: Renderable<T>, props: PropertyReader): Pr
 }
 
 /** Renders every element of an argv, or a shell string. */
-export async function renderCommand(
-  command: Renderable<string | Renderable<string>[]>,
-  props: PropertyReader,
-): Promise<string | string[]> {
+export async function renderCommand(command: Renderable<string | Renderable<string>[]>, props: PropertyReader): Promise<string | string[]> {
   const value = await render(command, props);
   if (Array.isArray(value)) return Promise.all(value.map(async (part) => String(await render(part, props))));
   return String(value);

@@ -61,11 +61,7 @@ export interface ResultFlags {
  * How one step's result counts toward its build (Buildbot's computeResultAndTermination):
  * returns the build's new result and whether the build must stop running further steps.
  */
-export function applyStepResult(
-  flags: ResultFlags,
-  stepResult: Result,
-  buildResult: Result,
-): { buildResult: Result; terminate: boolean } {
+export function applyStepResult(flags: ResultFlags, stepResult: Result, buildResult: Result): { buildResult: Result; terminate: boolean } {
   let counted: Result = stepResult;
   let terminate = false;
   switch (stepResult) {

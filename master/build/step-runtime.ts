@@ -117,7 +117,13 @@ export class StepRuntime implements StepContext {
     const series = this.seriesName(name);
     await this.deps.metrics.capture(series, value, {
       ...options,
-      tags: this.deps.masker.maskValue({ builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name, ...options.tags, ...tracking?.tags }),
+      tags: this.deps.masker.maskValue({
+        builder: this.deps.builder.name,
+        step: this.step.name,
+        agent: this.deps.agent.name,
+        ...options.tags,
+        ...tracking?.tags,
+      }),
       buildNumber: this.deps.buildNumber,
       buildid: this.deps.buildid,
     });

@@ -14,7 +14,13 @@ import { ShuttingDownError } from '../errors/index.ts';
 import { Results } from './results.ts';
 
 export interface Triggerer {
-  trigger(schedulerName: string, properties: Record<string, unknown>, changeids: number[], reason: string, parentBuildid: number): Promise<TriggeredRequest[]>;
+  trigger(
+    schedulerName: string,
+    properties: Record<string, unknown>,
+    changeids: number[],
+    reason: string,
+    parentBuildid: number,
+  ): Promise<TriggeredRequest[]>;
   /** Resolves with each request's result, or with null for those still going when `signal` aborts. */
   wait(requests: TriggeredRequest[], signal: AbortSignal): Promise<TriggeredRequest[]>;
 }
@@ -23,7 +29,13 @@ export function createTriggerer(
   schedulers: SchedulerConfig[],
   repos: Repositories,
   bus: EventBus,
-  submit: (builderName: string, reason: string, properties: Record<string, unknown>, changeids: number[], parentBuildid: number) => Promise<number>,
+  submit: (
+    builderName: string,
+    reason: string,
+    properties: Record<string, unknown>,
+    changeids: number[],
+    parentBuildid: number,
+  ) => Promise<number>,
   /** Aborted when the master begins to stop. */
   shutdown: AbortSignal,
 ): Triggerer {

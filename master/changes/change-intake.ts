@@ -32,7 +32,9 @@ export class ChangeIntake {
   constructor(private readonly deps: ChangeIntakeDeps) {
     const { repos, log } = deps;
     this.schedulers = startChangeSchedulers(deps.config.schedulers, deps.submit, log, (ids) => {
-      repos.changes.setWaiting(ids, false).catch((e: unknown) => log.warn('could not record changes as requested', { changes: ids, error: String(e) }));
+      repos.changes
+        .setWaiting(ids, false)
+        .catch((e: unknown) => log.warn('could not record changes as requested', { changes: ids, error: String(e) }));
     });
     this.pollers = deps.config.changeSources.map((source) => new GitPoller(source, deps.basedir, (c) => this.add([c]), log));
   }

@@ -44,6 +44,11 @@ export function gitPoller(options: Omit<GitPollerConfig, 'type'>): GitPollerConf
 /** The poller's name: `name`, or the last part of `repourl` without `.git` (`app` for `…/app.git`). */
 export function pollerName(source: { name?: string | undefined; repourl: string }): string {
   if (source.name) return source.name;
-  const base = source.repourl.replace(/\/+$/, '').replace(/\.git$/, '').split(/[/:]/).pop() ?? '';
+  const base =
+    source.repourl
+      .replace(/\/+$/, '')
+      .replace(/\.git$/, '')
+      .split(/[/:]/)
+      .pop() ?? '';
   return base.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+/, '') || 'repository';
 }

@@ -66,7 +66,15 @@ export class GitPoller {
   async poll(): Promise<number> {
     await this.ensureClone();
     const remote = await this.remoteBranches();
-    if (remote.length > 0) await this.git(['fetch', '--quiet', '--no-tags', '--', this.config.repourl, ...remote.map((b) => `+refs/heads/${b}:refs/heads/${b}`)]);
+    if (remote.length > 0)
+      await this.git([
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--',
+        this.config.repourl,
+        ...remote.map((b) => `+refs/heads/${b}:refs/heads/${b}`),
+      ]);
     const heads = await this.refs('refs/heads/');
     const seen = await this.refs(SEEN);
     const firstPoll = seen.size === 0 && !fs.existsSync(this.initializedMark);
@@ -90,8 +98,7 @@ export class GitPoller {
       // Also when the repository has no branch yet: its first commits are changes.
       fs.writeFileSync(this.initializedMark, `${new Date().toISOString()}\n`);
       this.log.info('git poller watching', { poller: this.name, repourl: this.config.repourl, branches: remote });
-    }
-    else if (added > 0) this.log.info('git poller found changes', { poller: this.name, changes: added });
+    } else if (added > 0) this.log.info('git poller found changes', { poller: this.name, changes: added });
     return added;
   }
 

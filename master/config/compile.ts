@@ -32,7 +32,11 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
   // Cross-references and step options are checked even when the shape is wrong, on whatever can be
   // read, so the user sees every mistake in one run.
   const issues: ConfigIssue[] = parsed.success ? [] : zodIssues(parsed.error);
-  issues.push(...crossIssues(input), ...stepIssues(isRecord(input) ? input.builders : undefined), ...trackingIssues(isRecord(input) ? input.builders : undefined));
+  issues.push(
+    ...crossIssues(input),
+    ...stepIssues(isRecord(input) ? input.builders : undefined),
+    ...trackingIssues(isRecord(input) ? input.builders : undefined),
+  );
   if (!parsed.success || issues.length > 0) throw new ConfigError(dedupe(issues), file);
   const config = parsed.data;
   return {
@@ -85,13 +89,16 @@ function crossIssues(input: unknown): ConfigIssue[] {
   builders.forEach((b, i) => {
     const taken = records(b.locks).map((access) => str(access.lock) ?? '');
     taken.forEach((lock, j) => {
-      if (lock && !lockNames.includes(lock)) issues.push({ path: `builders[${i}].locks[${j}].lock`, message: `no lock named "${lock}" in locks` });
+      if (lock && !lockNames.includes(lock))
+        issues.push({ path: `builders[${i}].locks[${j}].lock`, message: `no lock named "${lock}" in locks` });
     });
-    for (const d of duplicates(taken.filter(Boolean))) issues.push({ path: `builders[${i}].locks`, message: `lock "${d}" is listed twice` });
+    for (const d of duplicates(taken.filter(Boolean)))
+      issues.push({ path: `builders[${i}].locks`, message: `lock "${d}" is listed twice` });
   });
   records(input.locks).forEach((l, i) => {
     for (const name of Object.keys(isRecord(l.maxCountForAgent) ? l.maxCountForAgent : {})) {
-      if (!agentNames.includes(name)) issues.push({ path: `locks[${i}].maxCountForAgent.${name}`, message: `no agent named "${name}" in agents` });
+      if (!agentNames.includes(name))
+        issues.push({ path: `locks[${i}].maxCountForAgent.${name}`, message: `no agent named "${name}" in agents` });
     }
   });
   const schedulers = records(input.schedulers);
@@ -100,9 +107,11 @@ function crossIssues(input: unknown): ConfigIssue[] {
       if (!builderNames.includes(n)) issues.push({ path: `schedulers[${i}].builderNames[${j}]`, message: `no builder named "${n}"` });
     }
   });
-  for (const d of duplicates(schedulers.map((s) => str(s.name) ?? ''))) issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
+  for (const d of duplicates(schedulers.map((s) => str(s.name) ?? '')))
+    issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
   issues.push(...triggerIssues(builders, schedulers));
-  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? ''))) issues.push({ path: 'services', message: `only one ${d} service can be configured` });
+  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? '')))
+    issues.push({ path: 'services', message: `only one ${d} service can be configured` });
   return issues;
 }
 
@@ -121,7 +130,11 @@ function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<s
       const at = `builders[${i}].factory.steps[${j}]`;
       step.triggers().forEach((name, k) => {
         const targets = triggerable.get(name);
-        if (!targets) issues.push({ path: `${at}.schedulerNames[${k}]`, message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)` });
+        if (!targets)
+          issues.push({
+            path: `${at}.schedulerNames[${k}]`,
+            message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)`,
+          });
         else if ((step.options as { waitForFinish?: unknown }).waitForFinish === true) {
           const from = str(b.name) ?? '';
           waitsFor.set(from, [...(waitsFor.get(from) ?? []), { to: targets, at }]);
@@ -137,7 +150,10 @@ function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<s
       while (queue.length > 0) {
         const next = queue.shift() as string;
         if (next === from) {
-          issues.push({ path: edge.at, message: `waits for builds that wait for a build of "${from}" again: they would wait for each other for ever` });
+          issues.push({
+            path: edge.at,
+            message: `waits for builds that wait for a build of "${from}" again: they would wait for each other for ever`,
+          });
           break;
         }
         if (seen.has(next)) continue;
@@ -176,7 +192,8 @@ function stepIssues(builders: unknown): ConfigIssue[] {
       if (!result.success) issues.push(...zodIssues(result.error, at));
       if (typeof step.options?.name === 'string') names.push(step.options.name);
     });
-    for (const d of duplicates(names)) issues.push({ path: formatPath(['builders', i, 'factory', 'steps']), message: `step name "${d}" is used twice` });
+    for (const d of duplicates(names))
+      issues.push({ path: formatPath(['builders', i, 'factory', 'steps']), message: `step name "${d}" is used twice` });
     if (steps.length === 0) issues.push({ path: formatPath(['builders', i, 'factory']), message: 'has no steps' });
   });
   return issues;
@@ -204,7 +221,10 @@ function trackingIssues(builders: unknown): ConfigIssue[] {
         }
       }
       if (t.type === 'property' && typeof t.property === 'string' && !properties.has(t.property)) {
-        issues.push({ path: `${at}.property`, message: `no step of this builder sets property "${t.property}" and the builder does not define it` });
+        issues.push({
+          path: `${at}.property`,
+          message: `no step of this builder sets property "${t.property}" and the builder does not define it`,
+        });
       }
     });
   });

@@ -68,7 +68,8 @@ export interface TriggerableSchedulerConfig {
   builderNames: string[];
 }
 
-export type SchedulerConfig = ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig | TriggerableSchedulerConfig;
+export type SchedulerConfig =
+  ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig | TriggerableSchedulerConfig;
 
 /** Lets users force builds of these builders (API `POST /builders/{name}/force`, the UI's button). */
 export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): ForceSchedulerConfig {

@@ -29,7 +29,10 @@ export const builderSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   agents: z.array(name).optional(),
   labels: z.array(z.string().min(1)).optional(),
-  factory: z.custom<BuildFactory>((v) => isBuildFactory(v) && Array.isArray(v.steps), 'must be a BuildFactory (new BuildFactory().addStep(...))'),
+  factory: z.custom<BuildFactory>(
+    (v) => isBuildFactory(v) && Array.isArray(v.steps),
+    'must be a BuildFactory (new BuildFactory().addStep(...))',
+  ),
   properties: z.record(z.string(), jsonValue).default({}),
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */
@@ -64,7 +67,11 @@ const regex = z.string().refine((v) => {
 
 const cronPattern = z.string().superRefine((v, ctx) => {
   const problem = cronPatternProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: `must be a cron pattern (minute hour day-of-month month day-of-week, or seconds first): ${problem}` });
+  if (problem)
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a cron pattern (minute hour day-of-month month day-of-week, or seconds first): ${problem}`,
+    });
 });
 const timeZone = z.string().refine((v) => {
   try {
@@ -108,7 +115,11 @@ export const configSchema = z.strictObject({
       /** Tokens allowed to change state over the API (force, stop, rebuild); none: open. */
       auth: z.strictObject({ tokens: z.array(z.string().min(16)).min(1) }).optional(),
       /** Largest JSON body the API accepts. */
-      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
       /** Webhooks that post changes: `github` serves POST /hooks/github. */
       changeHooks: z
         .strictObject({
@@ -118,7 +129,11 @@ export const configSchema = z.strictObject({
               secret: z.string().min(16, 'must be at least 16 characters (read it from the environment)'),
               repositoryUrl: z.enum(['clone_url', 'ssh_url', 'html_url']).default('clone_url'),
               /** Largest payload accepted; GitHub sends up to 25 MB. */
-              maxBodyBytes: z.number().int().min(1024).default(25 * 1024 * 1024),
+              maxBodyBytes: z
+                .number()
+                .int()
+                .min(1024)
+                .default(25 * 1024 * 1024),
             })
             .optional(),
         })
@@ -140,7 +155,11 @@ export const configSchema = z.strictObject({
   logs: z
     .strictObject({
       /** Bytes kept per log; past it the log ends with a truncation marker and further output is discarded. */
-      maxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(512 * 1024 * 1024),
     })
     .prefault({}),
   /**
@@ -148,7 +167,12 @@ export const configSchema = z.strictObject({
    * wherever they would show: logs, properties in the API and UI, metric tags. Agent and API tokens
    * are masked too.
    */
-  secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names: letters, digits and "_"'), z.string().min(4, 'must be at least 4 characters (shorter values cannot be masked safely)')).default({}),
+  secrets: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names: letters, digits and "_"'),
+      z.string().min(4, 'must be at least 4 characters (shorter values cannot be masked safely)'),
+    )
+    .default({}),
   agents: z.array(agentSchema).default([]),
   /** masterLock(...), agentLock(...): builders take them through their `locks`. */
   locks: z.array(lockSchema).default([]),

@@ -3,7 +3,8 @@ import { formatPath } from './format-path.ts';
 
 /** One readable message per zod issue, with the keys of unknown or invalid record keys named. */
 export function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_key') {
     const key = issue.path[issue.path.length - 1];
     return `key "${String(key)}" ${issue.issues[0]?.message ?? 'is not allowed'}`;

@@ -9,7 +9,10 @@ export class AgentsRepo {
 
   async connected(name: string, info: Record<string, unknown>, masterid: number, now: number): Promise<void> {
     const existing = await this.repo.findOneBy({ name });
-    await this.repo.save({ ...(existing ?? {}), name, info: JSON.stringify(info), connected_to_masterid: masterid, last_connected_at: now }, { transaction: false });
+    await this.repo.save(
+      { ...(existing ?? {}), name, info: JSON.stringify(info), connected_to_masterid: masterid, last_connected_at: now },
+      { transaction: false },
+    );
   }
 
   async disconnected(name: string): Promise<void> {

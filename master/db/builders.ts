@@ -13,7 +13,9 @@ export class BuildersRepo {
     for (const b of builders) {
       const values = { name: b.name, description: b.description ?? null, tags: JSON.stringify(b.tags) };
       const existing = await this.repo.findOneBy({ name: b.name });
-      const row = existing ? await this.repo.save({ ...existing, ...values }, { transaction: false }) : await this.repo.save(values, { transaction: false });
+      const row = existing
+        ? await this.repo.save({ ...existing, ...values }, { transaction: false })
+        : await this.repo.save(values, { transaction: false });
       byName.set(b.name, row);
     }
     return byName;

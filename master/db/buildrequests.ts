@@ -30,7 +30,14 @@ export class BuildRequestsRepo {
 
   /** A new request; with `changeids`, linked to the changes it builds in the same transaction. */
   create(
-    values: { builderid: number; reason: string; properties: Record<string, unknown>; priority?: number; changeids?: number[]; parentBuildid?: number | null },
+    values: {
+      builderid: number;
+      reason: string;
+      properties: Record<string, unknown>;
+      priority?: number;
+      changeids?: number[];
+      parentBuildid?: number | null;
+    },
     now: number,
   ): Promise<BuildRequestRow> {
     const row = {
@@ -46,7 +53,10 @@ export class BuildRequestsRepo {
     if (changeids.length === 0) return this.repo.save(row, { transaction: false });
     return transaction(this.source, async (m) => {
       const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row, { transaction: false });
-      await m.insert('buildrequest_changes', changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })));
+      await m.insert(
+        'buildrequest_changes',
+        changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })),
+      );
       return saved;
     });
   }

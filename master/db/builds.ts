@@ -81,7 +81,9 @@ export class BuildsRepo {
       .where((qb) => `b.id IN ${qb.subQuery().select('MAX(x.id)').from('builds', 'x').groupBy('x.builderid').getQuery()}`)
       .getMany();
     for (const b of latest) entry(b.builderid).last = b;
-    const running = (await this.source.query('SELECT builderid, COUNT(*) AS n FROM builds WHERE complete_at IS NULL GROUP BY builderid')) as { builderid: number; n: string | number }[];
+    const running = (await this.source.query(
+      'SELECT builderid, COUNT(*) AS n FROM builds WHERE complete_at IS NULL GROUP BY builderid',
+    )) as { builderid: number; n: string | number }[];
     for (const r of running) entry(Number(r.builderid)).running = Number(r.n);
     const averages = (await this.source.query(
       `SELECT builderid, AVG(d) AS avg FROM (

@@ -82,7 +82,8 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
       for (const v of values.flatMap((x) => String(x).split(','))) {
         const desc = v.startsWith('-');
         const field = desc ? v.slice(1) : v;
-        if (!Object.hasOwn(fields, field)) throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
+        if (!Object.hasOwn(fields, field))
+          throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
         out.order.push({ field, desc });
       }
       continue;
@@ -99,7 +100,8 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
     if (!(op in OPS)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
     if (op === 'contains' && spec.type !== 'string') throw new BadRequestError(`filter "${key}": contains applies to text fields only`);
     const raws = Array.isArray(rawValue) ? rawValue.map(String) : [one(rawValue, key)];
-    if (raws.length > 1 && op !== 'eq' && op !== 'ne') throw new BadRequestError(`filter "${key}" takes one value; only eq and ne take several`);
+    if (raws.length > 1 && op !== 'eq' && op !== 'ne')
+      throw new BadRequestError(`filter "${key}" takes one value; only eq and ne take several`);
     out.filters.push({ field, op: op as Op, values: raws.map((r) => parseValue(r, spec, key)) });
   }
   return out;
@@ -151,6 +153,7 @@ export async function scopedCollectionQuery<T extends ObjectLiteral>(
 ): Promise<{ rows: T[]; total: number }> {
   const q = parseCollectionQuery(raw, fields);
   const qb = repo.createQueryBuilder('t');
-  for (const [column, value] of Object.entries(scope)) if (value !== undefined) qb.andWhere(`t.${column} = :scope_${column}`, { [`scope_${column}`]: value });
+  for (const [column, value] of Object.entries(scope))
+    if (value !== undefined) qb.andWhere(`t.${column} = :scope_${column}`, { [`scope_${column}`]: value });
   return runCollectionQuery(qb, 't', fields, q, defaultOrder);
 }

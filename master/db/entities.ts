@@ -175,7 +175,10 @@ export function entities(kind: DbKind) {
         properties: { type: 'text', default: '{}' },
       },
       indices: [{ columns: ['builderid', 'number'], unique: true }, { columns: ['buildrequestid'] }],
-      foreignKeys: [{ target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }, { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+      foreignKeys: [
+        { target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+        { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+      ],
     }),
     new EntitySchema<StepRow>({
       name: 'Step',

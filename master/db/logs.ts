@@ -13,7 +13,12 @@ export const logFields: FieldMap = {
 };
 
 export function slugify(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').slice(0, 100) || 'log';
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '_')
+      .slice(0, 100) || 'log'
+  );
 }
 
 /** Logs are stored as ordered chunks of raw bytes, so a log is byte-exact and can be read in pages. */
@@ -39,8 +44,12 @@ export class LogsRepo {
     for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) newlines++;
     const first = log.num_lines;
     await transaction(this.source, async (em) => {
-      await em.getRepository<LogChunkRow>('LogChunk').insert({ logid: log.id, first_line: first, last_line: first + newlines, stream, content });
-      await em.getRepository<LogRow>('Log').update({ id: log.id }, { num_lines: first + newlines, num_bytes: log.num_bytes + content.length });
+      await em
+        .getRepository<LogChunkRow>('LogChunk')
+        .insert({ logid: log.id, first_line: first, last_line: first + newlines, stream, content });
+      await em
+        .getRepository<LogRow>('Log')
+        .update({ id: log.id }, { num_lines: first + newlines, num_bytes: log.num_bytes + content.length });
     });
     log.num_lines = first + newlines;
     log.num_bytes += content.length;

@@ -28,7 +28,8 @@ export function serializeSqliteQueries(source: DataSource): void {
   turns.set(source, { last: Promise.resolve() });
   const runner: QueryRunner = source.driver.createQueryRunner('master');
   const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
-  runner.query = ((...args: unknown[]) => (inTransaction.getStore() ? query(...args) : inTurn(source, () => query(...args)))) as QueryRunner['query'];
+  runner.query = ((...args: unknown[]) =>
+    inTransaction.getStore() ? query(...args) : inTurn(source, () => query(...args))) as QueryRunner['query'];
 }
 
 /** Runs `work` in a transaction (on SQLite, in its turn; see above). */

@@ -14,6 +14,8 @@ export class ConfigError extends CaliperError {
     readonly issues: ConfigIssue[],
     readonly file?: string,
   ) {
-    super(`${file ?? 'config'}: ${issues.length} error${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+    super(
+      `${file ?? 'config'}: ${issues.length} error${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`,
+    );
   }
 }

@@ -57,7 +57,9 @@ export class LockSet {
    */
   blocking(accesses: ParsedLockAccess[], agent: string | null): string[] {
     const masterOnly = accesses.filter((a) => agent !== null || this.locks.get(a.lock)?.type === 'master');
-    return this.resolve(masterOnly, agent ?? '').filter(({ key, access, max }) => !this.free(key, access, max)).map((r) => r.key);
+    return this.resolve(masterOnly, agent ?? '')
+      .filter(({ key, access, max }) => !this.free(key, access, max))
+      .map((r) => r.key);
   }
 
   /** Takes the locks (call after `available`); release them once, when the build ends. */

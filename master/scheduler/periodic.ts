@@ -13,8 +13,8 @@ export function startPeriodicSchedulers(
     timers.push(
       setInterval(() => {
         for (const name of s.builderNames) {
-          submit(name, s.reason ?? `The Periodic scheduler named '${s.name}' triggered this build`, s.properties ?? {}).catch((e: unknown) =>
-            log.error('periodic scheduler failed', { scheduler: s.name, error: String(e) }),
+          submit(name, s.reason ?? `The Periodic scheduler named '${s.name}' triggered this build`, s.properties ?? {}).catch(
+            (e: unknown) => log.error('periodic scheduler failed', { scheduler: s.name, error: String(e) }),
           );
         }
       }, s.periodicBuildTimer * 1000),

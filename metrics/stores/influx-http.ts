@@ -66,7 +66,9 @@ export class InfluxHttp {
     try {
       res = await fetch(`${this.base}/query`, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(60_000) });
     } catch (e) {
-      throw new StoreUnavailableError(`InfluxDB at ${s.url} cannot be reached: ${(e as Error).cause ? String((e as Error & { cause: unknown }).cause) : String(e)}`);
+      throw new StoreUnavailableError(
+        `InfluxDB at ${s.url} cannot be reached: ${(e as Error).cause ? String((e as Error & { cause: unknown }).cause) : String(e)}`,
+      );
     }
     const text = await res.text();
     if (res.status !== 200) throw new InfluxHttpError(res.status, text);

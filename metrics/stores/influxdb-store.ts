@@ -205,7 +205,9 @@ export class InfluxDbStore implements MetricsStore {
     this.sealed = [];
     for (const batch of batches) {
       // The chain never rejects: one failed batch must not take the ones behind it down with it.
-      this.sending = this.sending.then(() => this.deliverOrSpool(batch)).catch((e: unknown) => this.log.error('metrics batch lost', { points: batch.points, error: String(e) }));
+      this.sending = this.sending
+        .then(() => this.deliverOrSpool(batch))
+        .catch((e: unknown) => this.log.error('metrics batch lost', { points: batch.points, error: String(e) }));
     }
     return this.sending;
   }
@@ -247,12 +249,14 @@ export class InfluxDbStore implements MetricsStore {
 
   /** Re-sends spooled batches oldest first, in the send queue; stops at the first failure and backs off. */
   drainSpool(): Promise<number> {
-    const drained = this.sending.then(() => this.drainNow()).catch((e: unknown) => {
-      this.log.error('could not read the metric spool; retrying', { error: String(e) });
-      this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
-      this.scheduleRetry(this.retryDelayMs);
-      return 0;
-    });
+    const drained = this.sending
+      .then(() => this.drainNow())
+      .catch((e: unknown) => {
+        this.log.error('could not read the metric spool; retrying', { error: String(e) });
+        this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
+        this.scheduleRetry(this.retryDelayMs);
+        return 0;
+      });
     this.sending = drained.then(
       () => undefined,
       () => undefined,
@@ -291,7 +295,11 @@ export class InfluxDbStore implements MetricsStore {
   /** The filter answered from rollups when it holds more than `exactSummaryLimit` points, else null. */
   private async fromRollups(filter: SeriesFilter, sketches: boolean): Promise<RollupAnswer | null> {
     await this.flush();
-    return readRollups((q) => this.query(q), filter, { retentionPolicy: this.settings.retentionPolicy, above: this.settings.exactSummaryLimit, sketches });
+    return readRollups((q) => this.query(q), filter, {
+      retentionPolicy: this.settings.retentionPolicy,
+      above: this.settings.exactSummaryLimit,
+      sketches,
+    });
   }
 
   async aggregates(filter: SeriesFilter): Promise<Aggregates> {
@@ -309,7 +317,8 @@ export class InfluxDbStore implements MetricsStore {
     // The value at each sorted position from the sketch (within SKETCH_ACCURACY; the extremes exact),
     // then R-7's interpolation between the two positions as for exact values. Quantile (k + 0.5)/(n - 1)
     // is rank k + 0.5: the bin holding position k, clear of rounding at the bin's edge.
-    const valueAt = (k: number) => (k === 0 ? min : k === n - 1 ? max : Math.min(max, Math.max(min, sketch.getValueAtQuantile((k + 0.5) / (n - 1)))));
+    const valueAt = (k: number) =>
+      k === 0 ? min : k === n - 1 ? max : Math.min(max, Math.max(min, sketch.getValueAtQuantile((k + 0.5) / (n - 1))));
     // Interpolating between a negative and a positive neighbour can land near 0, where an error of
     // 0.1% of the neighbours is no longer 0.1% of the result: those positions are read exactly.
     const straddling = ps.flatMap((p) => {
@@ -373,9 +382,12 @@ export class InfluxDbStore implements MetricsStore {
    */
   private async coverageOf(series: string, firstUs: number): Promise<number> {
     const rp = this.settings.retentionPolicy ? `${ident(this.settings.retentionPolicy)}.` : '';
-    const mark = (await this.query(`SELECT MIN("since") FROM ${rp}${ident(COVERAGE_MEASUREMENT)} WHERE "series" = ${literal(series)}`))[0]?.values[0]?.[1];
+    const mark = (await this.query(`SELECT MIN("since") FROM ${rp}${ident(COVERAGE_MEASUREMENT)} WHERE "series" = ${literal(series)}`))[0]
+      ?.values[0]?.[1];
     if (mark !== null && mark !== undefined) return Number(mark);
-    const older = (await this.query(`SELECT COUNT("value") FROM ${rp}${ident(series)} WHERE time < ${BigInt(Math.trunc(firstUs)) * 1000n}`))[0]?.values[0]?.[1];
+    const older = (
+      await this.query(`SELECT COUNT("value") FROM ${rp}${ident(series)} WHERE time < ${BigInt(Math.trunc(firstUs)) * 1000n}`)
+    )[0]?.values[0]?.[1];
     return Number(older ?? 0) === 0 ? 0 : firstUs;
   }
 

@@ -33,9 +33,17 @@ export interface MetricsStore {
 }
 
 /** Exact statistics from a store's aggregates and the values at the percentiles' sorted positions. */
-export async function exactStatistics(store: Pick<MetricsStore, 'aggregates' | 'valuesAtPositions'>, filter: SeriesFilter, ps: number[]): Promise<Statistics> {
+export async function exactStatistics(
+  store: Pick<MetricsStore, 'aggregates' | 'valuesAtPositions'>,
+  filter: SeriesFilter,
+  ps: number[],
+): Promise<Statistics> {
   const agg = await store.aggregates(filter);
-  const values = await store.valuesAtPositions(filter, ps.flatMap((p) => quantilePositions(agg.count, p)), agg.count);
+  const values = await store.valuesAtPositions(
+    filter,
+    ps.flatMap((p) => quantilePositions(agg.count, p)),
+    agg.count,
+  );
   const percentiles = ps.map((p) => quantileFromPositions(agg.count, p, (k) => values.get(k) as number));
   return { ...agg, percentiles, percentileError: 0 };
 }

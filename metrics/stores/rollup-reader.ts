@@ -8,7 +8,16 @@ import type { SeriesFilter } from '../series-filter.ts';
 import type { Aggregates } from '../summary.ts';
 import type { InfluxSeries } from './influx-http.ts';
 import { ident, literal, tagConditions } from './influxql.ts';
-import { COVERAGE_MEASUREMENT, fits, MAX_MERGED_BINS, mergeRows, type Moments, ROLLUP_BUCKET_US, ROLLUP_FIELDS, ROLLUP_MEASUREMENT } from './rollup.ts';
+import {
+  COVERAGE_MEASUREMENT,
+  fits,
+  MAX_MERGED_BINS,
+  mergeRows,
+  type Moments,
+  ROLLUP_BUCKET_US,
+  ROLLUP_FIELDS,
+  ROLLUP_MEASUREMENT,
+} from './rollup.ts';
 
 /** Raw points outside whole hours are downloaded into the sketch only up to this many. */
 const RAW_SKETCH_LIMIT = 50_000;
@@ -46,17 +55,27 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, read
 
   const tags = tagConditions(filter);
   const where = (times: string[]) => [...tags, ...times].join(' AND ');
-  const hourTimes = [...(Number.isFinite(firstHour) ? [`time >= ${ns(firstHour)}`] : []), ...(Number.isFinite(endHour) ? [`time < ${ns(endHour)}`] : [])];
+  const hourTimes = [
+    ...(Number.isFinite(firstHour) ? [`time >= ${ns(firstHour)}`] : []),
+    ...(Number.isFinite(endHour) ? [`time < ${ns(endHour)}`] : []),
+  ];
   // The raw parts: [from, firstHour) and [endHour, to].
   const rawParts: string[][] = [];
   if (firstHour > fromUs) rawParts.push([...(Number.isFinite(fromUs) ? [`time >= ${ns(fromUs)}`] : []), `time < ${ns(firstHour)}`]);
-  if (Number.isFinite(endHour) && endHour <= toUs) rawParts.push([`time >= ${ns(endHour)}`, ...(Number.isFinite(toUs) ? [`time <= ${ns(toUs)}`] : [])]);
+  if (Number.isFinite(endHour) && endHour <= toUs)
+    rawParts.push([`time >= ${ns(endHour)}`, ...(Number.isFinite(toUs) ? [`time <= ${ns(toUs)}`] : [])]);
 
   const raw = `FROM ${rp}${ident(filter.series)}`;
   const [rollupRows, ...rawAggregates] = await Promise.all([
-    query(`SELECT ${ROLLUP_FIELDS.slice(0, read.sketches ? 6 : 5).map(ident).join(', ')} FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`),
+    query(
+      `SELECT ${ROLLUP_FIELDS.slice(0, read.sketches ? 6 : 5)
+        .map(ident)
+        .join(', ')} FROM ${rp}${ident(ROLLUP_MEASUREMENT)} WHERE ${where([series, ...hourTimes])}`,
+    ),
     // InfluxQL 1.x takes no OR between time conditions: one query per part.
-    ...rawParts.map((times) => query(`SELECT COUNT("value"), MEAN("value"), STDDEV("value"), MIN("value"), MAX("value") ${raw} WHERE ${where(times)}`)),
+    ...rawParts.map((times) =>
+      query(`SELECT COUNT("value"), MEAN("value"), STDDEV("value"), MIN("value"), MAX("value") ${raw} WHERE ${where(times)}`),
+    ),
   ]);
   const first = rollupRows[0];
   if (!first) return null; // no rows in whole hours: nothing to gain
@@ -81,7 +100,8 @@ export async function readRollups(query: InfluxQuery, filter: SeriesFilter, read
       );
       const sketch = answer.sketch;
       // All of them (a server's max-row-limit may cut an answer short), and none too far from the rest.
-      answer.sketch = values.length === rawCount && values.every((v) => fits(sketch, v, MAX_MERGED_BINS) && (sketch.accept(v), true)) ? sketch : null;
+      answer.sketch =
+        values.length === rawCount && values.every((v) => fits(sketch, v, MAX_MERGED_BINS) && (sketch.accept(v), true)) ? sketch : null;
     }
   }
   return answer;

@@ -78,7 +78,8 @@ export class RollupWriter {
     const hourUs = Math.floor((this.now() * 1000) / ROLLUP_BUCKET_US) * ROLLUP_BUCKET_US;
     for (const series of this.touchedSeries) {
       const c = this.coverage.get(series);
-      if (c?.state === 'known') lines.push(`${this.coveragePrefix(series)} since=${Math.trunc(c.sinceUs)}i ${this.options.timestamp(hourUs)}`);
+      if (c?.state === 'known')
+        lines.push(`${this.coveragePrefix(series)} since=${Math.trunc(c.sinceUs)}i ${this.options.timestamp(hourUs)}`);
     }
     this.touchedSeries.clear();
     this.evictIdle();

@@ -41,7 +41,9 @@ export function isTransientError(e: unknown): boolean {
   // Not 57014 (query cancelled, e.g. by statement_timeout): the same batch would time out again.
   if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01|25006)/.test(code);
   const message = String(err.driverError?.message ?? err.message ?? '');
-  return /connection (terminated|ended|error)|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i.test(message);
+  return /connection (terminated|ended|error)|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i.test(
+    message,
+  );
 }
 
 export function encodeTagset(tags: Record<string, string>): string {
@@ -166,7 +168,10 @@ export class SqlMetricsStore implements MetricsStore {
     while (this.waitingPoints > MAX_WAITING_POINTS && this.waiting.length > 1) {
       const dropped = this.waiting.shift() as PointRow[];
       this.waitingPoints -= dropped.length;
-      this.log.error('too many metric points waiting for the database; the oldest were dropped', { points: dropped.length, limit: MAX_WAITING_POINTS });
+      this.log.error('too many metric points waiting for the database; the oldest were dropped', {
+        points: dropped.length,
+        limit: MAX_WAITING_POINTS,
+      });
     }
     this.retryTimer ??= setTimeout(() => void this.retry(), this.retryDelayMs);
   }
@@ -300,6 +305,7 @@ export class SqlMetricsStore implements MetricsStore {
     await this.retry(); // one last try
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    if (this.waitingPoints > 0) this.log.error('database still unavailable at shutdown; metric points lost', { points: this.waitingPoints });
+    if (this.waitingPoints > 0)
+      this.log.error('database still unavailable at shutdown; metric points lost', { points: this.waitingPoints });
   }
 }

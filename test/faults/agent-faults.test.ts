@@ -10,7 +10,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { CLI, api, processesMatching, startAgent, startTestMaster, stepLog, waitFor, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
+import {
+  CLI,
+  api,
+  processesMatching,
+  startAgent,
+  startTestMaster,
+  stepLog,
+  waitFor,
+  waitForRequest,
+  type AgentProcess,
+} from '../helpers/harness.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 /** Running, not a zombie waiting for a parent (here, PID 1) to reap it. */
@@ -52,14 +62,23 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     );
     proxy = await tcpProxy(master.port);
     const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-blip-'));
-    const child = spawn(process.execPath, [CLI, 'agent', '--master', `ws://127.0.0.1:${proxy.port}/agents`, '--name', 'blip', '--workdir', workdir], {
-      env: { ...process.env, CALIPER_AGENT_TOKEN: 'blip-token-123' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'agent', '--master', `ws://127.0.0.1:${proxy.port}/agents`, '--name', 'blip', '--workdir', workdir],
+      {
+        env: { ...process.env, CALIPER_AGENT_TOKEN: 'blip-token-123' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    agents.push({ child, workdir, output: () => out, kill: (s = 'SIGTERM') => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill(s)))) });
+    agents.push({
+      child,
+      workdir,
+      output: () => out,
+      kill: (s = 'SIGTERM') => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill(s)))),
+    });
     await waitFor('agent', () => master?.registry.get('blip')?.handle.connected);
 
     const c = api(master);
@@ -90,7 +109,14 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
           { name: 'doomed', token: 'doomed-token-1' },
           { name: 'spare', token: 'spare-token-12' },
         ],
-        builders: [{ name: 'work', factory: new BuildFactory().addStep(new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' })) }],
+        builders: [
+          {
+            name: 'work',
+            factory: new BuildFactory().addStep(
+              new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' }),
+            ),
+          },
+        ],
       },
       await db.create(),
     );
@@ -98,7 +124,10 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     agents.push(doomed);
     const c = api(master);
     const forced = await c.post('/builders/work/force', {});
-    const first = await waitFor('the build on doomed', async () => (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
+    const first = await waitFor(
+      'the build on doomed',
+      async () => (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
     expect(first.agent).toBe('doomed');
     agents.push(await startAgent(master, 'spare', 'spare-token-12'));
     const orphans = await waitFor('the command on doomed', async () => {
@@ -109,11 +138,15 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     const killedAt = Date.now();
     await doomed.kill('SIGKILL');
     // The agent's orphan guard kills its command's process group as soon as the agent is gone.
-    await waitFor('the killed agent\'s command to die', async () => orphans.every((pid) => !alive(pid)), 2000);
-    const retried = await waitFor('the retried build', async () => {
-      const b = (await c.get(`/builds/${first.buildid}`)).body.builds[0];
-      return b.complete ? b : null;
-    }, 20_000);
+    await waitFor("the killed agent's command to die", async () => orphans.every((pid) => !alive(pid)), 2000);
+    const retried = await waitFor(
+      'the retried build',
+      async () => {
+        const b = (await c.get(`/builds/${first.buildid}`)).body.builds[0];
+        return b.complete ? b : null;
+      },
+      20_000,
+    );
     // Noticed at once (the socket closed) and given up after the 1.5 s grace period.
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     expect(retried).toMatchObject({ result: 'retry', state_string: 'retry: agent lost' });
@@ -122,6 +155,9 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     const done = await waitForRequest(master, forced.body.buildrequestid, 30_000);
     expect(done.build).toMatchObject({ agent: 'spare', result: 'success', number: 2 });
     expect((await stepLog(master, done.steps[0].stepid)).toString()).toBe('started\nfinished\n');
-    expect((await c.get(`/buildrequests/${forced.body.buildrequestid}`)).body.buildrequests[0]).toMatchObject({ complete: true, result: 'success' });
+    expect((await c.get(`/buildrequests/${forced.body.buildrequestid}`)).body.buildrequests[0]).toMatchObject({
+      complete: true,
+      result: 'success',
+    });
   }, 60_000);
 });

@@ -162,66 +162,62 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
   //
   // This once left the build "running" for good: the writes that end a step and a build gave up at
   // the first failure. They are now retried through the outage (master/db/retry.ts).
-  it(
-    'survives PostgreSQL killed (immediate) and restarted during a build: the build completes (EXCEPTION or SUCCESS)',
-    async () => {
-      const client = api(master);
-      const started = new Map<number, number>(); // buildrequestid -> buildid
-      let lines = 0;
-      const offStarted = master.bus.subscribe('build.started', (e) => void started.set(e.buildrequestid, e.buildid));
-      const offLog = master.bus.subscribe('log.appended', (e) => {
-        lines += e.data.toString().split('\n').length - 1;
-      });
-      try {
-        const forced = await client.post('/builders/chatty/force', { reason: 'postgres will die under me' });
-        expect(forced.status).toBe(202);
-        const brid = forced.body.buildrequestid as number;
-        const buildid = await waitFor('the chatty build to start', () => started.get(brid), 20_000);
-        // Some output stored: the command is well under way.
-        await waitFor('the chatty build to store 5 lines', () => lines >= 5, 20_000);
+  it('survives PostgreSQL killed (immediate) and restarted during a build: the build completes (EXCEPTION or SUCCESS)', async () => {
+    const client = api(master);
+    const started = new Map<number, number>(); // buildrequestid -> buildid
+    let lines = 0;
+    const offStarted = master.bus.subscribe('build.started', (e) => void started.set(e.buildrequestid, e.buildid));
+    const offLog = master.bus.subscribe('log.appended', (e) => {
+      lines += e.data.toString().split('\n').length - 1;
+    });
+    try {
+      const forced = await client.post('/builders/chatty/force', { reason: 'postgres will die under me' });
+      expect(forced.status).toBe(202);
+      const brid = forced.body.buildrequestid as number;
+      const buildid = await waitFor('the chatty build to start', () => started.get(brid), 20_000);
+      // Some output stored: the command is well under way.
+      await waitFor('the chatty build to store 5 lines', () => lines >= 5, 20_000);
 
-        const t = Date.now();
-        await pg.restart({ mode: 'immediate' });
-        const downMs = Date.now() - t;
+      const t = Date.now();
+      await pg.restart({ mode: 'immediate' });
+      const downMs = Date.now() - t;
 
-        // The master answers throughout; the request completes (20 s: well past the command's 4 s).
-        let request: any = null;
-        const deadline = Date.now() + 20_000;
-        for (;;) {
-          const { ok } = await untilOk(master, `/buildrequests/${brid}`);
-          request = ok.body.buildrequests[0];
-          if (request.complete) break;
-          if (Date.now() > deadline) {
-            const build = (await untilOk(master, `/builds/${buildid}`)).ok.body.builds[0];
-            const steps = (await untilOk(master, `/builds/${buildid}/steps`)).ok.body.steps;
-            const stop = await client.post(`/builds/${buildid}/stop`, { reason: 'stuck' });
-            throw new Error(
-              `build request ${brid} still incomplete 20 s after PostgreSQL came back (it was down ${downMs} ms).\nrequest: ${JSON.stringify(request)}\nbuild: ${JSON.stringify(build)}\nsteps: ${JSON.stringify(steps)}\nstill in master.running: ${master.running.has(buildid)}\nPOST /builds/${buildid}/stop: ${stop.status} ${JSON.stringify(stop.body)}\nmaster log: ${JSON.stringify(errorsSince(t), null, 1)}`,
-            );
-          }
-          await new Promise((r) => setTimeout(r, 200));
+      // The master answers throughout; the request completes (20 s: well past the command's 4 s).
+      let request: any = null;
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { ok } = await untilOk(master, `/buildrequests/${brid}`);
+        request = ok.body.buildrequests[0];
+        if (request.complete) break;
+        if (Date.now() > deadline) {
+          const build = (await untilOk(master, `/builds/${buildid}`)).ok.body.builds[0];
+          const steps = (await untilOk(master, `/builds/${buildid}/steps`)).ok.body.steps;
+          const stop = await client.post(`/builds/${buildid}/stop`, { reason: 'stuck' });
+          throw new Error(
+            `build request ${brid} still incomplete 20 s after PostgreSQL came back (it was down ${downMs} ms).\nrequest: ${JSON.stringify(request)}\nbuild: ${JSON.stringify(build)}\nsteps: ${JSON.stringify(steps)}\nstill in master.running: ${master.running.has(buildid)}\nPOST /builds/${buildid}/stop: ${stop.status} ${JSON.stringify(stop.body)}\nmaster log: ${JSON.stringify(errorsSince(t), null, 1)}`,
+          );
         }
-
-        const build = (await untilOk(master, `/builds/${buildid}`)).ok.body.builds[0];
-        const steps = (await untilOk(master, `/builds/${buildid}/steps`)).ok.body.steps;
-        console.info(
-          `[postgres-restart] immediate restart during a build (server down ${downMs} ms, ${lines} lines stored before): build ${build.number} ${build.result} "${build.state_string}", step ${steps[0]?.result} "${steps[0]?.state_string}"; master log: ${JSON.stringify(errorsSince(t))}`,
-        );
-        expect(['exception', 'success']).toContain(build.result);
-        expect(build.complete).toBe(true);
-        expect(build.complete_at).not.toBeNull();
-        expect(request).toMatchObject({ complete: true, result: build.result });
-        expect(steps.length).toBe(1);
-        expect(steps[0].complete).toBe(true);
-        expect(master.running.size).toBe(0);
-        if (build.result === 'success') expect((await stepLog(master, steps[0].stepid)).toString().split('\n').length).toBe(41);
-      } finally {
-        offStarted();
-        offLog();
+        await new Promise((r) => setTimeout(r, 200));
       }
-    },
-    60_000,
-  );
+
+      const build = (await untilOk(master, `/builds/${buildid}`)).ok.body.builds[0];
+      const steps = (await untilOk(master, `/builds/${buildid}/steps`)).ok.body.steps;
+      console.info(
+        `[postgres-restart] immediate restart during a build (server down ${downMs} ms, ${lines} lines stored before): build ${build.number} ${build.result} "${build.state_string}", step ${steps[0]?.result} "${steps[0]?.state_string}"; master log: ${JSON.stringify(errorsSince(t))}`,
+      );
+      expect(['exception', 'success']).toContain(build.result);
+      expect(build.complete).toBe(true);
+      expect(build.complete_at).not.toBeNull();
+      expect(request).toMatchObject({ complete: true, result: build.result });
+      expect(steps.length).toBe(1);
+      expect(steps[0].complete).toBe(true);
+      expect(master.running.size).toBe(0);
+      if (build.result === 'success') expect((await stepLog(master, steps[0].stepid)).toString().split('\n').length).toBe(41);
+    } finally {
+      offStarted();
+      offLog();
+    }
+  }, 60_000);
 
   it('after PostgreSQL died during a build: no unhandled rejection, the API answers, a new build succeeds and numbers continue', async () => {
     expect((await untilOk(master, '/builders')).ok.body.builders.map((b: { name: string }) => b.name)).toEqual(['quick', 'chatty']);
@@ -234,7 +230,10 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
   }, 60_000);
 
   it('keeps metric points captured while PostgreSQL is stopped and stores each once when it is back', async () => {
-    const count = async () => Number(((await master.db.source.query("SELECT COUNT(*) AS n FROM metric_points WHERE series = 'outage_probe'")) as { n: string }[])[0]?.n);
+    const count = async () =>
+      Number(
+        ((await master.db.source.query("SELECT COUNT(*) AS n FROM metric_points WHERE series = 'outage_probe'")) as { n: string }[])[0]?.n,
+      );
     await master.metrics.captureData('outage_probe', 1, { tags: { builder: 'quick' } });
     await master.metrics.flush();
     expect(await count()).toBe(1);
@@ -249,7 +248,9 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
     await waitFor('the waiting points to be stored', async () => (await count().catch(() => 0)) === 6, 45_000);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await count()).toBe(6);
-    const values = (await master.db.source.query("SELECT value FROM metric_points WHERE series = 'outage_probe' ORDER BY id")) as { value: number }[];
+    const values = (await master.db.source.query("SELECT value FROM metric_points WHERE series = 'outage_probe' ORDER BY id")) as {
+      value: number;
+    }[];
     expect(values.map((v) => Number(v.value))).toEqual([1, 2, 3, 4, 5, 6]);
     const messages = errorsSince(t).join('\n');
     expect(messages).toContain('metric points wait in memory');

@@ -1,6 +1,15 @@
 /** Secrets masked everywhere they would show; security headers; no CORS; no path traversal. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildFactory, SetPropertyFromCommand, ShellCommand, Step, commonStepShape, interpolate, Results, compileConfig } from '../../index.ts';
+import {
+  BuildFactory,
+  SetPropertyFromCommand,
+  ShellCommand,
+  Step,
+  commonStepShape,
+  interpolate,
+  Results,
+  compileConfig,
+} from '../../index.ts';
 import type { StepContext, StepOutcome } from '../../index.ts';
 import { z } from 'zod';
 import type { RunningMaster } from '../../master/master.ts';
@@ -38,8 +47,26 @@ describe.each(testDatabases())('security on $kind', (db) => {
           {
             name: 'leaky',
             factory: new BuildFactory()
-              .addStep(new ShellCommand({ name: 'echo', command: ['sh', '-c', 'echo "key=$KEY"; printf "split: hunter2-dep"; sleep 0.3; printf "loy-key-7731 end\\n"; echo "env token [$CALIPER_AGENT_TOKEN]"; echo "token ' + AGENT_TOKEN + '" >&2'], env: { KEY: interpolate('%(secret:DEPLOY_KEY)s') } }))
-              .addStep(new SetPropertyFromCommand({ name: 'prop', command: ['echo', interpolate('v-%(secret:DEPLOY_KEY)s')], property: 'derived' }))
+              .addStep(
+                new ShellCommand({
+                  name: 'echo',
+                  command: [
+                    'sh',
+                    '-c',
+                    'echo "key=$KEY"; printf "split: hunter2-dep"; sleep 0.3; printf "loy-key-7731 end\\n"; echo "env token [$CALIPER_AGENT_TOKEN]"; echo "token ' +
+                      AGENT_TOKEN +
+                      '" >&2',
+                  ],
+                  env: { KEY: interpolate('%(secret:DEPLOY_KEY)s') },
+                }),
+              )
+              .addStep(
+                new SetPropertyFromCommand({
+                  name: 'prop',
+                  command: ['echo', interpolate('v-%(secret:DEPLOY_KEY)s')],
+                  property: 'derived',
+                }),
+              )
               .addStep(new TagStep({ name: 'tags' }))
               .addStep(new ShellCommand({ name: 'escape', command: ['pwd'], workdir: 'sub/dir' })),
           },
@@ -83,14 +110,21 @@ describe.each(testDatabases())('security on $kind', (db) => {
       compileConfig({
         agents: [{ name: 'a', token: 'token-12345' }],
         builders: [
-          { name: 'b', workdir: '../etc', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true', workdir: '../../x' })) },
+          {
+            name: 'b',
+            workdir: '../etc',
+            factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true', workdir: '../../x' })),
+          },
         ],
       }),
     ).toThrow(/builders\[0\]\.workdir[\s\S]*builders\[0\]\.factory\.steps\[0\]\.workdir: must be a relative path without "\.\."/);
     expect(() =>
       compileConfig({
         agents: [{ name: 'a', token: 'token-12345' }],
-        builders: [{ name: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }, { name: 'b', workdir: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }],
+        builders: [
+          { name: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) },
+          { name: 'b', workdir: '..', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) },
+        ],
       }),
     ).toThrow(/builders\[0\]\.name: cannot be "\." or "\.\."[\s\S]*builders\[1\]\.workdir: cannot be "\." or "\.\."/);
   });

@@ -31,7 +31,9 @@ export default defineConfig({
 `,
     );
     const dbUrl = await sqlite.create();
-    const child = spawn(process.execPath, [CLI, 'start', '--config', file, '--port', '0', '--db', dbUrl, '--with-agent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'start', '--config', file, '--port', '0', '--db', dbUrl, '--with-agent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -50,7 +52,10 @@ export default defineConfig({
     expect(await exited).toBe(0);
     // The build finished on its own during the shutdown: reopen the database to look.
     const master = await startTestMaster(
-      { agents: [{ name: 'a1', token: 'shutdown-token' }], builders: [{ name: 'b', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }] },
+      {
+        agents: [{ name: 'a1', token: 'shutdown-token' }],
+        builders: [{ name: 'b', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }],
+      },
       dbUrl,
     );
     try {
@@ -74,7 +79,14 @@ describe('a step printing 1 GB', () => {
       {
         logs: { maxBytes: cap },
         agents: [{ name: 'big', token: 'big-output-token' }],
-        builders: [{ name: 'flood', factory: new BuildFactory().addStep(new ShellCommand({ name: 'gigabyte', command: 'head -c 1073741824 /dev/zero | tr "\\0" "y" | fold -w 1023' })) }],
+        builders: [
+          {
+            name: 'flood',
+            factory: new BuildFactory().addStep(
+              new ShellCommand({ name: 'gigabyte', command: 'head -c 1073741824 /dev/zero | tr "\\0" "y" | fold -w 1023' }),
+            ),
+          },
+        ],
       },
       await sqlite.create(),
     );
@@ -106,11 +118,31 @@ describe('a step printing 1 GB', () => {
 
 describe('handshake rate limiting', () => {
   it(`refuses a peer outright after ${MAX_FAILED_HANDSHAKES} wrong tokens in a minute`, async () => {
-    const master = await startTestMaster({ agents: [{ name: 'a1', token: 'right-token-1' }], builders: [{ name: 'b', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }] }, await sqlite.create());
+    const master = await startTestMaster(
+      {
+        agents: [{ name: 'a1', token: 'right-token-1' }],
+        builders: [{ name: 'b', factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: 'true' })) }],
+      },
+      await sqlite.create(),
+    );
     const attempt = (token: string) =>
       new Promise<string>((resolve) => {
         const ws = new WebSocket(`ws://127.0.0.1:${master.port}/agents`);
-        ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'a1', token, version: 't', os: 't', labels: [], capacity: 1, running: [] })));
+        ws.on('open', () =>
+          ws.send(
+            JSON.stringify({
+              type: 'hello',
+              protocol: PROTOCOL_VERSION,
+              name: 'a1',
+              token,
+              version: 't',
+              os: 't',
+              labels: [],
+              capacity: 1,
+              running: [],
+            }),
+          ),
+        );
         ws.on('message', (d) => {
           const m = JSON.parse(d.toString()) as { type: string; reason?: string };
           resolve(m.type === 'reject' ? (m.reason ?? '') : m.type);

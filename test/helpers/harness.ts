@@ -25,10 +25,14 @@ export interface AgentProcess {
 
 export function spawnAgent(master: RunningMaster, name: string, token: string, extra: string[] = []): AgentProcess {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `caliper-agent-${name}-`));
-  const child = spawn(process.execPath, [CLI, 'agent', '--master', `ws://127.0.0.1:${master.port}/agents`, '--name', name, '--workdir', workdir, ...extra], {
-    env: { ...process.env, CALIPER_AGENT_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'agent', '--master', `ws://127.0.0.1:${master.port}/agents`, '--name', name, '--workdir', workdir, ...extra],
+    {
+      env: { ...process.env, CALIPER_AGENT_TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -45,7 +49,11 @@ export function spawnAgent(master: RunningMaster, name: string, token: string, e
   };
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -100,7 +108,11 @@ export async function forceAndWait(master: RunningMaster, builder: string, body:
 
 export async function waitForRequest(master: RunningMaster, buildrequestid: number, timeoutMs = 30_000) {
   const client = api(master);
-  await waitFor(`build request ${buildrequestid}`, async () => (await client.get(`/buildrequests/${buildrequestid}`)).body.buildrequests[0].complete, timeoutMs);
+  await waitFor(
+    `build request ${buildrequestid}`,
+    async () => (await client.get(`/buildrequests/${buildrequestid}`)).body.buildrequests[0].complete,
+    timeoutMs,
+  );
   const builds = (await client.get(`/builds?buildrequestid=${buildrequestid}&order=-buildid`)).body.builds;
   const build = builds[0];
   const steps = (await client.get(`/builds/${build.buildid}/steps`)).body.steps;

@@ -34,7 +34,10 @@ export function influxd(port: number): Influxd {
       });
       const deadline = Date.now() + 20_000;
       for (;;) {
-        const ok = await fetch(`${url}/ping`).then((r) => r.status === 204, () => false);
+        const ok = await fetch(`${url}/ping`).then(
+          (r) => r.status === 204,
+          () => false,
+        );
         if (ok) return;
         if (Date.now() > deadline) throw new Error(`influxd did not start on ${url}`);
         await new Promise((r) => setTimeout(r, 100));

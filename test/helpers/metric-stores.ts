@@ -29,7 +29,11 @@ export function storesUnderTest(): StoreUnderTest[] {
       const make = async () => {
         const db = await openDatabase(url);
         const store = new SqlMetricsStore(db.source, db.kind, silentLogger);
-        return { db, store, service: new MetricsService(store, new AggregationState(db.source), new SeriesRegistry(db.source), silentLogger, nowUs) };
+        return {
+          db,
+          store,
+          service: new MetricsService(store, new AggregationState(db.source), new SeriesRegistry(db.source), silentLogger, nowUs),
+        };
       };
       const first = await make();
       return { ...first, reopen: async () => (await make()).service };
@@ -46,7 +50,11 @@ export function storesUnderTest(): StoreUnderTest[] {
           const db = await openDatabase(sqlUrl);
           const store = new InfluxDbStore(influxSettings(influxUrl, database), new MetricSpool(db.source), silentLogger);
           await store.start();
-          return { db, store, service: new MetricsService(store, new AggregationState(db.source), new SeriesRegistry(db.source), silentLogger, nowUs) };
+          return {
+            db,
+            store,
+            service: new MetricsService(store, new AggregationState(db.source), new SeriesRegistry(db.source), silentLogger, nowUs),
+          };
         };
         const first = await make();
         return { ...first, reopen: async () => (await make()).service };

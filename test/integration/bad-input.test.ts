@@ -36,7 +36,18 @@ function rawAgent(master: RunningMaster, frames: (string | Buffer)[], waitMs = 3
 }
 
 const hello = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: 'hello', protocol: PROTOCOL_VERSION, name: 'a1', token: TOKEN, version: 't', os: 'test', labels: [], capacity: 1, running: [], ...over });
+  JSON.stringify({
+    type: 'hello',
+    protocol: PROTOCOL_VERSION,
+    name: 'a1',
+    token: TOKEN,
+    version: 't',
+    os: 'test',
+    labels: [],
+    capacity: 1,
+    running: [],
+    ...over,
+  });
 
 describe.each(testDatabases())('bad input on $kind', (db) => {
   let master: RunningMaster;
@@ -51,7 +62,9 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
           { name: 'a1', token: TOKEN },
           { name: 'a2', token: 'second-agent-token' },
         ],
-        builders: [{ name: 'b', agents: ['a1'], factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: ['echo', 'x'] })) }],
+        builders: [
+          { name: 'b', agents: ['a1'], factory: new BuildFactory().addStep(new ShellCommand({ name: 's', command: ['echo', 'x'] })) },
+        ],
       },
       await db.create(),
     );
@@ -99,7 +112,12 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
       ['unknown order field', c.get('/builds?order=-colour'), 400, /unknown field "colour"/],
       ['unknown endpoint', c.get('/nothing-here'), 404, /no such endpoint/],
       ['stop unknown build', c.post('/builds/424242/stop', {}, auth), 404, /not found/],
-      ['form body', c.post('/builders/b/force', 'reason=x', { ...auth, 'content-type': 'application/x-www-form-urlencoded' }), 415, /Content-Type: application\/json/],
+      [
+        'form body',
+        c.post('/builders/b/force', 'reason=x', { ...auth, 'content-type': 'application/x-www-form-urlencoded' }),
+        415,
+        /Content-Type: application\/json/,
+      ],
     ];
     for (const [name, promise, status, message] of cases) {
       const res = await promise;
@@ -118,7 +136,11 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
   it('closes agent connections that break the protocol, before or after authentication', async () => {
     const before = await stored();
     const cases: [string, (string | Buffer)[], RegExp][] = [
-      ['run before hello', [JSON.stringify({ type: 'output', run: 'r1', seq: 0, stream: 'stdout', data: '' })], /before hello: not authenticated/],
+      [
+        'run before hello',
+        [JSON.stringify({ type: 'output', run: 'r1', seq: 0, stream: 'stdout', data: '' })],
+        /before hello: not authenticated/,
+      ],
       ['wrong token', [hello({ token: 'wrong-token' })], /unknown agent or wrong token/],
       ['unknown agent', [hello({ name: 'ghost' })], /unknown agent or wrong token/],
       ['old protocol', [hello({ protocol: 0 })], /protocol 0 not supported/],
@@ -126,9 +148,27 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
       ['unknown type', [JSON.stringify({ type: 'teleport' })], /invalid message/],
       ['binary frame', [Buffer.from([1, 2, 3])], /binary/],
       ['duplicate name', [hello({ name: 'a1' })], /already connected/],
-      ['output for a run it does not own', [hello({ name: 'a2', token: 'second-agent-token' }), JSON.stringify({ type: 'output', run: 'not-mine', seq: 0, stream: 'stdout', data: 'eA==' })], /unknown run not-mine/],
-      ['exit for a run it does not own', [hello({ name: 'a2', token: 'second-agent-token' }), JSON.stringify({ type: 'exit', run: 'x', seq: 0, code: 0, signal: null, durationMs: 1, killed: null })], /unknown run x/],
-      ['second hello', [hello({ name: 'a2', token: 'second-agent-token' }), hello({ name: 'a2', token: 'second-agent-token' })], /hello after authentication/],
+      [
+        'output for a run it does not own',
+        [
+          hello({ name: 'a2', token: 'second-agent-token' }),
+          JSON.stringify({ type: 'output', run: 'not-mine', seq: 0, stream: 'stdout', data: 'eA==' }),
+        ],
+        /unknown run not-mine/,
+      ],
+      [
+        'exit for a run it does not own',
+        [
+          hello({ name: 'a2', token: 'second-agent-token' }),
+          JSON.stringify({ type: 'exit', run: 'x', seq: 0, code: 0, signal: null, durationMs: 1, killed: null }),
+        ],
+        /unknown run x/,
+      ],
+      [
+        'second hello',
+        [hello({ name: 'a2', token: 'second-agent-token' }), hello({ name: 'a2', token: 'second-agent-token' })],
+        /hello after authentication/,
+      ],
     ];
     for (const [name, frames, reason] of cases) {
       const closed = await rawAgent(master, frames);

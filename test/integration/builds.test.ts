@@ -3,13 +3,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand, SetPropertyFromCommand, interpolate, Results, forceScheduler } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, forceAndWait, processesMatching, startAgent, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import {
+  api,
+  forceAndWait,
+  processesMatching,
+  startAgent,
+  startTestMaster,
+  stepLog,
+  waitFor,
+  type AgentProcess,
+} from '../helpers/harness.ts';
 
 const TOKEN = 'integration-token-1';
 // Bytes no text pipeline would keep as they are: invalid UTF-8, NUL, CR, no final newline. The pauses
 // fix the order between the two pipes (no system orders writes to separate pipes otherwise).
 const TRICKY = "printf 'out 1\\n'; sleep 0.2; printf 'err \\377\\000\\r\\n' >&2; sleep 0.2; printf 'out \\342\\202\\254 end'";
-const TRICKY_BYTES = Buffer.concat([Buffer.from('out 1\n'), Buffer.from([0x65, 0x72, 0x72, 0x20, 0xff, 0x00, 0x0d, 0x0a]), Buffer.from('out € end')]);
+const TRICKY_BYTES = Buffer.concat([
+  Buffer.from('out 1\n'),
+  Buffer.from([0x65, 0x72, 0x72, 0x20, 0xff, 0x00, 0x0d, 0x0a]),
+  Buffer.from('out € end'),
+]);
 
 describe.each(testDatabases())('builds on $kind', (db) => {
   let master: RunningMaster;
@@ -60,13 +73,21 @@ describe.each(testDatabases())('builds on $kind', (db) => {
                   env: { GREETING: interpolate('hi %(prop:who:~nobody)s') },
                 }),
               )
-              .addStep(new ShellCommand({ name: 'env', command: 'printf "%s" "$GREETING"', env: { GREETING: interpolate('hi %(prop:who:~nobody)s') } })),
+              .addStep(
+                new ShellCommand({
+                  name: 'env',
+                  command: 'printf "%s" "$GREETING"',
+                  env: { GREETING: interpolate('hi %(prop:who:~nobody)s') },
+                }),
+              ),
           },
           {
             name: 'timeouts',
             factory: new BuildFactory()
               .addStep(new ShellCommand({ name: 'silent', command: 'echo start; sleep 301.5 & sleep 301.6; echo never', timeout: 1 }))
-              .addStep(new ShellCommand({ name: 'long', command: 'while true; do echo tick; sleep 0.2; done', maxTime: 1.5, alwaysRun: true })),
+              .addStep(
+                new ShellCommand({ name: 'long', command: 'while true; do echo tick; sleep 0.2; done', maxTime: 1.5, alwaysRun: true }),
+              ),
           },
           {
             name: 'slow',
@@ -84,7 +105,12 @@ describe.each(testDatabases())('builds on $kind', (db) => {
             factory: new BuildFactory().addStep(new ShellCommand({ name: 'nope', command: ['/nonexistent/program-xyz'] })),
           },
         ],
-        schedulers: [forceScheduler({ name: 'force', builderNames: ['hello', 'bytes', 'halting', 'flags', 'props', 'timeouts', 'slow', 'live', 'missing-program'] })],
+        schedulers: [
+          forceScheduler({
+            name: 'force',
+            builderNames: ['hello', 'bytes', 'halting', 'flags', 'props', 'timeouts', 'slow', 'live', 'missing-program'],
+          }),
+        ],
       },
       await db.create(),
     );
@@ -98,7 +124,14 @@ describe.each(testDatabases())('builds on $kind', (db) => {
 
   it('runs the minimal config from DESIGN.md to SUCCESS and stores its logs', async () => {
     const { build, steps } = await forceAndWait(master, 'hello', { reason: 'test' });
-    expect(build).toMatchObject({ result: 'success', results: 0, complete: true, number: 1, agent: 'a1', state_string: 'build successful' });
+    expect(build).toMatchObject({
+      result: 'success',
+      results: 0,
+      complete: true,
+      number: 1,
+      agent: 'a1',
+      state_string: 'build successful',
+    });
     expect(steps.map((s: { name: string; result: string }) => [s.name, s.result])).toEqual([
       ['greet', 'success'],
       ['list', 'success'],
@@ -170,7 +203,10 @@ describe.each(testDatabases())('builds on $kind', (db) => {
   it('stops a running build: process group killed, result CANCELLED', async () => {
     const client = api(master);
     const forced = await client.post('/builders/slow/force', { reason: 'to be stopped' });
-    const build = await waitFor('slow build to start', async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
+    const build = await waitFor(
+      'slow build to start',
+      async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
     await waitFor('sleep to run', () => processesMatching('sleep 302.5').length > 0);
     const stop = await client.post(`/builds/${build.buildid}/stop`, { reason: 'enough' });
     expect(stop.status).toBe(202);
@@ -196,7 +232,10 @@ describe.each(testDatabases())('builds on $kind', (db) => {
   it('streams output into the log while the step runs', async () => {
     const client = api(master);
     const forced = await client.post('/builders/live/force', {});
-    const build = await waitFor('live build', async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0]);
+    const build = await waitFor(
+      'live build',
+      async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+    );
     const step = await waitFor('drip step', async () => (await client.get(`/builds/${build.buildid}/steps`)).body.steps[0]);
     const partial = await waitFor('early output', async () => {
       const text = (await stepLog(master, step.stepid).catch(() => Buffer.alloc(0))).toString();
@@ -224,8 +263,11 @@ describe.each(testDatabases())('builds on $kind', (db) => {
 
   it('numbers builds per builder and never repeats a number', async () => {
     const client = api(master);
-    const ids = await Promise.all([1, 2, 3].map(async () => (await client.post('/builders/hello/force', {})).body.buildrequestid as number));
-    for (const id of ids) await waitFor(`request ${id}`, async () => (await client.get(`/buildrequests/${id}`)).body.buildrequests[0].complete);
+    const ids = await Promise.all(
+      [1, 2, 3].map(async () => (await client.post('/builders/hello/force', {})).body.buildrequestid as number),
+    );
+    for (const id of ids)
+      await waitFor(`request ${id}`, async () => (await client.get(`/buildrequests/${id}`)).body.buildrequests[0].complete);
     const numbers = (await client.get('/builders/hello/builds?order=number')).body.builds.map((b: { number: number }) => b.number);
     expect(numbers).toEqual([...Array(numbers.length).keys()].map((i) => i + 1));
   });

@@ -122,7 +122,11 @@ describe.each(testDatabases())('caliper start on $kind', (db) => {
     started = await startCli(['--config', writeConfig('good', GOOD), '--port', '0', '--db', dbUrl, '--with-agent']);
     const client = { get: (p: string) => fetch(`${started!.url}/api/v2${p}`).then((r) => r.json()) };
     await waitFor('local agent', async () => (await client.get('/agents')).agents[0].connected);
-    const forced = await fetch(`${started.url}/api/v2/builders/hello/force`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"cli"}' });
+    const forced = await fetch(`${started.url}/api/v2/builders/hello/force`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"reason":"cli"}',
+    });
     expect(forced.status).toBe(202);
     const { buildrequestid } = (await forced.json()) as { buildrequestid: number };
     const build = await waitFor('nap step', async () => {
@@ -145,7 +149,13 @@ describe.each(testDatabases())('caliper start on $kind', (db) => {
     master = await startTestMaster(
       {
         agents: [{ name: 'a1', token: 'dev-token' }],
-        builders: [{ name: 'hello', agents: ['a1'], factory: new BuildFactory().addStep(new ShellCommand({ name: 'greet', command: 'echo hello' })) }],
+        builders: [
+          {
+            name: 'hello',
+            agents: ['a1'],
+            factory: new BuildFactory().addStep(new ShellCommand({ name: 'greet', command: 'echo hello' })),
+          },
+        ],
       },
       dbUrl,
       // The name `caliper start` registers under: host and config folder, so a restart finds its builds.

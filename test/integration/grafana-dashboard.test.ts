@@ -33,7 +33,11 @@ const dashboard = JSON.parse(fs.readFileSync(path.join(DIR, 'caliper-dashboard.j
 
 /** Grafana's substitutions for a 7-day range, builder "All" and series "bundle_size". */
 function interpolate(q: string): string {
-  return q.replace(/\$timeFilter/g, 'time > now() - 7d').replace(/\$__interval/g, '1h').replace(/\$builder/g, '.*').replace(/\$series/g, 'bundle_size');
+  return q
+    .replace(/\$timeFilter/g, 'time > now() - 7d')
+    .replace(/\$__interval/g, '1h')
+    .replace(/\$builder/g, '.*')
+    .replace(/\$series/g, 'bundle_size');
 }
 
 describe('Grafana files', () => {
@@ -41,13 +45,18 @@ describe('Grafana files', () => {
     const names = dashboard.templating.list.map((v) => v.name);
     expect(names).toEqual(expect.arrayContaining(['builder', 'series', 'datasource']));
     const link = new URL(
-      linkMaker({ type: 'grafana', url: 'http://grafana:3000', dashboardUid: dashboard.uid }, undefined).series('bundle_size', 'sample').grafana as string,
+      linkMaker({ type: 'grafana', url: 'http://grafana:3000', dashboardUid: dashboard.uid }, undefined).series('bundle_size', 'sample')
+        .grafana as string,
     );
     expect(link.pathname).toBe(`/d/${dashboard.uid}`);
     for (const key of link.searchParams.keys()) if (key.startsWith('var-')) expect(names).toContain(key.slice(4));
-    const ds = parse(fs.readFileSync(path.join(DIR, 'provisioning/datasources/caliper-influxdb.yaml'), 'utf8')) as { datasources: { type: string }[] };
+    const ds = parse(fs.readFileSync(path.join(DIR, 'provisioning/datasources/caliper-influxdb.yaml'), 'utf8')) as {
+      datasources: { type: string }[];
+    };
     expect(ds.datasources[0]?.type).toBe('influxdb');
-    const dashboards = parse(fs.readFileSync(path.join(DIR, 'provisioning/dashboards/caliper.yaml'), 'utf8')) as { providers: { type: string }[] };
+    const dashboards = parse(fs.readFileSync(path.join(DIR, 'provisioning/dashboards/caliper.yaml'), 'utf8')) as {
+      providers: { type: string }[];
+    };
     expect(dashboards.providers[0]?.type).toBe('file');
   });
 });
@@ -67,7 +76,11 @@ describe.skipIf(testInfluxUrl() === null)('Grafana dashboard queries on InfluxDB
       await service.captureData('build_duration', 10 + i, { tags, kind: 'duration', unit: 's', buildNumber: i + 1, buildid: i + 1 });
       await service.captureData('queue_latency', 0.5, { tags: { builder: 'sample', agent: 'a1' }, buildNumber: i + 1, buildid: i + 1 });
       await service.captureData('step_duration', 3 + i, { tags: { ...tags, step: 'test' }, buildNumber: i + 1, buildid: i + 1 });
-      await service.captureData('bundle_size', 1000 + i, { tags: { builder: 'sample', step: 'bundle_size', agent: 'a1' }, buildNumber: i + 1, buildid: i + 1 });
+      await service.captureData('bundle_size', 1000 + i, {
+        tags: { builder: 'sample', step: 'bundle_size', agent: 'a1' },
+        buildNumber: i + 1,
+        buildid: i + 1,
+      });
     }
     await service.flush();
   });

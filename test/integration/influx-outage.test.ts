@@ -26,7 +26,14 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB outage', () => {
     master = await startTestMaster(
       {
         agents: [{ name: 'i1', token: 'influx-token-1' }],
-        builders: [{ name: 'm', factory: new BuildFactory().addStep(new MeasureShellCommand({ name: 'size', command: ['echo', interpolate('%(prop:v:-10)s')] })) }],
+        builders: [
+          {
+            name: 'm',
+            factory: new BuildFactory().addStep(
+              new MeasureShellCommand({ name: 'size', command: ['echo', interpolate('%(prop:v:-10)s')] }),
+            ),
+          },
+        ],
         services: [influxdb({ url: server.url, database: 'outage', flushIntervalMs: 100 })],
       },
       await (testDatabases()[0] as { create(): Promise<string> }).create(),
@@ -65,7 +72,8 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB outage', () => {
     await master.metrics.flush();
     await waitFor(
       'the spool to drain',
-      async () => Number(((await master.db.source.query('SELECT COUNT(*) AS n FROM metric_spool')) as { n: number | string }[])[0]?.n) === 0,
+      async () =>
+        Number(((await master.db.source.query('SELECT COUNT(*) AS n FROM metric_spool')) as { n: number | string }[])[0]?.n) === 0,
       60_000,
     );
     expect(await influxCount(server.url, 'SELECT COUNT("value") FROM "size"')).toBe(8);

@@ -197,7 +197,15 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB rollups', () => {
     await coverageMarked(store, 'signs');
     const s = await store.statistics({ series: 'signs' }, [0.5, 0.95]);
     expect(s.percentileError).toBe(SKETCH_ACCURACY);
-    within(s.percentiles[0] ?? null, quantile(signs.map((p) => p.value), 0.5), 1e-9, 'p50 between -1000 and +1000.5');
+    within(
+      s.percentiles[0] ?? null,
+      quantile(
+        signs.map((p) => p.value),
+        0.5,
+      ),
+      1e-9,
+      'p50 between -1000 and +1000.5',
+    );
 
     // Whole hours hold 1 and 2; the cut end of the range a value 1e-120 (no sketch spans both).
     const wide = [point('wide', 0, 1, {}), point('wide', 1, 2, {}), point('wide', 3700, 1e-120, {})];

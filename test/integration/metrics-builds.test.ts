@@ -1,6 +1,15 @@
 /** Metrics from real builds: measuring and lint steps, tracking, regressions, the API and /metrics. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildFactory, Lint, MeasureShellCommand, ShellCommand, interpolate, trackCustomStep, trackProperties, trackStepTimes } from '../../index.ts';
+import {
+  BuildFactory,
+  Lint,
+  MeasureShellCommand,
+  ShellCommand,
+  interpolate,
+  trackCustomStep,
+  trackProperties,
+  trackStepTimes,
+} from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
 import type { ConfigError } from '../../master/errors/index.ts';
 import type { RunningMaster } from '../../master/master.ts';
@@ -11,7 +20,8 @@ const ESLINT_JSON = JSON.stringify([
   { filePath: '/src/a.js', messages: [{ ruleId: 'no-unused-vars', severity: 1, message: "'x' is unused", line: 3 }] },
   { filePath: '/src/b.js', messages: [{ ruleId: 'eqeqeq', severity: 1, message: 'Expected ===', line: 9 }] },
 ]);
-const FLAKE8 = 'app.py:1:1: F401 os imported but unused\napp.py:7:80: E501 line too long (88 > 79 characters)\napp.py:9:1: W391 blank line at end of file';
+const FLAKE8 =
+  'app.py:1:1: F401 os imported but unused\napp.py:7:80: E501 line too long (88 > 79 characters)\napp.py:9:1: W391 blank line at end of file';
 
 describe.each(testDatabases())('metrics from builds on $kind', (db) => {
   let master: RunningMaster;
@@ -36,8 +46,13 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
                   failOnRegression: { threshold: 10 },
                 }),
               )
-              .addStep(new MeasureShellCommand({ name: 'counts', command: 'printf "files=12\\nlines = 3400\\n\\n"', keys: ['files', 'lines'] })),
-            metrics: [trackStepTimes('compile', { series: 'compile_time', tags: { team: 'core' } }), trackProperties('files', { series: 'file_count' })],
+              .addStep(
+                new MeasureShellCommand({ name: 'counts', command: 'printf "files=12\\nlines = 3400\\n\\n"', keys: ['files', 'lines'] }),
+              ),
+            metrics: [
+              trackStepTimes('compile', { series: 'compile_time', tags: { team: 'core' } }),
+              trackProperties('files', { series: 'file_count' }),
+            ],
           },
           {
             name: 'bad-measure',
@@ -48,7 +63,9 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
             factory: new BuildFactory()
               .addStep(new Lint({ name: 'eslint', command: ['sh', '-c', `cat <<'EOF'\n${ESLINT_JSON}\nEOF\nexit 1`], format: 'eslint' }))
               .addStep(new Lint({ name: 'flake', command: ['printf', `${FLAKE8}\n`], format: 'flake8' }))
-              .addStep(new Lint({ name: 'garbled', command: ['echo', 'Traceback (most recent call last):'], format: 'flake8', alwaysRun: true }))
+              .addStep(
+                new Lint({ name: 'garbled', command: ['echo', 'Traceback (most recent call last):'], format: 'flake8', alwaysRun: true }),
+              )
               .addStep(new Lint({ name: 'crashed', command: 'echo "config not found" >&2; exit 2', format: 'flake8', alwaysRun: true })),
           },
           {
@@ -74,7 +91,9 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
     expect(results).toEqual(['success', 'success', 'success', 'success', 'success']);
     const warned = await forceAndWait(master, 'size', { properties: { size: 107 } });
     expect(warned.build.result).toBe('warnings');
-    expect(warned.steps[1].state_string).toMatch(/^bundle_size=107 bytes; regression: bundle_size 107 is 4\.7σ from its baseline 100 \(n=5\)/);
+    expect(warned.steps[1].state_string).toMatch(
+      /^bundle_size=107 bytes; regression: bundle_size 107 is 4\.7σ from its baseline 100 \(n=5\)/,
+    );
     const failed = await forceAndWait(master, 'size', { properties: { size: 130 } });
     expect(failed.build.result).toBe('failure');
     expect(failed.steps[1].result).toBe('failure');
@@ -87,7 +106,12 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
     expect(summary.average).toBeCloseTo(739 / 7, 10);
     const buildMetrics = (await c.get(`/builds/${warned.build.buildid}/metrics`)).body.metrics;
     const size = buildMetrics.find((m: { series: string }) => m.series === 'bundle_size');
-    expect(size).toMatchObject({ value: 107, build_number: warned.build.number, tags: { builder: 'size', step: 'bundle_size', agent: 'm1' }, baseline: { median: 100, n: 5 } });
+    expect(size).toMatchObject({
+      value: 107,
+      build_number: warned.build.number,
+      tags: { builder: 'size', step: 'bundle_size', agent: 'm1' },
+      baseline: { median: 100, n: 5 },
+    });
     expect(size.score).toBeCloseTo(7 / 1.4826, 6);
     const points = (await c.get('/metrics/bundle_size/points?order=-time&limit=2')).body;
     expect(points.meta.total).toBe(7);
@@ -97,7 +121,18 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
   it('captures build and step durations, queue latency, tracked step times and properties', async () => {
     const c = api(master);
     const series = (await c.get('/metrics')).body.metrics.map((m: { series: string }) => m.series);
-    expect(series).toEqual(expect.arrayContaining(['build_duration', 'step_duration', 'queue_latency', 'compile_time', 'file_count', 'files', 'lines', 'bundle_size']));
+    expect(series).toEqual(
+      expect.arrayContaining([
+        'build_duration',
+        'step_duration',
+        'queue_latency',
+        'compile_time',
+        'file_count',
+        'files',
+        'lines',
+        'bundle_size',
+      ]),
+    );
     const builds = (await c.get('/builders/size/builds')).body.meta.total;
     expect((await c.get('/metrics/build_duration/summary?builder=size')).body.summary.count).toBe(builds);
     expect((await c.get('/metrics/queue_latency/summary?builder=size')).body.summary.count).toBe(builds);
@@ -128,9 +163,16 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
       ['crashed', 'failure', 'linter exited with code 2 and reported no findings'],
     ]);
     expect(build.result).toBe('failure');
-    expect(build.properties).toMatchObject({ eslint_warnings: [2, 'eslint'], eslint_errors: [0, 'eslint'], flake_errors: [2, 'flake'], flake_warnings: [1, 'flake'] });
+    expect(build.properties).toMatchObject({
+      eslint_warnings: [2, 'eslint'],
+      eslint_errors: [0, 'eslint'],
+      flake_errors: [2, 'flake'],
+      flake_warnings: [1, 'flake'],
+    });
     expect(build.properties.garbled_warnings).toBeUndefined();
-    expect((await stepLog(master, steps[0].stepid, 'issues')).toString()).toBe("warning: /src/a.js:3: 'x' is unused (no-unused-vars)\nwarning: /src/b.js:9: Expected === (eqeqeq)\n");
+    expect((await stepLog(master, steps[0].stepid, 'issues')).toString()).toBe(
+      "warning: /src/a.js:3: 'x' is unused (no-unused-vars)\nwarning: /src/b.js:9: Expected === (eqeqeq)\n",
+    );
     const c = api(master);
     expect((await c.get('/metrics/flake_errors/summary')).body.summary).toMatchObject({ count: 1, average: 2 });
     expect((await c.get('/metrics/eslint_warnings/summary?step=eslint')).body.summary).toMatchObject({ count: 1, average: 2 });
@@ -140,7 +182,10 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
     const { build } = await forceAndWait(master, 'custom');
     expect(build.result).toBe('success');
     const c = api(master);
-    expect((await c.get('/metrics/artifact_bytes/summary?tag.kind=tarball&builder=custom')).body.summary).toMatchObject({ count: 1, average: 2048 });
+    expect((await c.get('/metrics/artifact_bytes/summary?tag.kind=tarball&builder=custom')).body.summary).toMatchObject({
+      count: 1,
+      average: 2048,
+    });
     expect((await c.get('/metrics/artifact/summary')).status).toBe(404);
   });
 
@@ -161,7 +206,9 @@ describe.each(testDatabases())('metrics from builds on $kind', (db) => {
   it('answers bad metric queries with 400/404', async () => {
     const c = api(master);
     expect((await c.get('/metrics/bundle_size/summary?colour=red')).status).toBe(400);
-    expect((await c.get('/metrics/bundle_size/summary?from=yesterday')).body.error.message).toMatch(/from must be epoch seconds or an ISO 8601 time/);
+    expect((await c.get('/metrics/bundle_size/summary?from=yesterday')).body.error.message).toMatch(
+      /from must be epoch seconds or an ISO 8601 time/,
+    );
     expect((await c.get('/metrics/nope/summary')).status).toBe(404);
     expect((await c.get('/metrics/bundle_size/points?limit=-3')).status).toBe(400);
   });
@@ -174,7 +221,18 @@ describe('metrics config', () => {
     try {
       compileConfig({
         agents: [{ name: 'a', token: 'token-12345' }],
-        builders: [{ name: 'b', factory, metrics: [trackStepTimes('compiel'), trackProperties('ghost'), trackCustomStep('compile'), trackStepTimes('compile', { tags: { value: 'x' } })] }],
+        builders: [
+          {
+            name: 'b',
+            factory,
+            metrics: [
+              trackStepTimes('compiel'),
+              trackProperties('ghost'),
+              trackCustomStep('compile'),
+              trackStepTimes('compile', { tags: { value: 'x' } }),
+            ],
+          },
+        ],
         services: [{ type: 'influxdb', url: 'http://127.0.0.1:1' }],
       });
     } catch (e) {
@@ -183,7 +241,10 @@ describe('metrics config', () => {
     expect(error?.issues).toEqual(
       expect.arrayContaining([
         { path: 'builders[0].metrics[0].step', message: 'builder has no step named "compiel"' },
-        { path: 'builders[0].metrics[1].property', message: 'no step of this builder sets property "ghost" and the builder does not define it' },
+        {
+          path: 'builders[0].metrics[1].property',
+          message: 'no step of this builder sets property "ghost" and the builder does not define it',
+        },
         { path: 'builders[0].metrics[2].step', message: 'step "compile" measures nothing (use MeasureShellCommand or Lint)' },
         { path: 'builders[0].metrics[3].tags', message: expect.stringContaining('key "value" is a field name') },
         { path: 'services[0].database', message: 'needs exactly one of "database" (InfluxDB 1.x) or "bucket" (2.x/3.x)' },

@@ -56,7 +56,8 @@ async function expectAgreement(service: MetricsService, filter: SeriesFilter, va
   expectClose(summary.maximum, max(values), `${what}: maximum`);
   expectClose(summary.p50, quantile(values, 0.5), `${what}: p50`);
   expectClose(summary.p95, quantile(values, 0.95), `${what}: p95`);
-  for (const p of [0, 0.1, 0.333, 0.9, 1]) expectClose(await service.getPercentile(filter, p), quantile(values, p), `${what}: percentile ${p}`);
+  for (const p of [0, 0.1, 0.333, 0.9, 1])
+    expectClose(await service.getPercentile(filter, p), quantile(values, p), `${what}: percentile ${p}`);
   expectClose(await service.getAverage(filter), mean(values), `${what}: getAverage`);
   expectClose(await service.getDeviation(filter), sampleStandardDeviation(values), `${what}: getDeviation`);
   expect(await service.getCount(filter)).toBe(values.length);
@@ -65,7 +66,11 @@ async function expectAgreement(service: MetricsService, filter: SeriesFilter, va
 async function captureAll(service: MetricsService, series: string, data: Sample[], clock: { nowUs: number }): Promise<void> {
   for (const d of data) {
     clock.nowUs = d.timeMs * 1000;
-    await service.captureData(series, d.value, { tags: { builder: d.builder, step: d.step, flavour: d.flavour }, buildNumber: 1, unit: 'ms' });
+    await service.captureData(series, d.value, {
+      tags: { builder: d.builder, step: d.step, flavour: d.flavour },
+      buildNumber: 1,
+      unit: 'ms',
+    });
   }
   await service.flush();
 }
@@ -90,18 +95,38 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
   });
 
   it('agrees with simple-statistics on a small series, with tag filters and time ranges', async () => {
-    await expectAgreement(service, { series: 'conf_small' }, small.map((d) => d.value), 'all');
-    await expectAgreement(service, { series: 'conf_small', builder: 'alpha' }, small.filter((d) => d.builder === 'alpha').map((d) => d.value), 'builder');
+    await expectAgreement(
+      service,
+      { series: 'conf_small' },
+      small.map((d) => d.value),
+      'all',
+    );
+    await expectAgreement(
+      service,
+      { series: 'conf_small', builder: 'alpha' },
+      small.filter((d) => d.builder === 'alpha').map((d) => d.value),
+      'builder',
+    );
     await expectAgreement(
       service,
       { series: 'conf_small', builder: 'beta', step: 'compile' },
       small.filter((d) => d.builder === 'beta' && d.step === 'compile').map((d) => d.value),
       'builder+step',
     );
-    await expectAgreement(service, { series: 'conf_small', tags: { flavour: 'debug' } }, small.filter((d) => d.flavour === 'debug').map((d) => d.value), 'user tag');
+    await expectAgreement(
+      service,
+      { series: 'conf_small', tags: { flavour: 'debug' } },
+      small.filter((d) => d.flavour === 'debug').map((d) => d.value),
+      'user tag',
+    );
     const from = T0_MS + 40_000;
     const to = T0_MS + 170_000;
-    await expectAgreement(service, { series: 'conf_small', from, to }, small.filter((d) => d.timeMs >= from && d.timeMs <= to).map((d) => d.value), 'time range');
+    await expectAgreement(
+      service,
+      { series: 'conf_small', from, to },
+      small.filter((d) => d.timeMs >= from && d.timeMs <= to).map((d) => d.value),
+      'time range',
+    );
     await expectAgreement(
       service,
       { series: 'conf_small', builder: 'alpha', tags: { flavour: 'release' }, from },
@@ -113,7 +138,7 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
   it('answers empty filters with count 0 and nulls', async () => {
     const s = await service.getSummary({ series: 'conf_small', builder: 'nobody' });
     expect(s).toMatchObject({ count: 0, average: null, deviation: null, minimum: null, maximum: null, p50: null, p95: null });
-    expect((await service.getSummary({ series: 'conf_small', tags: { flavour: "it's \"quoted\"" } })).count).toBe(0);
+    expect((await service.getSummary({ series: 'conf_small', tags: { flavour: 'it\'s "quoted"' } })).count).toBe(0);
   });
 
   it('pages points in time order with their tags and fields', async () => {
@@ -121,7 +146,11 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
     const alpha = small.filter((d) => d.builder === 'alpha');
     expect(page.total).toBe(alpha.length);
     expect(page.points.map((p) => p.value)).toEqual(alpha.slice(2, 7).map((d) => d.value));
-    expect(page.points[0]).toMatchObject({ series: 'conf_small', tags: { builder: 'alpha', step: alpha[2]?.step, flavour: alpha[2]?.flavour }, buildNumber: 1 });
+    expect(page.points[0]).toMatchObject({
+      series: 'conf_small',
+      tags: { builder: 'alpha', step: alpha[2]?.step, flavour: alpha[2]?.flavour },
+      buildNumber: 1,
+    });
     const last = await service.points({ series: 'conf_small' }, { limit: 1, offset: 0, order: 'desc' });
     expect(last.points[0]?.value).toBe(small[small.length - 1]?.value);
   });
@@ -138,7 +167,8 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
   it('accumulates, adds absolute values and diffs, and keeps that state across a restart', async () => {
     clock.nowUs = (T0_MS + 20_000_000) * 1000;
     const acc = [];
-    for (const v of [5, -2, 10]) acc.push((await service.captureData('conf_total', v, { accumulate: true, tags: { builder: 'alpha' } }))?.value);
+    for (const v of [5, -2, 10])
+      acc.push((await service.captureData('conf_total', v, { accumulate: true, tags: { builder: 'alpha' } }))?.value);
     expect(acc).toEqual([5, 3, 13]);
     const abs = [];
     for (const v of [5, -2]) abs.push((await service.captureData('conf_abs', v, { absValue: true }))?.value);
@@ -157,7 +187,11 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
     // Another tag set is another total.
     expect((await restarted.captureData('conf_total', 1, { accumulate: true, tags: { builder: 'beta' } }))?.value).toBe(1);
     await restarted.flush();
-    expect((await restarted.points({ series: 'conf_total', builder: 'alpha' }, { limit: 10, offset: 0, order: 'asc' })).points.map((p) => p.value)).toEqual([5, 3, 13, 14]);
+    expect(
+      (await restarted.points({ series: 'conf_total', builder: 'alpha' }, { limit: 10, offset: 0, order: 'asc' })).points.map(
+        (p) => p.value,
+      ),
+    ).toEqual([5, 3, 13, 14]);
   });
 
   it('refuses bad input with a clear error and stores nothing', async () => {
@@ -178,7 +212,17 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
   it('agrees with simple-statistics on a 100 000-point series', async () => {
     const big = sample(100_000, 99);
     await captureAll(service, 'conf_big', big, clock);
-    await expectAgreement(service, { series: 'conf_big' }, big.map((d) => d.value), 'big: all');
-    await expectAgreement(service, { series: 'conf_big', builder: 'beta', step: 'test' }, big.filter((d) => d.builder === 'beta' && d.step === 'test').map((d) => d.value), 'big: filtered');
+    await expectAgreement(
+      service,
+      { series: 'conf_big' },
+      big.map((d) => d.value),
+      'big: all',
+    );
+    await expectAgreement(
+      service,
+      { series: 'conf_big', builder: 'beta', step: 'test' },
+      big.filter((d) => d.builder === 'beta' && d.step === 'test').map((d) => d.value),
+      'big: filtered',
+    );
   }, 180_000);
 });

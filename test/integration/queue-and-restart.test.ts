@@ -12,7 +12,11 @@ const config = (): ConfigInput => ({
     { name: 'other', token: 'other-token-12', labels: ['windows'] },
   ],
   builders: [
-    { name: 'wait', labels: ['linux'], factory: new BuildFactory().addStep(new ShellCommand({ name: 'nap', command: 'echo in; sleep 0.7; echo out' })) },
+    {
+      name: 'wait',
+      labels: ['linux'],
+      factory: new BuildFactory().addStep(new ShellCommand({ name: 'nap', command: 'echo in; sleep 0.7; echo out' })),
+    },
     { name: 'quick', factory: new BuildFactory().addStep(new ShellCommand({ name: 'say', command: ['echo', 'persisted output'] })) },
   ],
 });
@@ -33,7 +37,8 @@ describe.each(testDatabases())('queueing and restarts on $kind', (db) => {
     // 'other' is connected but lacks the label: the requests must wait for 'solo'.
     agents.push(await startAgent(master, 'other', 'other-token-12'));
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push((await client.post('/builders/wait/force', { reason: `queued ${i}` })).body.buildrequestid as number);
+    for (let i = 0; i < 3; i++)
+      ids.push((await client.post('/builders/wait/force', { reason: `queued ${i}` })).body.buildrequestid as number);
     await new Promise((r) => setTimeout(r, 700));
     const pending = (await client.get('/buildrequests?complete=false&claimed_by_masterid__ne=0')).body;
     expect((await client.get('/builds')).body.meta.total).toBe(0);

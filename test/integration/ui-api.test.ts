@@ -8,7 +8,7 @@ import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
 
 // 30 000 numbered lines (~300 KB): several log chunks, lines crossing chunk boundaries.
-const MANY_LINES = "i=0; while [ $i -lt 30000 ]; do echo \"line $i\"; i=$((i+1)); done; printf 'tail without newline'";
+const MANY_LINES = 'i=0; while [ $i -lt 30000 ]; do echo "line $i"; i=$((i+1)); done; printf \'tail without newline\'';
 
 const config = (withGrafana: boolean): ConfigInput => ({
   agents: [{ name: 'u1', token: 'ui-token-1234', maxBuilds: 3 }],
@@ -43,10 +43,18 @@ describe.each(testDatabases())('UI API on $kind', (db) => {
     const c = api(master);
     const log = (await c.get(`/steps/${steps[0].stepid}/logs`)).body.logs[0];
     expect(log.num_lines).toBe(30000);
-    const chunks = (await master.db.source.query(master.db.kind === 'postgres' ? 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = $1' : 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = ?', [log.logid])) as { n: string }[];
+    const chunks = (await master.db.source.query(
+      master.db.kind === 'postgres'
+        ? 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = $1'
+        : 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = ?',
+      [log.logid],
+    )) as { n: string }[];
     expect(Number(chunks[0]?.n)).toBeGreaterThan(1);
     const page = (await c.get(`/logs/${log.logid}/contents?offset=12345&limit=3`)).body;
-    expect(page).toEqual({ logchunks: [{ logid: log.logid, firstline: 12345, content: 'line 12345\nline 12346\nline 12347' }], meta: { total: 30001 } });
+    expect(page).toEqual({
+      logchunks: [{ logid: log.logid, firstline: 12345, content: 'line 12345\nline 12346\nline 12347' }],
+      meta: { total: 30001 },
+    });
     const all = [];
     for (let offset = 0; offset < 30001; offset += 7000) {
       const p = (await c.get(`/logs/${log.logid}/contents?offset=${offset}&limit=7000`)).body;
@@ -68,12 +76,21 @@ describe.each(testDatabases())('UI API on $kind', (db) => {
     await new Promise((r) => ws.once('open', r));
     const c = api(master);
     const forced = await c.post('/builders/drip/force', {});
-    const started = await waitFor('build.started', () => events.find((e) => e.event === 'build.started' && e.data.buildrequestid === forced.body.buildrequestid));
+    const started = await waitFor('build.started', () =>
+      events.find((e) => e.event === 'build.started' && e.data.buildrequestid === forced.body.buildrequestid),
+    );
     const buildid = started.data.buildid as number;
     const step = await waitFor('step.started', () => events.find((e) => e.event === 'step.started' && e.data.buildid === buildid));
-    const logid = await waitFor('the stdio log', async () => (await c.get(`/steps/${step.data.stepid}/logs`)).body.logs[0]?.logid as number | undefined);
+    const logid = await waitFor(
+      'the stdio log',
+      async () => (await c.get(`/steps/${step.data.stepid}/logs`)).body.logs[0]?.logid as number | undefined,
+    );
     ws.send(JSON.stringify({ type: 'subscribe', logs: [logid] }));
-    const texts = () => events.filter((e) => e.event === 'log.appended' && e.data.logid === logid).map((e) => e.data.text).join('');
+    const texts = () =>
+      events
+        .filter((e) => e.event === 'log.appended' && e.data.logid === logid)
+        .map((e) => e.data.text)
+        .join('');
     // "two" arrives about a second after "one": it is pushed while the step runs, not at its end.
     await waitFor('"two" live', () => texts().includes('two\n'), 10_000);
     const stepDone = events.find((e) => e.event === 'step.finished' && e.data.stepid === step.data.stepid);
@@ -124,12 +141,9 @@ describe('without Grafana configured', () => {
     try {
       await forceAndWait(master, 'drip');
       const c = api(master);
-      const bodies = [
-        await c.get('/builders'),
-        await c.get('/builds'),
-        await c.get('/metrics?builder=drip'),
-        await c.get('/ui'),
-      ].map((r) => JSON.stringify(r.body));
+      const bodies = [await c.get('/builders'), await c.get('/builds'), await c.get('/metrics?builder=drip'), await c.get('/ui')].map((r) =>
+        JSON.stringify(r.body),
+      );
       for (const b of bodies) expect(b).not.toMatch(/grafana\.|"grafana":"/);
       expect(JSON.parse(bodies[3] as string).grafana).toBeNull();
     } finally {

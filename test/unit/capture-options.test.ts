@@ -3,7 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { captureOptionsSchema, plainCaptureOptions } from '../../metrics/capture-options.ts';
 
-const tagKey = fc.oneof(fc.constantFrom('builder', 'step', 'agent', 'result', 'value', 'buildid', 'time', 'team', '1x', 'a-b', ''), fc.string({ maxLength: 70 }));
+const tagKey = fc.oneof(
+  fc.constantFrom('builder', 'step', 'agent', 'result', 'value', 'buildid', 'time', 'team', '1x', 'a-b', ''),
+  fc.string({ maxLength: 70 }),
+);
 const tagValue = fc.oneof(fc.string({ maxLength: 210 }), fc.constant(''), fc.integer(), fc.constant(null));
 const options = fc.record(
   {

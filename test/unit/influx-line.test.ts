@@ -5,7 +5,19 @@ import { InfluxDbStore } from '../../metrics/stores/influxdb-store.ts';
 import type { MetricSpool } from '../../metrics/stores/metric-spool.ts';
 import { silentLogger } from '../../master/logger.ts';
 
-const store = new InfluxDbStore({ url: 'http://127.0.0.1:1', database: 'd', precision: 'u', batchSize: 10, flushIntervalMs: 10, createDatabase: false, exactSummaryLimit: 100_000 }, null as unknown as MetricSpool, silentLogger);
+const store = new InfluxDbStore(
+  {
+    url: 'http://127.0.0.1:1',
+    database: 'd',
+    precision: 'u',
+    batchSize: 10,
+    flushIntervalMs: 10,
+    createDatabase: false,
+    exactSummaryLimit: 100_000,
+  },
+  null as unknown as MetricSpool,
+  silentLogger,
+);
 
 /** Field order does not matter in line protocol; Point sorts fields, the store does not. */
 function normalise(line: string): string {

@@ -3,7 +3,9 @@ import { seriesKey, UniqueClock } from '../../metrics/metric-point.ts';
 
 describe('seriesKey', () => {
   it('is the series followed by tags sorted by name', () => {
-    expect(seriesKey('build_time', { step: 'compile', builder: 'b1', agent: 'a1' })).toBe('["build_time",["agent","a1"],["builder","b1"],["step","compile"]]');
+    expect(seriesKey('build_time', { step: 'compile', builder: 'b1', agent: 'a1' })).toBe(
+      '["build_time",["agent","a1"],["builder","b1"],["step","compile"]]',
+    );
   });
 
   it('is the series alone without tags', () => {

@@ -137,7 +137,9 @@ describe('parseAgentMessage: rejected frames', () => {
 describe('parseMasterMessage', () => {
   it('parses run, welcome, ack, cancel and ping', () => {
     expect(parseMasterMessage(frame(run))).toEqual({ ok: true, message: run });
-    expect(parseMasterMessage(frame({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 10_000, graceMs: 60_000, resume: ['r1'] })).ok).toBe(true);
+    expect(
+      parseMasterMessage(frame({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 10_000, graceMs: 60_000, resume: ['r1'] })).ok,
+    ).toBe(true);
     expect(parseMasterMessage(frame({ type: 'ack', run: 'r-1', seq: 3 })).ok).toBe(true);
     expect(parseMasterMessage(frame({ type: 'cancel', run: 'r-1' })).ok).toBe(true);
     expect(parseMasterMessage(frame({ type: 'ping' })).ok).toBe(true);

@@ -6,7 +6,10 @@ import { addEncoded, encodeSketch, mergeRows, Moments, newSketch, ROLLUP_FIELDS,
 
 const values = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 2, maxLength: 300 });
 /** Magnitudes from 0.001 to 1e6, both signs: what a sketch keeps (a span of about 10 000 bins). */
-const sketchable = fc.array(fc.integer({ min: -1e9, max: 1e9 }).map((x) => x / 1000), { minLength: 2, maxLength: 300 });
+const sketchable = fc.array(
+  fc.integer({ min: -1e9, max: 1e9 }).map((x) => x / 1000),
+  { minLength: 2, maxLength: 300 },
+);
 
 describe('Moments', () => {
   it('merged from any split equals simple-statistics on the whole', () => {
@@ -49,8 +52,18 @@ describe('sketch encoding', () => {
     [1, 2, 3].forEach((x) => a.add(x));
     [10, 20].forEach((x) => b.add(x));
     const row = (cell: RollupCell) => {
-      const f = Object.fromEntries(cell.fields().split(/,(?=[a-z0-9_]+=)/).map((kv) => kv.split('=') as [string, string]));
-      return [0, parseInt(f.caliper_n as string, 10), ...['mean', 'm2', 'min', 'max'].map((k) => Number(f[`caliper_${k}`])), (f.caliper_sketch as string).replace(/"/g, '')];
+      const f = Object.fromEntries(
+        cell
+          .fields()
+          .split(/,(?=[a-z0-9_]+=)/)
+          .map((kv) => kv.split('=') as [string, string]),
+      );
+      return [
+        0,
+        parseInt(f.caliper_n as string, 10),
+        ...['mean', 'm2', 'min', 'max'].map((k) => Number(f[`caliper_${k}`])),
+        (f.caliper_sketch as string).replace(/"/g, ''),
+      ];
     };
     const columns = ['time', ...ROLLUP_FIELDS];
     const merged = mergeRows(columns, [row(a), row(b)]);

@@ -4,12 +4,22 @@ import { columnTypes, type DbKind } from '../db-kind.ts';
 const pk: TableColumnOptions = { name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' };
 const int = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'integer', isNullable: nullable });
 const ms = (name: string, nullable = true): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
-const text = (name: string, def?: string): TableColumnOptions => ({ name, type: 'text', ...(def === undefined ? {} : { default: `'${def}'` }) });
+const text = (name: string, def?: string): TableColumnOptions => ({
+  name,
+  type: 'text',
+  ...(def === undefined ? {} : { default: `'${def}'` }),
+});
 const varchar = (name: string, length: number): TableColumnOptions => ({ name, type: 'varchar', length: String(length) });
 // SQLite spells a false default 0; writing it so keeps TypeORM's schema diff empty on both databases.
 const bool = (name: string, kind: DbKind): TableColumnOptions => ({ name, type: 'boolean', default: kind === 'sqlite' ? 0 : false });
 const fk = (column: string, table: string) =>
-  new TableForeignKey({ columnNames: [column], referencedTableName: table, referencedColumnNames: ['id'], onDelete: 'CASCADE', onUpdate: 'NO ACTION' });
+  new TableForeignKey({
+    columnNames: [column],
+    referencedTableName: table,
+    referencedColumnNames: ['id'],
+    onDelete: 'CASCADE',
+    onUpdate: 'NO ACTION',
+  });
 
 export class Initial1764000000001 implements MigrationInterface {
   name = 'Initial1764000000001';
@@ -20,7 +30,12 @@ export class Initial1764000000001 implements MigrationInterface {
     await qr.createTable(
       new Table({
         name: 'builders',
-        columns: [pk, { ...varchar('name', 100), isUnique: true }, { name: 'description', type: 'text', isNullable: true }, text('tags', '[]')],
+        columns: [
+          pk,
+          { ...varchar('name', 100), isUnique: true },
+          { name: 'description', type: 'text', isNullable: true },
+          text('tags', '[]'),
+        ],
       }),
     );
     await qr.createTable(
@@ -115,7 +130,13 @@ export class Initial1764000000001 implements MigrationInterface {
     await qr.createTable(
       new Table({
         name: 'agents',
-        columns: [pk, { ...varchar('name', 100), isUnique: true }, text('info', '{}'), int('connected_to_masterid', true), ms('last_connected_at')],
+        columns: [
+          pk,
+          { ...varchar('name', 100), isUnique: true },
+          text('info', '{}'),
+          int('connected_to_masterid', true),
+          ms('last_connected_at'),
+        ],
       }),
     );
   }

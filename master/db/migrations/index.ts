@@ -7,4 +7,12 @@ import { ChangeWaiting1764000000006 } from './0006-change-waiting.ts';
 import { TriggeredBy1764000000007 } from './0007-triggered-by.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const migrations = [Initial1764000000001, Metrics1764000000002, MetricValueIndexes1764000000003, MetricSpoolOwner1764000000004, Changes1764000000005, ChangeWaiting1764000000006, TriggeredBy1764000000007];
+export const migrations = [
+  Initial1764000000001,
+  Metrics1764000000002,
+  MetricValueIndexes1764000000003,
+  MetricSpoolOwner1764000000004,
+  Changes1764000000005,
+  ChangeWaiting1764000000006,
+  TriggeredBy1764000000007,
+];
