@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== typecheck" && npx tsc --noEmit -p .
 echo "== lint" && npx eslint .
-echo "== format" && npx prettier --check . >/dev/null && echo "prettier: all files formatted"
+echo "== format" && npx prettier --check .
 source scripts/services.sh
 trap stop_services EXIT
 start_postgres
