@@ -19,8 +19,8 @@ export { ShellCommand, type ShellCommandOptions } from './steps/shell-command.ts
 export { SetPropertyFromCommand, type SetPropertyFromCommandOptions } from './steps/set-property-from-command.ts';
 export { Git, type GitOptions } from './steps/git.ts';
 export { Trigger, type TriggerOptions } from './steps/trigger.ts';
-export { interpolate, Interpolate, type Renderable } from './master/build/interpolate.ts';
-export { Results, resultName, worstResult, type Result } from './master/build/results.ts';
+export { interpolate, Interpolate, type Renderable } from './steps/properties/interpolate.ts';
+export { Results, resultName, worstResult, type Result } from './core/results.ts';
 export { startMaster, type MasterOptions, type RunningMaster } from './master/master.ts';
 export { compileConfig } from './master/config/compile.ts';
 export { loadConfigFile } from './master/config/loader.ts';

@@ -12,8 +12,8 @@ import os from 'node:os';
 import { WebSocket } from 'ws';
 import { CommandRunner } from './command-runner.ts';
 import { OrphanGuard } from './orphan-guard.ts';
-import { closeReason } from '../master/agents/close-reason.ts';
-import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../master/agents/protocol.ts';
+import { closeReason } from '../protocol/close-reason.ts';
+import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../protocol/messages.ts';
 
 export interface AgentOptions {
   master: string;

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_OUTPUT_CHUNK, type AgentMessage, type RunMessage } from '../master/agents/protocol.ts';
+import { MAX_OUTPUT_CHUNK, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
 
 export interface RunnerOptions {
   basedir: string;

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFactory, Results, ShellCommand, compileConfig, startMaster, type RunningMaster } from 'caliper';
-import { silentLogger } from '../master/logger.ts';
+import { silentLogger } from '../core/logger.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);

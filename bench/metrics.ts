@@ -33,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openDatabase, type Database } from '../master/db/data-source.ts';
-import { silentLogger } from '../master/logger.ts';
+import { silentLogger } from '../core/logger.ts';
 import { AggregationState } from '../metrics/aggregation-state.ts';
 import type { MetricPoint } from '../metrics/metric-point.ts';
 import { MetricsService } from '../metrics/metrics-service.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from './errors/index.ts';
+import { ConfigError } from '../core/errors/index.ts';
 import type { CompiledConfig } from './config/compile.ts';
 
 // Each command imports only what it runs: an agent process must not carry the master (TypeORM,

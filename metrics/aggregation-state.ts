@@ -4,7 +4,7 @@
  * Updates to one key are serialized, so concurrent captures never lose an increment.
  */
 import type { DataSource, Repository } from 'typeorm';
-import type { MetricStateRow } from '../master/db/entities.ts';
+import type { MetricStateRow } from '../master/db/index.ts';
 
 export class AggregationState {
   private readonly repo: Repository<MetricStateRow>;

@@ -1,4 +1,4 @@
-import type { Repositories } from '../master/db/repositories.ts';
+import type { Repositories } from '../master/db/index.ts';
 import type { MetricsService } from './metrics-service.ts';
 import { computeBaseline, type Baseline } from './regression.ts';
 

@@ -78,6 +78,11 @@ export const trackingSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('customStep'), step: z.string().min(1), ...trackOptions }),
 ]);
 export type Tracking = z.output<typeof trackingSchema>;
+/** What the metrics need to know of a builder: its name and what it tracks. */
+export interface MeasuredBuilder {
+  name: string;
+  metrics: Tracking[];
+}
 type TrackOptions = { series?: string; tags?: Record<string, string> };
 
 /** Capture this step's duration (seconds) into `series` (default `<step>_duration`) with extra tags. */

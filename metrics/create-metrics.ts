@@ -1,6 +1,6 @@
 /** Builds the metrics service for a master: the store its config asks for, over the master's database. */
-import type { Database } from '../master/db/data-source.ts';
-import type { Logger } from '../master/logger.ts';
+import type { Database } from '../master/db/index.ts';
+import type { Logger } from '../core/logger.ts';
 import { AggregationState } from './aggregation-state.ts';
 import type { InfluxDbConfig } from './config.ts';
 import { MetricsService } from './metrics-service.ts';

@@ -4,25 +4,25 @@
  * off, plus each builder's tracking: trackStepTimes (a step's duration under a series of the
  * builder's choosing) and trackProperties (numeric build properties at the end of the build).
  */
-import type { CompiledBuilder } from '../master/config/compile.ts';
-import type { Repositories } from '../master/db/repositories.ts';
+import type { MeasuredBuilder } from './config.ts';
+import type { Repositories } from '../master/db/index.ts';
 import type { EventBus } from '../master/events/event-bus.ts';
-import type { Logger } from '../master/logger.ts';
-import { resultName, type Result } from '../master/build/results.ts';
+import type { Logger } from '../core/logger.ts';
+import { resultName, type Result } from '../core/results.ts';
 import type { MetricsService } from './metrics-service.ts';
 
 export interface MetricsListenerDeps {
   bus: EventBus;
   repos: Repositories;
   metrics: MetricsService;
-  buildersById: Map<number, CompiledBuilder>;
+  buildersById: Map<number, MeasuredBuilder>;
   trackBuildTimes: boolean;
   log: Logger;
 }
 
 export function startMetricsListener(deps: MetricsListenerDeps): () => void {
   const { bus, repos, metrics, buildersById, log } = deps;
-  const builds = new Map<number, { builder: CompiledBuilder; agent: string; number: number }>();
+  const builds = new Map<number, { builder: MeasuredBuilder; agent: string; number: number }>();
   const capture = (name: string, value: number, options: Parameters<MetricsService['captureData']>[2]) =>
     metrics
       .captureData(name, value, options)

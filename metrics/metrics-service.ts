@@ -4,9 +4,9 @@
  * statistics over any series, tag filter and time range with the store's own aggregates.
  * Capturing never throws for a store outage: stores keep and retry what they cannot deliver.
  */
-import { MetricInputError } from '../master/errors/index.ts';
-import { describeIssues } from '../master/config/zod-issue.ts';
-import type { Logger } from '../master/logger.ts';
+import { MetricInputError } from '../core/errors/index.ts';
+import { describeIssues } from '../core/zod-issue.ts';
+import type { Logger } from '../core/logger.ts';
 import type { AggregationState } from './aggregation-state.ts';
 import type { z } from 'zod';
 import { captureOptionsSchema, plainCaptureOptions, seriesName, type CaptureOptions } from './capture-options.ts';

@@ -4,9 +4,9 @@
  * connected agents and each builder's last result. Its own registry per master, no global state.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CompiledBuilder } from '../master/config/compile.ts';
+import type { MeasuredBuilder } from './config.ts';
 import type { EventBus } from '../master/events/event-bus.ts';
-import { resultName, type Result } from '../master/build/results.ts';
+import { resultName, type Result } from '../core/results.ts';
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 
@@ -15,7 +15,7 @@ export interface PrometheusExporter {
   stop(): void;
 }
 
-export function startPrometheusExporter(bus: EventBus, buildersById: Map<number, CompiledBuilder>): PrometheusExporter {
+export function startPrometheusExporter(bus: EventBus, buildersById: Map<number, MeasuredBuilder>): PrometheusExporter {
   const registry = new Registry();
   const buildDuration = new Histogram({
     name: 'caliper_build_duration_seconds',

@@ -1,6 +1,6 @@
 /** What the master knows of each series: its kind, unit and the tag keys seen on it. */
 import type { DataSource, Repository } from 'typeorm';
-import type { MetricSeriesRow } from '../master/db/entities.ts';
+import type { MetricSeriesRow } from '../master/db/index.ts';
 
 export interface SeriesDescription {
   series: string;

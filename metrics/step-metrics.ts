@@ -2,7 +2,7 @@
  * What a running step can do with metrics: capture values it alone knows (tagged with its build),
  * and ask for the baseline of a series over the builder's last successful builds.
  */
-import type { Repositories } from '../master/db/repositories.ts';
+import type { Repositories } from '../master/db/index.ts';
 import type { CaptureOptions } from './capture-options.ts';
 import type { MetricsService } from './metrics-service.ts';
 import type { Baseline } from './regression.ts';

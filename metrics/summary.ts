@@ -5,19 +5,9 @@
  * Stores compute count/mean/deviation/min/max with their own aggregates and hand over the values at
  * a few sorted positions; `quantileFromPositions` turns those into the percentile.
  */
-export interface Summary {
-  series: string;
-  count: number;
-  average: number | null;
-  deviation: number | null;
-  minimum: number | null;
-  maximum: number | null;
-  p50: number | null;
-  p95: number | null;
-  unit: string | null;
-  /** Largest relative error of p50/p95: 0 when exact, the sketch's accuracy when read from rollups. */
-  percentileError: number;
-}
+import type { Summary } from '../protocol/api-types.ts';
+
+export type { Summary };
 
 export interface Aggregates {
   count: number;

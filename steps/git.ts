@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { Results } from '../master/build/results.ts';
-import { refName, repositoryUrl, revisionId } from '../master/changes/change.ts';
-import { isSafeRelativePath } from '../master/agents/protocol.ts';
+import { Results } from '../core/results.ts';
+import { refName, repositoryUrl, revisionId } from './git-refs.ts';
+import { isSafeRelativePath } from '../protocol/safe-path.ts';
 import type { CommandResult, StepContext } from './step-context.ts';
 import { commandOutcome, DEFAULT_TIMEOUT_S } from './shell-command.ts';
 import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';

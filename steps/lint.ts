@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Results, worstResult, type Result } from '../master/build/results.ts';
+import { Results, worstResult, type Result } from '../core/results.ts';
 import type { StepContext } from './step-context.ts';
 import { ShellCommand, shellCommandShape, type ShellCommandOptions } from './shell-command.ts';
 import type { StepOutcome } from './step.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Results, worstResult } from '../master/build/results.ts';
+import { Results, worstResult } from '../core/results.ts';
 import { METRIC_KINDS, seriesName, type MetricKind } from '../metrics/capture-options.ts';
 import { tagMap } from '../metrics/config.ts';
 import type { StepContext } from './step-context.ts';

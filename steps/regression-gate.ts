@@ -4,7 +4,7 @@
  * more than `threshold` robust deviations worse (see metrics/regression.ts).
  */
 import { z } from 'zod';
-import { Results, worstResult, type Result } from '../master/build/results.ts';
+import { Results, worstResult, type Result } from '../core/results.ts';
 import type { StepContext } from './step-context.ts';
 
 const gate = z.union([z.boolean(), z.strictObject({ threshold: z.number().positive().default(3) })]).optional();

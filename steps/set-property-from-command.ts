@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Results } from '../master/build/results.ts';
-import type { PropertyValue } from '../master/build/properties.ts';
+import { Results } from '../core/results.ts';
+import type { PropertyValue } from './properties/properties.ts';
 import type { StepContext } from './step-context.ts';
 import { ShellCommand, shellCommandShape, type ShellCommandOptions } from './shell-command.ts';
 import type { StepOutcome } from './step.ts';

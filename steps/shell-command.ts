@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { isInterpolate, renderCommand, render, type Renderable } from '../master/build/interpolate.ts';
-import { isResult, Results, type Result } from '../master/build/results.ts';
+import { isInterpolate, renderCommand, render, type Renderable } from './properties/interpolate.ts';
+import { isResult, Results, type Result } from '../core/results.ts';
 import type { CommandRequest, CommandResult, StepContext } from './step-context.ts';
 import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
-import { renderableString } from './renderable-schema.ts';
-import { isSafeRelativePath } from '../master/agents/protocol.ts';
+import { renderableString } from './properties/renderable-schema.ts';
+import { isSafeRelativePath } from '../protocol/safe-path.ts';
 
 export interface ShellCommandOptions extends CommonStepOptions {
   /** argv (no shell) or a string run by `sh -c`. */

@@ -2,7 +2,7 @@
  * What a step sees while it runs. The build runner implements it; steps never reach the database,
  * the agent connection or the event bus directly.
  */
-import type { Properties } from '../master/build/properties.ts';
+import type { Properties } from './properties/properties.ts';
 import type { CaptureOptions } from '../metrics/capture-options.ts';
 import type { Baseline } from '../metrics/regression.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Results, type Result, type ResultFlags } from '../master/build/results.ts';
-import type { PropertyReader } from '../master/build/interpolate.ts';
+import { Results, type Result, type ResultFlags } from '../core/results.ts';
+import type { PropertyReader } from './properties/interpolate.ts';
 import type { StepContext } from './step-context.ts';
 
 export interface StepOutcome {

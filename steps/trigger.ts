@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { render, type Renderable } from '../master/build/interpolate.ts';
-import { Results, resultName, worstResult, type Result } from '../master/build/results.ts';
+import { render, type Renderable } from './properties/interpolate.ts';
+import { Results, resultName, worstResult, type Result } from '../core/results.ts';
 import type { StepContext, TriggeredRequest } from './step-context.ts';
 import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
-import { renderableString } from './renderable-schema.ts';
+import { renderableString } from './properties/renderable-schema.ts';
 
 export interface TriggerOptions extends Omit<CommonStepOptions, 'name'> {
   /** Default `trigger`. */

@@ -2,7 +2,7 @@
  * The page header: the master's title (from /api/v2/ui), the active nav link, the token field when
  * the master wants one for writes, and a dot telling whether live updates are connected.
  */
-import type { UiInfo } from './api-types.ts';
+import type { UiInfo } from '../../protocol/api-types.ts';
 import type { LiveClient, LiveState } from './live.ts';
 import type { Route } from './router.ts';
 import { byId, h, replaceChildren } from './dom.ts';

@@ -15,7 +15,7 @@
  * | components/*.ts               | log viewer (+ log-lines), chart, force form, tables, badges    |
  */
 import './style.css';
-import type { UiInfo } from './api-types.ts';
+import type { UiInfo } from '../../protocol/api-types.ts';
 import type { AppServices } from './context.ts';
 import { api } from './api.ts';
 import { LiveClient } from './live.ts';

@@ -3,7 +3,7 @@
  * request's build exists. The only polling in the UI; everything else is pushed over /ws.
  */
 import type { Api } from './api.ts';
-import type { Build, Meta } from './api-types.ts';
+import type { Build, Meta } from '../../protocol/api-types.ts';
 
 const INTERVAL_MS = 500;
 const TIMEOUT_MS = 60_000;

@@ -6,12 +6,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { tokensEqual } from './auth.ts';
-import { closeReason } from './close-reason.ts';
+import { closeReason } from '../../protocol/close-reason.ts';
 import type { AgentRegistry } from './agent-registry.ts';
 import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from './protocol.ts';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from '../../protocol/messages.ts';
 
 /** Failed authentications allowed per peer address per minute before it is refused outright for a minute. */
 export const MAX_FAILED_HANDSHAKES = 20;

@@ -11,10 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
-import { closeReason } from './close-reason.ts';
-import { parseAgentMessage, type AgentMessage, type MasterMessage } from './protocol.ts';
+import { closeReason } from '../../protocol/close-reason.ts';
+import { parseAgentMessage, type AgentMessage, type MasterMessage } from '../../protocol/messages.ts';
 
 export interface Run {
   id: string;

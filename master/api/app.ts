@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { ApiDeps } from './deps.ts';
 import { agentsRouter } from './agents.ts';
 import { buildersRouter } from './builders.ts';
@@ -17,7 +17,7 @@ import { stepsRouter } from './steps.ts';
 import { metricsRouter } from './metrics.ts';
 import { uiRouter } from './ui.ts';
 import type { Registry } from 'prom-client';
-import { UnsupportedMediaTypeError } from '../errors/index.ts';
+import { UnsupportedMediaTypeError } from '../../core/errors/index.ts';
 
 /** A write with a body must say it is JSON; anything else would be silently ignored. */
 const requireJsonBody: RequestHandler = (req, _res, next) => {

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { tokensEqual } from '../agents/auth.ts';
-import { UnauthorizedError } from '../errors/index.ts';
+import { UnauthorizedError } from '../../core/errors/index.ts';
 
 /** State-changing requests need `Authorization: Bearer <token>` when web.auth is configured. */
 export function requireToken(tokens: string[] | undefined): RequestHandler {

@@ -3,11 +3,11 @@ import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, idParam, parseBody, selectFields } from './params.ts';
-import { NotFoundError } from '../errors/index.ts';
+import { NotFoundError } from '../../core/errors/index.ts';
 import { presentBuild } from './builds.ts';
-import { resultName, type Result } from '../build/results.ts';
+import { resultName, type Result } from '../../core/results.ts';
 import { seconds } from './params.ts';
-import type { PropertyValue } from '../build/properties.ts';
+import type { PropertyValue } from '../../steps/properties/properties.ts';
 
 const jsonValue: z.ZodType<PropertyValue> = z.lazy(() =>
   z.union([

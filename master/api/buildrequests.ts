@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { BuildRequestRow } from '../db/entities.ts';
 import { fieldsOf, found, idParam, seconds, selectFields } from './params.ts';
-import { resultName, type Result } from '../build/results.ts';
+import { resultName, type Result } from '../../core/results.ts';
 
 export function serializeBuildRequest(r: BuildRequestRow) {
   return {

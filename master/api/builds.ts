@@ -4,7 +4,7 @@ import type { ApiDeps } from './deps.ts';
 import type { BuildRow } from '../db/entities.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, found, idParam, parseBody, seconds, selectFields } from './params.ts';
-import { resultName, type Result } from '../build/results.ts';
+import { resultName, type Result } from '../../core/results.ts';
 
 export function serializeBuild(b: BuildRow) {
   return {

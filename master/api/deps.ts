@@ -1,7 +1,7 @@
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { AgentRegistry } from '../agents/agent-registry.ts';
-import type { PropertyValue } from '../build/properties.ts';
+import type { PropertyValue } from '../../steps/properties/properties.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { LinkMaker } from '../../metrics/links.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';

@@ -1,7 +1,7 @@
 /** The one place errors become HTTP: `{"error": {"code", "message", "details"?}}`, never a stack trace. */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { CaliperError } from '../errors/index.ts';
-import type { Logger } from '../logger.ts';
+import { CaliperError } from '../../core/errors/index.ts';
+import type { Logger } from '../../core/logger.ts';
 
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,

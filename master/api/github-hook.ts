@@ -13,7 +13,7 @@ import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import { parseBody } from './params.ts';
-import { PayloadTooLargeError, UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../errors/index.ts';
+import { PayloadTooLargeError, UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../../core/errors/index.ts';
 import { changeInputSchema } from '../changes/change.ts';
 
 export interface GithubHookConfig {

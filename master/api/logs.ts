@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { LogRow } from '../db/entities.ts';
 import { fieldsOf, found, idParam, selectFields } from './params.ts';
-import { BadRequestError } from '../errors/index.ts';
+import { BadRequestError } from '../../core/errors/index.ts';
 
 export function serializeLog(l: LogRow) {
   return {

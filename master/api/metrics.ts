@@ -9,7 +9,7 @@ import type { MetricPoint } from '../../metrics/metric-point.ts';
 import { regressionScore } from '../../metrics/regression.ts';
 import { seriesBaseline } from '../../metrics/baseline.ts';
 import { seriesName } from '../../metrics/capture-options.ts';
-import { BadRequestError, NotFoundError } from '../errors/index.ts';
+import { BadRequestError, NotFoundError } from '../../core/errors/index.ts';
 import type { ApiDeps } from './deps.ts';
 import { found, idParam } from './params.ts';
 

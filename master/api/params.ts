@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { BadRequestError, NotFoundError, UnprocessableError } from '../errors/index.ts';
-import { describeIssues } from '../config/zod-issue.ts';
+import { BadRequestError, NotFoundError, UnprocessableError } from '../../core/errors/index.ts';
+import { describeIssues } from '../../core/zod-issue.ts';
 
 export function idParam(value: string | undefined, name: string): number {
   if (!value || !/^\d{1,12}$/.test(value)) throw new BadRequestError(`${name} must be a positive integer, got "${value ?? ''}"`);

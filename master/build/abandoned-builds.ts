@@ -5,8 +5,8 @@
  */
 import type { Repositories } from '../db/repositories.ts';
 import { retryWrite } from '../db/retry.ts';
-import type { Logger } from '../logger.ts';
-import { Results } from './results.ts';
+import type { Logger } from '../../core/logger.ts';
+import { Results } from '../../core/results.ts';
 
 export async function endAsException(
   repos: Repositories,

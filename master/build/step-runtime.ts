@@ -6,7 +6,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { AgentConnection } from '../agents/agent-connection.ts';
 import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRequest } from '../../steps/step-context.ts';
 import type { Triggerer } from './triggerer.ts';
-import type { Properties } from './properties.ts';
+import type { Properties } from '../../steps/properties/properties.ts';
 import { LogWriter } from './log-writer.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';

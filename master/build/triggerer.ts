@@ -10,8 +10,8 @@ import type { SchedulerConfig } from '../config/schedulers.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { TriggeredRequest } from '../../steps/step-context.ts';
-import { ShuttingDownError } from '../errors/index.ts';
-import { Results } from './results.ts';
+import { ShuttingDownError } from '../../core/errors/index.ts';
+import { Results } from '../../core/results.ts';
 
 export interface Triggerer {
   trigger(

@@ -8,7 +8,7 @@
 import type { CompiledConfig } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { startChangeSchedulers, type ChangeSchedulers, type SubmitChanges } from '../scheduler/change-scheduler.ts';
 import type { ChangeInput } from './change.ts';
 import { GitPoller } from './git-poller.ts';

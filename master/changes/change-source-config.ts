@@ -1,6 +1,6 @@
 /** Change sources: what watches repositories for new commits. */
 import { z } from 'zod';
-import { refName, repositoryUrl } from './change.ts';
+import { refName, repositoryUrl } from '../../steps/git-refs.ts';
 
 export interface GitPollerConfig {
   type: 'gitPoller';

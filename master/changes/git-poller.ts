@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ChangeInput } from './change.ts';
 import { pollerName, type ParsedChangeSource } from './change-source-config.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 const run = promisify(execFile);
 /** Commits turned into changes per branch and poll, newest kept: a huge push does not flood the database. */

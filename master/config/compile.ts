@@ -4,14 +4,14 @@
  * Every stage adds to one list of issues, so a user sees all their mistakes at once.
  */
 import type { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../errors/index.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors/index.ts';
 import { parseDbUrl } from '../db/db-kind.ts';
 import { pollerName } from '../changes/change-source-config.ts';
 import type { Step } from '../../steps/step.ts';
 import { isStep } from '../../steps/step.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
-import { formatPath } from './format-path.ts';
-import { describeIssues } from './zod-issue.ts';
+import { formatPath } from '../../core/format-path.ts';
+import { describeIssues } from '../../core/zod-issue.ts';
 
 export type CompiledConfig = Omit<ParsedConfig, 'builders'> & { builders: CompiledBuilder[] };
 export type CompiledBuilder = ParsedConfig['builders'][number] & { steps: Step[]; dirname: string };

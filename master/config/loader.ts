@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../errors/index.ts';
+import { ConfigError } from '../../core/errors/index.ts';
 import { compileConfig, type CompiledConfig } from './compile.ts';
 
 /** Imports a `master.config.ts` (or .js/.mjs) module and compiles its default export. */

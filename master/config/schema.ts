@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
-import { refName } from '../changes/change.ts';
+import { refName } from '../../steps/git-refs.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
 import { cronPatternProblem } from '../scheduler/cron.ts';

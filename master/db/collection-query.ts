@@ -4,7 +4,7 @@
  * ordered on, so a query string never reaches SQL as text.
  */
 import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
-import { BadRequestError } from '../errors/index.ts';
+import { BadRequestError } from '../../core/errors/index.ts';
 
 export type FieldType = 'int' | 'string' | 'bool' | 'time';
 export interface FieldSpec {

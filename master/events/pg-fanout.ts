@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from './event-bus.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export const CHANNEL = 'caliper_events';
 const BUILD_EVENTS = [

@@ -10,7 +10,7 @@
  */
 import type { ChangeSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
 import type { ChangeRow } from '../db/entities.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export type SubmitChanges = (
   builderName: string,

@@ -5,7 +5,7 @@
  */
 import { Cron } from 'croner';
 import type { CronSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /**
  * How patterns are read, at config time and at run time alike: five fields, or six with seconds

@@ -1,5 +1,5 @@
 import type { SchedulerConfig } from '../config/schedulers.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 
 /** Starts every periodic scheduler; returns a function that stops them all. */
 export function startPeriodicSchedulers(

@@ -9,7 +9,7 @@
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { BuildRequestRow } from '../db/entities.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { AgentRegistry, ConnectedAgent } from '../agents/agent-registry.ts';
 import type { HeldLocks, LockSet } from './lock-set.ts';
 

@@ -3,7 +3,7 @@
  * user/password) or to `/api/v2/write` (org, bucket, token) for 2.x/3.x, and InfluxQL on `/query`,
  * which 1.x speaks natively and 2.x/3.x through their v1 compatibility API.
  */
-import { StoreUnavailableError } from '../../master/errors/index.ts';
+import { StoreUnavailableError } from '../../core/errors/index.ts';
 import type { InfluxDbSettings } from './influxdb-store.ts';
 
 export class InfluxHttpError extends Error {

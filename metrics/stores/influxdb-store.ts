@@ -10,7 +10,7 @@
  * overwrites the same point instead of doubling it.
  */
 import { Point } from '@influxdata/influxdb-client';
-import type { Logger } from '../../master/logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import { quantileFromPositions, quantilePositions, type Aggregates, type Statistics } from '../summary.ts';

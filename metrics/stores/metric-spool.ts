@@ -3,7 +3,7 @@
  * `metric_spool` table, oldest first, deleted only once delivered.
  */
 import { IsNull, type DataSource, type FindOptionsWhere, type Repository } from 'typeorm';
-import type { MetricSpoolRow } from '../../master/db/entities.ts';
+import type { MetricSpoolRow } from '../../master/db/index.ts';
 
 export class MetricSpool {
   private readonly repo: Repository<MetricSpoolRow>;

@@ -8,9 +8,8 @@
  * on SQLite a second pass for the deviation and an ordered offset per percentile position).
  */
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
-import type { DbKind } from '../../master/db/db-kind.ts';
-import type { MetricPointRow } from '../../master/db/entities.ts';
-import type { Logger } from '../../master/logger.ts';
+import type { DbKind, MetricPointRow } from '../../master/db/index.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
 import type { Aggregates, Statistics } from '../summary.ts';

@@ -12,10 +12,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShellCommand } from '../../index.ts';
 import { compileConfig, type CompiledConfig } from '../../master/config/compile.ts';
-import { ConfigError, type ConfigIssue } from '../../master/errors/index.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors/index.ts';
 import { startMaster } from '../../master/master.ts';
-import { silentLogger } from '../../master/logger.ts';
-import { isSafeRelativePath } from '../../master/agents/protocol.ts';
+import { silentLogger } from '../../core/logger.ts';
+import { isSafeRelativePath } from '../../protocol/safe-path.ts';
 import { isStep, type Step } from '../../steps/step.ts';
 import {
   type BaseSpec,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand, interpolate } from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
-import type { Logger } from '../../master/logger.ts';
+import type { Logger } from '../../core/logger.ts';
 import { startMaster, type RunningMaster } from '../../master/master.ts';
 import { api, forceAndWait, startAgent, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import { ownPostgres, ownPostgresAvailable, type OwnPostgres } from '../helpers/own-postgres.ts';

@@ -22,7 +22,7 @@ import {
   PROTOCOL_VERSION,
   parseAgentMessage,
   parseMasterMessage,
-} from '../../master/agents/protocol.ts';
+} from '../../protocol/messages.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, CLI, forceAndWait, ROOT, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BuildFactory, ShellCommand } from '../../index.ts';
-import { PROTOCOL_VERSION } from '../../master/agents/protocol.ts';
+import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
 import { MAX_FAILED_HANDSHAKES } from '../../master/agents/agent-server.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { CLI, ROOT, api, forceAndWait, startAgent, startTestMaster, stepLog, waitFor } from '../helpers/harness.ts';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { compileConfig } from '../../master/config/compile.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import { startMaster, type RunningMaster } from '../../master/master.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'bin/caliper.js');

@@ -1,6 +1,6 @@
 /** Every metrics store the conformance suite runs against, each over a fresh database. */
 import { openDatabase, type Database } from '../../master/db/data-source.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 import { AggregationState } from '../../metrics/aggregation-state.ts';
 import { MetricsService } from '../../metrics/metrics-service.ts';
 import { SeriesRegistry } from '../../metrics/series-registry.ts';

@@ -1,7 +1,7 @@
 /** Message shapes of the agent protocol for the fuzz tests: a valid and an invalid arbitrary per field. */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { type AgentToMaster, type MasterToAgent, MAX_FRAME_BYTES, type Parsed } from '../../master/agents/protocol.ts';
+import { type AgentToMaster, type MasterToAgent, MAX_FRAME_BYTES, type Parsed } from '../../protocol/messages.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Message shapes, as the protocol defines them: a valid and an invalid arbitrary per field

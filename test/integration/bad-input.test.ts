@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
-import { PROTOCOL_VERSION } from '../../master/agents/protocol.ts';
+import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, startAgent, startTestMaster, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
 

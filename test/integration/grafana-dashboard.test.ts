@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { openDatabase, type Database } from '../../master/db/data-source.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 import { AggregationState } from '../../metrics/aggregation-state.ts';
 import { MetricsService } from '../../metrics/metrics-service.ts';
 import { SeriesRegistry } from '../../metrics/series-registry.ts';

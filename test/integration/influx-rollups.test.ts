@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { max, mean, min, quantile, sampleStandardDeviation } from 'simple-statistics';
 import { openDatabase, type Database } from '../../master/db/data-source.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
 import type { SeriesFilter } from '../../metrics/series-filter.ts';
 import { InfluxDbStore } from '../../metrics/stores/influxdb-store.ts';

@@ -11,7 +11,7 @@ import {
   trackStepTimes,
 } from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
-import type { ConfigError } from '../../master/errors/index.ts';
+import type { ConfigError } from '../../core/errors/index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, stepLog, type AgentProcess } from '../helpers/harness.ts';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { max, mean, min, quantile, sampleStandardDeviation } from 'simple-statistics';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { SeriesFilter } from '../../metrics/series-filter.ts';
-import { MetricInputError } from '../../master/errors/index.ts';
+import { MetricInputError } from '../../core/errors/index.ts';
 import { storesUnderTest } from '../helpers/metric-stores.ts';
 
 const T0_MS = Date.UTC(2026, 0, 1);

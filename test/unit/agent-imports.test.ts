@@ -29,7 +29,7 @@ describe('the agent process stays small', () => {
     const { files, packages } = staticImports('agent/agent.ts');
     expect([...packages].sort()).toEqual(['ws', 'zod']);
     const outside = [...files].map((f) => path.relative(root, f)).filter((f) => !f.startsWith('agent/'));
-    expect(outside.sort()).toEqual(['master/agents/close-reason.ts', 'master/agents/protocol.ts']);
+    expect(outside.sort()).toEqual(['protocol/close-reason.ts', 'protocol/messages.ts', 'protocol/safe-path.ts']);
   });
 
   it('the CLI imports the master and the agent only in the command that runs them', () => {

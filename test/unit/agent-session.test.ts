@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession, CLOSE_PROTOCOL_ERROR, loseRun, type Run } from '../../master/agents/agent-session.ts';
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
-import { parseMasterMessage, type MasterMessage } from '../../master/agents/protocol.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
+import { silentLogger } from '../../core/logger.ts';
 import { deferred, eventually, type Deferred } from './helpers.ts';
 
 const SPEC: CommandSpec = { argv: ['make', 'all'], workdir: 'hello/build', env: { CI: '1' }, timeout: 1200, maxTime: null };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCollectionQuery, runCollectionQuery, type FieldMap } from '../../master/db/collection-query.ts';
-import { BadRequestError } from '../../master/errors/index.ts';
+import { BadRequestError } from '../../core/errors/index.ts';
 import type { Database } from '../../master/db/data-source.ts';
 import type { Repositories } from '../../master/db/repositories.ts';
 import type { BuilderRow, BuildRequestRow } from '../../master/db/entities.ts';

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BuildFactory, defineConfig, Results, SetPropertyFromCommand, ShellCommand, type CaliperConfig, type Step } from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
 import { loadConfigFile } from '../../master/config/loader.ts';
-import { ConfigError, type ConfigIssue } from '../../master/errors/index.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors/index.ts';
 import { issuesOf, withStep } from './config-helpers.ts';
 
 /** The minimal config of DESIGN.md §3, as a user writes it. */

@@ -1,7 +1,7 @@
 /** Helpers of the config suites: a one-step config, and the issues a bad config is refused with. */
 import { expect } from 'vitest';
 import { BuildFactory, type CaliperConfig, type Step } from '../../index.ts';
-import { ConfigError, type ConfigIssue } from '../../master/errors/index.ts';
+import { ConfigError, type ConfigIssue } from '../../core/errors/index.ts';
 
 /** A config whose only builder runs the given step. */
 export function withStep(step: Step): CaliperConfig {

@@ -1,7 +1,7 @@
 /** Typed fixture builders shared by the unit suites. */
 import { openDatabase, type Database } from '../../master/db/data-source.ts';
 import { createRepositories, type Repositories } from '../../master/db/repositories.ts';
-import type { ResultFlags } from '../../master/build/results.ts';
+import type { ResultFlags } from '../../core/results.ts';
 import type { BuilderRow, BuildRequestRow, BuildRow, StepRow } from '../../master/db/entities.ts';
 
 /** A fresh in-memory SQLite database, migrated, with its repositories. */

@@ -3,7 +3,7 @@ import { Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
 import { InfluxDbStore } from '../../metrics/stores/influxdb-store.ts';
 import type { MetricSpool } from '../../metrics/stores/metric-spool.ts';
-import { silentLogger } from '../../master/logger.ts';
+import { silentLogger } from '../../core/logger.ts';
 
 const store = new InfluxDbStore(
   {

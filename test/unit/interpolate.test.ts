@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { interpolate, isInterpolate, render, renderCommand, type PropertyReader } from '../../master/build/interpolate.ts';
-import { Properties, type PropertyValue } from '../../master/build/properties.ts';
+import { interpolate, isInterpolate, render, renderCommand, type PropertyReader } from '../../steps/properties/interpolate.ts';
+import { Properties, type PropertyValue } from '../../steps/properties/properties.ts';
 
 function props(values: Record<string, PropertyValue>): Properties {
   const p = new Properties();

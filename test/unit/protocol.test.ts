@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { isSafeRelativePath } from '../../protocol/safe-path.ts';
 import {
-  isSafeRelativePath,
   MAX_FRAME_BYTES,
   MAX_OUTPUT_CHUNK,
   parseAgentMessage,
   parseMasterMessage,
   PROTOCOL_VERSION,
   type Parsed,
-} from '../../master/agents/protocol.ts';
+} from '../../protocol/messages.ts';
 
 const hello = {
   type: 'hello',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyStepResult, isResult, resultName, Results, worstResult, type Result } from '../../master/build/results.ts';
+import { applyStepResult, isResult, resultName, Results, worstResult, type Result } from '../../core/results.ts';
 import { flags } from './helpers.ts';
 
 const WORST_FIRST: Result[] = [

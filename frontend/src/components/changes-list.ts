@@ -1,5 +1,5 @@
 /** The changes a build builds: short revision, branch, author, the commit message's first line, when. */
-import type { Change } from '../api-types.ts';
+import type { Change } from '../../../protocol/api-types.ts';
 import { h } from '../dom.ts';
 import { formatTime } from '../format.ts';
 

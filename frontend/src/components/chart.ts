@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { MetricPoint, Summary } from '../api-types.ts';
+import type { MetricPoint, Summary } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatValue } from '../format.ts';

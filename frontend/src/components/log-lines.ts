@@ -8,7 +8,7 @@
  * there is one. A chunk's `first_line` is the number of newlines stored before it, so it continues
  * line `first_line`. Chunks are stored atomically with the counts, which makes the checks exact.
  */
-import type { LogChunk } from '../api-types.ts';
+import type { LogChunk } from '../../../protocol/api-types.ts';
 
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 export const MAX_LINE_CHARS = 10_000;

@@ -11,7 +11,7 @@
  * A load in flight is superseded by the next one (a generation counter); chunks arriving during a
  * tail load are kept and applied after it, minus those the load already contained.
  */
-import type { Log, LogChunk, Meta } from '../api-types.ts';
+import type { Log, LogChunk, Meta } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { describeError, isAbort } from '../api.ts';
 import { h, replaceChildren } from '../dom.ts';

@@ -1,5 +1,5 @@
 /** A card for one metric series of a builder: its name, kind and unit, links, and its chart. */
-import type { MetricSeries } from '../api-types.ts';
+import type { MetricSeries } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h } from '../dom.ts';
 import { metricChart } from './chart.ts';

@@ -2,7 +2,7 @@
  * A build's measured points as a list: "series value (baseline median ± spread, n, score)". The score
  * says how many spreads the value is from the builder's usual; far from it is highlighted.
  */
-import type { BuildMetric } from '../api-types.ts';
+import type { BuildMetric } from '../../../protocol/api-types.ts';
 import { h } from '../dom.ts';
 import { formatValue } from '../format.ts';
 

@@ -1,5 +1,5 @@
 /** A build's properties: name, value as JSON text, and where it came from. */
-import type { PropertyEntry } from '../api-types.ts';
+import type { PropertyEntry } from '../../../protocol/api-types.ts';
 import { h, table } from '../dom.ts';
 import { jsonText } from '../format.ts';
 

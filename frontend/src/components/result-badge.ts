@@ -1,5 +1,5 @@
 /** A coloured badge for a result name, or "running" while it has none. */
-import { RESULT_NAMES, type ResultName } from '../api-types.ts';
+import { RESULT_NAMES, type ResultName } from '../../../protocol/api-types.ts';
 import { h, type Attrs } from '../dom.ts';
 
 export function resultLabel(result: string | null | undefined): string {

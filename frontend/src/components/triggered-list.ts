@@ -1,5 +1,5 @@
 /** The builds a build's Trigger steps requested: builder, then the build (a link, with its result) or "queued". */
-import type { Build, BuildRequest } from '../api-types.ts';
+import type { Build, BuildRequest } from '../../../protocol/api-types.ts';
 import { h, routeHref } from '../dom.ts';
 import { resultBadge } from './result-badge.ts';
 

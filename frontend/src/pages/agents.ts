@@ -2,7 +2,7 @@
  * `#/agents`: every configured agent, connected or not, with what it announced. Reloads when an agent
  * connects or disconnects, and when a build starts or finishes (its running count changes).
  */
-import type { Agent } from '../api-types.ts';
+import type { Agent } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren, table } from '../dom.ts';
 import { formatTime } from '../format.ts';

@@ -7,7 +7,7 @@
  * on a step always opens it; its result shows as a coloured edge instead (data-result).
  * Its logs follow live output while it runs; a log that appears later is added on the next update.
  */
-import type { BuildMetric, Log, Step } from '../api-types.ts';
+import type { BuildMetric, Log, Step } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatDuration, spanSeconds } from '../format.ts';

@@ -2,7 +2,7 @@
  * `#/builds/ID`: the build's result and actions (stop while running, rebuild when done), its
  * properties, measured values and steps. Reloads on step and build events of this build.
  */
-import type { Build, BuildMetric, BuildRequest, Builder, Change, MetricSeries, Step } from '../api-types.ts';
+import type { Build, BuildMetric, BuildRequest, Builder, Change, MetricSeries, Step } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { ApiError, isAbort } from '../api.ts';
 import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';

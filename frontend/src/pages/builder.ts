@@ -2,7 +2,7 @@
  * `#/builders/NAME`: the force form, the builder's builds (newest first, 50 a page, updated when one
  * of its builds starts or finishes) and a chart per metric series of the builder.
  */
-import type { Build, Builder, Meta, MetricSeries } from '../api-types.ts';
+import type { Build, Builder, Meta, MetricSeries } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren, routeHref, table } from '../dom.ts';
 import { formatDuration, formatTime, spanSeconds } from '../format.ts';

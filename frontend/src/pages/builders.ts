@@ -2,7 +2,7 @@
  * `#/`: every builder with its last build, running count and average duration, from one request
  * (`GET /builders`) rendered at once. Reloads when a build starts or finishes.
  */
-import type { Builder } from '../api-types.ts';
+import type { Builder } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren, routeHref, table } from '../dom.ts';
 import { resultBadge } from '../components/result-badge.ts';

@@ -148,8 +148,20 @@ export interface MetricPoint {
   build_number: number | null;
 }
 
-/** The summary answer is the server's own type (a type-only import: nothing of the server is bundled). */
-export type { Summary } from '../../metrics/summary.ts';
+/** `GET /api/v2/metrics/{series}/summary`: what the metrics store computed over the points. */
+export interface Summary {
+  series: string;
+  count: number;
+  average: number | null;
+  deviation: number | null;
+  minimum: number | null;
+  maximum: number | null;
+  p50: number | null;
+  p95: number | null;
+  unit: string | null;
+  /** Largest relative error of p50/p95: 0 when exact, the sketch's accuracy when read from rollups. */
+  percentileError: number;
+}
 
 export interface Meta {
   total: number;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isInterpolate } from '../master/build/interpolate.ts';
+import { isInterpolate } from './interpolate.ts';
 
 /** A string, an `interpolate(...)`, or a function of the properties. */
 export const renderableString = z.union([

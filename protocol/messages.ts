@@ -3,6 +3,7 @@
  * agent shares with the master. Written down for people in docs/agent-protocol.md.
  */
 import { z } from 'zod';
+import { isSafeRelativePath } from './safe-path.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Frames larger than this close the connection (output is chunked well below it). */
@@ -90,11 +91,6 @@ export const MasterToAgent = z.discriminatedUnion('type', [
 ]);
 export type MasterMessage = z.infer<typeof MasterToAgent>;
 export type RunMessage = Extract<MasterMessage, { type: 'run' }>;
-
-export function isSafeRelativePath(p: string): boolean {
-  if (p.length === 0 || p.length > 500 || p.startsWith('/') || p.includes('\0') || p.includes('\\')) return false;
-  return p.split('/').every((part) => part !== '..');
-}
 
 export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
 
