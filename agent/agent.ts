@@ -1,8 +1,11 @@
 /**
  * The agent: dials out to the master (so it can sit behind NAT), authenticates, runs commands.
  *
- * States: connecting -> handshaking -> ready -> disconnected -> (backoff) -> connecting ...
- *         any -> stopped (stop() called, or the master rejected us for good: wrong token, bad name)
+ * States: disconnected -> connecting -> handshaking -> ready -> disconnected -> (backoff) -> connecting ...
+ *         connecting | handshaking -> disconnected (the connection failed or dropped; a retryable reject)
+ *         any -> stopped (stop() called, or the master rejected us with a code retrying cannot help)
+ * Only `enter()` changes the state, and it throws when the state it leaves is not one the table
+ * below allows. A master that welcomes or rejects us outside the handshake breaks the protocol.
  * When the connection drops, running commands keep running and their output is kept (pipes pause
  * once `windowBytes` are waiting); on reconnect the hello lists them, the master says which it
  * still follows, and their unacked output and exits are sent again. Commands the master no longer
@@ -12,8 +15,10 @@ import os from 'node:os';
 import { WebSocket } from 'ws';
 import { CommandRunner } from './command-runner.ts';
 import { OrphanGuard } from './orphan-guard.ts';
+import { backoffDelay } from '../core/retry.ts';
 import { closeReason } from '../protocol/close-reason.ts';
 import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../protocol/messages.ts';
+import { REJECT_RETRYABLE, type RejectCode } from '../protocol/reject-codes.ts';
 
 export interface AgentOptions {
   master: string;
@@ -31,13 +36,35 @@ export interface AgentOptions {
 
 export type AgentState = 'connecting' | 'handshaking' | 'ready' | 'disconnected' | 'stopped';
 
+/** The states each state may be entered from. */
+const ENTERED_FROM = {
+  connecting: ['disconnected'],
+  handshaking: ['connecting'],
+  ready: ['handshaking'],
+  disconnected: ['connecting', 'handshaking', 'ready'],
+  stopped: ['disconnected', 'connecting', 'handshaking', 'ready', 'stopped'],
+} as const satisfies Record<AgentState, readonly AgentState[]>;
+
+/** The master refused the agent with a code that retrying cannot help: `start()` rejects with it. */
+export class AgentRefusedError extends Error {
+  constructor(
+    readonly agent: string,
+    readonly code: RejectCode,
+    readonly reason: string,
+  ) {
+    super(`master refused agent "${agent}" (${code}): ${reason}`);
+    this.name = 'AgentRefusedError';
+  }
+}
+
 const VERSION = '0.1.0';
 
 export class Agent {
-  state: AgentState = 'disconnected';
+  private state: AgentState = 'disconnected';
   private ws: WebSocket | null = null;
   private readonly runs = new Map<string, CommandRunner>();
-  private backoffMs = 500;
+  /** Reconnects since the last welcome: the next delay grows with it (core/retry.ts). */
+  private reconnectAttempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private lastHeard = Date.now();
@@ -64,7 +91,7 @@ export class Agent {
 
   /** Kills running commands (SIGTERM, SIGKILL after the grace period) and resolves once they are gone. */
   async stop(): Promise<void> {
-    this.state = 'stopped';
+    this.enter('stopped');
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.graceTimer) clearTimeout(this.graceTimer);
@@ -77,11 +104,12 @@ export class Agent {
 
   private connect(): void {
     if (this.state === 'stopped') return;
-    this.state = 'connecting';
+    this.enter('connecting');
     const ws = new WebSocket(this.options.master, { maxPayload: 16 * 1024 * 1024, handshakeTimeout: 10_000 });
     this.ws = ws;
     ws.on('open', () => {
-      this.state = 'handshaking';
+      if (this.state === 'stopped') return; // stop() closes this socket
+      this.enter('handshaking');
       this.send({
         type: 'hello',
         protocol: PROTOCOL_VERSION,
@@ -107,6 +135,8 @@ export class Agent {
   }
 
   private onFrame(raw: string): void {
+    // Stopping: nothing more is sent, and no message can change that.
+    if (this.state === 'stopped') return;
     this.lastHeard = Date.now();
     const parsed = parseMasterMessage(raw);
     if (!parsed.ok) {
@@ -120,8 +150,9 @@ export class Agent {
   private onMessage(m: MasterMessage): void {
     switch (m.type) {
       case 'welcome': {
-        this.state = 'ready';
-        this.backoffMs = 500;
+        if (this.state !== 'handshaking') return this.protocolError(`welcome while ${this.state}`);
+        this.enter('ready');
+        this.reconnectAttempt = 0;
         this.graceMs = m.graceMs;
         if (this.graceTimer) clearTimeout(this.graceTimer);
         this.graceTimer = null;
@@ -138,11 +169,16 @@ export class Agent {
         return;
       }
       case 'reject': {
-        this.log(`master refused us: ${m.reason}`);
-        if (!/already connected|too many failed/.test(m.reason)) {
-          this.state = 'stopped';
-          for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`master refused agent "${this.options.name}": ${m.reason}`));
+        if (this.state !== 'handshaking') return this.protocolError(`reject while ${this.state}`);
+        // The code decides, never the text: retryable refusals wait for the master's close and reconnect.
+        if (REJECT_RETRYABLE[m.code]) {
+          this.log(`master refused us for now (${m.code}): ${m.reason}`);
+          return;
         }
+        this.log(`master refused us (${m.code}): ${m.reason}; not retrying`);
+        const refused = new AgentRefusedError(this.options.name, m.code, m.reason);
+        for (const w of this.readyWaiters.splice(0)) w.reject(refused);
+        void this.stop();
         return;
       }
       case 'run': {
@@ -175,6 +211,19 @@ export class Agent {
     }
   }
 
+  /** Moves to `next`, checking the state it leaves: a wrong one is a bug here, so it throws. */
+  private enter(next: AgentState): void {
+    const from: readonly AgentState[] = ENTERED_FROM[next];
+    if (!from.includes(this.state)) throw new Error(`agent ${this.options.name}: cannot go from ${this.state} to ${next}`);
+    this.state = next;
+  }
+
+  /** The master sent a valid message at the wrong time: drop the connection (and reconnect), as for a bad frame. */
+  private protocolError(why: string): void {
+    this.log(`master broke the protocol: ${why}`);
+    this.ws?.close(1008, closeReason(why));
+  }
+
   private startWatchdog(heartbeatMs: number): void {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = setInterval(() => {
@@ -199,10 +248,10 @@ export class Agent {
         for (const r of this.runs.values()) r.abandon();
       }, this.graceMs);
     }
-    this.state = 'disconnected';
-    this.log(`disconnected (${code}${reason ? `: ${reason}` : ''}); retrying in ${this.backoffMs} ms`);
-    this.reconnectTimer = setTimeout(() => this.connect(), this.backoffMs);
+    this.enter('disconnected');
     // Back off (with jitter, so many agents do not reconnect in step) up to maxBackoffMs.
-    this.backoffMs = Math.min(Math.round(this.backoffMs * (1.5 + Math.random() * 0.5)), this.options.maxBackoffMs ?? 10_000);
+    const delayMs = backoffDelay(this.reconnectAttempt++, { initialMs: 500, maxMs: this.options.maxBackoffMs ?? 10_000, jitter: 0.25 });
+    this.log(`disconnected (${code}${reason ? `: ${reason}` : ''}); retrying in ${delayMs} ms`);
+    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
   }
 }

@@ -15,7 +15,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_OUTPUT_CHUNK, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
+import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
+import { CommandErrorCode } from '../protocol/reject-codes.ts';
 
 export interface RunnerOptions {
   basedir: string;
@@ -28,6 +29,21 @@ export interface RunnerOptions {
 }
 
 type Killed = 'timeout' | 'maxTime' | 'cancel';
+
+/** errno codes of a failed spawn that say the system was short of something, not that the command is wrong. */
+const OUT_OF_RESOURCES = new Set(['EAGAIN', 'EMFILE', 'ENFILE', 'ENOMEM']);
+
+function spawnErrorCode(e: Error): CommandErrorCode {
+  const errno = 'code' in e ? e.code : undefined;
+  return typeof errno === 'string' && OUT_OF_RESOURCES.has(errno) ? CommandErrorCode.OutOfResources : CommandErrorCode.SpawnFailed;
+}
+
+/** What to start: the argv as given, or the shell string under `sh -c`; null if the run names neither. */
+function program(msg: RunMessage): [string, string[]] | null {
+  const [file, ...args] = msg.argv ?? [];
+  if (file !== undefined) return [file, args];
+  return msg.shell === undefined ? null : ['/bin/sh', ['-c', msg.shell]];
+}
 
 /** The agent's environment without its own token (a build must not be able to read it), plus the step's. */
 function commandEnv(stepEnv: Record<string, string>): NodeJS.ProcessEnv {
@@ -64,9 +80,12 @@ export class CommandRunner {
     try {
       fs.mkdirSync(cwd, { recursive: true });
     } catch (e) {
-      return this.failToStart(`cannot create workdir ${cwd}: ${(e as Error).message}`);
+      const why = e instanceof Error ? e.message : String(e);
+      return this.failToStart(CommandErrorCode.WorkdirInvalid, `cannot create workdir ${cwd}: ${why}`);
     }
-    const [file, args] = msg.argv ? [msg.argv[0] as string, msg.argv.slice(1)] : ['/bin/sh', ['-c', msg.shell as string]];
+    const argv = program(msg);
+    if (!argv) return this.failToStart(CommandErrorCode.SpawnFailed, 'the run names neither argv nor shell');
+    const [file, args] = argv;
     const child = spawn(file, args, {
       cwd,
       env: commandEnv(msg.env),
@@ -75,7 +94,7 @@ export class CommandRunner {
     });
     this.child = child;
     if (child.pid) this.options.guard?.watch(child.pid);
-    child.on('error', (e) => this.failToStart(`cannot run ${JSON.stringify(file)}: ${e.message}`));
+    child.on('error', (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`));
     child.stdout?.on('data', (d: Buffer) => this.output('stdout', d));
     child.stderr?.on('data', (d: Buffer) => this.output('stderr', d));
     child.on('exit', () => {
@@ -114,8 +133,9 @@ export class CommandRunner {
       this.options.onDone(this.msg.run);
       return;
     }
-    while (this.unacked.length > 0 && (this.unacked[0] as { seq: number }).seq <= seq) {
-      this.unackedBytes -= (this.unacked.shift() as { bytes: number }).bytes;
+    while (this.unacked[0] !== undefined && this.unacked[0].seq <= seq) {
+      this.unackedBytes -= this.unacked[0].bytes;
+      this.unacked.shift();
     }
     if (this.paused && this.unackedBytes <= this.options.windowBytes / 2) {
       this.paused = false;
@@ -167,9 +187,9 @@ export class CommandRunner {
     }
   }
 
-  private failToStart(message: string): void {
+  private failToStart(code: CommandErrorCode, message: string): void {
     if (this.state === 'reported') return;
-    this.options.send({ type: 'error', run: this.msg.run, message });
+    this.options.send(commandErrorMessage(this.msg.run, code, message));
     this.report(null, null);
   }
 

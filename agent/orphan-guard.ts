@@ -3,33 +3,17 @@
  * crash). Each command runs in a process group of its own, so nothing else would stop it, and the
  * master retries the build elsewhere while the orphan goes on writing into the agent's workdir.
  *
- * A small helper process (node, in a process group of its own, deaf to terminal signals) reads the
- * groups to watch from a pipe: `+PGID` when a command starts, `-PGID` once it is gone. When the pipe
- * closes, which the kernel does however the agent ends, the helper SIGKILLs every group still listed.
+ * A small helper process (orphan-guard-helper.mjs: node, in a process group of its own, deaf to
+ * terminal signals) reads the groups to watch from a pipe: `+PGID` when a command starts, `-PGID`
+ * once it is gone. When the pipe closes, which the kernel does however the agent ends, the helper
+ * SIGKILLs every group still listed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
-const HELPER = `
-const groups = new Set();
-let buffered = '';
-for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {});
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (d) => {
-  buffered += d;
-  let i;
-  while ((i = buffered.indexOf('\\n')) >= 0) {
-    const line = buffered.slice(0, i);
-    buffered = buffered.slice(i + 1);
-    const pgid = Number(line.slice(1));
-    if (!(pgid > 1)) continue;
-    if (line[0] === '+') groups.add(pgid); else groups.delete(pgid);
-  }
-});
-process.stdin.on('end', () => {
-  for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch {} }
-  process.exit(0);
-});
-`;
+/** Plain JavaScript, so bare node runs it: no loader to start alongside every agent. */
+export const ORPHAN_GUARD_HELPER = fileURLToPath(new URL('./orphan-guard-helper.mjs', import.meta.url));
 
 export class OrphanGuard {
   private helper: ChildProcess | null = null;
@@ -39,15 +23,13 @@ export class OrphanGuard {
   /** Starts the helper; without it (spawn failed) commands still run, unguarded. */
   start(): void {
     if (this.helper) return;
-    const helper = spawn(process.execPath, ['-e', HELPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    helper.on('error', (e) => {
-      this.log(`orphan guard unavailable (commands outlive a killed agent): ${e.message}`);
-      this.helper = null;
-    });
+    const helper = spawn(process.execPath, [ORPHAN_GUARD_HELPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    helper.on('error', (e) => this.lost(helper, e.message));
+    helper.on('exit', (code, signal) => this.lost(helper, `helper exited (${signal ?? `code ${code}`})`));
     helper.stdin?.on('error', () => undefined);
     // Neither the helper nor its pipe keeps the agent's process alive.
     helper.unref();
-    (helper.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    if (helper.stdin instanceof Socket) helper.stdin.unref();
     this.helper = helper;
   }
 
@@ -63,5 +45,12 @@ export class OrphanGuard {
   stop(): void {
     this.helper?.stdin?.end();
     this.helper = null;
+  }
+
+  /** The helper failed to start or ended while still wanted. */
+  private lost(helper: ChildProcess, why: string): void {
+    if (this.helper !== helper) return;
+    this.helper = null;
+    this.log(`orphan guard unavailable (commands outlive a killed agent): ${why}`);
   }
 }

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFactory, Results, ShellCommand, compileConfig, startMaster, type RunningMaster } from 'caliper';
 import { silentLogger } from '../core/logger.ts';
+import { internalsOf } from '../master/testing.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
@@ -309,7 +310,9 @@ try {
   const rawMs = performance.now() - r0;
   const rawSha = rawHash.digest('hex');
   // Read straight from the database: how many chunks the 50 MiB were stored as (not in the API).
-  const chunkRows = (await master.db.source.query('SELECT COUNT(*) AS n FROM logchunks WHERE logid = ?', [stdio.logid])) as { n: number }[];
+  const chunkRows = (await internalsOf(master).db.source.query('SELECT COUNT(*) AS n FROM logchunks WHERE logid = ?', [stdio.logid])) as {
+    n: number;
+  }[];
   const chunkCount = Number(chunkRows[0]?.n);
 
   const sizeOk = rawBytes === LOG_BYTES && directBytes === LOG_BYTES && stdio.num_bytes === LOG_BYTES;

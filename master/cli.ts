@@ -5,7 +5,8 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../core/errors/index.ts';
+import { CaliperError, ConfigError } from '../core/errors/index.ts';
+import { errorMessage } from '../core/error-message.ts';
 import type { CompiledConfig } from './config/compile.ts';
 
 // Each command imports only what it runs: an agent process must not carry the master (TypeORM,
@@ -23,7 +24,7 @@ async function loadConfig(file: string): Promise<CompiledConfig> {
   }
 }
 
-const HELP: Record<string, string> = {
+const HELP = {
   main: `Usage: caliper <command> [options]
 
 Commands:
@@ -51,6 +52,8 @@ Validates the config and prints every error with its path; exits 1 if there is a
   --labels a,b     extra labels this agent offers
   --capacity N     most commands run at once (default: 1000; the master also caps it with maxBuilds)`,
 };
+/** A command's help; the main help for a command that has none (only own keys: not `constructor`). */
+const helpOf = (command: string): string => new Map<string, string>(Object.entries(HELP)).get(command) ?? HELP.main;
 
 function fail(message: string): never {
   console.error(message);
@@ -64,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(HELP[command] ?? HELP.main);
+    console.log(helpOf(command));
     return;
   }
   switch (command) {
@@ -83,12 +86,12 @@ function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: s
   try {
     return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
   } catch (e) {
-    return fail(`${(e as Error).message}\n\n${usage}`);
+    return fail(`${errorMessage(e)}\n\n${usage}`);
   }
 }
 
 async function checkConfig(args: string[]): Promise<void> {
-  const v = parse(args, { config: { type: 'string' } }, HELP['check-config'] as string);
+  const v = parse(args, { config: { type: 'string' } }, HELP['check-config']);
   const file = v.config ?? 'master.config.ts';
   const config = await loadConfig(file);
   console.log(`${file}: OK (${config.builders.length} builders, ${config.agents.length} agents, ${config.schedulers.length} schedulers)`);
@@ -106,7 +109,7 @@ async function start(args: string[]): Promise<void> {
   const v = parse(
     args,
     { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, db: { type: 'string' } },
-    HELP.start as string,
+    HELP.start,
   );
   const file = path.resolve(v.config ?? 'master.config.ts');
   const config = await loadConfig(file);
@@ -170,7 +173,7 @@ async function runAgent(args: string[]): Promise<void> {
       labels: { type: 'string' },
       capacity: { type: 'string' },
     },
-    HELP.agent as string,
+    HELP.agent,
   );
   const token = v.token ?? process.env.CALIPER_AGENT_TOKEN;
   if (!v.master || !v.name || !token) fail(`--master, --name and --token (or CALIPER_AGENT_TOKEN) are required\n\n${HELP.agent}`);
@@ -192,12 +195,13 @@ async function runAgent(args: string[]): Promise<void> {
   try {
     await agent.start();
   } catch (e) {
-    console.error((e as Error).message);
+    console.error(errorMessage(e));
     process.exit(1);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  // Errors Caliper raises on purpose say what is wrong and what to do: no stack trace for them.
+  console.error(e instanceof CaliperError ? `caliper: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e));
   process.exit(1);
 });

@@ -39,8 +39,13 @@ export function linkMaker(grafana: GrafanaConfig | undefined, influx: InfluxDbCo
     const q = `SELECT * FROM ${ident(series)}${where} ORDER BY time DESC LIMIT 100`;
     return `${influx.url.replace(/\/+$/, '')}/query?${new URLSearchParams({ db, q })}`;
   };
-  const compact = (l: { grafana?: string | undefined; influxdb?: string | undefined }): Links =>
-    Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Links;
+  // Only the links there are: no key with an undefined value.
+  const compact = (l: { grafana?: string | undefined; influxdb?: string | undefined }): Links => {
+    const out: Links = {};
+    if (l.grafana !== undefined) out.grafana = l.grafana;
+    if (l.influxdb !== undefined) out.influxdb = l.influxdb;
+    return out;
+  };
   return {
     builder: (builder) => compact({ grafana: dashboard({ builder }) }),
     series: (series, builder) =>

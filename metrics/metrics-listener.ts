@@ -8,8 +8,9 @@ import type { MeasuredBuilder } from './config.ts';
 import type { Repositories } from '../master/db/index.ts';
 import type { EventBus } from '../master/events/event-bus.ts';
 import type { Logger } from '../core/logger.ts';
-import { resultName, type Result } from '../core/results.ts';
+import { resultName } from '../core/results.ts';
 import type { MetricsService } from './metrics-service.ts';
+import { parsePropertyMap } from '../steps/properties/properties.ts';
 
 export interface MetricsListenerDeps {
   bus: EventBus;
@@ -45,7 +46,7 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
     bus.subscribe('step.finished', (e) => {
       const build = builds.get(e.buildid);
       if (!build) return;
-      const result = resultName(e.results as Result) ?? 'unknown';
+      const result = resultName(e.results) ?? 'unknown';
       const common = { kind: 'duration' as const, unit: 's', buildNumber: build.number, buildid: e.buildid };
       if (deps.trackBuildTimes) {
         void capture('step_duration', e.durationMs / 1000, {
@@ -65,7 +66,7 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       const build = builds.get(e.buildid);
       builds.delete(e.buildid);
       if (!build) return;
-      const result = resultName(e.results as Result) ?? 'unknown';
+      const result = resultName(e.results) ?? 'unknown';
       const tags = { builder: build.builder.name, agent: build.agent, result };
       if (deps.trackBuildTimes) {
         void capture('build_duration', e.durationMs / 1000, {
@@ -80,7 +81,7 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       if (tracked.length === 0) return;
       void (async () => {
         const row = await repos.builds.get(e.buildid);
-        const props = row ? (JSON.parse(row.properties) as Record<string, [unknown, string]>) : {};
+        const props = row ? parsePropertyMap(row.properties, `build ${e.buildid}'s properties`) : {};
         for (const t of tracked) {
           if (t.type !== 'property') continue;
           const value = Number(props[t.property]?.[0]);

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MeasuredBuilder } from './config.ts';
 import type { EventBus } from '../master/events/event-bus.ts';
-import { resultName, type Result } from '../core/results.ts';
+import { resultName } from '../core/results.ts';
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 
@@ -62,10 +62,10 @@ export function startPrometheusExporter(bus: EventBus, buildersById: Map<number,
       queueLatency.observe({ builder: name(e.builderid) }, e.queuedMs / 1000);
     }),
     bus.subscribe('step.finished', (e) => {
-      stepDuration.observe({ builder: name(e.builderid), result: resultName(e.results as Result) ?? 'unknown' }, e.durationMs / 1000);
+      stepDuration.observe({ builder: name(e.builderid), result: resultName(e.results) ?? 'unknown' }, e.durationMs / 1000);
     }),
     bus.subscribe('build.finished', (e) => {
-      const labels = { builder: name(e.builderid), result: resultName(e.results as Result) ?? 'unknown' };
+      const labels = { builder: name(e.builderid), result: resultName(e.results) ?? 'unknown' };
       running.dec({ builder: labels.builder });
       buildDuration.observe(labels, e.durationMs / 1000);
       builds.inc(labels);

@@ -1,6 +1,8 @@
 /** What the master knows of each series: its kind, unit and the tag keys seen on it. */
 import type { DataSource, Repository } from 'typeorm';
+import { z } from 'zod';
 import type { MetricSeriesRow } from '../master/db/index.ts';
+import { parseJson } from '../core/parse-json.ts';
 
 export interface SeriesDescription {
   series: string;
@@ -25,7 +27,7 @@ export class SeriesRegistry {
     this.loaded ??= this.repo.find().then((rows) => {
       for (const r of rows) {
         this.known.set(r.name, r);
-        this.keys.set(r.name, new Set(JSON.parse(r.tag_keys) as string[]));
+        this.keys.set(r.name, new Set(tagKeysOf(r)));
       }
     });
     return this.loaded;
@@ -39,7 +41,7 @@ export class SeriesRegistry {
     if (row && keys && tagKeys.every((k) => keys.has(k))) return;
     const next = this.chain.then(async () => {
       const current = this.known.get(series) ?? (await this.repo.findOneBy({ name: series }));
-      const merged = [...new Set([...(current ? (JSON.parse(current.tag_keys) as string[]) : []), ...tagKeys])].sort();
+      const merged = [...new Set([...(current ? tagKeysOf(current) : []), ...tagKeys])].sort();
       const saved = await this.repo.save(
         { ...(current ?? { name: series, kind, unit }), tag_keys: JSON.stringify(merged) },
         { transaction: false },
@@ -64,5 +66,11 @@ export class SeriesRegistry {
 }
 
 function describe(r: MetricSeriesRow): SeriesDescription {
-  return { series: r.name, kind: r.kind, unit: r.unit, tagKeys: JSON.parse(r.tag_keys) as string[] };
+  return { series: r.name, kind: r.kind, unit: r.unit, tagKeys: tagKeysOf(r) };
+}
+
+const tagKeys = z.array(z.string());
+
+function tagKeysOf(r: MetricSeriesRow): string[] {
+  return parseJson(r.tag_keys, tagKeys, `the tag keys of series ${r.name}`);
 }

@@ -38,11 +38,12 @@ export function quantilePositions(n: number, p: number): number[] {
 export function quantileFromPositions(n: number, p: number, valueAt: (position: number) => number): number | null {
   checkPercentile(p);
   if (n === 0) return null;
-  const positions = quantilePositions(n, p);
-  if (positions.length === 1) return valueAt(positions[0] as number);
+  const [lowerAt, upperAt] = quantilePositions(n, p);
+  if (lowerAt === undefined) return null; // never: n > 0 gives one position or two
+  if (upperAt === undefined) return valueAt(lowerAt);
   const idx = (n - 1) * p;
-  const lower = valueAt(positions[0] as number);
-  const upper = valueAt(positions[1] as number);
+  const lower = valueAt(lowerAt);
+  const upper = valueAt(upperAt);
   return lower + (idx - Math.floor(idx)) * (upper - lower);
 }
 

@@ -1,25 +1,46 @@
-/** Shapes of the Data API's answers (docs/api.md), as the UI reads them. */
+/**
+ * The Data API's answers (docs/api.md): one set of types that the server's serializers produce
+ * (master/api/*.ts), the web UI reads (frontend/src) and the tests check (test/helpers/api.ts), so a
+ * field the UI reads cannot drift from what the server sends. Every field listed is always sent,
+ * unless the request selects fields (`?field=a,b`): then an item holds only those.
+ * Times are epoch seconds (fractions allowed).
+ */
+import type { Result, ResultName } from '../core/results.ts';
 
-export const RESULT_NAMES = ['success', 'warnings', 'failure', 'skipped', 'exception', 'retry', 'cancelled'] as const;
-export type ResultName = (typeof RESULT_NAMES)[number];
+export type { Result, ResultName };
+
+/** Every result name, for the UI's badges. */
+export const RESULT_NAMES = [
+  'success',
+  'warnings',
+  'failure',
+  'skipped',
+  'exception',
+  'retry',
+  'cancelled',
+] as const satisfies readonly ResultName[];
+
+/** What JSON can hold: a property's value, a request's properties. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface Links {
   grafana?: string;
   influxdb?: string;
 }
 
+/** `GET /api/v2/ui`: what the web UI needs to know of the configuration (no secrets). */
 export interface UiInfo {
   title: string;
   auth: boolean;
-  grafana: Record<string, unknown> | null;
-  influxdb: Record<string, unknown> | null;
+  grafana: { url: string; dashboardUid: string; orgId: number } | null;
+  influxdb: { url: string; database: string } | null;
 }
 
 export interface LastBuild {
   buildid: number;
   number: number;
-  result: string | null;
-  results: number | null;
+  results: Result | null;
+  result: ResultName | null;
   complete_at: number | null;
 }
 
@@ -28,37 +49,50 @@ export interface Builder {
   name: string;
   description: string | null;
   tags: string[];
-  last_build?: LastBuild | null;
-  running?: number;
-  average_duration?: number | null;
-  links?: Links;
+  last_build: LastBuild | null;
+  running: number;
+  /** Seconds, over the builder's recent finished builds. */
+  average_duration: number | null;
+  links: Links;
 }
 
-export type PropertyEntry = [value: unknown, source: string];
+/** Buildbot's shape of a build property: its value and where it came from. */
+export type PropertyEntry = [value: JsonValue, source: string];
 
 export interface Build {
   buildid: number;
   builderid: number;
-  builder_name?: string;
+  /** Null when the builder is no longer configured. */
+  builder_name: string | null;
   number: number;
   buildrequestid: number;
+  masterid: number;
   agent: string;
   started_at: number;
   complete_at: number | null;
   complete: boolean;
-  results: number | null;
-  result: string | null;
+  results: Result | null;
+  result: ResultName | null;
   state_string: string;
-  properties?: Record<string, PropertyEntry>;
-  links?: Links;
+  properties: Record<string, PropertyEntry>;
+  links: Links;
 }
 
 export interface BuildRequest {
   buildrequestid: number;
   builderid: number;
   reason: string;
+  priority: number;
+  properties: Record<string, JsonValue>;
+  submitted_at: number;
+  claimed: boolean;
+  claimed_at: number | null;
+  claimed_by_masterid: number | null;
   complete: boolean;
-  result: string | null;
+  complete_at: number | null;
+  results: Result | null;
+  result: ResultName | null;
+  /** The build whose Trigger step made this request. */
   parent_buildid: number | null;
 }
 
@@ -84,9 +118,10 @@ export interface Step {
   started_at: number | null;
   complete_at: number | null;
   complete: boolean;
-  results: number | null;
-  result: string | null;
+  results: Result | null;
+  result: ResultName | null;
   state_string: string;
+  hidden: boolean;
 }
 
 export interface Log {
@@ -94,9 +129,11 @@ export interface Log {
   stepid: number;
   name: string;
   slug: string;
+  /** `s` stdio, `t` text. */
+  type: string;
   num_lines: number;
   num_bytes: number;
-  complete?: boolean;
+  complete: boolean;
 }
 
 export interface LogChunk {
@@ -105,13 +142,23 @@ export interface LogChunk {
   content: string;
 }
 
+/** What a connected agent said of itself in its hello. */
+export interface AgentInfo {
+  os: string;
+  version: string;
+  labels: string[];
+  capacity: number;
+}
+
 export interface Agent {
+  /** Null until the agent has connected once. */
+  agentid: number | null;
   name: string;
   labels: string[];
   maxBuilds: number;
   connected: boolean;
   running_builds: number;
-  info: { os?: string; version?: string } | null;
+  info: AgentInfo | null;
   last_connected_at: number | null;
 }
 
@@ -120,7 +167,7 @@ export interface MetricSeries {
   kind: string;
   unit: string | null;
   tagKeys: string[];
-  links?: Links;
+  links: Links;
 }
 
 export interface Baseline {
@@ -129,23 +176,19 @@ export interface Baseline {
   n: number;
 }
 
-export interface BuildMetric {
-  series: string;
-  time: number;
-  value: number;
-  tags: Record<string, string | undefined>;
-  build_number: number | null;
-  baseline: Baseline | null;
-  score: number | null;
-  unit?: string | null;
-}
-
 export interface MetricPoint {
   series: string;
   time: number;
   value: number;
-  tags: Record<string, string | undefined>;
+  tags: Record<string, string>;
   build_number: number | null;
+  buildid: number | null;
+}
+
+/** A build's point with the baseline of its series over the builder's last successful builds. */
+export interface BuildMetric extends MetricPoint {
+  baseline: Baseline | null;
+  score: number | null;
 }
 
 /** `GET /api/v2/metrics/{series}/summary`: what the metrics store computed over the points. */
@@ -165,4 +208,61 @@ export interface Summary {
 
 export interface Meta {
   total: number;
+}
+
+/** The collections answered as `{"<name>": [items], "meta": {"total": n}}`, by their name. */
+export interface Collections {
+  builders: Builder;
+  builds: Build;
+  buildrequests: BuildRequest;
+  changes: Change;
+  steps: Step;
+  logs: Log;
+  logchunks: LogChunk;
+  agents: Agent;
+}
+export type CollectionName = keyof Collections;
+
+/** One page of a collection; `Page<'builds'>` is `{ builds: Build[]; meta: Meta }`. */
+export type Page<K extends CollectionName> = Record<K, Collections[K][]> & { meta: Meta };
+
+/** `GET /metrics`. */
+export interface MetricSeriesPage {
+  metrics: MetricSeries[];
+  meta: Meta;
+}
+/** `GET /builds/{id}/metrics`; `window` is how many successful builds make a baseline. */
+export interface BuildMetricsPage {
+  metrics: BuildMetric[];
+  meta: Meta & { window: number };
+}
+/** `GET /metrics/{series}/points`. */
+export interface PointsPage {
+  points: MetricPoint[];
+  meta: Meta;
+}
+/** `GET /metrics/{series}/summary`. */
+export interface SummaryAnswer {
+  summary: Summary;
+}
+
+/** `POST /builders/{key}/force` and `POST /builds/{id}/rebuild` (202). */
+export interface RequestSubmitted {
+  buildrequestid: number;
+}
+/** `POST /builds/{id}/stop` (202). */
+export interface StopRequested {
+  buildid: number;
+  stopping: true;
+}
+/** `POST /changes` (201). */
+export interface ChangeAdded {
+  changeid: number;
+}
+/** `POST /hooks/github`: the changes stored (201), or why the delivery was ignored (200). */
+export type GithubHookAnswer = { changeids: number[] } | { ignored: string } | { ok: true };
+
+/** Every error, whatever the status. */
+export interface ErrorAnswer {
+  error: { code: string; message: string; details?: unknown };
 }

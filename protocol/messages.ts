@@ -1,11 +1,14 @@
 /**
- * The agent protocol: every message type, validated on both sides. This file is the only code the
- * agent shares with the master. Written down for people in docs/agent-protocol.md.
+ * The agent protocol: every message type, validated on both sides. This file (with its codes in
+ * reject-codes.ts) is the only code the agent shares with the master. Written down for people in
+ * docs/agent-protocol.md.
  */
 import { z } from 'zod';
 import { isSafeRelativePath } from './safe-path.ts';
+import { COMMAND_ERROR_RETRYABLE, CommandErrorCode, REJECT_RETRYABLE, RejectCode } from './reject-codes.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: `reject` and `error` carry a code and whether retrying can help. */
+export const PROTOCOL_VERSION = 2;
 /** Frames larger than this close the connection (output is chunked well below it). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Largest `data` payload (decoded bytes) in one output frame. */
@@ -54,7 +57,13 @@ export const AgentToMaster = z.discriminatedUnion('type', [
     /** Why the agent killed it, if it did. */
     killed: z.enum(['timeout', 'maxTime', 'cancel']).nullable().default(null),
   }),
-  z.strictObject({ type: z.literal('error'), run: runId, message: z.string().max(10_000) }),
+  z.strictObject({
+    type: z.literal('error'),
+    run: runId,
+    code: z.enum(CommandErrorCode),
+    retryable: z.boolean(),
+    message: z.string().max(10_000),
+  }),
   z.strictObject({ type: z.literal('pong') }),
 ]);
 export type AgentMessage = z.infer<typeof AgentToMaster>;
@@ -71,7 +80,7 @@ export const MasterToAgent = z.discriminatedUnion('type', [
     /** Runs from the agent's hello that the master still follows: resend their unacked output. Kill the others. */
     resume: z.array(runId).max(1000).default([]),
   }),
-  z.strictObject({ type: z.literal('reject'), reason: z.string() }),
+  z.strictObject({ type: z.literal('reject'), code: z.enum(RejectCode), retryable: z.boolean(), reason: z.string() }),
   z.strictObject({
     type: z.literal('run'),
     run: runId,
@@ -91,6 +100,48 @@ export const MasterToAgent = z.discriminatedUnion('type', [
 ]);
 export type MasterMessage = z.infer<typeof MasterToAgent>;
 export type RunMessage = Extract<MasterMessage, { type: 'run' }>;
+export type RejectMessage = Extract<MasterMessage, { type: 'reject' }>;
+export type CommandErrorMessage = Extract<AgentMessage, { type: 'error' }>;
+
+export const rejectMessage = (code: RejectCode, reason: string): RejectMessage => ({
+  type: 'reject',
+  code,
+  retryable: REJECT_RETRYABLE[code],
+  reason,
+});
+
+export const commandErrorMessage = (run: string, code: CommandErrorCode, message: string): CommandErrorMessage => ({
+  type: 'error',
+  run,
+  code,
+  retryable: COMMAND_ERROR_RETRYABLE[code],
+  message,
+});
+
+/**
+ * The only refusal an agent of protocol 1 can read: its schema allowed no key beyond these. The
+ * master answers an older agent's hello with it, so that agent stops and says why.
+ */
+export interface LegacyRejectMessage {
+  type: 'reject';
+  reason: string;
+}
+
+/** Just enough of a hello to learn its version: an older agent's hello need not pass this version's schema. */
+const HelloVersion = z.looseObject({ type: z.literal('hello'), protocol: z.number().int() });
+
+/** The protocol a first frame's hello names, read before the full check; null if it is no hello. */
+export function helloProtocolOf(raw: string): number | null {
+  if (Buffer.byteLength(raw) > MAX_FRAME_BYTES) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const hello = HelloVersion.safeParse(json);
+  return hello.success ? hello.data.protocol : null;
+}
 
 export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
 

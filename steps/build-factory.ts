@@ -23,5 +23,5 @@ export class BuildFactory {
 }
 
 export function isBuildFactory(value: unknown): value is BuildFactory {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FACTORY] === true;
+  return typeof value === 'object' && value !== null && FACTORY in value && value[FACTORY] === true;
 }

@@ -91,8 +91,8 @@ export class Git extends Step<GitOptions & { name: string }> {
     const commands: [string, string[]][] = [
       ['fetch', ['fetch', '--no-tags', ...depth, '--', o.repourl, `+refs/heads/${branch}:${tracking}`]],
       ['checkout', ['checkout', '--force', '-B', branch, revision ?? tracking]],
-      ...(o.mode === 'full' ? [['clean', ['clean', '-d', '-f', '-f', '-x']] as [string, string[]]] : []),
     ];
+    if (o.mode === 'full') commands.push(['clean', ['clean', '-d', '-f', '-f', '-x']]);
     for (const [what, args] of commands) {
       const r = await exec(args);
       const failed = this.failed(r, `git ${what}`);
@@ -117,11 +117,13 @@ export class Git extends Step<GitOptions & { name: string }> {
       return v === undefined || v === null || v === '' ? null : v;
     };
     const branch = fromProps('branch') ?? this.options.branch ?? 'main';
-    if (!refName.safeParse(branch).success) return { error: `property branch: ${JSON.stringify(branch)} is not a valid git branch name` };
+    const validBranch = refName.safeParse(branch);
+    if (!validBranch.success) return { error: `property branch: ${JSON.stringify(branch)} is not a valid git branch name` };
     const revision = this.options.alwaysUseLatest ? null : fromProps('revision');
-    if (revision !== null && !revisionId.safeParse(revision).success)
-      return { error: `property revision: ${JSON.stringify(revision)} is not a valid revision` };
-    return { branch: branch as string, revision: revision as string | null };
+    if (revision === null) return { branch: validBranch.data, revision: null };
+    const validRevision = revisionId.safeParse(revision);
+    if (!validRevision.success) return { error: `property revision: ${JSON.stringify(revision)} is not a valid revision` };
+    return { branch: validBranch.data, revision: validRevision.data };
   }
 
   private failed(r: CommandResult, what: string): StepOutcome | null {

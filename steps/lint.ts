@@ -3,7 +3,7 @@ import { Results, worstResult, type Result } from '../core/results.ts';
 import type { StepContext } from './step-context.ts';
 import { ShellCommand, shellCommandShape, type ShellCommandOptions } from './shell-command.ts';
 import type { StepOutcome } from './step.ts';
-import { LINT_FORMATS, lintParser, type LintFormat } from './parsers/index.ts';
+import { LINT_FORMAT_NAMES, lintParser, type LintFormat } from './parsers/index.ts';
 import type { LintParser } from './parsers/lint-parser.ts';
 import { checkRegressions, regressionShape, type RegressionOptions } from './regression-gate.ts';
 
@@ -29,9 +29,9 @@ export class Lint extends ShellCommand<LintOptions> {
     ...shellCommandShape,
     ...regressionShape,
     format: z.union([
-      z.enum(Object.keys(LINT_FORMATS) as [LintFormat, ...LintFormat[]]),
+      z.enum(LINT_FORMAT_NAMES),
       z.custom<LintParser>(
-        (v) => typeof v === 'object' && v !== null && typeof (v as LintParser).parse === 'function',
+        (v) => typeof v === 'object' && v !== null && 'parse' in v && typeof v.parse === 'function',
         'must be a parser name or regexParser({...})',
       ),
     ]),

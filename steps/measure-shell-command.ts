@@ -26,21 +26,21 @@ export function parseMeasurements(stdout: string, single: string): { ok: true; v
     .split(/\r?\n/)
     .map((text, i) => ({ text, n: i + 1 }))
     .filter((l) => l.text.trim() !== '');
-  if (lines.length === 0) return { ok: false, error: 'the command printed nothing: expected a number or key=value lines' };
+  const [only] = lines;
+  if (only === undefined) return { ok: false, error: 'the command printed nothing: expected a number or key=value lines' };
   const bad = (l: { text: string; n: number }) => ({
     ok: false as const,
     error: `line ${l.n} is not a number or key=value with a numeric value: ${JSON.stringify(l.text.slice(0, 200))}`,
   });
-  const only = lines[0] as { text: string; n: number };
   if (lines.length === 1 && NUMBER.test(only.text.trim())) {
     const value = Number(only.text.trim());
     return Number.isFinite(value) ? { ok: true, values: [[single, value]] } : bad(only);
   }
   const values: [string, number][] = [];
   for (const l of lines) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(\S+)\s*$/.exec(l.text);
-    if (!m || !NUMBER.test(m[2] as string) || !Number.isFinite(Number(m[2]))) return bad(l);
-    values.push([m[1] as string, Number(m[2])]);
+    const [, key, raw] = /^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*=\s*(\S+)\s*$/.exec(l.text) ?? [];
+    if (key === undefined || raw === undefined || !NUMBER.test(raw) || !Number.isFinite(Number(raw))) return bad(l);
+    values.push([key, Number(raw)]);
   }
   return { ok: true, values };
 }

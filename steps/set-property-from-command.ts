@@ -43,9 +43,10 @@ export class SetPropertyFromCommand extends ShellCommand<SetPropertyFromCommandO
     const outcome = this.evaluate(r);
     if (outcome.result !== Results.SUCCESS) return outcome;
     const { property, extract, strip = true } = this.options;
-    const values: Record<string, PropertyValue> = extract
-      ? extract(r.exitCode, r.stdout)
-      : { [property as string]: strip ? r.stdout.trim() : r.stdout };
+    // The schema lets exactly one of property and extract through.
+    let values: Record<string, PropertyValue> = {};
+    if (extract) values = extract(r.exitCode, r.stdout);
+    else if (property !== undefined) values = { [property]: strip ? r.stdout.trim() : r.stdout };
     ctx.properties.setAll(values, this.name);
     return { result: Results.SUCCESS, stateString: `set ${Object.keys(values).join(', ')}` };
   }

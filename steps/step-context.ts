@@ -5,6 +5,7 @@
 import type { Properties } from './properties/properties.ts';
 import type { CaptureOptions } from '../metrics/capture-options.ts';
 import type { Baseline } from '../metrics/regression.ts';
+import type { Result } from '../core/results.ts';
 
 export interface CommandRequest {
   /** argv (run without a shell) or a string (run with `sh -c`). */
@@ -39,8 +40,8 @@ export interface CommandResult {
 export interface TriggeredRequest {
   builder: string;
   buildrequestid: number;
-  /** The request's result (Results.*) once it completed; null while it has not (or when not waited for). */
-  results: number | null;
+  /** The request's result once it completed; null while it has not (or when not waited for). */
+  results: Result | null;
 }
 
 export interface LogHandle {

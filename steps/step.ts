@@ -54,7 +54,7 @@ export const FLUNKING_FLAGS: ResultFlags = {
 };
 
 export function isStep(value: unknown): value is Step {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[STEP] === true;
+  return typeof value === 'object' && value !== null && STEP in value && value[STEP] === true;
 }
 
 /**

@@ -72,16 +72,14 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
     const ended = await ctx.waitFor(requests);
     for (const r of ended)
       await log.append(
-        `${r.builder}: build request ${r.buildrequestid} ended ${r.results === null ? 'unfinished' : resultName(r.results as Result)}\n`,
+        `${r.builder}: build request ${r.buildrequestid} ended ${r.results === null ? 'unfinished' : resultName(r.results)}\n`,
       );
     await log.finish();
     if (ctx.signal.aborted) return { result: Results.CANCELLED, stateString: 'cancelled while waiting' };
     if (ended.some((r) => r.results === null))
       return { result: Results.CANCELLED, stateString: 'stopped waiting: the master is shutting down' };
-    const result = ended
-      .map((r) => (r.results ?? Results.CANCELLED) as Result)
-      .reduce((a, r) => worstResult(a, r), Results.SUCCESS as Result);
-    return { result, stateString: ended.map((r) => `${r.builder} ${resultName((r.results ?? Results.CANCELLED) as Result)}`).join(', ') };
+    const result = ended.map((r) => r.results ?? Results.CANCELLED).reduce<Result>((a, r) => worstResult(a, r), Results.SUCCESS);
+    return { result, stateString: ended.map((r) => `${r.builder} ${resultName(r.results ?? Results.CANCELLED)}`).join(', ') };
   }
 
   private async propertiesToPass(ctx: StepContext): Promise<Record<string, unknown>> {

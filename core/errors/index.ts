@@ -10,3 +10,5 @@ export { UnsupportedMediaTypeError } from './unsupported-media-type-error.ts';
 export { MetricInputError } from './metric-input-error.ts';
 export { StoreUnavailableError } from './store-unavailable-error.ts';
 export { ShuttingDownError } from './shutting-down-error.ts';
+export { PortInUseError } from './port-in-use-error.ts';
+export { InvalidStateError } from './invalid-state-error.ts';

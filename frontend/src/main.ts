@@ -5,7 +5,7 @@
  * | file                          | job                                                            |
  * |-------------------------------|----------------------------------------------------------------|
  * | dom.ts                        | `h()` and helpers: text nodes only, checked URLs               |
- * | api.ts, api-types.ts          | /api/v2 client, ApiError, answer shapes                        |
+ * | api.ts                        | /api/v2 client, ApiError (answer shapes: protocol/api-types)   |
  * | live.ts                       | /ws event stream, log subscriptions, reconnect with backoff    |
  * | router.ts, pages/index.ts     | hash routes → pages, each with a Scope disposed on leaving     |
  * | scope.ts, refresh.ts          | lifetimes; coalesced reloads on live events                    |

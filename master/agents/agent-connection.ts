@@ -1,6 +1,7 @@
 /**
- * What the build runner needs from an agent, whatever carries it: the WebSocket session in
- * production, an in-memory fake in unit tests.
+ * What the build runner needs from an agent, whatever carries it: in production the agent's handle
+ * (agent-handle.ts, which routes each command to the agent's current WebSocket session), in unit
+ * tests an in-memory fake (test/helpers/fake-agent.ts). See README.md here for the glossary.
  */
 export interface CommandSpec {
   argv?: string[];

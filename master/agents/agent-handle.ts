@@ -1,56 +1,91 @@
 /**
  * The master's lasting view of one agent across its connections: what builds run commands on.
  *
- * States: connected (a session) -> detached (no session: its runs wait up to `graceMs`) ->
- *   connected (the agent came back within grace: the runs it still has are adopted and continue) |
- *   gone (grace over: the runs are lost, so their steps end RETRY) -> connected (a later connection).
- * A command started while detached waits for the agent to come back, up to the grace period.
+ * States: gone (no session yet, or grace over) -> connected (a session attached)
+ *   connected -> detached (the session closed: its runs wait up to `graceMs`)
+ *   detached -> connected (the agent came back within grace: the runs it still has are adopted and
+ *     continue, the rest are lost) | gone (grace over, or the master closes: the runs are lost, so
+ *     their steps end RETRY)
+ * A command started while detached waits for the agent to come back, up to the grace period; one
+ * started while gone is lost at once.
+ * Transitions go through attach(), detach() and expire(), which check the state they leave and
+ * throw InvalidStateError when it is wrong: a second session while one is connected, a session
+ * already closed, a close of a session that is not the connected one.
  */
 import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
-import { loseRun, type AgentSession, type Run } from './agent-session.ts';
+import type { AgentSession, Run } from './agent-session.ts';
+import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 
-type HandleState = 'connected' | 'detached' | 'gone';
+export const HandleModes = { connected: 'connected', detached: 'detached', gone: 'gone' } as const;
+export type HandleMode = (typeof HandleModes)[keyof typeof HandleModes];
+
+/** Each mode with what it holds: the session while connected, the waiting runs while detached. */
+type HandleState =
+  | { mode: typeof HandleModes.connected; session: AgentSession }
+  | { mode: typeof HandleModes.detached; waitingRuns: Map<string, Run>; graceTimer: NodeJS.Timeout }
+  | { mode: typeof HandleModes.gone };
+
+const LOST: CommandExit = { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
+const CANCELLED: CommandExit = { code: null, signal: null, killed: 'cancel', durationMs: 0, lost: false, error: null };
 
 export class AgentHandle implements AgentConnection {
-  private state: HandleState = 'gone';
-  private session: AgentSession | null = null;
-  private detached = new Map<string, Run>();
-  private graceTimer: NodeJS.Timeout | null = null;
-  private waiters: ((session: AgentSession | null) => void)[] = [];
+  private state: HandleState = { mode: HandleModes.gone };
+  /** Commands started while detached, waiting for a session (or null: the agent is gone). */
+  private sessionWaiters: ((session: AgentSession | null) => void)[] = [];
 
   constructor(
     readonly name: string,
     private readonly graceMs: number,
   ) {}
 
-  get connected(): boolean {
-    return this.state === 'connected' && this.session !== null && this.session.isOpen;
+  get mode(): HandleMode {
+    return this.state.mode;
   }
 
-  /** A new connection of this agent; returns the ids of the runs it should resume (the rest it kills). */
+  get connected(): boolean {
+    return this.state.mode === HandleModes.connected && this.state.session.isOpen;
+  }
+
+  /**
+   * gone | detached -> connected: a new, open connection of this agent. Returns the ids of the runs
+   * in `agentRuns` it should resume (the agent kills the rest).
+   */
   attach(session: AgentSession, agentRuns: string[]): string[] {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.graceTimer = null;
-    const resume = agentRuns.filter((id) => this.detached.has(id));
-    session.adopt(resume.map((id) => this.detached.get(id) as Run));
-    // Runs the agent no longer has ended while nobody listened: they are lost.
-    for (const [id, run] of this.detached) if (!resume.includes(id)) loseRun(run);
-    this.detached.clear();
-    this.session = session;
-    this.state = 'connected';
+    if (!session.isOpen) throw this.refused('attach a session that is already closed');
+    let resume: Run[] = [];
+    switch (this.state.mode) {
+      case HandleModes.connected:
+        throw this.refused('attach a second session');
+      case HandleModes.detached: {
+        clearTimeout(this.state.graceTimer);
+        const { waitingRuns } = this.state;
+        resume = agentRuns.flatMap((id) => waitingRuns.get(id) ?? []);
+        // Runs the agent no longer has ended while nobody listened: they are lost.
+        for (const run of waitingRuns.values()) if (!resume.includes(run)) run.lose();
+        break;
+      }
+      case HandleModes.gone:
+        break; // nothing waits: runs the agent still has are unknown here, so it kills them
+      default: {
+        const never: never = this.state;
+        throw this.refused(`attach in unknown state ${JSON.stringify(never)}`);
+      }
+    }
+    session.adopt(resume);
+    this.state = { mode: HandleModes.connected, session };
     session.onClosed((orphans) => this.detach(session, orphans));
-    for (const w of this.waiters.splice(0)) w(session);
-    return resume;
+    for (const wake of this.sessionWaiters.splice(0)) wake(session);
+    return resume.map((run) => run.id);
   }
 
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
-    if (this.connected) return (this.session as AgentSession).start(spec, sink);
+    if (this.state.mode === HandleModes.connected && this.state.session.isOpen) return this.state.session.start(spec, sink);
     let cancelled = false;
     let inner: RunningCommand | null = null;
     const done = (async (): Promise<CommandExit> => {
       const session = await this.waitForSession();
-      if (cancelled) return { code: null, signal: null, killed: 'cancel', durationMs: 0, lost: false, error: null };
-      if (!session) return { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
+      if (cancelled) return CANCELLED;
+      if (!session) return LOST;
       inner = session.start(spec, sink);
       return inner.done;
     })();
@@ -63,33 +98,59 @@ export class AgentHandle implements AgentConnection {
     };
   }
 
-  private waitForSession(): Promise<AgentSession | null> {
-    if (this.connected) return Promise.resolve(this.session);
-    if (this.state === 'gone') return Promise.resolve(null);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  private detach(session: AgentSession, orphans: Run[]): void {
-    if (this.session !== session) {
-      orphans.forEach(loseRun);
-      return;
-    }
-    this.session = null;
-    this.state = 'detached';
-    for (const run of orphans) this.detached.set(run.id, run);
-    this.graceTimer = setTimeout(() => this.expire(), this.graceMs);
-  }
-
-  private expire(): void {
-    this.graceTimer = null;
-    this.state = 'gone';
-    for (const run of this.detached.values()) loseRun(run);
-    this.detached.clear();
-    for (const w of this.waiters.splice(0)) w(null);
-  }
-
-  /** Master shutting down: nothing will come back. */
+  /** Master shutting down: nothing will come back, so runs waiting for the agent are lost now. */
   close(): void {
-    if (this.graceTimer) this.expire();
+    switch (this.state.mode) {
+      case HandleModes.detached:
+        return this.expire();
+      case HandleModes.connected: // its session closes with the server, then grace applies
+      case HandleModes.gone:
+        return;
+      default: {
+        const never: never = this.state;
+        throw this.refused(`close in unknown state ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private waitForSession(): Promise<AgentSession | null> {
+    switch (this.state.mode) {
+      case HandleModes.connected:
+        // Open, or closing right now: then the handle is detached next and the waiter waits for grace.
+        if (this.state.session.isOpen) return Promise.resolve(this.state.session);
+        return new Promise((resolve) => this.sessionWaiters.push(resolve));
+      case HandleModes.detached:
+        return new Promise((resolve) => this.sessionWaiters.push(resolve));
+      case HandleModes.gone:
+        return Promise.resolve(null);
+      default: {
+        const never: never = this.state;
+        throw this.refused(`wait in unknown state ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** connected -> detached: the session closed; its runs wait for the agent up to the grace period. */
+  private detach(session: AgentSession, orphans: Run[]): void {
+    if (this.state.mode !== HandleModes.connected || this.state.session !== session) {
+      orphans.forEach((run) => run.lose()); // nobody else will end them
+      throw this.refused('detach a session that is not the connected one');
+    }
+    const waitingRuns = new Map(orphans.map((run) => [run.id, run]));
+    this.state = { mode: HandleModes.detached, waitingRuns, graceTimer: setTimeout(() => this.expire(), this.graceMs) };
+  }
+
+  /** detached -> gone: grace over (or the master closes); the waiting runs and commands are lost. */
+  private expire(): void {
+    if (this.state.mode !== HandleModes.detached) throw this.refused('expire the grace period');
+    clearTimeout(this.state.graceTimer);
+    const { waitingRuns } = this.state;
+    this.state = { mode: HandleModes.gone };
+    for (const run of waitingRuns.values()) run.lose();
+    for (const wake of this.sessionWaiters.splice(0)) wake(null);
+  }
+
+  private refused(action: string): InvalidStateError {
+    return new InvalidStateError(`handle of agent ${this.name}`, this.state.mode, action);
   }
 }

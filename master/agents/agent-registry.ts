@@ -1,10 +1,16 @@
 /**
- * Which configured agents are connected and how busy they are. An agent is free for a builder when
- * it is connected, fits the builder (names, labels) and runs fewer than `maxBuilds` builds.
+ * The configured agents the master has met, connected or not, and how busy they are. An agent is
+ * free for a builder when it is connected, fits the builder (names, labels) and runs fewer than
+ * `maxBuilds` builds. The registry announces its own changes on the bus: `agent.connected` when a
+ * session is attached, `agent.disconnected` when it closes, `agent.available` when a build ends.
+ *
+ * An agent's entry is made on its first connection and lasts for the master's life: its handle keeps
+ * runs through short disconnects, and its build counts stay true across reconnects.
  */
 import type { EventBus } from '../events/event-bus.ts';
 import { agentFits } from '../config/compile.ts';
 import { AgentHandle } from './agent-handle.ts';
+import type { AgentSession } from './agent-session.ts';
 
 export interface AgentConfig {
   name: string;
@@ -13,11 +19,20 @@ export interface AgentConfig {
   maxBuilds: number;
 }
 
-export interface ConnectedAgent {
+/** What an agent said of itself in its hello (a type, not an interface: it is stored as a record). */
+export type AgentInfo = {
+  os: string;
+  version: string;
+  labels: string[];
+  capacity: number;
+};
+
+/** An agent the master has met: connected now or not (see `handle.connected`). */
+export interface AgentEntry {
   config: AgentConfig;
   /** Routes commands to the agent's current connection; keeps runs through short disconnects. */
   handle: AgentHandle;
-  info: { os: string; version: string; labels: string[]; capacity: number };
+  info: AgentInfo;
   connectedAt: number;
   running: number;
   /** Builders with a build on this agent now: one build per builder per agent, as in Buildbot, since builds of a builder share its directory. */
@@ -25,7 +40,8 @@ export interface ConnectedAgent {
 }
 
 export class AgentRegistry {
-  private readonly connected = new Map<string, ConnectedAgent>();
+  /** Every agent met since the master started, by name; `handle.connected` says which are connected now. */
+  private readonly met = new Map<string, AgentEntry>();
 
   constructor(
     private readonly configured: AgentConfig[],
@@ -37,40 +53,43 @@ export class AgentRegistry {
     return this.configured.find((a) => a.name === name);
   }
 
-  get(name: string): ConnectedAgent | undefined {
-    return this.connected.get(name);
+  get(name: string): AgentEntry | undefined {
+    return this.met.get(name);
   }
 
-  /** The agent's handle, made on its first connection; it lasts (with its build counts) across reconnects. */
-  entry(config: AgentConfig, info: ConnectedAgent['info'], connectedAt: number): ConnectedAgent {
-    let entry = this.connected.get(config.name);
+  isConnected(name: string): boolean {
+    return this.met.get(name)?.handle.connected ?? false;
+  }
+
+  /**
+   * Hands a new session of a configured agent to its handle (made on the first connection) and
+   * announces it; announces the disconnect when the session closes. Returns the runs of
+   * `agentRuns` the agent should resume.
+   */
+  attach(config: AgentConfig, session: AgentSession, info: AgentInfo, agentRuns: string[], connectedAt: number): string[] {
+    let entry = this.met.get(config.name);
     if (entry) Object.assign(entry, { info, connectedAt });
     else {
       entry = { config, handle: new AgentHandle(config.name, this.graceMs), info, connectedAt, running: 0, builders: new Set() };
-      this.connected.set(config.name, entry);
+      this.met.set(config.name, entry);
     }
-    return entry;
-  }
-
-  announceConnected(name: string): void {
-    this.bus.publish('agent.connected', { name });
-  }
-
-  announceDisconnected(name: string): void {
-    this.bus.publish('agent.disconnected', { name });
+    const resume = entry.handle.attach(session, agentRuns);
+    session.onClosed(() => this.bus.publish('agent.disconnected', { name: config.name }));
+    this.bus.publish('agent.connected', { name: config.name });
+    return resume;
   }
 
   closeAll(): void {
-    for (const a of this.connected.values()) a.handle.close();
+    for (const a of this.met.values()) a.handle.close();
   }
 
   /** The least busy connected agent that fits (and that `accept`s, when given), or null. */
   findFree(
     builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined },
     accept: (agentName: string) => boolean = () => true,
-  ): ConnectedAgent | null {
-    let best: ConnectedAgent | null = null;
-    for (const a of this.connected.values()) {
+  ): AgentEntry | null {
+    let best: AgentEntry | null = null;
+    for (const a of this.met.values()) {
       const labels = [...a.config.labels, ...a.info.labels];
       if (!a.handle.connected || a.running >= Math.min(a.config.maxBuilds, a.info.capacity) || a.builders.has(builder.name)) continue;
       if (!agentFits(builder, { name: a.config.name, labels }) || !accept(a.config.name)) continue;
@@ -81,21 +100,21 @@ export class AgentRegistry {
 
   /** Whether a connected agent fits the builder, busy or not. */
   hasFitting(builder: { name: string; agents?: string[] | undefined; labels?: string[] | undefined }): boolean {
-    for (const a of this.connected.values()) {
+    for (const a of this.met.values()) {
       if (a.handle.connected && agentFits(builder, { name: a.config.name, labels: [...a.config.labels, ...a.info.labels] })) return true;
     }
     return false;
   }
 
   acquire(name: string, builder: string): void {
-    const a = this.connected.get(name);
+    const a = this.met.get(name);
     if (!a) return;
     a.running++;
     a.builders.add(builder);
   }
 
   release(name: string, builder: string): void {
-    const a = this.connected.get(name);
+    const a = this.met.get(name);
     if (!a) return;
     a.running = Math.max(0, a.running - 1);
     a.builders.delete(builder);
@@ -103,9 +122,9 @@ export class AgentRegistry {
   }
 
   /** Configured agents; `connected` only for those with an open connection now. */
-  list(): { config: AgentConfig; connected: ConnectedAgent | undefined }[] {
+  list(): { config: AgentConfig; connected: AgentEntry | undefined }[] {
     return this.configured.map((config) => {
-      const entry = this.connected.get(config.name);
+      const entry = this.met.get(config.name);
       return { config, connected: entry?.handle.connected ? entry : undefined };
     });
   }

@@ -1,7 +1,8 @@
 /**
  * Accepts agent WebSockets on `/agents`. A connection is a handshake until its `hello` is checked
  * (protocol version, name, token); only then does it become an AgentSession. Anything else first,
- * a bad token, or silence for `handshakeMs` closes it.
+ * a bad token, or silence for `handshakeMs` is refused: `reject {code, retryable, reason}` (see
+ * protocol/reject-codes.ts), then a close. An agent of an older protocol gets the reject it can parse.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,13 +10,28 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../core/logger.ts';
 import { tokensEqual } from './auth.ts';
 import { closeReason } from '../../protocol/close-reason.ts';
-import type { AgentRegistry } from './agent-registry.ts';
 import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseAgentMessage, type MasterMessage } from '../../protocol/messages.ts';
+import {
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  helloProtocolOf,
+  parseAgentMessage,
+  rejectMessage,
+  type LegacyRejectMessage,
+  type MasterMessage,
+  type RejectMessage,
+} from '../../protocol/messages.ts';
+import { RejectCode } from '../../protocol/reject-codes.ts';
 
 /** Failed authentications allowed per peer address per minute before it is refused outright for a minute. */
 export const MAX_FAILED_HANDSHAKES = 20;
 const WINDOW_MS = 60_000;
+
+/** What the handshake asks of the agent registry: who is configured, and who is connected now. */
+export interface AgentDirectory {
+  config(name: string): { token: string } | undefined;
+  get(name: string): { handle: { connected: boolean } } | undefined;
+}
 
 export interface AgentServerOptions {
   heartbeatMs: number;
@@ -36,7 +52,7 @@ export class AgentServer {
   private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(
-    private readonly registry: AgentRegistry,
+    private readonly registry: AgentDirectory,
     private readonly log: Logger,
     private readonly options: AgentServerOptions,
   ) {}
@@ -64,37 +80,46 @@ export class AgentServer {
       record = undefined;
     }
     if (record && record.count >= MAX_FAILED_HANDSHAKES) {
-      const reason = `too many failed handshakes from ${peer}; try again in a minute`;
-      send(ws, { type: 'reject', reason });
-      ws.close(CLOSE_PROTOCOL_ERROR, closeReason(reason));
-      return;
+      return refuse(ws, rejectMessage(RejectCode.RateLimited, `too many failed handshakes from ${peer}; try again in a minute`));
     }
-    const reject = (reason: string, authFailure = false) => {
-      this.log.warn('agent handshake refused', { peer, reason });
-      if (authFailure) {
+    const reject = (code: RejectCode, reason: string) => {
+      this.log.warn('agent handshake refused', { peer, code, reason });
+      // Only failed authentications count: they are what a token guesser produces.
+      if (code === RejectCode.BadCredentials) {
         const r = this.failures.get(peer) ?? { count: 0, since: now };
         r.count++;
         this.failures.set(peer, r);
         if (this.failures.size > 10_000) this.failures.clear(); // bounded memory under a flood
       }
-      send(ws, { type: 'reject', reason });
-      ws.close(CLOSE_PROTOCOL_ERROR, closeReason(reason));
+      refuse(ws, rejectMessage(code, reason));
     };
-    const timer = setTimeout(() => reject('no hello in time'), this.options.handshakeMs ?? 10_000);
+    const timer = setTimeout(() => reject(RejectCode.HandshakeTimeout, 'no hello in time'), this.options.handshakeMs ?? 10_000);
     ws.once('close', () => clearTimeout(timer));
     ws.once('message', (data, isBinary) => {
       clearTimeout(timer);
-      if (isBinary) return reject('binary frames are not part of the protocol');
-      const parsed = parseAgentMessage(data.toString());
-      if (!parsed.ok) return reject(parsed.error);
+      if (isBinary) return reject(RejectCode.ProtocolError, 'binary frames are not part of the protocol');
+      const raw = data.toString();
+      const protocol = helloProtocolOf(raw);
+      if (protocol !== null && protocol < PROTOCOL_VERSION) {
+        // An older agent cannot parse this version's reject: answer in the shape it knows, so it stops and says why.
+        const reason = `protocol ${protocol} not supported: this master speaks protocol ${PROTOCOL_VERSION}; upgrade the agent`;
+        this.log.warn('agent handshake refused', { peer, code: RejectCode.VersionMismatch, reason });
+        return refuse(ws, { type: 'reject', reason });
+      }
+      const parsed = parseAgentMessage(raw);
+      if (!parsed.ok) return reject(RejectCode.ProtocolError, parsed.error);
       const hello = parsed.message;
-      if (hello.type !== 'hello') return reject(`"${hello.type}" before hello: not authenticated`);
+      if (hello.type !== 'hello') return reject(RejectCode.ProtocolError, `"${hello.type}" before hello: not authenticated`);
       if (hello.protocol !== PROTOCOL_VERSION)
-        return reject(`protocol ${hello.protocol} not supported (master speaks ${PROTOCOL_VERSION})`);
+        return reject(
+          RejectCode.VersionMismatch,
+          `protocol ${hello.protocol} not supported: this master speaks protocol ${PROTOCOL_VERSION}; upgrade the master`,
+        );
       const config = this.registry.config(hello.name);
       // Same answer for an unknown name and a wrong token: a prober learns nothing.
-      if (!config || !tokensEqual(hello.token, config.token)) return reject('unknown agent or wrong token', true);
-      if (this.registry.get(hello.name)?.handle.connected) return reject(`agent "${hello.name}" is already connected`);
+      if (!config || !tokensEqual(hello.token, config.token)) return reject(RejectCode.BadCredentials, 'unknown agent or wrong token');
+      if (this.registry.get(hello.name)?.handle.connected)
+        return reject(RejectCode.AlreadyConnected, `agent "${hello.name}" is already connected`);
       const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
@@ -103,23 +128,31 @@ export class AgentServer {
           info,
           hello.running.map((r) => r.run),
         )
-        .then((resume) =>
-          send(ws, {
-            type: 'welcome',
-            protocol: PROTOCOL_VERSION,
-            heartbeatMs: this.options.heartbeatMs,
-            graceMs: this.options.graceMs,
-            resume,
-          }),
-        )
-        .catch((e: unknown) => {
-          this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
-          session.close('master error');
-        });
+        .then(
+          (resume) =>
+            send(ws, {
+              type: 'welcome',
+              protocol: PROTOCOL_VERSION,
+              heartbeatMs: this.options.heartbeatMs,
+              graceMs: this.options.graceMs,
+              resume,
+            }),
+          (e: unknown) => {
+            this.log.error('agent registration failed', { agent: hello.name, error: String(e) });
+            send(ws, rejectMessage(RejectCode.MasterError, 'master error'));
+            session.close('master error');
+          },
+        );
     });
   }
 }
 
 function send(ws: WebSocket, m: MasterMessage): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+}
+
+/** Answers a hello with a refusal and closes; the close reason repeats it for tools that only see the close. */
+function refuse(ws: WebSocket, m: RejectMessage | LegacyRejectMessage): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  ws.close(CLOSE_PROTOCOL_ERROR, closeReason(m.reason));
 }

@@ -7,9 +7,9 @@ export function requireToken(tokens: string[] | undefined): RequestHandler {
   return (req, _res, next) => {
     if (!tokens) return next();
     const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
+    const given = /^Bearer\s+(.+)$/i.exec(header)?.[1];
     // Check every token so the time taken does not tell which one was close.
-    const ok = match ? tokens.map((t) => tokensEqual(match[1] as string, t)).some(Boolean) : false;
+    const ok = given !== undefined && tokens.map((t) => tokensEqual(given, t)).some(Boolean);
     if (!ok) return next(new UnauthorizedError('this request changes state: send Authorization: Bearer <token> (web.auth.tokens)'));
     next();
   };

@@ -1,12 +1,13 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
+import type { Builder, RequestSubmitted } from '../../protocol/api-types.ts';
+import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
-import { fieldsOf, idParam, parseBody, selectFields } from './params.ts';
+import { fieldsOf, idParam, parseBody, parseParams } from './params.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import { presentBuild } from './builds.ts';
-import { resultName, type Result } from '../../core/results.ts';
-import { seconds } from './params.ts';
+import { seconds, sendPage } from './respond.ts';
 import type { PropertyValue } from '../../steps/properties/properties.ts';
 
 const jsonValue: z.ZodType<PropertyValue> = z.lazy(() =>
@@ -34,10 +35,16 @@ export const forceBody = z.strictObject({
     .default({}),
 });
 
+/** A builder in a path: its name, or its id when all digits. */
+const builderPath = z.object({ key: z.string() });
+const buildNumberPath = z.object({ number: idParam('build number') });
+
+type BuilderStats = Awaited<ReturnType<ApiDeps['repos']['builds']['builderStats']>>;
+
 export function buildersRouter(deps: ApiDeps): Router {
   const r = Router();
-  const serialize = (b: ApiDeps['builders'][number], stats?: Awaited<ReturnType<ApiDeps['repos']['builds']['builderStats']>>) => {
-    const s = stats?.get(b.id);
+  const present = (b: ApiDeps['builders'][number], stats: BuilderStats): Builder => {
+    const s = stats.get(b.id);
     const last = s?.last ?? null;
     return {
       builderid: b.id,
@@ -49,7 +56,7 @@ export function buildersRouter(deps: ApiDeps): Router {
             buildid: last.id,
             number: last.number,
             results: last.results,
-            result: resultName(last.results as Result | null),
+            result: resultName(last.results),
             complete_at: seconds(last.complete_at),
           }
         : null,
@@ -66,37 +73,42 @@ export function buildersRouter(deps: ApiDeps): Router {
 
   r.get('/builders', async (req, res) => {
     const stats = await deps.repos.builds.builderStats();
-    const items = deps.builders.map((b) => serialize(b, stats));
-    res.json({ builders: selectFields(items, fieldsOf(req.query)), meta: { total: items.length } });
+    sendPage(
+      res,
+      'builders',
+      deps.builders.map((b) => present(b, stats)),
+      deps.builders.length,
+      fieldsOf(req.query),
+    );
   });
   r.get('/builders/:key', async (req, res) => {
-    const b = find(req.params.key as string);
-    res.json({ builders: selectFields([serialize(b, await deps.repos.builds.builderStats())], fieldsOf(req.query)), meta: { total: 1 } });
+    const b = find(parseParams(req, builderPath).key);
+    sendPage(res, 'builders', [present(b, await deps.repos.builds.builderStats())], 1, fieldsOf(req.query));
   });
   r.get('/builders/:key/builds', async (req, res) => {
-    const b = find(req.params.key as string);
+    const b = find(parseParams(req, builderPath).key);
     const { rows, total } = await deps.repos.builds.query(req.query, { builderid: b.id });
-    res.json({
-      builds: selectFields(
-        rows.map((row) => presentBuild(deps, row)),
-        fieldsOf(req.query),
-      ),
-      meta: { total },
-    });
+    sendPage(
+      res,
+      'builds',
+      rows.map((row) => presentBuild(deps, row)),
+      total,
+      fieldsOf(req.query),
+    );
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
-    const b = find(req.params.key as string);
-    const number = idParam(req.params.number as string, 'build number');
+    const b = find(parseParams(req, builderPath).key);
+    const { number } = parseParams(req, buildNumberPath);
     const { rows } = await deps.repos.builds.query({ number: String(number) }, { builderid: b.id });
     const build = rows[0];
     if (!build) throw new NotFoundError(`build ${b.config.name}#${number} not found`);
-    res.json({ builds: [presentBuild(deps, build)], meta: { total: 1 } });
+    sendPage(res, 'builds', [presentBuild(deps, build)], 1);
   });
   r.post('/builders/:key/force', requireToken(deps.authTokens), async (req, res) => {
-    const b = find(req.params.key as string);
-    const body = parseBody(forceBody, req.body);
+    const b = find(parseParams(req, builderPath).key);
+    const body = parseBody(req, forceBody);
     const buildrequestid = await deps.actions.force(b.config.name, body);
-    res.status(202).json({ buildrequestid });
+    res.status(202).json({ buildrequestid } satisfies RequestSubmitted);
   });
   return r;
 }

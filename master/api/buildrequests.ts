@@ -1,16 +1,20 @@
 import { Router } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { BuildRequestRow } from '../db/entities.ts';
-import { fieldsOf, found, idParam, seconds, selectFields } from './params.ts';
-import { resultName, type Result } from '../../core/results.ts';
+import type { BuildRequest } from '../../protocol/api-types.ts';
+import { resultName } from '../../core/results.ts';
+import { fieldsOf, found, idPath, parseParams } from './params.ts';
+import { seconds, sendPage } from './respond.ts';
+import { parsePropertyValues } from '../../steps/properties/properties.ts';
 
-export function serializeBuildRequest(r: BuildRequestRow) {
+/** A build request in the API's shape, secrets in its properties masked. */
+export function presentBuildRequest(deps: Pick<ApiDeps, 'masker'>, r: BuildRequestRow): BuildRequest {
   return {
     buildrequestid: r.id,
     builderid: r.builderid,
     reason: r.reason,
     priority: r.priority,
-    properties: JSON.parse(r.properties) as unknown,
+    properties: deps.masker.maskValue(parsePropertyValues(r.properties, `build request ${r.id}'s properties`)),
     submitted_at: seconds(r.submitted_at),
     claimed: r.claimed_by_masterid !== null,
     claimed_at: seconds(r.claimed_at),
@@ -18,30 +22,29 @@ export function serializeBuildRequest(r: BuildRequestRow) {
     complete: r.complete,
     complete_at: seconds(r.complete_at),
     results: r.results,
-    result: resultName(r.results as Result | null),
+    result: resultName(r.results),
     parent_buildid: r.parent_buildid,
   };
 }
+
+const requestPath = idPath('build request id');
 
 export function buildRequestsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/buildrequests', async (req, res) => {
     const { rows, total } = await deps.repos.buildRequests.query(req.query);
-    const present = (r: BuildRequestRow) => ({
-      ...serializeBuildRequest(r),
-      properties: deps.masker.maskValue(JSON.parse(r.properties) as unknown),
-    });
-    res.json({ buildrequests: selectFields(rows.map(present), fieldsOf(req.query)), meta: { total } });
+    sendPage(
+      res,
+      'buildrequests',
+      rows.map((row) => presentBuildRequest(deps, row)),
+      total,
+      fieldsOf(req.query),
+    );
   });
   r.get('/buildrequests/:id', async (req, res) => {
-    const row = found(
-      await deps.repos.buildRequests.get(idParam(req.params.id as string, 'build request id')),
-      `build request ${req.params.id as string}`,
-    );
-    res.json({
-      buildrequests: [{ ...serializeBuildRequest(row), properties: deps.masker.maskValue(JSON.parse(row.properties) as unknown) }],
-      meta: { total: 1 },
-    });
+    const { id } = parseParams(req, requestPath);
+    const row = found(await deps.repos.buildRequests.get(id), `build request ${id}`);
+    sendPage(res, 'buildrequests', [presentBuildRequest(deps, row)], 1);
   });
   return r;
 }

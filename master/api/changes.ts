@@ -1,11 +1,15 @@
 import { Router, type Response } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { ChangeRow } from '../db/entities.ts';
+import type { Change, ChangeAdded } from '../../protocol/api-types.ts';
 import { requireToken } from './auth.ts';
-import { fieldsOf, found, idParam, parseBody, seconds, selectFields } from './params.ts';
+import { fieldsOf, found, idPath, parseBody, parseParams } from './params.ts';
+import { seconds, sendPage } from './respond.ts';
+import { z } from 'zod';
+import { parseJson } from '../../core/parse-json.ts';
 import { changeInputSchema } from '../changes/change.ts';
 
-export function serializeChange(c: ChangeRow) {
+export function presentChange(c: ChangeRow): Change {
   return {
     changeid: c.id,
     repository: c.repository,
@@ -13,7 +17,7 @@ export function serializeChange(c: ChangeRow) {
     revision: c.revision,
     author: c.author,
     comments: c.comments,
-    files: JSON.parse(c.files) as string[],
+    files: parseJson(c.files, paths, `change ${c.id}'s files`),
     project: c.project,
     category: c.category,
     when_timestamp: seconds(c.when_timestamp),
@@ -21,32 +25,38 @@ export function serializeChange(c: ChangeRow) {
   };
 }
 
+const paths = z.array(z.string());
+const changePath = idPath('change id');
+const requestPath = idPath('build request id');
+const buildPath = idPath('build id');
+
 export function changesRouter(deps: ApiDeps): Router {
   const r = Router();
   const page = (res: Response, query: Record<string, unknown>, { rows, total }: { rows: ChangeRow[]; total: number }) =>
-    res.json({ changes: selectFields(rows.map(serializeChange), fieldsOf(query)), meta: { total } });
+    sendPage(res, 'changes', rows.map(presentChange), total, fieldsOf(query));
 
   r.get('/changes', async (req, res) => page(res, req.query, await deps.repos.changes.query(req.query)));
   r.get('/changes/:id', async (req, res) => {
-    const id = idParam(req.params.id as string, 'change id');
+    const { id } = parseParams(req, changePath);
     const change = found(await deps.repos.changes.get(id), `change ${id}`);
-    res.json({ changes: [serializeChange(change)], meta: { total: 1 } });
+    sendPage(res, 'changes', [presentChange(change)], 1);
   });
   r.get('/buildrequests/:id/changes', async (req, res) => {
-    const id = idParam(req.params.id as string, 'build request id');
+    const { id } = parseParams(req, requestPath);
     found(await deps.repos.buildRequests.get(id), `build request ${id}`);
     page(res, req.query, await deps.repos.changes.ofBuildRequest(id, req.query));
   });
   r.get('/builds/:id/changes', async (req, res) => {
-    const id = idParam(req.params.id as string, 'build id');
+    const { id } = parseParams(req, buildPath);
     const build = found(await deps.repos.builds.get(id), `build ${id}`);
     page(res, req.query, await deps.repos.changes.ofBuildRequest(build.buildrequestid, req.query));
   });
   // Buildbot's base change hook, in JSON: a CI system, a repository's post-receive hook or a script posts here.
   r.post('/changes', requireToken(deps.authTokens), async (req, res) => {
-    const change = parseBody(changeInputSchema, req.body);
+    const change = parseBody(req, changeInputSchema);
     const [changeid] = await deps.actions.addChanges([change]);
-    res.status(201).json({ changeid });
+    if (changeid === undefined) throw new Error('storing a change gave no id');
+    res.status(201).json({ changeid } satisfies ChangeAdded);
   });
   return r;
 }

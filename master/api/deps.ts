@@ -1,20 +1,10 @@
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { AgentRegistry } from '../agents/agent-registry.ts';
-import type { PropertyValue } from '../../steps/properties/properties.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { LinkMaker } from '../../metrics/links.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';
-import type { ChangeInput } from '../changes/change.ts';
-
-/** What the API may do besides reading: implemented by the master, replaceable in tests. */
-export interface BuildActions {
-  force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
-  stop(buildid: number, reason: string): Promise<void>;
-  rebuild(buildid: number, reason: string): Promise<number>;
-  /** Stores changes (all or none) and hands them to the change schedulers; returns their ids. */
-  addChanges(changes: ChangeInput[]): Promise<number[]>;
-}
+import type { BuildActions } from '../build/build-actions.ts';
 
 export interface ApiDeps {
   repos: Repositories;

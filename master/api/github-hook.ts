@@ -12,9 +12,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
-import { parseBody } from './params.ts';
-import { PayloadTooLargeError, UnauthorizedError, UnprocessableError, UnsupportedMediaTypeError } from '../../core/errors/index.ts';
-import { changeInputSchema } from '../changes/change.ts';
+import type { GithubHookAnswer } from '../../protocol/api-types.ts';
+import { checkBodyValue, parseBodyValue } from './params.ts';
+import { httpErrorFields } from './error-middleware.ts';
+import {
+  BadRequestError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnprocessableError,
+  UnsupportedMediaTypeError,
+} from '../../core/errors/index.ts';
+import { changeInputSchema, type ChangeInput } from '../changes/change.ts';
 
 export interface GithubHookConfig {
   secret: string;
@@ -45,20 +53,15 @@ const pushEvent = z.object({
   head_commit: commit.nullable().optional(),
 });
 
-function inCommit<T>(index: number, id: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (e) {
-    if (!(e instanceof UnprocessableError)) throw e;
-    const details = (e.details as { path: string; message: string }[]).map((d) => ({
-      ...d,
-      path: `commits[${index}].${d.path === 'revision' ? 'id' : d.path}`,
-    }));
-    throw new UnprocessableError(
-      `commit ${JSON.stringify(id.slice(0, 100))}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
-      details,
-    );
-  }
+/** A commit, checked like a posted change; a problem is named by the commit's place in `commits` and its id. */
+function commitChange(index: number, id: string, change: unknown): ChangeInput {
+  const checked = checkBodyValue(changeInputSchema, change);
+  if (checked.ok) return checked.data;
+  const details = checked.issues.map((d) => ({ ...d, path: `commits[${index}].${d.path === 'revision' ? 'id' : d.path}` }));
+  throw new UnprocessableError(
+    `commit ${JSON.stringify(id.slice(0, 100))}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`,
+    details,
+  );
 }
 
 /** True when `signature` (the header's value) is `sha256=` and the HMAC of `body` under `secret`. */
@@ -76,7 +79,7 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
   const body: RequestHandler = (req, res, next) =>
     raw(req, res, (err?: unknown) =>
       next(
-        (err as { type?: string } | undefined)?.type === 'entity.too.large'
+        httpErrorFields(err).type === 'entity.too.large'
           ? new PayloadTooLargeError('request body is larger than the limit (web.changeHooks.github.maxBodyBytes)')
           : err,
       ),
@@ -89,44 +92,44 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
     if (!req.is('application/json')) {
       throw new UnsupportedMediaTypeError("set the webhook's content type to application/json on GitHub");
     }
+    const ignore = (why: string) => res.json({ ignored: why } satisfies GithubHookAnswer);
     const event = req.get('x-github-event') ?? '';
     const delivery = req.get('x-github-delivery');
-    if (delivery && handled.has(delivery)) return res.json({ ignored: `delivery ${delivery} was already handled` });
-    if (event === 'ping') return res.json({ ok: true });
-    if (event !== 'push') return res.json({ ignored: `event "${event}" is not handled (only push)` });
+    if (delivery && handled.has(delivery)) return ignore(`delivery ${delivery} was already handled`);
+    if (event === 'ping') return res.json({ ok: true } satisfies GithubHookAnswer);
+    if (event !== 'push') return ignore(`event "${event}" is not handled (only push)`);
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch (e) {
-      return res.status(400).json({ error: { code: 'BAD_REQUEST', message: `body is not JSON: ${(e as Error).message}` } });
+      throw new BadRequestError(`body is not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const push = parseBody(pushEvent, json);
-    if (!push.ref.startsWith('refs/heads/')) return res.json({ ignored: `${push.ref} is not a branch` });
-    if (push.deleted) return res.json({ ignored: `${push.ref} was deleted` });
+    const push = parseBodyValue(pushEvent, json);
+    if (!push.ref.startsWith('refs/heads/')) return ignore(`${push.ref} is not a branch`);
+    if (push.deleted) return ignore(`${push.ref} was deleted`);
     const branch = push.ref.slice('refs/heads/'.length);
     const distinct = push.commits.filter((c) => c.distinct);
     const commits = distinct.length > 0 ? distinct : push.head_commit ? [push.head_commit] : [];
     // Checked as a posted change is (422 names the field), all before any is stored.
     // A commit that breaks the rules is named by its place in `commits` and its id.
     const changes = commits.map((c, i) =>
-      inCommit(i, c.id, () =>
-        parseBody(changeInputSchema, {
-          repository: push.repository[hook.repositoryUrl],
-          branch,
-          revision: c.id,
-          author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
-          comments: c.message.slice(0, 100_000),
-          files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
-          project: push.repository.full_name.slice(0, 200),
-          category: 'push',
-          ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
-        }),
-      ),
+      commitChange(i, c.id, {
+        repository: push.repository[hook.repositoryUrl],
+        branch,
+        revision: c.id,
+        author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
+        comments: c.message.slice(0, 100_000),
+        files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
+        project: push.repository.full_name.slice(0, 200),
+        category: 'push',
+        ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
+      }),
     );
     // Taken before storing, so a redelivery arriving meanwhile is not stored twice; given back on failure.
     if (delivery) {
       handled.add(delivery);
-      if (handled.size > REMEMBERED_DELIVERIES) handled.delete(handled.values().next().value as string);
+      const oldest = handled.values().next();
+      if (handled.size > REMEMBERED_DELIVERIES && !oldest.done) handled.delete(oldest.value);
     }
     let changeids: number[];
     try {
@@ -135,7 +138,7 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
       if (delivery) handled.delete(delivery);
       throw e;
     }
-    res.status(201).json({ changeids });
+    res.status(201).json({ changeids } satisfies GithubHookAnswer);
   });
   return r;
 }

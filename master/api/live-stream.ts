@@ -50,7 +50,7 @@ export class LiveStream {
       for (const c of this.clients) if (c.logs.has(event.data.logid)) this.send(c, { type: 'event', event: 'log.gap', data: event.data });
       return;
     }
-    if ((BROADCAST as string[]).includes(event.name)) this.broadcast(event.name, event.data);
+    if (BROADCAST.some((name) => name === event.name)) this.sendAll(event.name, event.data);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
@@ -88,6 +88,11 @@ export class LiveStream {
   }
 
   private broadcast<K extends EventName>(event: K, data: DomainEvents[K]): void {
+    this.sendAll(event, data);
+  }
+
+  /** Also for events of other masters, which arrive checked only as far as the fan-out checks them. */
+  private sendAll(event: string, data: unknown): void {
     for (const c of this.clients) this.send(c, { type: 'event', event, data });
   }
 

@@ -1,10 +1,12 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import type { LogRow } from '../db/entities.ts';
-import { fieldsOf, found, idParam, selectFields } from './params.ts';
-import { BadRequestError } from '../../core/errors/index.ts';
+import type { Log } from '../../protocol/api-types.ts';
+import { bound, fieldsOf, found, idPath, parseParams, parseQuery } from './params.ts';
+import { sendPage } from './respond.ts';
 
-export function serializeLog(l: LogRow) {
+export function presentLog(l: LogRow): Log {
   return {
     logid: l.id,
     stepid: l.stepid,
@@ -17,39 +19,38 @@ export function serializeLog(l: LogRow) {
   };
 }
 
+const stepPath = idPath('step id');
+const logPath = idPath('log id');
+/** A page of a log's lines; other parameters are ignored. */
+const linesQuery = z.object({ offset: bound('offset', 1e9).default(0), limit: bound('limit', 10_000).default(1000) });
+
 export function logsRouter(deps: ApiDeps): Router {
   const r = Router();
+  const findLog = async (params: { params: unknown }) => {
+    const { id } = parseParams(params, logPath);
+    return found(await deps.repos.logs.get(id), `log ${id}`);
+  };
   r.get('/steps/:id/logs', async (req, res) => {
-    const stepid = idParam(req.params.id as string, 'step id');
+    const { id: stepid } = parseParams(req, stepPath);
     found(await deps.repos.steps.get(stepid), `step ${stepid}`);
     const { rows, total } = await deps.repos.logs.query(req.query, { stepid });
-    res.json({ logs: selectFields(rows.map(serializeLog), fieldsOf(req.query)), meta: { total } });
+    sendPage(res, 'logs', rows.map(presentLog), total, fieldsOf(req.query));
   });
   r.get('/logs/:id', async (req, res) => {
-    const log = found(await deps.repos.logs.get(idParam(req.params.id as string, 'log id')), `log ${req.params.id as string}`);
-    res.json({ logs: [serializeLog(log)], meta: { total: 1 } });
+    sendPage(res, 'logs', [presentLog(await findLog(req))], 1);
   });
   /** Lines of a log, a page at a time (Buildbot's logchunks shape), decoded as UTF-8 for display. */
   r.get('/logs/:id/contents', async (req, res) => {
-    const log = found(await deps.repos.logs.get(idParam(req.params.id as string, 'log id')), `log ${req.params.id as string}`);
-    const num = (name: string, def: number, max: number) => {
-      const v = req.query[name];
-      if (v === undefined) return def;
-      if (typeof v !== 'string' || !/^\d{1,9}$/.test(v) || Number(v) > max)
-        throw new BadRequestError(`${name} must be an integer from 0 to ${max}`);
-      return Number(v);
-    };
-    const offset = num('offset', 0, 1e9);
-    const { lines, total } = await deps.repos.logs.lines(log, offset, num('limit', 1000, 10_000));
-    res.json({
-      logchunks: lines.length > 0 ? [{ logid: log.id, firstline: offset, content: lines.map((l) => l.toString('utf8')).join('\n') }] : [],
-      meta: { total },
-    });
+    const log = await findLog(req);
+    const { offset, limit } = parseQuery(req, linesQuery);
+    const { lines, total } = await deps.repos.logs.lines(log, offset, limit);
+    const content = lines.map((l) => l.toString('utf8')).join('\n');
+    sendPage(res, 'logchunks', lines.length > 0 ? [{ logid: log.id, firstline: offset, content }] : [], total);
   });
 
   /** The log's bytes exactly as the command wrote them, streamed a page of chunks at a time. */
   r.get('/logs/:id/raw', async (req, res) => {
-    const log = found(await deps.repos.logs.get(idParam(req.params.id as string, 'log id')), `log ${req.params.id as string}`);
+    const log = await findLog(req);
     res.status(200);
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.setHeader('X-Content-Type-Options', 'nosniff');

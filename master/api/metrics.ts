@@ -4,91 +4,103 @@
  * points with their regression baseline.
  */
 import { Router } from 'express';
-import type { SeriesFilter } from '../../metrics/series-filter.ts';
+import { z } from 'zod';
+import { STANDARD_TAGS, type SeriesFilter, type StandardTag } from '../../metrics/series-filter.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
 import { regressionScore } from '../../metrics/regression.ts';
 import { seriesBaseline } from '../../metrics/baseline.ts';
 import { seriesName } from '../../metrics/capture-options.ts';
 import { BadRequestError, NotFoundError } from '../../core/errors/index.ts';
+import type * as Api from '../../protocol/api-types.ts';
 import type { ApiDeps } from './deps.ts';
-import { found, idParam } from './params.ts';
+import { bound, found, idPath, parseParams, parseQuery, single } from './params.ts';
 
-const FILTER_KEYS = ['builder', 'step', 'agent', 'result'] as const;
+const seriesPath = z.object({
+  series: z.string().refine((s) => seriesName.safeParse(s).success, {
+    error: (issue) => `"${String(issue.input)}" is not a valid series name`,
+  }),
+});
+const seriesListQuery = z.strictObject({ builder: single('builder').optional(), step: single('step').optional() });
+const PAGE_PARAMS = ['limit', 'offset', 'order'];
+const pointsQuery = z.object({
+  limit: bound('limit', 10_000).default(1000),
+  offset: bound('offset', 1e9).default(0),
+  order: z.enum(['time', '-time'], { error: () => 'order must be "time" or "-time"' }).default('time'),
+});
+const buildPath = idPath('build id');
 
-function time(raw: unknown, name: string): number {
-  const v = String(raw);
-  if (/^-?\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new BadRequestError(`${name} must be epoch seconds or an ISO 8601 time, got "${v}"`);
+function time(raw: string, name: string): number {
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Math.round(Number(raw) * 1000);
+  const t = Date.parse(raw);
+  if (Number.isNaN(t)) throw new BadRequestError(`${name} must be epoch seconds or an ISO 8601 time, got "${raw}"`);
   return t;
 }
 
+const isStandardTag = (key: string): key is StandardTag => STANDARD_TAGS.some((t) => t === key);
+
+/**
+ * The points a query asks for. Parsed by hand, not by a schema: `tag.<name>` keys are the user's own,
+ * so the parameters are not a fixed set.
+ */
 export function parseSeriesFilter(series: string, query: Record<string, unknown>, extra: string[] = []): SeriesFilter {
-  if (!seriesName.safeParse(series).success) throw new BadRequestError(`"${series}" is not a valid series name`);
   const filter: SeriesFilter = { series };
   for (const [key, raw] of Object.entries(query)) {
+    if (extra.includes(key)) continue;
     if (typeof raw !== 'string') throw new BadRequestError(`query parameter ${key} must be given once`);
-    if ((FILTER_KEYS as readonly string[]).includes(key)) filter[key as (typeof FILTER_KEYS)[number]] = raw;
+    if (isStandardTag(key)) filter[key] = raw;
     else if (key === 'from') filter.from = time(raw, 'from');
     else if (key === 'to') filter.to = time(raw, 'to');
     else if (key.startsWith('tag.') && key.length > 4) filter.tags = { ...filter.tags, [key.slice(4)]: raw };
-    else if (!extra.includes(key))
-      throw new BadRequestError(`unknown parameter "${key}"`, { allowed: [...FILTER_KEYS, 'from', 'to', 'tag.<name>', ...extra] });
+    else throw new BadRequestError(`unknown parameter "${key}"`, { allowed: [...STANDARD_TAGS, 'from', 'to', 'tag.<name>', ...extra] });
   }
   return filter;
 }
 
-export function serializePoint(p: MetricPoint) {
+export function presentPoint(p: MetricPoint): Api.MetricPoint {
   return { series: p.series, time: p.time / 1e6, value: p.value, tags: p.tags, build_number: p.buildNumber, buildid: p.buildid };
-}
-
-function pageParam(raw: unknown, name: string, def: number, max: number): number {
-  if (raw === undefined) return def;
-  const v = String(raw);
-  if (!/^\d{1,9}$/.test(v) || Number(v) > max) throw new BadRequestError(`${name} must be an integer from 0 to ${max}, got "${v}"`);
-  return Number(v);
 }
 
 export function metricsRouter(deps: ApiDeps): Router {
   const r = Router();
+  const knownSeries = async (params: { params: unknown }, query: Record<string, unknown>, extra: string[] = []) => {
+    const filter = parseSeriesFilter(parseParams(params, seriesPath).series, query, extra);
+    if (!(await deps.metrics.describe(filter.series))) throw new NotFoundError(`series "${filter.series}" not found`);
+    return filter;
+  };
   /** All series; with ?builder= (and ?step=) only those with points for it, with links. */
   r.get('/metrics', async (req, res) => {
-    const { builder, step, ...rest } = req.query;
-    const unknown = Object.keys(rest)[0];
-    if (unknown !== undefined) throw new BadRequestError(`unknown parameter "${unknown}"`, { allowed: ['builder', 'step'] });
-    if ((builder !== undefined && typeof builder !== 'string') || (step !== undefined && typeof step !== 'string'))
-      throw new BadRequestError('builder and step are given once');
+    const { builder, step } = parseQuery(req, seriesListQuery);
     let series = await deps.metrics.listSeries();
     if (builder !== undefined || step !== undefined) {
       const present = new Set(await deps.metrics.seriesWith({ ...(builder ? { builder } : {}), ...(step ? { step } : {}) }));
       series = series.filter((s) => present.has(s.series));
     }
-    const metrics = series.map((s) => ({ ...s, links: deps.links.series(s.series, builder) }));
-    res.json({ metrics, meta: { total: metrics.length } });
+    const metrics = series.map((s): Api.MetricSeries => ({
+      series: s.series,
+      kind: s.kind,
+      unit: s.unit,
+      tagKeys: s.tagKeys,
+      links: deps.links.series(s.series, builder),
+    }));
+    res.json({ metrics, meta: { total: metrics.length } } satisfies Api.MetricSeriesPage);
   });
   r.get('/metrics/:series/summary', async (req, res) => {
-    const filter = parseSeriesFilter(req.params.series as string, req.query);
-    if (!(await deps.metrics.describe(filter.series))) throw new NotFoundError(`series "${filter.series}" not found`);
-    res.json({ summary: await deps.metrics.getSummary(filter) });
+    const filter = await knownSeries(req, req.query);
+    res.json({ summary: await deps.metrics.getSummary(filter) } satisfies Api.SummaryAnswer);
   });
   r.get('/metrics/:series/points', async (req, res) => {
-    const { limit, offset, order, ...rest } = req.query;
-    const filter = parseSeriesFilter(req.params.series as string, rest);
-    if (!(await deps.metrics.describe(filter.series))) throw new NotFoundError(`series "${filter.series}" not found`);
-    if (order !== undefined && order !== 'time' && order !== '-time') throw new BadRequestError('order must be "time" or "-time"');
-    const page = await deps.metrics.points(filter, {
-      limit: pageParam(limit, 'limit', 1000, 10_000),
-      offset: pageParam(offset, 'offset', 0, 1e9),
-      order: order === '-time' ? 'desc' : 'asc',
-    });
-    res.json({ points: page.points.map(serializePoint), meta: { total: page.total } });
+    const filter = await knownSeries(req, req.query, PAGE_PARAMS);
+    const { limit, offset, order } = parseQuery(req, pointsQuery);
+    const page = await deps.metrics.points(filter, { limit, offset, order: order === '-time' ? 'desc' : 'asc' });
+    res.json({ points: page.points.map(presentPoint), meta: { total: page.total } } satisfies Api.PointsPage);
   });
   /** A build's points, each with the baseline of its series over the builder's last successful builds. */
   r.get('/builds/:id/metrics', async (req, res) => {
-    const build = found(await deps.repos.builds.get(idParam(req.params.id as string, 'build id')), `build ${req.params.id as string}`);
+    const { id } = parseParams(req, buildPath);
+    const build = found(await deps.repos.builds.get(id), `build ${id}`);
     const builder = deps.builders.find((b) => b.id === build.builderid);
     const points = await deps.metrics.buildPoints(build.id, build.started_at - 1000, (build.complete_at ?? Date.now()) + 60_000);
-    const out = [];
+    const out: Api.BuildMetric[] = [];
     for (const p of points) {
       const baseline = builder
         ? await seriesBaseline(deps.metrics, deps.repos, deps.regressionWindow, p.series, {
@@ -98,9 +110,9 @@ export function metricsRouter(deps: ApiDeps): Router {
             beforeBuildId: build.id,
           })
         : null;
-      out.push({ ...serializePoint(p), baseline, score: baseline ? regressionScore(p.value, baseline) : null });
+      out.push({ ...presentPoint(p), baseline, score: baseline ? regressionScore(p.value, baseline) : null });
     }
-    res.json({ metrics: out, meta: { total: out.length, window: deps.regressionWindow } });
+    res.json({ metrics: out, meta: { total: out.length, window: deps.regressionWindow } } satisfies Api.BuildMetricsPage);
   });
   return r;
 }

@@ -1,10 +1,12 @@
 import { Router } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { StepRow } from '../db/entities.ts';
-import { fieldsOf, found, idParam, seconds, selectFields } from './params.ts';
-import { resultName, type Result } from '../../core/results.ts';
+import type { Step } from '../../protocol/api-types.ts';
+import { resultName } from '../../core/results.ts';
+import { fieldsOf, found, idPath, parseParams } from './params.ts';
+import { seconds, sendPage } from './respond.ts';
 
-export function serializeStep(s: StepRow) {
+export function presentStep(s: StepRow): Step {
   return {
     stepid: s.id,
     buildid: s.buildid,
@@ -14,27 +16,31 @@ export function serializeStep(s: StepRow) {
     complete_at: seconds(s.complete_at),
     complete: s.complete_at !== null,
     results: s.results,
-    result: resultName(s.results as Result | null),
+    result: resultName(s.results),
     state_string: s.state_string,
     hidden: s.hidden,
   };
 }
 
+const buildPath = idPath('build id');
+const stepPath = idPath('step id');
+
 export function stepsRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/builds/:id/steps', async (req, res) => {
-    const buildid = idParam(req.params.id as string, 'build id');
+    const { id: buildid } = parseParams(req, buildPath);
     found(await deps.repos.builds.get(buildid), `build ${buildid}`);
     const { rows, total } = await deps.repos.steps.query(req.query, { buildid });
-    res.json({ steps: selectFields(rows.map(serializeStep), fieldsOf(req.query)), meta: { total } });
+    sendPage(res, 'steps', rows.map(presentStep), total, fieldsOf(req.query));
   });
   r.get('/steps', async (req, res) => {
     const { rows, total } = await deps.repos.steps.query(req.query);
-    res.json({ steps: selectFields(rows.map(serializeStep), fieldsOf(req.query)), meta: { total } });
+    sendPage(res, 'steps', rows.map(presentStep), total, fieldsOf(req.query));
   });
   r.get('/steps/:id', async (req, res) => {
-    const step = found(await deps.repos.steps.get(idParam(req.params.id as string, 'step id')), `step ${req.params.id as string}`);
-    res.json({ steps: [serializeStep(step)], meta: { total: 1 } });
+    const { id } = parseParams(req, stepPath);
+    const step = found(await deps.repos.steps.get(id), `step ${id}`);
+    sendPage(res, 'steps', [presentStep(step)], 1);
   });
   return r;
 }

@@ -1,10 +1,12 @@
 /**
  * Ending builds nobody will finish: those a dead previous run of this master left running, and
  * those whose runner failed. Each ends EXCEPTION with its unfinished steps, and its request is
- * completed. Writes are retried through a database outage, or the build would look "running".
+ * completed. Writes are retried through a database outage, or the build would look "running"; a
+ * write the database refuses (a constraint, a bad query) fails at once.
  */
 import type { Repositories } from '../db/repositories.ts';
-import { retryWrite } from '../db/retry.ts';
+import { retry } from '../../core/retry.ts';
+import { isTransientError } from '../../core/transient-error.ts';
 import type { Logger } from '../../core/logger.ts';
 import { Results } from '../../core/results.ts';
 
@@ -15,17 +17,14 @@ export async function endAsException(
   states: { build: string; step: string },
   now: () => number,
 ): Promise<void> {
+  const land = <T>(write: () => Promise<T>) => retry(write, { isRetryable: isTransientError });
   if (build) {
-    await retryWrite(() => repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.build }), {
-      what: 'end the build',
-    });
-    for (const step of await retryWrite(() => repos.steps.incompleteOfBuild(build.id), { what: 'find its steps' })) {
-      await retryWrite(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.step }), {
-        what: 'end a step',
-      });
+    await land(() => repos.builds.update(build.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.build }));
+    for (const step of await land(() => repos.steps.incompleteOfBuild(build.id))) {
+      await land(() => repos.steps.update(step.id, { results: Results.EXCEPTION, complete_at: now(), state_string: states.step }));
     }
   }
-  await retryWrite(() => repos.buildRequests.complete(buildrequestid, Results.EXCEPTION, now()), { what: 'complete the request' });
+  await land(() => repos.buildRequests.complete(buildrequestid, Results.EXCEPTION, now()));
 }
 
 /** Ends what a dead previous run of this master left behind; requests it claimed but never started go back to the queue. */

@@ -3,10 +3,15 @@
  *
  * States:  created -> running -> finished
  *                     running -> stopping -> finished      (stop() while running)
- * created: nothing stored yet. run() stores the build (next number), then each step in order:
- * a step is skipped once the build is terminated (haltOnFailure, EXCEPTION, RETRY, CANCELLED) unless
- * it is alwaysRun. finished: result, times and properties stored; the request completed, or released
- * for another try when the result is RETRY (the agent was lost).
+ * created: run() not called yet; a stop() now only records its reason, and run() then goes
+ *   running -> stopping at once (only alwaysRun steps run).
+ * running: run() stores the build (next number), then runs each step in order: a step is skipped
+ *   once the build is terminated (haltOnFailure, EXCEPTION, RETRY, CANCELLED) unless it is alwaysRun.
+ * stopping: the running command's process group is killed; the result will be CANCELLED.
+ * finished: result, times and properties stored; the request completed, or released for another
+ *   try when the result is RETRY (the agent was lost).
+ * Transitions go through begin()/stop()/finish(), which check the state they leave: a second run()
+ * throws InvalidStateError; a stop() when stopping or finished does nothing (it may race the end).
  */
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { BuildRequestRow, BuildRow } from '../db/entities.ts';
@@ -16,14 +21,18 @@ import type { Logger } from '../../core/logger.ts';
 import type { AgentConnection } from '../agents/agent-connection.ts';
 import type { Step, StepOutcome } from '../../steps/step.ts';
 import { applyStepResult, resultName, Results, type Result } from '../../core/results.ts';
-import { Properties, type PropertyValue } from '../../steps/properties/properties.ts';
+import { parsePropertyValues, Properties } from '../../steps/properties/properties.ts';
+import { errorMessage } from '../../core/error-message.ts';
+import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { StepRuntime } from './step-runtime.ts';
-import { retryWrite } from '../db/retry.ts';
+import { retry } from '../../core/retry.ts';
+import { isTransientError } from '../../core/transient-error.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { Triggerer } from './triggerer.ts';
 
-export type BuildState = 'created' | 'running' | 'stopping' | 'finished';
+export const BuildStates = { created: 'created', running: 'running', stopping: 'stopping', finished: 'finished' } as const;
+export type BuildState = (typeof BuildStates)[keyof typeof BuildStates];
 
 export interface BuildDeps {
   repos: Repositories;
@@ -39,9 +48,12 @@ export interface BuildDeps {
 }
 
 export class Build {
-  state: BuildState = 'created';
-  row: BuildRow | null = null;
+  private current: BuildState = BuildStates.created;
+  private stored: BuildRow | null = null;
+  /** Aborted by stop(): steps and the running command see it. */
   private readonly abort = new AbortController();
+  /** The signal of the alwaysRun step running after a stop; a second stop() aborts it. */
+  private cleanupAbort: AbortController | null = null;
   private readonly landWrite: <T>(what: string, write: () => Promise<T>) => Promise<T>;
   private stopReason: string | null = null;
 
@@ -55,19 +67,59 @@ export class Build {
     this.landWrite = landWriteFactory(deps.log);
   }
 
+  get state(): BuildState {
+    return this.current;
+  }
+
+  /** The build's row once run() stored it (kept up to date with what run() writes); null before. */
+  get row(): BuildRow | null {
+    return this.stored;
+  }
+
   /** Asks the build to stop: the running command's process group is killed, the build is CANCELLED. */
   stop(reason: string): void {
-    if (this.state === 'finished' || this.state === 'stopping') return;
-    this.stopReason = reason;
-    if (this.state === 'running') this.state = 'stopping';
-    this.abort.abort();
+    switch (this.current) {
+      case BuildStates.created:
+        this.stopReason = reason;
+        this.abort.abort();
+        return;
+      case BuildStates.running:
+        this.stopReason = reason;
+        this.current = BuildStates.stopping;
+        this.abort.abort();
+        return;
+      case BuildStates.stopping:
+        // Asked again (as Buildbot's stopBuild): the alwaysRun step running after the first stop is interrupted too.
+        this.cleanupAbort?.abort();
+        return;
+      case BuildStates.finished:
+        return; // raced the build's end: nothing left to stop
+      default: {
+        const never: never = this.current;
+        throw new InvalidStateError('Build', String(never), 'stop');
+      }
+    }
+  }
+
+  /** created -> running (-> stopping at once when stop() came first). run() happens once. */
+  private begin(): void {
+    if (this.current !== BuildStates.created) throw new InvalidStateError('Build', this.current, 'run again');
+    this.current = this.stopReason === null ? BuildStates.running : BuildStates.stopping;
+  }
+
+  /** running | stopping -> finished, once everything is stored. */
+  private finish(): void {
+    if (this.current !== BuildStates.running && this.current !== BuildStates.stopping)
+      throw new InvalidStateError('Build', this.current, 'finish');
+    this.current = BuildStates.finished;
   }
 
   async run(hooks: { onStarted?: (row: BuildRow) => void } = {}): Promise<BuildRow> {
+    this.begin();
     const { repos, bus, now } = this.deps;
     const props = new Properties({}, this.deps.secrets);
-    props.setAll(this.builder.properties as Record<string, PropertyValue>, 'Builder');
-    props.setAll(JSON.parse(this.request.properties) as Record<string, PropertyValue>, 'Scheduler');
+    props.setAll(this.builder.properties, 'Builder');
+    props.setAll(parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`), 'Scheduler');
     props.set('buildername', this.builder.name, 'Builder');
     props.set('agentname', this.agent.name, 'Agent');
     props.set('reason', this.request.reason, 'Scheduler');
@@ -82,9 +134,8 @@ export class Build {
       state_string: 'starting',
       properties: JSON.stringify(props.toJSON()),
     });
-    this.row = row;
+    this.stored = row;
     props.set('buildnumber', row.number, 'Build');
-    if (this.state === 'created') this.state = 'running';
     hooks.onStarted?.(row);
     bus.publish('build.started', {
       buildid: row.id,
@@ -122,7 +173,7 @@ export class Build {
       await this.landWrite('complete the request', () => repos.buildRequests.complete(this.request.id, result, complete));
       bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
     }
-    this.state = 'finished';
+    this.finish();
     bus.publish('build.finished', {
       buildid: row.id,
       builderid: this.builderid,
@@ -141,7 +192,8 @@ export class Build {
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
-    const signal = this.abort.signal.aborted && step.alwaysRun ? new AbortController().signal : this.abort.signal;
+    if (this.abort.signal.aborted && step.alwaysRun) this.cleanupAbort = new AbortController();
+    const signal = this.abort.signal.aborted && step.alwaysRun && this.cleanupAbort ? this.cleanupAbort.signal : this.abort.signal;
     const runtime = new StepRuntime(
       {
         repos,
@@ -169,7 +221,7 @@ export class Build {
       this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: String(e) });
       // Best effort: when the database is what failed, the error log cannot be written either.
       await runtime.writeErrorLog(e).catch(() => {});
-      outcome = { result: Results.EXCEPTION, stateString: `exception: ${(e as Error).message ?? String(e)}`.slice(0, 500) };
+      outcome = { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}`.slice(0, 500) };
     }
     try {
       await runtime.finishLogs();
@@ -201,12 +253,17 @@ export class Build {
   }
 }
 
-/** A write that ends a step or build: retried through a database outage (see master/db/retry.ts). */
+/**
+ * A write that ends a step or build: retried through a database outage (core/retry.ts), or the build
+ * would stay "running"; a write the database refuses (a constraint, a bad query) fails at once.
+ */
 function landWriteFactory(log: Logger) {
   return <T>(what: string, write: () => Promise<T>) =>
-    retryWrite(write, {
-      what,
-      onRetry: (e, attempt) => attempt === 1 && log.warn(`database unavailable; retrying to ${what}`, { error: String(e) }),
+    retry(write, {
+      isRetryable: isTransientError,
+      onRetry: (e, attempt) => {
+        if (attempt === 1) log.warn(`database unavailable; retrying to ${what}`, { error: String(e) });
+      },
     });
 }
 

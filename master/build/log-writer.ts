@@ -40,14 +40,13 @@ export class LogWriter {
   append(stream: Stream, data: Buffer): Promise<void> {
     if (this.failed !== null) return Promise.reject(this.failed);
     if (data.length === 0) return Promise.resolve();
-    let last = this.pending[this.pending.length - 1];
-    if (!last || last.stream !== stream || last.bytes >= this.options.chunkBytes) {
-      last = { stream, parts: [], bytes: 0, waiters: [] };
-      this.pending.push(last);
-    }
-    last.parts.push(data);
-    last.bytes += data.length;
-    const stored = new Promise<void>((resolve, reject) => (last as Pending).waiters.push({ resolve, reject }));
+    const tail = this.pending[this.pending.length - 1];
+    const run: Pending =
+      tail && tail.stream === stream && tail.bytes < this.options.chunkBytes ? tail : { stream, parts: [], bytes: 0, waiters: [] };
+    if (run !== tail) this.pending.push(run);
+    run.parts.push(data);
+    run.bytes += data.length;
+    const stored = new Promise<void>((resolve, reject) => run.waiters.push({ resolve, reject }));
     this.schedule();
     return stored;
   }
@@ -95,7 +94,8 @@ export class LogWriter {
       for (const w of run.waiters) w.resolve();
       return;
     }
-    let content = run.parts.length === 1 ? (run.parts[0] as Buffer) : Buffer.concat(run.parts, run.bytes);
+    const [first] = run.parts;
+    let content = first !== undefined && run.parts.length === 1 ? first : Buffer.concat(run.parts, run.bytes);
     const max = this.options.maxBytes ?? Infinity;
     const room = max - this.log.num_bytes;
     const overflow = content.length > room;

@@ -42,10 +42,14 @@ export class SecretMasker {
 
   /** Masks every string inside a JSON-like value. */
   maskValue<T>(value: T): T {
-    if (this.empty) return value;
-    if (typeof value === 'string') return this.maskText(value) as T;
-    if (Array.isArray(value)) return value.map((v) => this.maskValue(v)) as T;
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskValue(v)])) as T;
+    // Masking keeps the shape (a string stays a string, an object the same keys): the one cast here says so.
+    return this.empty ? value : (this.maskUnknown(value) as T);
+  }
+
+  private maskUnknown(value: unknown): unknown {
+    if (typeof value === 'string') return this.maskText(value);
+    if (Array.isArray(value)) return value.map((v: unknown) => this.maskUnknown(v));
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskUnknown(v)]));
     return value;
   }
 

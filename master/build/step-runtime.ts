@@ -1,4 +1,16 @@
-/** The StepContext a running step gets: commands on the build's agent, logs, properties. */
+/**
+ * The StepContext a running step gets: commands on the build's agent, logs, properties.
+ *
+ * States: running -> finishing -> finished
+ * running: the step starts commands, adds and writes logs, sets its state string, captures data and
+ *   triggers builds.
+ * finishing: the build called finishLogs() (once, after the step's run ended): every open log is
+ *   being completed.
+ * finished: every log complete (or failed to be).
+ * From finishing on, anything that would write (a command, a log, command output, data, a state
+ * string, a trigger) is refused with InvalidStateError: a step that left work running finds out,
+ * and nothing lands in a finished step. Reads (properties, regression, waitFor) work in any state.
+ */
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { StepRow } from '../db/entities.ts';
 import type { Repositories } from '../db/repositories.ts';
@@ -7,13 +19,17 @@ import type { AgentConnection } from '../agents/agent-connection.ts';
 import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRequest } from '../../steps/step-context.ts';
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
-import { LogWriter } from './log-writer.ts';
+import { LogWriter, type Stream } from './log-writer.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { CaptureOptions } from '../../metrics/capture-options.ts';
 import { regressionScore, type Baseline } from '../../metrics/regression.ts';
+import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
+
+export const StepRuntimeStates = { running: 'running', finishing: 'finishing', finished: 'finished' } as const;
+export type StepRuntimeState = (typeof StepRuntimeStates)[keyof typeof StepRuntimeStates];
 
 export interface StepRuntimeDeps {
   repos: Repositories;
@@ -33,12 +49,18 @@ export interface StepRuntimeDeps {
 }
 
 export class StepRuntime implements StepContext {
-  private readonly writers = new Map<string, LogWriter>();
+  private current: StepRuntimeState = StepRuntimeStates.running;
+  /** The step's logs by name, made on first use. */
+  private readonly logWriters = new Map<string, LogWriter>();
 
   constructor(
     private readonly deps: StepRuntimeDeps,
     private readonly step: StepRow,
   ) {}
+
+  get state(): StepRuntimeState {
+    return this.current;
+  }
 
   get builderName(): string {
     return this.deps.builder.name;
@@ -57,6 +79,7 @@ export class StepRuntime implements StepContext {
   }
 
   async runCommand(request: CommandRequest): Promise<CommandResult> {
+    this.expectRunning('start a command');
     if (this.deps.signal.aborted) return { exitCode: null, signal: null, killed: 'cancel', lost: false, durationMs: 0, stdout: '' };
     const writer = await this.writer(request.logName ?? 'stdio', 's');
     const stdout: Buffer[] = [];
@@ -76,16 +99,19 @@ export class StepRuntime implements StepContext {
             stdout.push(data);
             collected += data.length;
           }
-          return writer.append(stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
+          return this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
         },
       },
     );
     const onAbort = () => running.cancel();
-    this.deps.signal.addEventListener('abort', onAbort);
+    // A stop that came while the log was being created has already fired: cancel at once.
+    if (this.deps.signal.aborted) running.cancel();
+    else this.deps.signal.addEventListener('abort', onAbort);
     try {
       const exit = await running.done;
-      for (const stream of ['stdout', 'stderr'] as const) await writer.append(stream === 'stdout' ? 'o' : 'e', masks[stream].end());
-      if (exit.error) await (await this.writer('err.text', 't')).append('h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
+      for (const stream of ['stdout', 'stderr'] as const) await this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].end());
+      if (exit.error)
+        await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
       return {
         exitCode: exit.code,
         signal: exit.signal,
@@ -101,18 +127,24 @@ export class StepRuntime implements StepContext {
   }
 
   async addLog(name: string): Promise<LogHandle> {
+    this.expectRunning(`add log "${name}"`);
     const writer = await this.writer(name, 't');
     return {
-      append: (text) => writer.append('o', this.deps.masker.maskBuffer(Buffer.from(text))),
-      finish: () => writer.finish(),
+      append: (text) => this.append(writer, 'o', this.deps.masker.maskBuffer(Buffer.from(text))),
+      finish: async () => {
+        this.expectRunning(`finish log "${name}"`);
+        await writer.finish();
+      },
     };
   }
 
   async setStateString(text: string): Promise<void> {
+    this.expectRunning('set the state string');
     await this.deps.repos.steps.update(this.step.id, { state_string: text });
   }
 
   async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<void> {
+    this.expectRunning(`capture "${name}"`);
     const tracking = this.deps.builder.metrics.find((t) => t.type === 'customStep' && t.step === this.step.name);
     const series = this.seriesName(name);
     await this.deps.metrics.capture(series, value, {
@@ -140,6 +172,7 @@ export class StepRuntime implements StepContext {
   }
 
   async trigger(schedulerName: string, properties: Record<string, unknown>): Promise<TriggeredRequest[]> {
+    this.expectRunning(`trigger "${schedulerName}"`);
     // The triggered builds build the same changes as this one.
     const changes = await this.deps.repos.changes.ofBuildRequest(this.deps.buildrequestid);
     const reason = `The Triggerable scheduler '${schedulerName}' triggered this build (from ${this.deps.builder.name} #${this.deps.buildNumber})`;
@@ -163,21 +196,44 @@ export class StepRuntime implements StepContext {
     return name === this.step.name ? tracking.series : `${tracking.series}.${name}`;
   }
 
+  /** The exception a step raised, into its `err.text` log; called by the build before finishLogs(). */
   async writeErrorLog(e: unknown): Promise<void> {
     const text = e instanceof Error ? `${e.stack ?? e.message}\n` : `${String(e)}\n`;
-    await (await this.writer('err.text', 't')).append('h', this.deps.masker.maskBuffer(Buffer.from(text)));
+    await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(text)));
   }
 
+  /** running -> finishing -> finished: completes every log still open. Called once, by the build. */
   async finishLogs(): Promise<void> {
-    for (const w of this.writers.values()) if (!w.log.complete) await w.finish();
+    if (this.current !== StepRuntimeStates.running) throw this.refused('finish its logs');
+    this.current = StepRuntimeStates.finishing;
+    try {
+      for (const w of this.logWriters.values()) if (!w.log.complete) await w.finish();
+    } finally {
+      this.current = StepRuntimeStates.finished;
+    }
+  }
+
+  private expectRunning(action: string): void {
+    if (this.current !== StepRuntimeStates.running) throw this.refused(action);
+  }
+
+  private refused(action: string): InvalidStateError {
+    return new InvalidStateError(`step "${this.step.name}" of ${this.deps.builder.name} #${this.deps.buildNumber}`, this.current, action);
+  }
+
+  /** Every write into a log goes through here: none after the step's logs are finishing. */
+  private append(writer: LogWriter, stream: Stream, data: Buffer): Promise<void> {
+    if (this.current !== StepRuntimeStates.running) return Promise.reject(this.refused(`write to log "${writer.log.name}"`));
+    return writer.append(stream, data);
   }
 
   private async writer(name: string, type: 's' | 't'): Promise<LogWriter> {
-    let w = this.writers.get(name);
+    let w = this.logWriters.get(name);
     if (!w) {
+      this.expectRunning(`add log "${name}"`);
       const row = await this.deps.repos.logs.create(this.step.id, name, type);
       w = new LogWriter(row, this.deps.repos.logs, this.deps.bus, { chunkBytes: 256 * 1024, maxBytes: this.deps.logMaxBytes });
-      this.writers.set(name, w);
+      this.logWriters.set(name, w);
     }
     return w;
   }

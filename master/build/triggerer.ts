@@ -11,7 +11,7 @@ import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { TriggeredRequest } from '../../steps/step-context.ts';
 import { ShuttingDownError } from '../../core/errors/index.ts';
-import { Results } from '../../core/results.ts';
+import { Results, type Result } from '../../core/results.ts';
 
 export interface Triggerer {
   trigger(
@@ -66,7 +66,7 @@ export function createTriggerer(
           shutdown.removeEventListener('abort', finish);
           resolve(done);
         };
-        const settle = (buildrequestid: number, results: number) => {
+        const settle = (buildrequestid: number, results: Result) => {
           const r = finished ? undefined : pending.get(buildrequestid);
           if (!r) return;
           r.results = results;

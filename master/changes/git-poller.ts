@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import type { ChangeInput } from './change.ts';
 import { pollerName, type ParsedChangeSource } from './change-source-config.ts';
 import type { Logger } from '../../core/logger.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 const run = promisify(execFile);
 /** Commits turned into changes per branch and poll, newest kept: a huge push does not flood the database. */
@@ -46,7 +47,7 @@ export class GitPoller {
       this.polling = this.poll()
         .then(() => undefined)
         .catch((e: unknown) =>
-          this.log.error('git poller failed', { poller: this.name, repourl: this.config.repourl, error: (e as Error).message }),
+          this.log.error('git poller failed', { poller: this.name, repourl: this.config.repourl, error: errorMessage(e) }),
         )
         .finally(() => {
           this.polling = null;

@@ -12,6 +12,8 @@ import { isStep } from '../../steps/step.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
 import { formatPath } from '../../core/format-path.ts';
 import { describeIssues } from '../../core/zod-issue.ts';
+import { errorMessage } from '../../core/error-message.ts';
+import { isRecord } from '../../core/is-record.ts';
 
 export type CompiledConfig = Omit<ParsedConfig, 'builders'> & { builders: CompiledBuilder[] };
 export type CompiledBuilder = ParsedConfig['builders'][number] & { steps: Step[]; dirname: string };
@@ -45,7 +47,6 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
   };
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
 /** The strings of a list with their own indices (non-strings are the schema's to report). */
@@ -61,7 +62,7 @@ function crossIssues(input: unknown): ConfigIssue[] {
     try {
       parseDbUrl(db);
     } catch (e) {
-      issues.push({ path: 'db.url', message: (e as Error).message });
+      issues.push({ path: 'db.url', message: errorMessage(e) });
     }
   }
   const agents = records(input.agents).map((a) => ({ name: str(a.name) ?? '', labels: strings(a.labels) ?? [] }));
@@ -124,9 +125,11 @@ function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<s
   const triggerable = new Map(schedulers.filter((s) => s.type === 'triggerable').map((s) => [str(s.name), strings(s.builderNames) ?? []]));
   const waitsFor = new Map<string, { to: string[]; at: string }[]>();
   builders.forEach((b, i) => {
-    const steps = isRecord(b.factory) && Array.isArray(b.factory.steps) ? (b.factory.steps as unknown[]) : [];
+    const steps: unknown[] = isRecord(b.factory) && Array.isArray(b.factory.steps) ? b.factory.steps : [];
     steps.forEach((step, j) => {
-      if (!isStep(step) || !isRecord(step.options)) return;
+      if (!isStep(step)) return;
+      const options: unknown = step.options;
+      if (!isRecord(options)) return;
       const at = `builders[${i}].factory.steps[${j}]`;
       step.triggers().forEach((name, k) => {
         const targets = triggerable.get(name);
@@ -135,7 +138,7 @@ function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<s
             path: `${at}.schedulerNames[${k}]`,
             message: `no triggerable scheduler named "${name}" (triggerableScheduler({...}) in schedulers)`,
           });
-        else if ((step.options as { waitForFinish?: unknown }).waitForFinish === true) {
+        else if (options.waitForFinish === true) {
           const from = str(b.name) ?? '';
           waitsFor.set(from, [...(waitsFor.get(from) ?? []), { to: targets, at }]);
         }
@@ -147,8 +150,7 @@ function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<s
       // Breadth-first from the builders this step waits for: does waiting lead back to `from`?
       const seen = new Set<string>();
       const queue = [...edge.to];
-      while (queue.length > 0) {
-        const next = queue.shift() as string;
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
         if (next === from) {
           issues.push({
             path: edge.at,
@@ -178,9 +180,9 @@ function stepIssues(builders: unknown): ConfigIssue[] {
   if (!Array.isArray(builders)) return [];
   const issues: ConfigIssue[] = [];
   builders.forEach((b: unknown, i) => {
-    const factory = (b as { factory?: { steps?: unknown } } | null)?.factory;
+    const factory = isRecord(b) && isRecord(b.factory) ? b.factory : undefined;
     if (!factory || !Array.isArray(factory.steps)) return;
-    const steps = factory.steps as unknown[];
+    const steps: unknown[] = factory.steps;
     const names: string[] = [];
     steps.forEach((step, j) => {
       const at = ['builders', i, 'factory', 'steps', j];

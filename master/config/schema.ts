@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts';
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 import { refName } from '../../steps/git-refs.ts';
+import { propertyValueSchema } from '../../steps/properties/properties.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
 import { cronPatternProblem } from '../scheduler/cron.ts';
@@ -13,9 +14,6 @@ const name = z
   .max(100)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only')
   .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".." (it names a directory on the agent)');
-const jsonValue: z.ZodType = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
 
 export const agentSchema = z.strictObject({
   name,
@@ -33,7 +31,7 @@ export const builderSchema = z.strictObject({
     (v) => isBuildFactory(v) && Array.isArray(v.steps),
     'must be a BuildFactory (new BuildFactory().addStep(...))',
   ),
-  properties: z.record(z.string(), jsonValue).default({}),
+  properties: z.record(z.string(), propertyValueSchema).default({}),
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */
   workdir: z
@@ -54,7 +52,7 @@ const changeFilterShape = {
   project: z.string().optional(),
   treeStableTimer: z.number().min(0).max(86_400).default(0),
   reason: z.string().optional(),
-  properties: z.record(z.string(), jsonValue).default({}),
+  properties: z.record(z.string(), propertyValueSchema).default({}),
 };
 const regex = z.string().refine((v) => {
   try {
@@ -91,7 +89,7 @@ export const schedulerSchema = z.discriminatedUnion('type', [
     cron: cronPattern,
     timezone: timeZone.optional(),
     reason: z.string().optional(),
-    properties: z.record(z.string(), jsonValue).default({}),
+    properties: z.record(z.string(), propertyValueSchema).default({}),
   }),
   z.strictObject({ type: z.literal('singleBranch'), ...changeFilterShape, branch: refName }),
   z.strictObject({ type: z.literal('anyBranch'), ...changeFilterShape, branchRegex: regex.optional() }),
@@ -102,7 +100,7 @@ export const schedulerSchema = z.discriminatedUnion('type', [
     builderNames: z.array(name).min(1),
     periodicBuildTimer: z.number().min(1),
     reason: z.string().optional(),
-    properties: z.record(z.string(), jsonValue).default({}),
+    properties: z.record(z.string(), propertyValueSchema).default({}),
   }),
 ]);
 

@@ -1,5 +1,6 @@
 import { In, IsNull, type DataSource, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
+import type { Result } from '../../core/results.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 
@@ -94,7 +95,7 @@ export class BuildRequestsRepo {
     await this.repo.update({ id, complete: false }, { claimed_by_masterid: null, claimed_at: null });
   }
 
-  async complete(id: number, results: number, now: number): Promise<void> {
+  async complete(id: number, results: Result, now: number): Promise<void> {
     await this.repo.update({ id }, { complete: true, complete_at: now, results });
   }
 

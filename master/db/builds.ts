@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { DataSource, Repository } from 'typeorm';
 import type { BuildRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
@@ -17,9 +18,14 @@ export const buildFields: FieldMap = {
 };
 
 function isUniqueViolation(e: unknown): boolean {
-  const msg = String((e as Error)?.message ?? '');
-  return /UNIQUE constraint failed|duplicate key value/.test(msg);
+  return e instanceof Error && /UNIQUE constraint failed|duplicate key value/.test(e.message);
 }
+
+// Raw answers of the database (aggregates are strings or numbers by driver), checked before use.
+const numeric = z.union([z.number(), z.string()]);
+const maxNumber = z.object({ max: numeric.nullable() }).optional();
+const runningPerBuilder = z.array(z.object({ builderid: numeric, n: numeric }));
+const averagePerBuilder = z.array(z.object({ builderid: numeric, avg: numeric.nullable() }));
 
 export class BuildsRepo {
   private readonly repo: Repository<BuildRow>;
@@ -36,11 +42,13 @@ export class BuildsRepo {
       try {
         return await transaction(this.source, async (em) => {
           const repo = em.getRepository<BuildRow>('Build');
-          const raw = (await repo
-            .createQueryBuilder('b')
-            .select('MAX(b.number)', 'max')
-            .where('b.builderid = :id', { id: values.builderid })
-            .getRawOne()) as { max: number | string | null } | undefined;
+          const raw = maxNumber.parse(
+            await repo
+              .createQueryBuilder('b')
+              .select('MAX(b.number)', 'max')
+              .where('b.builderid = :id', { id: values.builderid })
+              .getRawOne(),
+          );
           const number = Number(raw?.max ?? 0) + 1;
           return repo.save({ ...values, number, complete_at: null, results: null }, { transaction: false });
         });
@@ -81,16 +89,18 @@ export class BuildsRepo {
       .where((qb) => `b.id IN ${qb.subQuery().select('MAX(x.id)').from('builds', 'x').groupBy('x.builderid').getQuery()}`)
       .getMany();
     for (const b of latest) entry(b.builderid).last = b;
-    const running = (await this.source.query(
-      'SELECT builderid, COUNT(*) AS n FROM builds WHERE complete_at IS NULL GROUP BY builderid',
-    )) as { builderid: number; n: string | number }[];
+    const running = runningPerBuilder.parse(
+      await this.source.query('SELECT builderid, COUNT(*) AS n FROM builds WHERE complete_at IS NULL GROUP BY builderid'),
+    );
     for (const r of running) entry(Number(r.builderid)).running = Number(r.n);
-    const averages = (await this.source.query(
-      `SELECT builderid, AVG(d) AS avg FROM (
-         SELECT builderid, complete_at - started_at AS d, ROW_NUMBER() OVER (PARTITION BY builderid ORDER BY id DESC) AS rn
-         FROM builds WHERE complete_at IS NOT NULL) t
-       WHERE rn <= ${Math.trunc(window)} GROUP BY builderid`,
-    )) as { builderid: number; avg: string | number | null }[];
+    const averages = averagePerBuilder.parse(
+      await this.source.query(
+        `SELECT builderid, AVG(d) AS avg FROM (
+           SELECT builderid, complete_at - started_at AS d, ROW_NUMBER() OVER (PARTITION BY builderid ORDER BY id DESC) AS rn
+           FROM builds WHERE complete_at IS NOT NULL) t
+         WHERE rn <= ${Math.trunc(window)} GROUP BY builderid`,
+      ),
+    );
     for (const a of averages) entry(Number(a.builderid)).averageMs = a.avg === null ? null : Number(a.avg);
     return out;
   }

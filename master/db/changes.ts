@@ -3,6 +3,7 @@ import type { ChangeRow } from './entities.ts';
 import { runCollectionQuery, parseCollectionQuery, scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import type { ChangeInput } from '../changes/change.ts';
 import { transaction } from './transaction.ts';
+import { insertedId } from './inserted-id.ts';
 
 export const changeFields: FieldMap = {
   changeid: { column: 'id', type: 'int' },
@@ -59,7 +60,7 @@ export class ChangesRepo {
       waiting: false,
     };
     const result = await repo.insert({ ...row });
-    return { ...row, id: Number((result.identifiers[0] as { id: number }).id) };
+    return { ...row, id: insertedId(result) };
   }
 
   get(id: number): Promise<ChangeRow | null> {

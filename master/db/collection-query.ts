@@ -15,6 +15,12 @@ export type FieldMap = Record<string, FieldSpec>;
 
 const OPS = { eq: '=', ne: '<>', lt: '<', le: '<=', gt: '>', ge: '>=', contains: 'LIKE' } as const;
 type Op = keyof typeof OPS;
+const isOp = (name: string): name is Op => Object.hasOwn(OPS, name);
+
+/** The spec of a field the resource lists; never one of the names every object inherits (`constructor`). */
+function specOf(fields: FieldMap, name: string): FieldSpec | undefined {
+  return Object.hasOwn(fields, name) ? fields[name] : undefined;
+}
 
 export interface Filter {
   field: string;
@@ -56,10 +62,21 @@ function parseValue(raw: string, spec: FieldSpec, name: string): unknown {
   }
 }
 
-function one(value: unknown, name: string): string {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value[value.length - 1] as string;
+/** A parameter's values: express gives a string, or a list when it is repeated; anything else is malformed. */
+function many(value: unknown, name: string): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) {
+    const strings = value.filter((v): v is string => typeof v === 'string');
+    if (strings.length === value.length) return strings;
+  }
   throw new BadRequestError(`query parameter ${name} is malformed`);
+}
+
+/** A parameter given once, or the last of its repeats. */
+function one(value: unknown, name: string): string {
+  const last = many(value, name).at(-1);
+  if (last === undefined) throw new BadRequestError(`query parameter ${name} is malformed`);
+  return last;
 }
 
 /** Parses express's `req.query` against a resource's fields. Unknown fields are a 400. */
@@ -78,31 +95,28 @@ export function parseCollectionQuery(query: Record<string, unknown>, fields: Fie
       continue;
     }
     if (key === 'order') {
-      const values = Array.isArray(rawValue) ? rawValue : [rawValue];
-      for (const v of values.flatMap((x) => String(x).split(','))) {
+      for (const v of many(rawValue, key).flatMap((x) => x.split(','))) {
         const desc = v.startsWith('-');
         const field = desc ? v.slice(1) : v;
-        if (!Object.hasOwn(fields, field))
-          throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
+        if (!specOf(fields, field)) throw new BadRequestError(`cannot order by unknown field "${field}"`, { allowed: Object.keys(fields) });
         out.order.push({ field, desc });
       }
       continue;
     }
     if (key === 'field') {
-      const values = (Array.isArray(rawValue) ? rawValue : [rawValue]).flatMap((x) => String(x).split(','));
-      out.fields = values;
+      out.fields = many(rawValue, key).flatMap((x) => x.split(','));
       continue;
     }
     const [field, op = 'eq', ...rest] = key.split('__');
     if (rest.length > 0 || !field) throw new BadRequestError(`malformed filter "${key}"`);
-    const spec = Object.hasOwn(fields, field) ? fields[field] : undefined;
+    const spec = specOf(fields, field);
     if (!spec) throw new BadRequestError(`unknown field "${field}" in filter "${key}"`, { allowed: Object.keys(fields) });
-    if (!(op in OPS)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
+    if (!isOp(op)) throw new BadRequestError(`unknown operator "${op}" in filter "${key}"`, { allowed: Object.keys(OPS) });
     if (op === 'contains' && spec.type !== 'string') throw new BadRequestError(`filter "${key}": contains applies to text fields only`);
-    const raws = Array.isArray(rawValue) ? rawValue.map(String) : [one(rawValue, key)];
+    const raws = many(rawValue, key);
     if (raws.length > 1 && op !== 'eq' && op !== 'ne')
       throw new BadRequestError(`filter "${key}" takes one value; only eq and ne take several`);
-    out.filters.push({ field, op: op as Op, values: raws.map((r) => parseValue(r, spec, key)) });
+    out.filters.push({ field, op, values: raws.map((r) => parseValue(r, spec, key)) });
   }
   return out;
 }
@@ -115,9 +129,14 @@ export async function runCollectionQuery<T extends ObjectLiteral>(
   q: CollectionQuery,
   defaultOrder: { field: string; desc: boolean },
 ): Promise<{ rows: T[]; total: number }> {
+  // A query parsed against other fields could name one this resource lacks: refused, never interpolated.
+  const column = (field: string) => {
+    const spec = specOf(fields, field);
+    if (!spec) throw new BadRequestError(`unknown field "${field}"`, { allowed: Object.keys(fields) });
+    return `${alias}.${spec.column}`;
+  };
   q.filters.forEach((f, i) => {
-    const spec = fields[f.field] as FieldSpec;
-    const col = `${alias}.${spec.column}`;
+    const col = column(f.field);
     if ((f.op === 'eq' || f.op === 'ne') && f.values.length > 1) {
       qb.andWhere(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (:...p${i})`, { [`p${i}`]: f.values });
     } else if (f.op === 'contains') {
@@ -131,7 +150,7 @@ export async function runCollectionQuery<T extends ObjectLiteral>(
   const total = await qb.getCount();
   const order = q.order.length > 0 ? q.order : [defaultOrder];
   order.forEach((o, i) => {
-    const col = `${alias}.${(fields[o.field] as FieldSpec).column}`;
+    const col = column(o.field);
     if (i === 0) qb.orderBy(col, o.desc ? 'DESC' : 'ASC');
     else qb.addOrderBy(col, o.desc ? 'DESC' : 'ASC');
   });

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { entities, metricEntities } from './entities.ts';
 import { parseDbUrl, type DbKind } from './db-kind.ts';
 import { migrations } from './migrations/index.ts';
-import { serializeSqliteQueries } from './transaction.ts';
+import { SqliteTurnTaking } from './transaction.ts';
 
 export interface Database {
   kind: DbKind;
@@ -28,6 +28,8 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
       migrations,
       migrationsRun: false,
       synchronize: false,
+      // Queries take turns on the one connection TypeORM gives SQLite (see transaction.ts).
+      subscribers: [SqliteTurnTaking],
       // WAL lets the API read while a build writes; NORMAL is durable across a process crash.
       prepareDatabase: (db: { pragma(s: string): unknown }) => {
         db.pragma('journal_mode = WAL');
@@ -48,6 +50,5 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
   }
   await source.initialize();
   await source.runMigrations({ transaction: 'each' });
-  if (kind === 'sqlite') serializeSqliteQueries(source);
   return { kind, source, ...(kind === 'postgres' ? { url: location } : {}), close: () => source.destroy() };
 }

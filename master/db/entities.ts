@@ -5,11 +5,27 @@
  */
 import { EntitySchema, type ValueTransformer } from 'typeorm';
 import { columnTypes, type DbKind } from './db-kind.ts';
+import { isResult, type Result } from '../../core/results.ts';
 
 export const bigintAsNumber: ValueTransformer = {
   to: (v: number | null | undefined) => v,
   from: (v: string | number | null) => (v === null || v === undefined ? null : Number(v)),
 };
+/**
+ * A result column: stored as its Buildbot code, read back as a `Result`. A code outside 0..6 means
+ * the row was written by something else (or is corrupt): reading it fails instead of passing on a
+ * result no switch handles.
+ */
+export const resultOrNull: ValueTransformer = {
+  to: (v: Result | null | undefined) => v,
+  from: (v: string | number | null | undefined): Result | null => {
+    if (v === null || v === undefined) return null;
+    const n = Number(v);
+    if (!isResult(n)) throw new RangeError(`stored result ${JSON.stringify(v)} is not a result code (0..6)`);
+    return n;
+  },
+};
+const results = { type: 'integer' as const, nullable: true, transformer: resultOrNull };
 const ms = { type: 'bigint' as const, nullable: true, transformer: bigintAsNumber };
 const id = { type: 'integer' as const, primary: true, generated: 'increment' as const };
 
@@ -36,7 +52,7 @@ export interface BuildRequestRow {
   claimed_at: number | null;
   complete: boolean;
   complete_at: number | null;
-  results: number | null;
+  results: Result | null;
   /** The build whose Trigger step made this request; null otherwise. */
   parent_buildid: number | null;
 }
@@ -49,7 +65,7 @@ export interface BuildRow {
   agent: string;
   started_at: number;
   complete_at: number | null;
-  results: number | null;
+  results: Result | null;
   state_string: string;
   properties: string; // JSON object name -> [value, source]
 }
@@ -60,7 +76,7 @@ export interface StepRow {
   name: string;
   started_at: number | null;
   complete_at: number | null;
-  results: number | null;
+  results: Result | null;
   state_string: string;
   hidden: boolean;
 }
@@ -152,7 +168,7 @@ export function entities(kind: DbKind) {
         claimed_at: ms,
         complete: { type: 'boolean', default: false },
         complete_at: ms,
-        results: { type: 'integer', nullable: true },
+        results,
         parent_buildid: { type: 'integer', nullable: true },
       },
       indices: [{ columns: ['complete', 'claimed_by_masterid'] }, { columns: ['parent_buildid'] }],
@@ -170,7 +186,7 @@ export function entities(kind: DbKind) {
         agent: { type: 'varchar', length: 100 },
         started_at: { ...ms, nullable: false },
         complete_at: ms,
-        results: { type: 'integer', nullable: true },
+        results,
         state_string: { type: 'text', default: '' },
         properties: { type: 'text', default: '{}' },
       },
@@ -190,7 +206,7 @@ export function entities(kind: DbKind) {
         name: { type: 'varchar', length: 150 },
         started_at: ms,
         complete_at: ms,
-        results: { type: 'integer', nullable: true },
+        results,
         state_string: { type: 'text', default: '' },
         hidden: { type: 'boolean', default: false },
       },

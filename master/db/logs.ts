@@ -2,6 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
+import { insertedId } from './inserted-id.ts';
 
 export const logFields: FieldMap = {
   logid: { column: 'id', type: 'int' },
@@ -35,7 +36,7 @@ export class LogsRepo {
     // as a string): give it a copy and build the row from our own values.
     const values = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false };
     const result = await this.logs.insert({ ...values });
-    return { ...values, id: Number((result.identifiers[0] as { id: number }).id) };
+    return { ...values, id: insertedId(result) };
   }
 
   /** Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart. */
@@ -77,9 +78,11 @@ export class LogsRepo {
         .orderBy('c.id', 'ASC')
         .take(pageSize)
         .getMany();
-      for (const chunk of page) yield chunk;
+      for (const chunk of page) {
+        after = chunk.id;
+        yield chunk;
+      }
       if (page.length < pageSize) return;
-      after = (page[page.length - 1] as LogChunkRow).id;
     }
   }
 

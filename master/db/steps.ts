@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { StepRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { insertedId } from './inserted-id.ts';
 
 export const stepFields: FieldMap = {
   stepid: { column: 'id', type: 'int' },
@@ -22,7 +23,7 @@ export class StepsRepo {
     // insert(), not save(): save() reads the row back, a second round trip on every step.
     const row = { ...values, complete_at: null, results: null, state_string: 'running', hidden: false };
     const result = await this.repo.insert({ ...row }); // a copy: insert() merges RETURNING values into it
-    return { ...row, id: Number((result.identifiers[0] as { id: number }).id) };
+    return { ...row, id: insertedId(result) };
   }
 
   async update(id: number, values: Partial<Pick<StepRow, 'state_string' | 'results' | 'complete_at'>>): Promise<void> {

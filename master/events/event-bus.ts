@@ -3,15 +3,16 @@
  * and the request claimer listen here; nothing else couples the parts.
  */
 import { EventEmitter } from 'node:events';
+import type { Result } from '../../core/results.ts';
 
 export interface DomainEvents {
   'buildrequest.new': { buildrequestid: number; builderid: number };
-  'buildrequest.complete': { buildrequestid: number; results: number };
+  'buildrequest.complete': { buildrequestid: number; results: Result };
   /** queuedMs: from the request's submission to the build's start. */
   'build.started': { buildid: number; builderid: number; number: number; agent: string; buildrequestid: number; queuedMs: number };
-  'build.finished': { buildid: number; builderid: number; number: number; results: number; durationMs: number };
+  'build.finished': { buildid: number; builderid: number; number: number; results: Result; durationMs: number };
   'step.started': { buildid: number; stepid: number; number: number; name: string };
-  'step.finished': { buildid: number; builderid: number; stepid: number; name: string; results: number; durationMs: number };
+  'step.finished': { buildid: number; builderid: number; stepid: number; name: string; results: Result; durationMs: number };
   'log.appended': { logid: number; stepid: number; stream: 'o' | 'e' | 'h'; data: Buffer; first_line: number };
   'agent.connected': { name: string };
   'agent.disconnected': { name: string };

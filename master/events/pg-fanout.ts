@@ -10,15 +10,17 @@
  * NOTIFY carries less than 8000 bytes: a log chunk too big for it (measured as sent, JSON escapes
  * included) is forwarded without its text, as a gap, and the UI re-reads the log's tail.
  * Any role that can connect to the database can NOTIFY on the channel: what arrives is validated, an
- * unknown or malformed event is ignored and logged, and never throws in the listener. Events sent while the listening connection is down (a
- * PostgreSQL restart) are lost to this master; it reconnects with a growing delay, and the UI reloads
- * on its own reconnects; the claimer's slow poll covers requests.
+ * unknown or malformed event is ignored and logged, and never throws in the listener.
+ * Events sent while the listening connection is down (a PostgreSQL restart) are lost to this master;
+ * it reconnects with a growing delay (core/retry.ts; whatever the error: a listener has no other way
+ * back), and the UI reloads on its own reconnects; the claimer's slow poll covers requests.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import type { DomainEvents, EventBus, EventName } from './event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
+import { Backoff } from '../../core/retry.ts';
 
 export const CHANNEL = 'caliper_events';
 const BUILD_EVENTS = [
@@ -35,16 +37,12 @@ const FORWARD = [...BUILD_EVENTS, ...AGENT_EVENTS, 'change.new'] as const satisf
 const MAX_PAYLOAD = 7900;
 
 type Forwarded = (typeof FORWARD)[number];
-export type RemoteEvent =
-  | { [K in Forwarded]: { name: K; data: DomainEvents[K] } }[Forwarded]
+/** What this master tells the others: its own events, typed as on its bus. */
+export type OutgoingEvent =
+  | { name: Forwarded; data: DomainEvents[Forwarded] }
   | { name: 'log.appended'; data: { logid: number; stepid: number; stream: 'o' | 'e' | 'h'; first_line: number; text: string } }
   | { name: 'log.gap'; data: { logid: number } }
   | { name: 'build.stop'; data: { buildid: number; reason: string } };
-
-interface Envelope {
-  origin: string;
-  event: RemoteEvent;
-}
 
 const id = z.number().int().nonnegative();
 const envelopeSchema = z.object({
@@ -64,6 +62,12 @@ const envelopeSchema = z.object({
   ]),
 });
 
+/**
+ * What another master told this one: known only as far as it was checked (any role that can
+ * connect may NOTIFY), so a forwarded build event is a loose object with its ids checked.
+ */
+export type RemoteEvent = z.infer<typeof envelopeSchema>['event'];
+
 export class PgFanout {
   /** Tells this master's own notifications from the others'. */
   private readonly origin = randomUUID();
@@ -71,7 +75,8 @@ export class PgFanout {
   /** The client being connected, so that a late event of an older client is not taken for a loss. */
   private connecting: pg.Client | null = null;
   private stopped = false;
-  private retryMs = 500;
+  /** 0.5 s doubling to 30 s, with jitter: masters that lost PostgreSQL together do not return in step. */
+  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -85,7 +90,7 @@ export class PgFanout {
   ) {}
 
   async start(): Promise<void> {
-    for (const name of FORWARD) this.unsubscribe.push(this.bus.subscribe(name, (data) => void this.send({ name, data } as RemoteEvent)));
+    for (const name of FORWARD) this.unsubscribe.push(this.bus.subscribe(name, (data) => void this.send({ name, data })));
     this.unsubscribe.push(
       this.bus.subscribe('log.appended', (e) => {
         const text = e.data.toString('utf8');
@@ -99,14 +104,14 @@ export class PgFanout {
   }
 
   /** Tells the other masters (events, and requests such as `build.stop`); false if it could not. */
-  async send(event: RemoteEvent): Promise<boolean> {
-    let payload = JSON.stringify({ origin: this.origin, event } satisfies Envelope);
+  async send(event: OutgoingEvent): Promise<boolean> {
+    let payload = JSON.stringify({ origin: this.origin, event } satisfies { origin: string; event: OutgoingEvent });
     if (Buffer.byteLength(payload) > MAX_PAYLOAD) {
       if (event.name !== 'log.appended') {
         this.log.warn('event too big to tell other masters; not sent', { event: event.name });
         return false;
       }
-      payload = JSON.stringify({ origin: this.origin, event: { name: 'log.gap', data: { logid: event.data.logid } } } satisfies Envelope);
+      payload = JSON.stringify({ origin: this.origin, event: { name: 'log.gap', data: { logid: event.data.logid } } } satisfies { origin: string; event: OutgoingEvent });
     }
     try {
       await this.notify(CHANNEL, payload);
@@ -151,9 +156,9 @@ export class PgFanout {
       await client.end().catch(() => {});
       return;
     }
-    if (this.retryMs > 500) this.log.info('listening to other masters again');
+    if (this.backoff.attempts > 0) this.log.info('listening to other masters again');
     this.client = client;
-    this.retryMs = 500;
+    this.backoff.reset();
   }
 
   private lost(client: pg.Client, error: unknown): void {
@@ -163,27 +168,27 @@ export class PgFanout {
     if (this.client === client) this.client = null;
     else if (this.connecting !== client) return;
     if (this.retryTimer) return;
+    const retryMs = this.backoff.next();
     this.log.warn('lost the connection that hears other masters; reconnecting', {
       error: error === null ? 'ended' : String(error),
-      retryMs: this.retryMs,
+      retryMs,
     });
     void client.end().catch(() => {});
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.connect();
-    }, this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, 30_000);
+    }, retryMs);
   }
 
   private receive(payload: string | undefined): void {
-    let envelope: Envelope;
+    let envelope: z.infer<typeof envelopeSchema>;
     try {
       const parsed = envelopeSchema.safeParse(JSON.parse(payload ?? ''));
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid');
-      envelope = parsed.data as Envelope;
+      envelope = parsed.data;
     } catch (e) {
       this.log.warn('ignored a malformed notification on the masters channel', {
-        error: (e as Error).message,
+        error: e instanceof Error ? e.message : String(e),
         payload: (payload ?? '').slice(0, 200),
       });
       return;

@@ -30,7 +30,7 @@ export function matches(s: ChangeSchedulerConfig, change: ChangeRow): boolean {
 }
 
 class ChangeScheduler {
-  private readonly pending = new Map<string, { changes: ChangeRow[]; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { changes: ChangeRow[]; newest: ChangeRow; timer: NodeJS.Timeout }>();
   /** Set by flush() at the master's stop: a change stored after it is requested at once. */
   private flushed = false;
 
@@ -46,7 +46,7 @@ class ChangeScheduler {
     if (onlyTimed && !(this.config.treeStableTimer ?? 0)) return false; // it requested its builds already
     const delay = this.flushed ? 0 : (this.config.treeStableTimer ?? 0) * 1000;
     if (delay === 0) {
-      void this.request([change]);
+      void this.request([change], change);
       return false;
     }
     this.released = released;
@@ -54,7 +54,7 @@ class ChangeScheduler {
     const waiting = this.pending.get(key);
     if (waiting) clearTimeout(waiting.timer);
     const changes = [...(waiting?.changes ?? []), change];
-    this.pending.set(key, { changes, timer: setTimeout(() => void this.fire(key), delay) });
+    this.pending.set(key, { changes, newest: change, timer: setTimeout(() => void this.fire(key), delay) });
     return true;
   }
 
@@ -71,12 +71,12 @@ class ChangeScheduler {
     if (!waiting) return;
     clearTimeout(waiting.timer);
     this.pending.delete(key);
-    await this.request(waiting.changes);
+    await this.request(waiting.changes, waiting.newest);
     this.released(waiting.changes);
   }
 
-  private async request(changes: ChangeRow[]): Promise<void> {
-    const newest = changes[changes.length - 1] as ChangeRow;
+  /** One request per builder for `changes`, building `newest` (the last of them). */
+  private async request(changes: ChangeRow[], newest: ChangeRow): Promise<void> {
     const s = this.config;
     const properties = {
       ...s.properties,

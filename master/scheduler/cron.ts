@@ -6,6 +6,7 @@
 import { Cron } from 'croner';
 import type { CronSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
 import type { Logger } from '../../core/logger.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 /**
  * How patterns are read, at config time and at run time alike: five fields, or six with seconds
@@ -21,7 +22,7 @@ export function cronPatternProblem(pattern: string, timezone?: string): string |
     if (job.nextRun() === null) return 'never fires (no such date ahead)';
     return null;
   } catch (e) {
-    return (e as Error).message;
+    return errorMessage(e);
   }
 }
 

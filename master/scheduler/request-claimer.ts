@@ -10,7 +10,7 @@ import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { BuildRequestRow } from '../db/entities.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { AgentRegistry, ConnectedAgent } from '../agents/agent-registry.ts';
+import type { AgentRegistry, AgentEntry } from '../agents/agent-registry.ts';
 import type { HeldLocks, LockSet } from './lock-set.ts';
 
 export interface ClaimerDeps {
@@ -22,7 +22,7 @@ export interface ClaimerDeps {
   buildersById: Map<number, CompiledBuilder>;
   locks: LockSet;
   /** Starts the build; `locks` must be released when it ends. */
-  startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: ConnectedAgent, locks: HeldLocks): void;
+  startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: AgentEntry, locks: HeldLocks): void;
 }
 
 export class RequestClaimer {

@@ -3,6 +3,7 @@
  * user/password) or to `/api/v2/write` (org, bucket, token) for 2.x/3.x, and InfluxQL on `/query`,
  * which 1.x speaks natively and 2.x/3.x through their v1 compatibility API.
  */
+import { z } from 'zod';
 import { StoreUnavailableError } from '../../core/errors/index.ts';
 import type { InfluxDbSettings } from './influxdb-store.ts';
 
@@ -16,18 +17,28 @@ export class InfluxHttpError extends Error {
   /**
    * Only a 400 (bad line protocol, a field type conflict) fails again the same way. Auth (401/403),
    * a missing database (404) or overload (429, 5xx) are fixed by an operator or by time: spool those.
+   * Wider than core/transient-error.ts on purpose: the spool is durable, so what an operator can fix
+   * (a token, a database) is kept for them rather than dropped; isTransientError reads this error's
+   * `status` (429 and 5xx) for callers that retry in memory.
    */
   get permanent(): boolean {
     return this.status === 400 || this.status === 413 || this.status === 422;
   }
 }
 
-export interface InfluxSeries {
-  name?: string;
-  columns: string[];
-  values: unknown[][];
-  tags?: Record<string, string>;
-}
+const seriesSchema = z.object({
+  name: z.string().optional(),
+  columns: z.array(z.string()),
+  values: z.array(z.array(z.unknown())),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+export type InfluxSeries = z.infer<typeof seriesSchema>;
+
+/** /query's answer: InfluxDB's, so read as untrusted input. */
+const queryAnswerSchema = z.object({
+  results: z.array(z.object({ error: z.string().optional(), series: z.array(seriesSchema).optional() })).optional(),
+  error: z.string().optional(),
+});
 
 export class InfluxHttp {
   private readonly base: string;
@@ -58,7 +69,7 @@ export class InfluxHttp {
   /** Runs an InfluxQL statement on /query; returns the first result's series. */
   async query(q: string): Promise<InfluxSeries[]> {
     const s = this.settings;
-    const params = new URLSearchParams({ db: (s.database ?? s.bucket) as string, q, epoch: 'u' });
+    const params = new URLSearchParams({ db: s.database ?? s.bucket ?? '', q, epoch: 'u' });
     if (s.retentionPolicy) params.set('rp', s.retentionPolicy);
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     this.addV1Auth(headers);
@@ -66,13 +77,15 @@ export class InfluxHttp {
     try {
       res = await fetch(`${this.base}/query`, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(60_000) });
     } catch (e) {
-      throw new StoreUnavailableError(
-        `InfluxDB at ${s.url} cannot be reached: ${(e as Error).cause ? String((e as Error & { cause: unknown }).cause) : String(e)}`,
-      );
+      // fetch says only "fetch failed"; the cause names the socket's error (ECONNREFUSED, ...).
+      const cause: unknown = e instanceof Error ? e.cause : undefined;
+      throw new StoreUnavailableError(`InfluxDB at ${s.url} cannot be reached: ${String(cause ?? e)}`);
     }
     const text = await res.text();
     if (res.status !== 200) throw new InfluxHttpError(res.status, text);
-    const body = JSON.parse(text) as { results?: { error?: string; series?: InfluxSeries[] }[]; error?: string };
+    const parsed = queryAnswerSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(`InfluxDB answered /query with an unexpected body: ${text.slice(0, 300)} (query: ${q})`);
+    const body = parsed.data;
     const first = body.results?.[0];
     if (body.error || first?.error) throw new Error(`InfluxQL error: ${body.error ?? first?.error} (query: ${q})`);
     return first?.series ?? [];

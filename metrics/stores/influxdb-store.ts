@@ -5,12 +5,14 @@
  * rollup rows each batch carries (rollup*.ts).
  *
  * Delivery states: buffered (in memory, up to batchSize or flushIntervalMs) -> sent, or on failure
- * -> spooled (SQL table, durable) -> re-sent by the retry loop with backoff until InfluxDB takes it.
+ * -> spooled (SQL table, durable) -> re-sent by the retry loop with backoff (core/retry.ts) until
+ * InfluxDB takes it.
  * Re-sending is safe: a point's series, tags and timestamp are fixed at capture, so InfluxDB
  * overwrites the same point instead of doubling it.
  */
 import { Point } from '@influxdata/influxdb-client';
 import type { Logger } from '../../core/logger.ts';
+import { Backoff } from '../../core/retry.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import { quantileFromPositions, quantilePositions, type Aggregates, type Statistics } from '../summary.ts';
@@ -85,7 +87,8 @@ export class InfluxDbStore implements MetricsStore {
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelayMs = 500;
+  /** Between re-sends of the spool while InfluxDB (or the spool's table) stays away: 0.5 s doubling to 30 s. */
+  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
   private closed = false;
   /** Points handed to InfluxDB successfully, for operators and benchmarks. */
   delivered = 0;
@@ -125,7 +128,7 @@ export class InfluxDbStore implements MetricsStore {
         this.log.warn('could not create the InfluxDB database (it may exist, or the user lacks rights)', { error: String(e) }),
       );
     }
-    this.scheduleRetry(0);
+    this.scheduleRetry(true);
   }
 
   /** `measurement,tags` as the client's Point escapes them, per series and tag set (few, reused). */
@@ -231,20 +234,24 @@ export class InfluxDbStore implements MetricsStore {
     } catch (e) {
       // The SQL database failed too: sending out of order beats losing the points.
       this.log.error('could not spool points; sending them directly', { points: batch.points, error: String(e) });
-      this.scheduleRetry(this.retryDelayMs);
+      this.scheduleRetry();
       await this.send(batch);
       return;
     }
     this.backlog = true;
-    this.scheduleRetry(this.retryDelayMs);
+    this.scheduleRetry();
   }
 
-  private scheduleRetry(delayMs: number): void {
+  /** A re-send of the spool after the backoff's next delay (`now`: at once), unless one is already due. */
+  private scheduleRetry(now = false): void {
     if (this.closed || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.drainSpool();
-    }, delayMs);
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        void this.drainSpool();
+      },
+      now ? 0 : this.backoff.next(),
+    );
   }
 
   /** Re-sends spooled batches oldest first, in the send queue; stops at the first failure and backs off. */
@@ -253,8 +260,7 @@ export class InfluxDbStore implements MetricsStore {
       .then(() => this.drainNow())
       .catch((e: unknown) => {
         this.log.error('could not read the metric spool; retrying', { error: String(e) });
-        this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
-        this.scheduleRetry(this.retryDelayMs);
+        this.scheduleRetry();
         return 0;
       });
     this.sending = drained.then(
@@ -269,7 +275,7 @@ export class InfluxDbStore implements MetricsStore {
     for (;;) {
       const rows = await this.spool.oldest(10);
       if (rows.length === 0) {
-        this.retryDelayMs = 500;
+        this.backoff.reset();
         this.backlog = false;
         return sent;
       }
@@ -282,8 +288,7 @@ export class InfluxDbStore implements MetricsStore {
             await this.spool.remove(row.id);
             continue;
           }
-          this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
-          this.scheduleRetry(this.retryDelayMs);
+          this.scheduleRetry();
           return sent;
         }
         await this.spool.remove(row.id);
@@ -323,7 +328,8 @@ export class InfluxDbStore implements MetricsStore {
     // 0.1% of the neighbours is no longer 0.1% of the result: those positions are read exactly.
     const straddling = ps.flatMap((p) => {
       const ks = quantilePositions(n, p);
-      return ks.length === 2 && valueAt(ks[0] as number) < 0 && valueAt(ks[1] as number) > 0 ? ks : [];
+      const [lower, upper] = ks;
+      return ks.length === 2 && lower !== undefined && upper !== undefined && valueAt(lower) < 0 && valueAt(upper) > 0 ? ks : [];
     });
     const exact = straddling.length > 0 ? await this.valuesAtPositions(filter, straddling, n) : new Map<number, number>();
     const percentiles = ps.map((p) => quantileFromPositions(n, p, (k) => exact.get(k) ?? valueAt(k)));
@@ -394,8 +400,8 @@ export class InfluxDbStore implements MetricsStore {
   async seriesWith(tags: { builder?: string; step?: string }): Promise<string[]> {
     await this.flush();
     const where = Object.entries(tags)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${ident(k)} = ${literal(v as string)}`);
+      .filter((tag): tag is [string, string] => tag[1] !== undefined)
+      .map(([k, v]) => `${ident(k)} = ${literal(v)}`);
     const rows = await this.query(`SHOW MEASUREMENTS${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`);
     return (rows[0]?.values ?? []).map((v) => String(v[0])).filter((name) => name !== ROLLUP_MEASUREMENT && name !== COVERAGE_MEASUREMENT);
   }

@@ -3,6 +3,7 @@
  * `metric_spool` table, oldest first, deleted only once delivered.
  */
 import { IsNull, type DataSource, type FindOptionsWhere, type Repository } from 'typeorm';
+import { z } from 'zod';
 import type { MetricSpoolRow } from '../../master/db/index.ts';
 
 export class MetricSpool {
@@ -37,7 +38,10 @@ export class MetricSpool {
   }
 
   async pendingPoints(): Promise<number> {
-    const raw = (await this.repo.createQueryBuilder('s').select('COALESCE(SUM(s.points), 0)', 'n').getRawOne()) as { n: string | number };
+    // PostgreSQL's SUM of an integer column is a bigint, handed back as a string.
+    const raw = z
+      .object({ n: z.union([z.number(), z.string()]) })
+      .parse(await this.repo.createQueryBuilder('s').select('COALESCE(SUM(s.points), 0)', 'n').getRawOne());
     return Number(raw.n);
   }
 }

@@ -44,6 +44,7 @@ export async function exactStatistics(
     ps.flatMap((p) => quantilePositions(agg.count, p)),
     agg.count,
   );
-  const percentiles = ps.map((p) => quantileFromPositions(agg.count, p, (k) => values.get(k) as number));
+  // A position the store could not answer (points deleted between the two queries) gives NaN, as before.
+  const percentiles = ps.map((p) => quantileFromPositions(agg.count, p, (k) => values.get(k) ?? NaN));
   return { ...agg, percentiles, percentileError: 0 };
 }

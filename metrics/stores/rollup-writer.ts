@@ -129,6 +129,7 @@ export class RollupWriter {
 
 /** `measurement,tags` as the client's Point escapes them. */
 export function fieldlessLine(point: Point): string {
-  const line = point.floatField('value', 0).toLineProtocol() as string;
+  const line = point.floatField('value', 0).toLineProtocol();
+  if (line === undefined) throw new Error('a point with a field has a line'); // never: the client omits only fieldless points
   return line.slice(0, line.lastIndexOf(' value='));
 }

@@ -122,8 +122,15 @@ export interface MergedRollup {
 
 /** Merges rows of `SELECT caliper_n, …[, caliper_sketch] FROM caliper_rollup` (no sketch column: null). */
 export function mergeRows(columns: string[], rows: unknown[][]): MergedRollup {
-  const at = (name: string) => columns.indexOf(name);
-  const [ni, meani, m2i, mini, maxi, si] = ROLLUP_FIELDS.map(at) as [number, number, number, number, number, number];
+  const at = (name: (typeof ROLLUP_FIELDS)[number]) => columns.indexOf(name);
+  const [ni, meani, m2i, mini, maxi, si] = [
+    at('caliper_n'),
+    at('caliper_mean'),
+    at('caliper_m2'),
+    at('caliper_min'),
+    at('caliper_max'),
+    at('caliper_sketch'),
+  ];
   const moments = new Moments();
   let sketch: DDSketch | null = newSketch();
   for (const row of rows) {
@@ -190,8 +197,8 @@ export function addEncoded(sketch: DDSketch, encoded: string): void {
     let v = 0;
     let scale = 1;
     for (;;) {
-      if (at >= bytes.length) throw new Error('truncated sketch in a rollup row');
-      const b = bytes[at++] as number;
+      const b = bytes[at++];
+      if (b === undefined) throw new Error('truncated sketch in a rollup row');
       v += (b & 0x7f) * scale;
       if (b < 0x80) return v;
       scale *= 0x80;

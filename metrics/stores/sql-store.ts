@@ -2,14 +2,19 @@
  * The default metrics store: points in the `metric_points` table of the master's own database.
  * Writes are buffered and inserted in batches; a query flushes first, so it sees every point
  * captured before it. A batch the database cannot take because it is away (a restarting PostgreSQL,
- * a locked or full SQLite file) waits in memory, oldest first and at most MAX_WAITING_POINTS, and is
- * inserted again with a growing delay until the database is back; a batch that fails otherwise (the
- * rows or the statement) is dropped with an error in the log (retrying could not help). Aggregates are SQL's own (PostgreSQL's stddev_samp and percentile_disc;
- * on SQLite a second pass for the deviation and an ordered offset per percentile position).
+ * a locked or full SQLite file: core/transient-error.ts) waits in memory, oldest first and at most
+ * MAX_WAITING_POINTS, and is inserted again with a growing delay (core/retry.ts) until the database
+ * is back; a batch that fails otherwise (the rows or the statement) is dropped with an error in the
+ * log (retrying could not help). Aggregates are SQL's own (PostgreSQL's stddev_samp and
+ * percentile_disc; on SQLite a second pass for the deviation and an ordered offset per percentile
+ * position).
  */
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
+import { z } from 'zod';
 import type { DbKind, MetricPointRow } from '../../master/db/index.ts';
 import type { Logger } from '../../core/logger.ts';
+import { Backoff } from '../../core/retry.ts';
+import { isTransientError } from '../../core/transient-error.ts';
 import type { MetricPoint } from '../metric-point.ts';
 import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
 import type { Aggregates, Statistics } from '../summary.ts';
@@ -19,34 +24,18 @@ const SEP = '\u001f';
 const BATCH = 1000;
 /** Points kept in memory while the database is away; past it the oldest are dropped (and logged). */
 export const MAX_WAITING_POINTS = 100_000;
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 30_000;
 
 type PointRow = Omit<MetricPointRow, 'id'>;
 
-/**
- * True when an insert failed because the database was away or busy (worth trying again): SQLite's
- * busy, locked, I/O, full, read-only or cannot-open errors; PostgreSQL's connection, resource,
- * shutdown, read-only (a failover) and serialization classes; and network errors (a refused,
- * reset or dropped connection). Anything else is about the rows or the statement (or a bug): trying
- * again cannot help, and would hold every later batch behind it.
- */
-export function isTransientError(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown; driverError?: { code?: unknown; message?: unknown } };
-  const code = String(err.driverError?.code ?? err.code ?? '');
-  if (code.startsWith('SQLITE_')) return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code);
-  // Before SQLSTATEs: 'EPIPE' is five capitals too.
-  if (/^E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$/.test(code)) return true;
-  // Not 57014 (query cancelled, e.g. by statement_timeout): the same batch would time out again.
-  if (/^[0-9A-Z]{5}$/.test(code)) return /^(08|53|57P|58|40001|40P01|25006)/.test(code);
-  const message = String(err.driverError?.message ?? err.message ?? '');
-  return /connection (terminated|ended|error)|Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)/i.test(
-    message,
-  );
-}
+/** A number as SQL hands it back: PostgreSQL's bigint and numeric come as strings, SQLite's as numbers. */
+const sqlNumber = z.union([z.number(), z.string(), z.null()]).transform((v) => (v === null ? null : Number(v)));
+const aggregatesRow = z.object({ count: sqlNumber, average: sqlNumber, minimum: sqlNumber, maximum: sqlNumber, deviation: sqlNumber });
+const valueRows = z.array(z.object({ value: z.union([z.number(), z.string()]).transform(Number) }));
+const seriesRows = z.array(z.object({ series: z.string() }));
+const STANDARD = new Set<string>(STANDARD_TAGS);
 
 export function encodeTagset(tags: Record<string, string>): string {
-  const user = Object.entries(tags).filter(([k]) => !(STANDARD_TAGS as readonly string[]).includes(k));
+  const user = Object.entries(tags).filter(([k]) => !STANDARD.has(k));
   if (user.length === 0) return '';
   user.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `${SEP}${user.map(([k, v]) => `${k}=${v}`).join(SEP)}${SEP}`;
@@ -90,7 +79,8 @@ export class SqlMetricsStore implements MetricsStore {
   private waiting: PointRow[][] = [];
   private waitingPoints = 0;
   private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelayMs = RETRY_FIRST_MS;
+  /** Half a second, doubling to 30 s while the database stays away. */
+  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
 
   constructor(
     private readonly source: DataSource,
@@ -165,14 +155,18 @@ export class SqlMetricsStore implements MetricsStore {
     this.waiting.push(rows);
     this.waitingPoints += rows.length;
     while (this.waitingPoints > MAX_WAITING_POINTS && this.waiting.length > 1) {
-      const dropped = this.waiting.shift() as PointRow[];
+      const dropped = this.waiting.shift() ?? [];
       this.waitingPoints -= dropped.length;
       this.log.error('too many metric points waiting for the database; the oldest were dropped', {
         points: dropped.length,
         limit: MAX_WAITING_POINTS,
       });
     }
-    this.retryTimer ??= setTimeout(() => void this.retry(), this.retryDelayMs);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    this.retryTimer ??= setTimeout(() => void this.retry(), this.backoff.next());
   }
 
   /** Inserts waiting batches oldest first; on the first failure, tries again later with a longer delay. */
@@ -180,11 +174,9 @@ export class SqlMetricsStore implements MetricsStore {
     this.retryTimer = null;
     this.writing = this.writing.then(async () => {
       let stored = 0;
-      while (this.waiting.length > 0) {
-        const rows = this.waiting[0] as PointRow[];
+      for (let rows = this.waiting[0]; rows !== undefined; rows = this.waiting[0]) {
         if (!(await this.insertRows(rows, true))) {
-          this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS);
-          this.retryTimer ??= setTimeout(() => void this.retry(), this.retryDelayMs);
+          this.scheduleRetry();
           return;
         }
         this.waiting.shift();
@@ -192,7 +184,7 @@ export class SqlMetricsStore implements MetricsStore {
         stored += rows.length;
       }
       if (stored > 0) this.log.info('database back; metric points that waited are stored', { points: stored });
-      this.retryDelayMs = RETRY_FIRST_MS;
+      this.backoff.reset();
     });
     return this.writing;
   }
@@ -215,26 +207,28 @@ export class SqlMetricsStore implements MetricsStore {
   async aggregates(filter: SeriesFilter): Promise<Aggregates> {
     await this.flush();
     const pg = this.dbKind === 'postgres';
-    const raw = (await this.filtered(filter)
-      .select('COUNT(*)', 'count')
-      .addSelect('AVG(m.value)', 'average')
-      .addSelect('MIN(m.value)', 'minimum')
-      .addSelect('MAX(m.value)', 'maximum')
-      .addSelect(pg ? 'STDDEV_SAMP(m.value)' : 'NULL', 'deviation')
-      .getRawOne()) as Record<string, string | number | null>;
-    const count = Number(raw.count ?? 0);
-    const num = (v: string | number | null | undefined) => (v === null || v === undefined ? null : Number(v));
-    const average = count > 0 ? num(raw.average) : null;
-    let deviation = num(raw.deviation);
+    const raw = aggregatesRow.parse(
+      await this.filtered(filter)
+        .select('COUNT(*)', 'count')
+        .addSelect('AVG(m.value)', 'average')
+        .addSelect('MIN(m.value)', 'minimum')
+        .addSelect('MAX(m.value)', 'maximum')
+        .addSelect(pg ? 'STDDEV_SAMP(m.value)' : 'NULL', 'deviation')
+        .getRawOne(),
+    );
+    const count = raw.count ?? 0;
+    const average = count > 0 ? raw.average : null;
+    let deviation = raw.deviation;
     if (!pg && count > 1 && average !== null) {
       // Two passes, as simple-statistics does: no cancellation from a sum of squares.
-      const sq = (await this.filtered(filter)
-        .select('SUM((m.value - :mean) * (m.value - :mean))', 'ss')
-        .setParameter('mean', average)
-        .getRawOne()) as { ss: number | null };
-      deviation = Math.sqrt(Number(sq.ss ?? 0) / (count - 1));
+      const sq = z
+        .object({ ss: sqlNumber })
+        .parse(
+          await this.filtered(filter).select('SUM((m.value - :mean) * (m.value - :mean))', 'ss').setParameter('mean', average).getRawOne(),
+        );
+      deviation = Math.sqrt((sq.ss ?? 0) / (count - 1));
     }
-    return { count, average, deviation: count > 1 ? deviation : null, minimum: num(raw.minimum), maximum: num(raw.maximum) };
+    return { count, average, deviation: count > 1 ? deviation : null, minimum: raw.minimum, maximum: raw.maximum };
   }
 
   /**
@@ -256,13 +250,15 @@ export class SqlMetricsStore implements MetricsStore {
     for (const [from, to] of runs) {
       const ascending = from < count - 1 - to;
       const offset = ascending ? from : count - 1 - to;
-      const rows = (await this.filtered(filter)
-        .select('m.value', 'value')
-        .orderBy('m.value', ascending ? 'ASC' : 'DESC')
-        .offset(offset)
-        .limit(to - from + 1)
-        .getRawMany()) as { value: number | string }[];
-      rows.forEach((r, i) => out.set(ascending ? from + i : to - i, Number(r.value)));
+      const rows = valueRows.parse(
+        await this.filtered(filter)
+          .select('m.value', 'value')
+          .orderBy('m.value', ascending ? 'ASC' : 'DESC')
+          .offset(offset)
+          .limit(to - from + 1)
+          .getRawMany(),
+      );
+      rows.forEach((r, i) => out.set(ascending ? from + i : to - i, r.value));
     }
     return out;
   }
@@ -294,7 +290,7 @@ export class SqlMetricsStore implements MetricsStore {
     const qb = this.repo.createQueryBuilder('m').select('DISTINCT m.series', 'series');
     if (tags.builder !== undefined) qb.andWhere('m.builder = :builder', { builder: tags.builder });
     if (tags.step !== undefined) qb.andWhere('m.step = :step', { step: tags.step });
-    return ((await qb.getRawMany()) as { series: string }[]).map((r) => r.series);
+    return seriesRows.parse(await qb.getRawMany()).map((r) => r.series);
   }
 
   async close(): Promise<void> {

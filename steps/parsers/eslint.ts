@@ -1,14 +1,11 @@
 import type { LintIssue, LintParser } from './lint-parser.ts';
-
-interface EslintResult {
-  filePath: string;
-  messages: { severity: number; line?: number; message: string; ruleId?: string | null }[];
-}
+import { isRecord } from '../../core/is-record.ts';
 
 /** `eslint --format json`: an array of files with messages; severity 2 is an error, 1 a warning. */
 export const eslintParser: LintParser = {
   name: 'eslint',
   parse(stdout) {
+    // The command's output: every field is checked before it is read.
     let data: unknown;
     try {
       data = JSON.parse(stdout);
@@ -20,18 +17,20 @@ export const eslintParser: LintParser = {
       };
     }
     if (!Array.isArray(data)) return { ok: false, error: 'eslint JSON output must be an array of file results' };
+    const files: unknown[] = data;
     const issues: LintIssue[] = [];
-    for (const file of data as EslintResult[]) {
-      if (typeof file?.filePath !== 'string' || !Array.isArray(file.messages))
+    for (const file of files) {
+      if (!isRecord(file) || typeof file.filePath !== 'string' || !Array.isArray(file.messages))
         return { ok: false, error: 'eslint JSON output: each entry needs filePath and messages' };
-      for (const m of file.messages) {
-        if (typeof m !== 'object' || m === null || typeof m.message !== 'string')
+      const messages: unknown[] = file.messages;
+      for (const m of messages) {
+        if (!isRecord(m) || typeof m.message !== 'string')
           return { ok: false, error: `eslint JSON output: a message of ${file.filePath} has no text` };
         issues.push({
           severity: m.severity === 2 ? 'error' : 'warning',
           file: file.filePath,
-          line: m.line ?? null,
-          message: `${m.message}${m.ruleId ? ` (${m.ruleId})` : ''}`,
+          line: typeof m.line === 'number' ? m.line : null,
+          message: `${m.message}${typeof m.ruleId === 'string' && m.ruleId ? ` (${m.ruleId})` : ''}`,
         });
       }
     }

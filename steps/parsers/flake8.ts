@@ -6,11 +6,11 @@ const ISSUE = /^(.+?):(\d+):(\d+): ([A-Z]+\d+) (.*)$/;
 export const flake8Parser = lineParser('flake8', (line) => {
   const m = ISSUE.exec(line);
   if (!m) return /^\d+$/.test(line) ? 'ignore' : null; // --count prints the total on its own line
-  const code = m[4] as string;
+  const [, file = '', lineNumber, , code = '', message] = m; // every group takes part in a match
   return {
     severity: code.startsWith('E') || code.startsWith('F') ? 'error' : 'warning',
-    file: m[1] as string,
-    line: Number(m[2]),
-    message: `${code} ${m[5]}`,
+    file,
+    line: Number(lineNumber),
+    message: `${code} ${message}`,
   };
 });

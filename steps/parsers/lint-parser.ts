@@ -22,8 +22,8 @@ export function lineParser(name: string, read: (line: string) => LintIssue | 'ig
     parse(stdout) {
       const issues: LintIssue[] = [];
       const lines = stdout.split(/\r?\n/);
-      for (let i = 0; i < lines.length; i++) {
-        const line = (lines[i] as string).replace(ANSI, '');
+      for (const [i, raw] of lines.entries()) {
+        const line = raw.replace(ANSI, '');
         if (line.trim() === '') continue;
         const r = read(line);
         if (r === null)

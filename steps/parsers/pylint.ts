@@ -17,11 +17,12 @@ export const pylintParser: LintParser = {
       const m = ISSUE.exec(line);
       if (m) {
         inMessage = true;
+        const [, file = '', lineNumber, , category, number, message] = m; // every group takes part in a match
         return {
-          severity: m[4] === 'E' || m[4] === 'F' ? 'error' : 'warning',
-          file: m[1] as string,
-          line: Number(m[2]),
-          message: `${m[4]}${m[5]}: ${m[6]}`,
+          severity: category === 'E' || category === 'F' ? 'error' : 'warning',
+          file,
+          line: Number(lineNumber),
+          message: `${category}${number}: ${message}`,
         };
       }
       if (FRAME.test(line)) {

@@ -9,7 +9,10 @@ const PRETTY = /^(.+):(\d+):(\d+) - (error|warning) (TS\d+): ?(.*)$/;
  */
 export const tscParser = lineParser('tsc', (line) => {
   const m = PLAIN.exec(line) ?? PRETTY.exec(line);
-  if (m) return { severity: m[4] === 'error' ? 'error' : 'warning', file: m[1] as string, line: Number(m[2]), message: `${m[5]}: ${m[6]}` };
+  if (m) {
+    const [, file = '', lineNumber, , severity, code, message] = m; // every group takes part in a match
+    return { severity: severity === 'error' ? 'error' : 'warning', file, line: Number(lineNumber), message: `${code}: ${message}` };
+  }
   if (/^error TS\d+:/.test(line)) return { severity: 'error', file: '', line: null, message: line };
   // Continuations, --pretty's numbered code excerpts, the summary and its Errors/Files table.
   if (/^\s/.test(line) || /^\d+ /.test(line) || /^Found \d+ errors?/.test(line) || /^Errors\s+Files$/.test(line)) return 'ignore';

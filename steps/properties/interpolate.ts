@@ -49,12 +49,17 @@ export function interpolate(template: string): Interpolate {
 export type Renderable<T> = T | Interpolate | ((props: PropertyReader) => T | Promise<T>);
 
 export function isInterpolate(value: unknown): value is Interpolate {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[RENDERABLE] === true;
+  return typeof value === 'object' && value !== null && RENDERABLE in value && value[RENDERABLE] === true;
+}
+
+/** A renderable that is a function of the properties (values themselves are never functions). */
+function isPropertyFunction<T>(value: Renderable<T>): value is (props: PropertyReader) => T | Promise<T> {
+  return typeof value === 'function';
 }
 
 export async function render<T>(value: Renderable<T>, props: PropertyReader): Promise<T | string> {
   if (isInterpolate(value)) return value.render(props);
-  if (typeof value === 'function') return (value as (p: PropertyReader) => T | Promise<T>)(props);
+  if (isPropertyFunction(value)) return value(props);
   return value;
 }
 

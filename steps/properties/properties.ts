@@ -1,8 +1,27 @@
+import { z } from 'zod';
 import type { PropertyReader } from './interpolate.ts';
+import { parseJson } from '../../core/parse-json.ts';
 
 export type PropertyValue = string | number | boolean | null | PropertyValue[] | { [key: string]: PropertyValue };
 /** Buildbot's shape: name -> [value, source]. */
 export type PropertyMap = Record<string, [PropertyValue, string]>;
+
+/** A JSON value: what a property can hold (in the config, in a request, in a build). */
+export const propertyValueSchema: z.ZodType<PropertyValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(propertyValueSchema), z.record(z.string(), propertyValueSchema)]),
+);
+const propertyValues = z.record(z.string(), propertyValueSchema);
+const propertyMap = z.record(z.string(), z.tuple([propertyValueSchema, z.string()]));
+
+/** A build's stored properties (`builds.properties`, what `Properties.toJSON()` wrote). */
+export function parsePropertyMap(json: string, what: string): PropertyMap {
+  return parseJson(json, propertyMap, what);
+}
+
+/** A build request's stored properties (`buildrequests.properties`): name -> value. */
+export function parsePropertyValues(json: string, what: string): Record<string, PropertyValue> {
+  return parseJson(json, propertyValues, what);
+}
 
 /** A build's properties: set by the builder, the scheduler (force), the master, and steps. */
 export class Properties implements PropertyReader {

@@ -22,6 +22,7 @@ import {
   type AgentProcess,
 } from '../helpers/harness.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 /** Running, not a zombie waiting for a parent (here, PID 1) to reap it. */
 function alive(pid: number): boolean {
@@ -79,7 +80,7 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
       output: () => out,
       kill: (s = 'SIGTERM') => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill(s)))),
     });
-    await waitFor('agent', () => master?.registry.get('blip')?.handle.connected);
+    await waitFor('agent', () => (master ? internalsOf(master).registry.isConnected('blip') : false));
 
     const c = api(master);
     const forced = await c.post('/builders/ticker/force', {});
@@ -90,7 +91,7 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
       return log && log.num_lines >= 5 ? s : null;
     });
     proxy.cut(5000);
-    await waitFor('the master to see the agent gone', () => !master?.registry.get('blip')?.handle.connected, 5000);
+    await waitFor('the master to see the agent gone', () => !(master ? internalsOf(master).registry.isConnected('blip') : false), 5000);
     // The command is still running on the agent while it is disconnected.
     expect(processesMatching(`of ${LINES}"`).length).toBeGreaterThan(0);
     const done = await waitForRequest(master, forced.body.buildrequestid, 60_000);

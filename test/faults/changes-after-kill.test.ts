@@ -12,6 +12,7 @@ import { BuildFactory, ShellCommand, anyBranchScheduler, singleBranchScheduler }
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { CLI, ROOT, api, startTestMaster, waitFor } from '../helpers/harness.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const DIR = path.join(ROOT, 'tmp', `changes-kill-${process.pid}`);
 const REPO = 'https://git.example.org/app.git';
@@ -92,7 +93,9 @@ describe.each(testDatabases())('changes held by a killed master, on $kind', (db)
     ]);
     const linked = await api(master).get(`/buildrequests/${requests[1]?.buildrequestid}/changes`);
     expect(linked.body.changes.map((c: { changeid: number }) => c.changeid)).toEqual([changeid]);
-    const waiting = (await master.db.source.query('SELECT waiting FROM changes WHERE id = ' + String(changeid))) as { waiting: unknown }[];
+    const waiting = (await internalsOf(master).db.source.query('SELECT waiting FROM changes WHERE id = ' + String(changeid))) as {
+      waiting: unknown;
+    }[];
     expect(Boolean(waiting[0]?.waiting)).toBe(false);
     await master.stop();
     master = null;

@@ -16,6 +16,7 @@ import type { Logger } from '../../core/logger.ts';
 import { startMaster, type RunningMaster } from '../../master/master.ts';
 import { api, forceAndWait, startAgent, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import { ownPostgres, ownPostgresAvailable, type OwnPostgres } from '../helpers/own-postgres.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const PORT = 55_470;
 
@@ -161,13 +162,13 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
   // write. Either way the build must be complete, with complete_at, and its request complete.
   //
   // This once left the build "running" for good: the writes that end a step and a build gave up at
-  // the first failure. They are now retried through the outage (master/db/retry.ts).
+  // the first failure. They are now retried through the outage (core/retry.ts, transient errors only).
   it('survives PostgreSQL killed (immediate) and restarted during a build: the build completes (EXCEPTION or SUCCESS)', async () => {
     const client = api(master);
     const started = new Map<number, number>(); // buildrequestid -> buildid
     let lines = 0;
-    const offStarted = master.bus.subscribe('build.started', (e) => void started.set(e.buildrequestid, e.buildid));
-    const offLog = master.bus.subscribe('log.appended', (e) => {
+    const offStarted = master.events.subscribe('build.started', (e) => void started.set(e.buildrequestid, e.buildid));
+    const offLog = master.events.subscribe('log.appended', (e) => {
       lines += e.data.toString().split('\n').length - 1;
     });
     try {
@@ -194,7 +195,7 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
           const steps = (await untilOk(master, `/builds/${buildid}/steps`)).ok.body.steps;
           const stop = await client.post(`/builds/${buildid}/stop`, { reason: 'stuck' });
           throw new Error(
-            `build request ${brid} still incomplete 20 s after PostgreSQL came back (it was down ${downMs} ms).\nrequest: ${JSON.stringify(request)}\nbuild: ${JSON.stringify(build)}\nsteps: ${JSON.stringify(steps)}\nstill in master.running: ${master.running.has(buildid)}\nPOST /builds/${buildid}/stop: ${stop.status} ${JSON.stringify(stop.body)}\nmaster log: ${JSON.stringify(errorsSince(t), null, 1)}`,
+            `build request ${brid} still incomplete 20 s after PostgreSQL came back (it was down ${downMs} ms).\nrequest: ${JSON.stringify(request)}\nbuild: ${JSON.stringify(build)}\nsteps: ${JSON.stringify(steps)}\nstill in master.running: ${internalsOf(master).running.get(buildid) !== undefined}\nPOST /builds/${buildid}/stop: ${stop.status} ${JSON.stringify(stop.body)}\nmaster log: ${JSON.stringify(errorsSince(t), null, 1)}`,
           );
         }
         await new Promise((r) => setTimeout(r, 200));
@@ -211,7 +212,7 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
       expect(request).toMatchObject({ complete: true, result: build.result });
       expect(steps.length).toBe(1);
       expect(steps[0].complete).toBe(true);
-      expect(master.running.size).toBe(0);
+      expect(internalsOf(master).running.size).toBe(0);
       if (build.result === 'success') expect((await stepLog(master, steps[0].stepid)).toString().split('\n').length).toBe(41);
     } finally {
       offStarted();
@@ -232,7 +233,11 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
   it('keeps metric points captured while PostgreSQL is stopped and stores each once when it is back', async () => {
     const count = async () =>
       Number(
-        ((await master.db.source.query("SELECT COUNT(*) AS n FROM metric_points WHERE series = 'outage_probe'")) as { n: string }[])[0]?.n,
+        (
+          (await internalsOf(master).db.source.query("SELECT COUNT(*) AS n FROM metric_points WHERE series = 'outage_probe'")) as {
+            n: string;
+          }[]
+        )[0]?.n,
       );
     await master.metrics.captureData('outage_probe', 1, { tags: { builder: 'quick' } });
     await master.metrics.flush();
@@ -248,7 +253,9 @@ describe.skipIf(!ownPostgresAvailable())('PostgreSQL restarts under a running ma
     await waitFor('the waiting points to be stored', async () => (await count().catch(() => 0)) === 6, 45_000);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await count()).toBe(6);
-    const values = (await master.db.source.query("SELECT value FROM metric_points WHERE series = 'outage_probe' ORDER BY id")) as {
+    const values = (await internalsOf(master).db.source.query(
+      "SELECT value FROM metric_points WHERE series = 'outage_probe' ORDER BY id",
+    )) as {
       value: number;
     }[];
     expect(values.map((v) => Number(v.value))).toEqual([1, 2, 3, 4, 5, 6]);

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { z } from 'zod';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import {
@@ -40,6 +41,7 @@ import {
   validArb,
   validMasterArb,
 } from '../helpers/protocol-arbitraries.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 1_234_567);
 const TOKEN = 'protocol-fuzz-token';
@@ -109,7 +111,7 @@ describe('protocol parsers on arbitrary input', () => {
         .map(([json, delta]) => ({ raw: json.padEnd(MAX_FRAME_BYTES + delta, ' '), delta })),
       // a reject whose reason is multibyte: characters well under the limit, bytes over or under it
       fc.tuple(fc.constantFrom('é', '日', '🙂'), fc.integer({ min: -300, max: 300 })).map(([ch, delta]) => {
-        const head = '{"type":"reject","reason":"';
+        const head = '{"type":"reject","code":"bad_credentials","retryable":false,"reason":"';
         const bytesPer = Buffer.byteLength(ch);
         const n = Math.floor((MAX_FRAME_BYTES + delta - head.length - 2) / bytesPer);
         const raw = `${head}${ch.repeat(n)}"}`;
@@ -199,6 +201,21 @@ const scriptArb: fc.Arbitrary<Frame[]> = fc.oneof(
       .tuple(badHelloArb, fc.array(garbageFrameArb, { maxLength: 3 }))
       .map(([h, rest]) => [{ kind: 'text' as const, text: JSON.stringify(h) }, ...rest]),
   },
+  // an agent of an older protocol, its hello valid or not by this one's rules: refused in protocol 1's shape
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(
+        goodHelloArb,
+        fc.integer({ min: -3, max: PROTOCOL_VERSION - 1 }),
+        fc.option(fc.jsonValue({ maxDepth: 1 }), { nil: undefined }),
+        fc.array(garbageFrameArb, { maxLength: 3 }),
+      )
+      .map(([h, protocol, extra, rest]) => [
+        { kind: 'text' as const, text: JSON.stringify({ ...h, protocol, ...(extra === undefined ? {} : { fromTheFuture: extra }) }) },
+        ...rest,
+      ]),
+  },
   // a valid hello (sometimes padded to near the limit), then garbage and pongs
   {
     weight: 3,
@@ -225,6 +242,23 @@ const scriptArb: fc.Arbitrary<Frame[]> = fc.oneof(
   },
 );
 
+/** The reject of protocol 1, as an agent of that version parses it: the master's answer to its hello. */
+const V1Reject = z.strictObject({ type: z.literal('reject'), reason: z.string() });
+
+/** A hello naming a protocol older than the master's, however broken the rest: answered in protocol 1's shape. */
+function olderHello(frame: string): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return false;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !('type' in json) || !('protocol' in json)) return false;
+  return (
+    json.type === 'hello' && typeof json.protocol === 'number' && Number.isSafeInteger(json.protocol) && json.protocol < PROTOCOL_VERSION
+  );
+}
+
 interface Expected {
   close: boolean;
   /** 1008 protocol error, 1009 too big; null: stays open. */
@@ -234,6 +268,8 @@ interface Expected {
   preAuth: boolean;
   authFailure: boolean;
   authenticated: boolean;
+  /** Refused as an older agent: the reject has protocol 1's shape. */
+  legacy: boolean;
 }
 
 /** What the protocol document says the master does with these frames. */
@@ -242,25 +278,27 @@ function expected(frames: (string | Buffer)[]): Expected {
   for (const [i, f] of frames.entries()) {
     const later = frames.slice(i + 1);
     const racy = later.some((x) => Buffer.byteLength(x) > MAX_FRAME_BYTES);
-    const offend = (code: 1008 | 1009, authFailure = false): Expected => ({
+    const offend = (code: 1008 | 1009, authFailure = false, legacy = false): Expected => ({
       close: true,
       code,
       racy,
       preAuth: !authenticated,
       authFailure,
       authenticated,
+      legacy,
     });
     if (Buffer.byteLength(f) > MAX_FRAME_BYTES) return offend(1009);
     if (typeof f !== 'string') return offend(1008);
     const parsed = oracle(AgentToMaster, f);
     const m = parsed.ok ? (parsed.value as Message) : null;
     if (!authenticated) {
+      if (olderHello(f)) return offend(1008, false, true);
       if (!m || m.type !== 'hello' || m.protocol !== PROTOCOL_VERSION) return offend(1008);
       if (m.name !== 'a1' || m.token !== TOKEN) return offend(1008, true);
       authenticated = true;
     } else if (!m || m.type !== 'pong') return offend(1008); // no runs exist: output/exit/error are for unknown runs
   }
-  return { close: false, code: null, racy: false, preAuth: false, authFailure: false, authenticated };
+  return { close: false, code: null, racy: false, preAuth: false, authFailure: false, authenticated, legacy: false };
 }
 
 interface Seen {
@@ -312,7 +350,7 @@ describe('a live master under random agent frames (SQLite)', () => {
   const sqlite = testDatabases().find((d) => d.kind === 'sqlite');
   let master: RunningMaster;
   let agent: AgentProcess | undefined;
-  const agentGone = () => waitFor('a1 to be disconnected', () => !master.registry.get('a1')?.handle.connected, 5000);
+  const agentGone = () => waitFor('a1 to be disconnected', () => !internalsOf(master).registry.isConnected('a1'), 5000);
 
   beforeAll(async () => {
     master = await startTestMaster(
@@ -344,6 +382,7 @@ describe('a live master under random agent frames (SQLite)', () => {
     let framesSent = 0;
     let closed = 0;
     let kept = 0;
+    let legacy = 0;
     await fc.assert(
       fc.asyncProperty(scriptArb, async (script) => {
         const frames = script.map(materialize);
@@ -352,7 +391,11 @@ describe('a live master under random agent frames (SQLite)', () => {
         if (want.authFailure) authFailures++;
         framesSent += frames.length;
         const seen = await exchange(master.port, frames, !want.close);
-        for (const m of seen.messages) expect(parseMasterMessage(m).ok, m).toBe(true);
+        for (const m of seen.messages) {
+          if (want.legacy) expect(V1Reject.safeParse(JSON.parse(m)).success, m).toBe(true);
+          else expect(parseMasterMessage(m).ok, m).toBe(true);
+        }
+        if (want.legacy) legacy++;
         if (want.close) {
           closed++;
           if (want.racy) expect([1008, 1009]).toContain(seen.code);
@@ -375,6 +418,7 @@ describe('a live master under random agent frames (SQLite)', () => {
     expect(framesSent).toBeGreaterThan(150);
     expect(closed).toBeGreaterThan(20);
     expect(kept).toBeGreaterThan(2);
+    expect(legacy).toBeGreaterThan(0);
   });
 
   it('accepts one of several simultaneous hellos of the same agent and refuses the others', async () => {
@@ -401,8 +445,8 @@ describe('a live master under random agent frames (SQLite)', () => {
   it('is still up afterwards: the API answers, nothing is left connected, and a real agent builds', async () => {
     const builders = await api(master).get('/builders');
     expect(builders.status).toBe(200);
-    expect(master.registry.get('a1')?.handle.connected ?? false).toBe(false);
-    const rows = (await master.db.source.query(`SELECT connected_to_masterid FROM agents WHERE name = 'a1'`)) as {
+    expect(internalsOf(master).registry.isConnected('a1')).toBe(false);
+    const rows = (await internalsOf(master).db.source.query(`SELECT connected_to_masterid FROM agents WHERE name = 'a1'`)) as {
       connected_to_masterid: number | null;
     }[];
     expect(rows.map((r) => r.connected_to_masterid)).toEqual([null]);

@@ -16,6 +16,7 @@ import type { RunningMaster } from '../../master/master.ts';
 import { MASK } from '../../master/build/secret-masker.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, stepLog, type AgentProcess } from '../helpers/harness.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const SECRET = 'hunter2-deploy-key-7731';
 const AGENT_TOKEN = 'agent-token-not-to-leak';
@@ -99,7 +100,7 @@ describe.each(testDatabases())('security on $kind', (db) => {
     const points = (await c.get('/metrics/tagged/points')).body.points;
     expect(points[0].tags.leak).toBe(`x${MASK}x`);
     // The stored raw log bytes themselves hold no secret.
-    const raw = (await master.db.source.query('SELECT content FROM logchunks')) as { content: Buffer }[];
+    const raw = (await internalsOf(master).db.source.query('SELECT content FROM logchunks')) as { content: Buffer }[];
     expect(raw.some((r) => Buffer.from(r.content).includes(SECRET))).toBe(false);
   });
 

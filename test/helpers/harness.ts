@@ -8,6 +8,7 @@ import { compileConfig } from '../../master/config/compile.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import { startMaster, type RunningMaster } from '../../master/master.ts';
 import { silentLogger } from '../../core/logger.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'bin/caliper.js');
@@ -65,7 +66,7 @@ export async function waitFor<T>(
 
 export async function startAgent(master: RunningMaster, name: string, token: string, extra: string[] = []): Promise<AgentProcess> {
   const agent = spawnAgent(master, name, token, extra);
-  await waitFor(`agent ${name} to connect (output: ${agent.output()})`, () => master.registry.get(name)?.handle.connected);
+  await waitFor(`agent ${name} to connect (output: ${agent.output()})`, () => internalsOf(master).registry.isConnected(name));
   return agent;
 }
 

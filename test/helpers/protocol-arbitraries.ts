@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { type AgentToMaster, type MasterToAgent, MAX_FRAME_BYTES, type Parsed } from '../../protocol/messages.ts';
+import { CommandErrorCode, RejectCode } from '../../protocol/reject-codes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Message shapes, as the protocol defines them: a valid and an invalid arbitrary per field
@@ -48,6 +49,20 @@ export const badRunId = fc.oneof(fc.constantFrom('', 'r'.repeat(65)), notString)
 export const seq = fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER));
 export const badSeq = fc.oneof(fc.integer({ max: -1 }), fc.constantFrom(-1, 0.5, '0', null, Number.MAX_SAFE_INTEGER + 2, 1e300), notNumber);
 export const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/);
+const notBoolean = fc.oneof(fc.constantFrom(0, 1, 'true', 'false', null), fc.constant([]), fc.constant({}));
+/** A field holding one of a code table's values. */
+const codeField = (codes: Record<string, string>): Field => {
+  const values = Object.values(codes);
+  return {
+    valid: fc.constantFrom(...values),
+    invalid: fc.oneof(
+      fc.string({ maxLength: 12 }).filter((c) => !values.includes(c)),
+      fc.constantFrom(...values.map((c) => c.toUpperCase())),
+      notString,
+    ),
+  };
+};
+const retryableField: Field = { valid: fc.boolean(), invalid: notBoolean };
 
 export const agentShapes: Record<string, Shape> = {
   hello: {
@@ -116,6 +131,8 @@ export const agentShapes: Record<string, Shape> = {
   },
   error: {
     run: { valid: runId, invalid: badRunId },
+    code: codeField(CommandErrorCode),
+    retryable: retryableField,
     message: { valid: fc.oneof(str(10_000), fc.constant('m'.repeat(10_000))), invalid: badStr(10_000) },
   },
   pong: {},
@@ -133,7 +150,11 @@ export const masterShapes: Record<string, Shape> = {
       default: [],
     },
   },
-  reject: { reason: { valid: fc.string({ maxLength: 200 }), invalid: notString } },
+  reject: {
+    code: codeField(RejectCode),
+    retryable: retryableField,
+    reason: { valid: fc.string({ maxLength: 200 }), invalid: notString },
+  },
   run: {
     run: { valid: runId, invalid: badRunId },
     argv: {

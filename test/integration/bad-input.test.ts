@@ -6,6 +6,7 @@ import type { RunningMaster } from '../../master/master.ts';
 import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, startAgent, startTestMaster, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const TOKEN = 'bad-input-token';
 const WRITE_TOKEN = 'write-token-0123456789';
@@ -75,7 +76,7 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
     const counts = async () => {
       const out: Record<string, number> = {};
       for (const t of ['buildrequests', 'builds', 'steps', 'logs', 'logchunks']) {
-        const rows = (await master.db.source.query(`SELECT COUNT(*) AS n FROM ${t}`)) as { n: string | number }[];
+        const rows = (await internalsOf(master).db.source.query(`SELECT COUNT(*) AS n FROM ${t}`)) as { n: string | number }[];
         out[t] = Number(rows[0]?.n);
       }
       return out;
@@ -178,7 +179,7 @@ describe.each(testDatabases())('bad input on $kind', (db) => {
     const huge = await rawAgent(master, [JSON.stringify({ type: 'pong', pad: 'x'.repeat(2 * 1024 * 1024) })]);
     expect(huge.code).toBe(1009); // ws: message too big
     // The real agent is untouched and still builds.
-    expect(master.registry.get('a1')?.handle.connected).toBe(true);
+    expect(internalsOf(master).registry.isConnected('a1')).toBe(true);
     const { build } = await forceAndWaitWithToken();
     expect(build.result).toBe('success');
     const after = await stored();

@@ -13,6 +13,7 @@ import {
   waitFor,
   type AgentProcess,
 } from '../helpers/harness.ts';
+import { getList, getOne, present } from '../helpers/api.ts';
 
 const TOKEN = 'integration-token-1';
 // Bytes no text pipeline would keep as they are: invalid UTF-8, NUL, CR, no final newline. The pauses
@@ -205,24 +206,25 @@ describe.each(testDatabases())('builds on $kind', (db) => {
     const forced = await client.post('/builders/slow/force', { reason: 'to be stopped' });
     const build = await waitFor(
       'slow build to start',
-      async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+      async () => (await getList(master, 'builds', `/builds?buildrequestid=${forced.body.buildrequestid}`))[0],
     );
     await waitFor('sleep to run', () => processesMatching('sleep 302.5').length > 0);
     const stop = await client.post(`/builds/${build.buildid}/stop`, { reason: 'enough' });
     expect(stop.status).toBe(202);
     const done = await waitFor('build to finish', async () => {
-      const b = (await client.get(`/builds/${build.buildid}`)).body.builds[0];
+      const b = await getOne(master, 'builds', `/builds/${build.buildid}`);
       return b.complete ? b : null;
     });
     expect(done).toMatchObject({ result: 'cancelled', results: Results.CANCELLED, state_string: 'cancelled: enough' });
-    const steps = (await client.get(`/builds/${build.buildid}/steps`)).body.steps;
+    const steps = await getList(master, 'steps', `/builds/${build.buildid}/steps`);
     // As in Buildbot: the running step is cancelled, later steps are not run, alwaysRun steps are.
-    expect(steps.map((s: { name: string; result: string }) => [s.name, s.result])).toEqual([
+    expect(steps.map((s) => [s.name, s.result])).toEqual([
       ['sleepy', 'cancelled'],
       ['report', 'success'],
     ]);
-    expect((await stepLog(master, steps[1].stepid)).toString()).toBe('reported\n');
-    expect((await stepLog(master, steps[0].stepid)).toString()).toBe('first\n');
+    const [sleepy, report] = steps;
+    expect((await stepLog(master, present(report, 'step report').stepid)).toString()).toBe('reported\n');
+    expect((await stepLog(master, present(sleepy, 'step sleepy').stepid)).toString()).toBe('first\n');
     await waitFor('sleep to be killed', () => processesMatching('sleep 302.5').length === 0, 10_000);
     const again = await client.post(`/builds/${build.buildid}/stop`, {});
     expect(again.status).toBe(409);
@@ -234,22 +236,22 @@ describe.each(testDatabases())('builds on $kind', (db) => {
     const forced = await client.post('/builders/live/force', {});
     const build = await waitFor(
       'live build',
-      async () => (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+      async () => (await getList(master, 'builds', `/builds?buildrequestid=${forced.body.buildrequestid}`))[0],
     );
-    const step = await waitFor('drip step', async () => (await client.get(`/builds/${build.buildid}/steps`)).body.steps[0]);
+    const step = await waitFor('drip step', async () => (await getList(master, 'steps', `/builds/${build.buildid}/steps`))[0]);
     const partial = await waitFor('early output', async () => {
       const text = (await stepLog(master, step.stepid).catch(() => Buffer.alloc(0))).toString();
       return text.length > 0 ? text : null;
     });
     expect(partial).toBe('early\n');
-    const midway = (await client.get(`/steps/${step.stepid}`)).body.steps[0];
+    const midway = await getOne(master, 'steps', `/steps/${step.stepid}`);
     expect(midway.complete).toBe(false);
     const done = await forceAndWaitExisting(forced.body.buildrequestid);
     expect((await stepLog(master, done.stepid)).toString()).toBe('early\nlate\n');
 
     async function forceAndWaitExisting(id: number) {
-      await waitFor('live build to finish', async () => (await client.get(`/buildrequests/${id}`)).body.buildrequests[0].complete);
-      return (await client.get(`/builds/${build.buildid}/steps`)).body.steps[0];
+      await waitFor('live build to finish', async () => (await getOne(master, 'buildrequests', `/buildrequests/${id}`)).complete);
+      return getOne(master, 'steps', `/builds/${build.buildid}/steps`);
     }
   });
 
@@ -267,8 +269,8 @@ describe.each(testDatabases())('builds on $kind', (db) => {
       [1, 2, 3].map(async () => (await client.post('/builders/hello/force', {})).body.buildrequestid as number),
     );
     for (const id of ids)
-      await waitFor(`request ${id}`, async () => (await client.get(`/buildrequests/${id}`)).body.buildrequests[0].complete);
-    const numbers = (await client.get('/builders/hello/builds?order=number')).body.builds.map((b: { number: number }) => b.number);
+      await waitFor(`request ${id}`, async () => (await getOne(master, 'buildrequests', `/buildrequests/${id}`)).complete);
+    const numbers = (await getList(master, 'builds', '/builders/hello/builds?order=number')).map((b) => b.number);
     expect(numbers).toEqual([...Array(numbers.length).keys()].map((i) => i + 1));
   });
 });

@@ -1,6 +1,7 @@
 /** The `caliper` command as a user runs it: check-config, start --with-agent, and a master killed mid-build. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +72,28 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
     }
   });
 }
+
+describe('caliper start on a port that is taken', () => {
+  it('says which port is taken and how to choose another, without a stack trace, and exits 1', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = address !== null && typeof address === 'object' ? address.port : 0;
+    try {
+      const db = `sqlite:${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-port-')), 'c.sqlite')}`;
+      const r = spawnSync(process.execPath, [CLI, 'start', '--config', writeConfig('port', GOOD), '--port', String(port), '--db', db], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`caliper: port ${port} on 127.0.0.1 is taken (another Caliper master, or another program?)`);
+      expect(r.stderr).toContain('--port N or web.port in master.config.ts');
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      taken.close();
+    }
+  });
+});
 
 describe('caliper check-config', () => {
   it('accepts the minimal config and the shipped master.config.ts', () => {

@@ -6,6 +6,7 @@ import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import { influxd, testInfluxUrl, type Influxd } from '../helpers/influxd.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const PORT = 58_120;
 
@@ -58,7 +59,9 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB outage', () => {
     // Builds do not wait for InfluxDB: four builds well within the time one write timeout would take.
     expect(Date.now() - started).toBeLessThan(15_000);
     await master.metrics.flush();
-    const spooled = (await master.db.source.query('SELECT COALESCE(SUM(points), 0) AS n FROM metric_spool')) as { n: number | string }[];
+    const spooled = (await internalsOf(master).db.source.query('SELECT COALESCE(SUM(points), 0) AS n FROM metric_spool')) as {
+      n: number | string;
+    }[];
     expect(Number(spooled[0]?.n)).toBeGreaterThanOrEqual(4);
     // Reading needs InfluxDB: a clear 503, not a crash.
     const down = await api(master).get('/metrics/size/summary');
@@ -73,7 +76,9 @@ describe.skipIf(testInfluxUrl() === null)('InfluxDB outage', () => {
     await waitFor(
       'the spool to drain',
       async () =>
-        Number(((await master.db.source.query('SELECT COUNT(*) AS n FROM metric_spool')) as { n: number | string }[])[0]?.n) === 0,
+        Number(
+          ((await internalsOf(master).db.source.query('SELECT COUNT(*) AS n FROM metric_spool')) as { n: number | string }[])[0]?.n,
+        ) === 0,
       60_000,
     );
     expect(await influxCount(server.url, 'SELECT COUNT("value") FROM "size"')).toBe(8);

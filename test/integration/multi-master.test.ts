@@ -10,6 +10,7 @@ import type { ConfigInput } from '../../master/config/schema.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 const TOKEN = 'multi-master-token';
 const pgDb = testDatabases().find((d) => d.kind === 'postgres');
@@ -121,7 +122,7 @@ describe.skipIf(!pgDb)('two masters sharing PostgreSQL', () => {
       JSON.stringify({ origin: 'x', event: { name: 'build.stop' } }),
       JSON.stringify({ origin: 'x', event: { name: 'log.appended', data: null } }),
     ];
-    for (const payload of junk) await a.db.source.query('SELECT pg_notify($1, $2)', ['caliper_events', payload]);
+    for (const payload of junk) await internalsOf(a).db.source.query('SELECT pg_notify($1, $2)', ['caliper_events', payload]);
     const { live, buildid } = await followOnA('talk');
     await waitFor('build.finished on A', () => live.seen.find((m) => m.event === 'build.finished' && m.data.buildid === buildid), 20_000);
     live.ws.close();

@@ -72,12 +72,17 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
       const request = await repos.buildRequests.create({ builderid: builder.id, reason: 'x', properties: {} }, now);
       let open!: () => void;
       const gate = new Promise<void>((resolve) => (open = resolve));
+      let begun!: () => void;
+      const inside = new Promise<void>((resolve) => (begun = resolve));
       const failing = transaction(database.source, async (m) => {
         await m.getRepository('Builder').update({ id: builder.id }, { description: 'changed' });
+        begun();
         await gate;
         throw new Error('boom');
       });
+      await inside;
       const plain = repos.buildRequests.complete(request.id, 0, now); // made while the transaction is open
+      await new Promise((resolve) => setTimeout(resolve, 50)); // time to run, did it not wait its turn
       open();
       await expect(failing).rejects.toThrow('boom');
       await plain;
@@ -96,4 +101,23 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
       expect((await repos.buildRequests.query({})).total).toBe(121);
     });
   });
+
+  it('goes on after a failed query and a failed transaction; a transaction inside a transaction does not wait for it', async () => {
+    await withDatabase(async ({ database, repos, now, builder }) => {
+      // A turn taken by a query or a transaction that fails ends with it (else the writes below wait forever).
+      await expect(database.source.query('SELECT * FROM no_such_table')).rejects.toThrow();
+      await expect(transaction(database.source, (m) => m.query('SELECT * FROM no_such_table'))).rejects.toThrow();
+      const [request, described] = await Promise.all([
+        repos.buildRequests.create({ builderid: builder.id, reason: 'plain', properties: {} }, now),
+        transaction(database.source, async (m) => {
+          await m.getRepository('Builder').update({ id: builder.id }, { description: 'outer' });
+          // On SQLite it runs in the outer one's turn (a savepoint); on PostgreSQL beside it.
+          expect(await transaction(database.source, (inner) => inner.query('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+          return (await m.getRepository('Builder').findOneBy({ id: builder.id }))?.description;
+        }),
+      ]);
+      expect(request.id).toBeGreaterThan(0);
+      expect(described).toBe('outer');
+    });
+  }, 10_000);
 });

@@ -6,6 +6,9 @@ import type { RunningMaster } from '../../master/master.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { apiUrl, getJson, getList, getOne, getPage, present } from '../helpers/api.ts';
+import type { MetricSeriesPage, UiInfo } from '../../protocol/api-types.ts';
+import { internalsOf } from '../../master/testing.ts';
 
 // 30 000 numbered lines (~300 KB): several log chunks, lines crossing chunk boundaries.
 const MANY_LINES = 'i=0; while [ $i -lt 30000 ]; do echo "line $i"; i=$((i+1)); done; printf \'tail without newline\'';
@@ -41,31 +44,34 @@ describe.each(testDatabases())('UI API on $kind', (db) => {
     const { build, steps } = await forceAndWait(master, 'long');
     expect(build.result).toBe('success');
     const c = api(master);
-    const log = (await c.get(`/steps/${steps[0].stepid}/logs`)).body.logs[0];
+    const log = await getOne(master, 'logs', `/steps/${steps[0].stepid}/logs`);
     expect(log.num_lines).toBe(30000);
-    const chunks = (await master.db.source.query(
-      master.db.kind === 'postgres'
+    const chunks = (await internalsOf(master).db.source.query(
+      internalsOf(master).db.kind === 'postgres'
         ? 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = $1'
         : 'SELECT COUNT(*) AS n FROM logchunks WHERE logid = ?',
       [log.logid],
     )) as { n: string }[];
     expect(Number(chunks[0]?.n)).toBeGreaterThan(1);
-    const page = (await c.get(`/logs/${log.logid}/contents?offset=12345&limit=3`)).body;
+    const page = await getPage(master, 'logchunks', `/logs/${log.logid}/contents?offset=12345&limit=3`);
     expect(page).toEqual({
       logchunks: [{ logid: log.logid, firstline: 12345, content: 'line 12345\nline 12346\nline 12347' }],
       meta: { total: 30001 },
     });
-    const all = [];
+    const all: string[] = [];
     for (let offset = 0; offset < 30001; offset += 7000) {
-      const p = (await c.get(`/logs/${log.logid}/contents?offset=${offset}&limit=7000`)).body;
-      all.push(...p.logchunks[0].content.split('\n'));
+      const chunk = await getOne(master, 'logchunks', `/logs/${log.logid}/contents?offset=${offset}&limit=7000`);
+      all.push(...chunk.content.split('\n'));
     }
     expect(all.length).toBe(30001);
     expect(all[0]).toBe('line 0');
     expect(all[29999]).toBe('line 29999');
     expect(all[30000]).toBe('tail without newline');
     expect(all.every((l, i) => (i < 30000 ? l === `line ${i}` : true))).toBe(true);
-    expect((await c.get(`/logs/${log.logid}/contents?offset=40000`)).body).toEqual({ logchunks: [], meta: { total: 30001 } });
+    expect(await getPage(master, 'logchunks', `/logs/${log.logid}/contents?offset=40000`)).toEqual({
+      logchunks: [],
+      meta: { total: 30001 },
+    });
     expect((await c.get(`/logs/${log.logid}/contents?limit=20000`)).status).toBe(400);
   });
 
@@ -81,10 +87,7 @@ describe.each(testDatabases())('UI API on $kind', (db) => {
     );
     const buildid = started.data.buildid as number;
     const step = await waitFor('step.started', () => events.find((e) => e.event === 'step.started' && e.data.buildid === buildid));
-    const logid = await waitFor(
-      'the stdio log',
-      async () => (await c.get(`/steps/${step.data.stepid}/logs`)).body.logs[0]?.logid as number | undefined,
-    );
+    const logid = await waitFor('the stdio log', async () => (await getList(master, 'logs', `/steps/${step.data.stepid}/logs`))[0]?.logid);
     ws.send(JSON.stringify({ type: 'subscribe', logs: [logid] }));
     const texts = () =>
       events
@@ -105,26 +108,33 @@ describe.each(testDatabases())('UI API on $kind', (db) => {
   });
 
   it('describes builders with last build, running count, average duration and Grafana links', async () => {
-    const c = api(master);
-    const builders = (await c.get('/builders')).body.builders;
-    const long = builders.find((b: { name: string }) => b.name === 'long');
-    expect(long.last_build).toMatchObject({ number: 1, result: 'success' });
+    const builders = await getList(master, 'builders', '/builders');
+    const long = present(
+      builders.find((b) => b.name === 'long'),
+      'builder long',
+    );
+    const last = present(long.last_build, 'a last build of long');
+    expect(last).toMatchObject({ number: 1, result: 'success' });
     expect(long.running).toBe(0);
     expect(long.average_duration).toBeGreaterThan(0);
     expect(long.links.grafana).toBe('https://grafana.example.com/d/caliper-builds?orgId=2&var-builder=long');
-    const build = (await c.get(`/builds/${long.last_build.buildid}`)).body.builds[0];
+    const build = await getOne(master, 'builds', `/builds/${last.buildid}`);
     expect(build.builder_name).toBe('long');
-    const url = new URL(build.links.grafana);
+    const url = new URL(present(build.links.grafana, 'a Grafana link'));
     expect(url.searchParams.get('var-builder')).toBe('long');
     expect(Number(url.searchParams.get('from'))).toBe(Math.round(build.started_at * 1000) - 60_000);
-    expect(Number(url.searchParams.get('to'))).toBe(Math.round(build.complete_at * 1000) + 60_000);
-    const series = (await c.get('/metrics?builder=drip')).body.metrics;
-    const size = series.find((s: { series: string }) => s.series === 'size');
+    expect(Number(url.searchParams.get('to'))).toBe(Math.round(present(build.complete_at, 'complete_at') * 1000) + 60_000);
+    const series = (await getJson<MetricSeriesPage>(apiUrl(master, '/metrics?builder=drip'))).metrics;
+    const size = present(
+      series.find((s) => s.series === 'size'),
+      'series size',
+    );
     expect(size.links.grafana).toBe('https://grafana.example.com/d/caliper-builds?orgId=2&var-series=size&var-builder=drip');
     expect(size.links.influxdb).toBeUndefined();
-    expect(series.map((s: { series: string }) => s.series)).not.toContain('nothing');
-    expect((await c.get('/metrics?builder=long')).body.metrics.map((s: { series: string }) => s.series)).not.toContain('size');
-    expect((await c.get('/ui')).body).toEqual({
+    expect(series.map((s) => s.series)).not.toContain('nothing');
+    const ofLong = (await getJson<MetricSeriesPage>(apiUrl(master, '/metrics?builder=long'))).metrics;
+    expect(ofLong.map((s) => s.series)).not.toContain('size');
+    expect(await getJson<UiInfo>(apiUrl(master, '/ui'))).toEqual({
       title: 'Caliper',
       auth: false,
       grafana: { url: 'https://grafana.example.com/', dashboardUid: 'caliper-builds', orgId: 2 },

@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { AgentSession, CLOSE_PROTOCOL_ERROR, loseRun, type Run } from '../../master/agents/agent-session.ts';
+import { AgentSession, CLOSE_PROTOCOL_ERROR, type Run } from '../../master/agents/agent-session.ts';
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
-import { parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
+import { commandErrorMessage, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
+import { CommandErrorCode } from '../../protocol/reject-codes.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { deferred, eventually, type Deferred } from './helpers.ts';
 
@@ -272,7 +273,7 @@ describe('AgentSession', () => {
     const { session, agent } = await connect();
     const cmd = session.start(SPEC, holdingSink(true));
     const { run } = await agent.runMessage();
-    agent.send({ type: 'error', run, message: 'make: not found' });
+    agent.send(commandErrorMessage(run, CommandErrorCode.SpawnFailed, 'make: not found'));
     agent.send({ type: 'exit', run, seq: 0, code: null, signal: 'SIGTERM', durationMs: 5, killed: 'timeout' });
     expect(await cmd.done).toEqual({
       code: null,
@@ -305,7 +306,7 @@ describe('AgentSession', () => {
     expect(session.isOpen).toBe(false);
     expect(handed[0]).toHaveLength(1);
     expect(await isSettled(cmd.done)).toBe(false); // kept for the agent's return
-    loseRun(handed[0]?.[0] as Run);
+    handed[0]?.[0]?.lose();
     expect(await cmd.done).toEqual({ code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null });
   });
 

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { isSafeRelativePath } from '../../protocol/safe-path.ts';
 import {
+  commandErrorMessage,
+  helloProtocolOf,
   MAX_FRAME_BYTES,
   MAX_OUTPUT_CHUNK,
   parseAgentMessage,
   parseMasterMessage,
   PROTOCOL_VERSION,
+  rejectMessage,
   type Parsed,
 } from '../../protocol/messages.ts';
+import { COMMAND_ERROR_RETRYABLE, CommandErrorCode, REJECT_RETRYABLE, RejectCode } from '../../protocol/reject-codes.ts';
 
 const hello = {
   type: 'hello',
@@ -52,7 +56,17 @@ describe('parseAgentMessage: valid messages', () => {
 
   it('parses pong and error', () => {
     expect(parseAgentMessage(frame({ type: 'pong' }))).toEqual({ ok: true, message: { type: 'pong' } });
-    expect(parseAgentMessage(frame({ type: 'error', run: 'r-1', message: 'sh: not found' })).ok).toBe(true);
+    const error = { type: 'error', run: 'r-1', code: 'spawn_failed', retryable: false, message: 'sh: not found' };
+    expect(parseAgentMessage(frame(error))).toEqual({ ok: true, message: error });
+  });
+
+  it('refuses an error without a known code or without retryable', () => {
+    const error = { type: 'error', run: 'r-1', code: 'spawn_failed', retryable: false, message: 'sh: not found' };
+    const { code: _code, ...noCode } = error;
+    const { retryable: _retryable, ...noRetryable } = error;
+    expect(errorOf(parseAgentMessage(frame(noCode)))).toMatch(/^invalid message at code: /);
+    expect(errorOf(parseAgentMessage(frame({ ...error, code: 'oops' })))).toMatch(/^invalid message at code: /);
+    expect(errorOf(parseAgentMessage(frame(noRetryable)))).toMatch(/^invalid message at retryable: /);
   });
 
   it('accepts a frame of exactly MAX_FRAME_BYTES', () => {
@@ -159,6 +173,60 @@ describe('parseMasterMessage', () => {
   it('rejects a run with a bad environment variable name, or a negative ack seq', () => {
     expect(errorOf(parseMasterMessage(frame({ ...run, env: { 'BAD NAME': 'x' } })))).toMatch(/^invalid message at env/);
     expect(errorOf(parseMasterMessage(frame({ type: 'ack', run: 'r-1', seq: -1 })))).toMatch(/^invalid message at seq: /);
+  });
+});
+
+describe('reject and command error codes', () => {
+  it('parses a reject with its code, retryable and reason', () => {
+    const reject = { type: 'reject', code: 'rate_limited', retryable: true, reason: 'too many failed handshakes' };
+    expect(parseMasterMessage(frame(reject))).toEqual({ ok: true, message: reject });
+  });
+
+  it("refuses protocol 1's reject, which has no code", () => {
+    expect(errorOf(parseMasterMessage(frame({ type: 'reject', reason: 'unknown agent or wrong token' })))).toMatch(
+      /^invalid message at code: /,
+    );
+    expect(errorOf(parseMasterMessage(frame({ type: 'reject', code: 'nope', retryable: false, reason: 'x' })))).toMatch(
+      /^invalid message at code: /,
+    );
+  });
+
+  it('builds rejects and command errors whose retryable comes from the code table', () => {
+    for (const code of Object.values(RejectCode)) {
+      const m = rejectMessage(code, 'why');
+      expect(m).toEqual({ type: 'reject', code, retryable: REJECT_RETRYABLE[code], reason: 'why' });
+      expect(parseMasterMessage(frame(m))).toEqual({ ok: true, message: m });
+    }
+    for (const code of Object.values(CommandErrorCode)) {
+      const m = commandErrorMessage('r-1', code, 'why');
+      expect(m).toEqual({ type: 'error', run: 'r-1', code, retryable: COMMAND_ERROR_RETRYABLE[code], message: 'why' });
+      expect(parseAgentMessage(frame(m))).toEqual({ ok: true, message: m });
+    }
+  });
+
+  it('retries only what can succeed later', () => {
+    const retryable = Object.values(RejectCode).filter((c) => REJECT_RETRYABLE[c]);
+    expect(retryable.sort()).toEqual(['already_connected', 'handshake_timeout', 'master_error', 'rate_limited']);
+    expect(Object.values(CommandErrorCode).filter((c) => COMMAND_ERROR_RETRYABLE[c])).toEqual(['out_of_resources']);
+  });
+});
+
+describe('helloProtocolOf', () => {
+  it('reads the version of any hello, even one this protocol refuses', () => {
+    expect(helloProtocolOf(frame(hello))).toBe(PROTOCOL_VERSION);
+    expect(helloProtocolOf(frame({ type: 'hello', protocol: 1 }))).toBe(1);
+    expect(helloProtocolOf(frame({ ...hello, protocol: 1, future: { field: true } }))).toBe(1);
+  });
+
+  it.each([
+    ['not JSON', '{"type":"hello"'],
+    ['another message', frame({ type: 'pong', protocol: 1 })],
+    ['no protocol', frame({ type: 'hello' })],
+    ['a fractional protocol', frame({ type: 'hello', protocol: 1.5 })],
+    ['a string protocol', frame({ type: 'hello', protocol: '1' })],
+    ['an array', frame([hello])],
+  ])('is null for %s', (_what, raw) => {
+    expect(helloProtocolOf(raw)).toBeNull();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientError } from '../../metrics/stores/sql-store.ts';
+import { isTransientError } from '../../core/transient-error.ts';
 
 describe('SQL metrics store: which failed inserts wait for the database', () => {
   it('retries what failed because the database was away or busy, drops the rest', () => {

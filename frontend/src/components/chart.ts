@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { MetricPoint, Summary } from '../../../protocol/api-types.ts';
+import type { MetricPoint, PointsPage, Summary, SummaryAnswer } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatValue } from '../format.ts';
@@ -44,8 +44,8 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
   void (async () => {
     try {
       const [pointsRes, summaryRes] = await Promise.all([
-        ctx.api.get<{ points: MetricPoint[] }>(`${path}/points`, { ...filter, order: '-time', limit: options.limit ?? 500 }, scope.signal),
-        ctx.api.get<{ summary: Summary }>(`${path}/summary`, filter, scope.signal),
+        ctx.api.get<PointsPage>(`${path}/points`, { ...filter, order: '-time', limit: options.limit ?? 500 }, scope.signal),
+        ctx.api.get<SummaryAnswer>(`${path}/summary`, filter, scope.signal),
       ]);
       if (scope.disposed) return;
       const points = [...pointsRes.points].reverse();

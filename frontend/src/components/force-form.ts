@@ -6,6 +6,7 @@ import { h } from '../dom.ts';
 import type { PageContext } from '../context.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { isAbort } from '../api.ts';
+import type { RequestSubmitted } from '../../../protocol/api-types.ts';
 
 export type PropertyValue = string | number | boolean;
 
@@ -60,11 +61,7 @@ export function forceForm(ctx: PageContext, builderName: string): HTMLFormElemen
     status.textContent = 'requesting…';
     void (async () => {
       try {
-        const res = await ctx.api.post<{ buildrequestid: number }>(
-          `/builders/${encodeURIComponent(builderName)}/force`,
-          body,
-          ctx.scope.signal,
-        );
+        const res = await ctx.api.post<RequestSubmitted>(`/builders/${encodeURIComponent(builderName)}/force`, body, ctx.scope.signal);
         const text = `requested #${res.buildrequestid}`;
         status.textContent = `${text}, waiting for it to start…`;
         ctx.message.show(text, 'info');

@@ -11,7 +11,7 @@
  * A load in flight is superseded by the next one (a generation counter); chunks arriving during a
  * tail load are kept and applied after it, minus those the load already contained.
  */
-import type { Log, LogChunk, Meta } from '../../../protocol/api-types.ts';
+import type { Log, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { describeError, isAbort } from '../api.ts';
 import { h, replaceChildren } from '../dom.ts';
@@ -154,7 +154,7 @@ export class LogViewer {
     this.buffered = [];
     this.lastResync = Date.now();
     void this.run(gen, async (signal) => {
-      const info = await this.ctx.api.get<{ logs: Log[] }>(`/logs/${this.log.logid}`, { field: 'num_lines' }, signal);
+      const info = await this.ctx.api.get<Page<'logs'>>(`/logs/${this.log.logid}`, { field: 'num_lines' }, signal);
       const known = info.logs[0]?.num_lines ?? 0;
       const offset = Math.max(0, known - WINDOW);
       const page = await this.fetchPage(offset, known - offset + SLACK, signal);
@@ -185,11 +185,7 @@ export class LogViewer {
   }
 
   private async fetchPage(offset: number, limit: number, signal: AbortSignal): Promise<LinesPage> {
-    const res = await this.ctx.api.get<{ logchunks: LogChunk[]; meta?: Meta }>(
-      `/logs/${this.log.logid}/contents`,
-      { offset, limit },
-      signal,
-    );
+    const res = await this.ctx.api.get<Page<'logchunks'>>(`/logs/${this.log.logid}/contents`, { offset, limit }, signal);
     return readPage(res.logchunks, offset, res.meta?.total ?? 0);
   }
 

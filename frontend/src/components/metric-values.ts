@@ -13,7 +13,7 @@ export function metricValues(points: BuildMetric[], units: ReadonlyMap<string, s
     'ul',
     { class: 'metric-values' },
     points.map((p) => {
-      const unit = p.unit ?? units.get(p.series) ?? null;
+      const unit = units.get(p.series) ?? null;
       const b = p.baseline;
       const score = p.score;
       const scoreClass =

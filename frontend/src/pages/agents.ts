@@ -2,7 +2,7 @@
  * `#/agents`: every configured agent, connected or not, with what it announced. Reloads when an agent
  * connects or disconnects, and when a build starts or finishes (its running count changes).
  */
-import type { Agent } from '../../../protocol/api-types.ts';
+import type { Agent, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren, table } from '../dom.ts';
 import { formatTime } from '../format.ts';
@@ -14,7 +14,7 @@ export function agentsPage(ctx: PageContext): HTMLElement {
 
   const load = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ agents: Agent[] }>('/agents', undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'agents'>>('/agents', undefined, ctx.scope.signal);
       replaceChildren(body, agentsTable(res.agents));
     } catch (e) {
       ctx.message.error(e, 'Could not load the agents');

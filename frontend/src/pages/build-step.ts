@@ -7,7 +7,7 @@
  * on a step always opens it; its result shows as a coloured edge instead (data-result).
  * Its logs follow live output while it runs; a log that appears later is added on the next update.
  */
-import type { BuildMetric, Log, Step } from '../../../protocol/api-types.ts';
+import type { BuildMetric, Page, Step } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatDuration, spanSeconds } from '../format.ts';
@@ -108,7 +108,7 @@ export class StepView {
 
   private async loadLogs(): Promise<void> {
     try {
-      const res = await this.ctx.api.get<{ logs: Log[] }>(`/steps/${this.step.stepid}/logs`, undefined, this.ctx.scope.signal);
+      const res = await this.ctx.api.get<Page<'logs'>>(`/steps/${this.step.stepid}/logs`, undefined, this.ctx.scope.signal);
       if (this.viewers.size === 0) replaceChildren(this.logsBox);
       for (const log of res.logs) {
         if (this.viewers.has(log.logid)) continue;

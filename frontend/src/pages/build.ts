@@ -2,7 +2,16 @@
  * `#/builds/ID`: the build's result and actions (stop while running, rebuild when done), its
  * properties, measured values and steps. Reloads on step and build events of this build.
  */
-import type { Build, BuildMetric, BuildRequest, Builder, Change, MetricSeries, Step } from '../../../protocol/api-types.ts';
+import type {
+  Build,
+  Builder,
+  BuildMetric,
+  BuildMetricsPage,
+  BuildRequest,
+  MetricSeriesPage,
+  Page,
+  RequestSubmitted,
+} from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { ApiError, isAbort } from '../api.ts';
 import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';
@@ -46,7 +55,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
 
   const loadBuild = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ builds: Build[] }>(`/builds/${buildid}`, undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'builds'>>(`/builds/${buildid}`, undefined, ctx.scope.signal);
       const b = res.builds[0];
       if (!b) throw new ApiError(404, 'NOT_FOUND', `build ${buildid} not found`);
       build = b;
@@ -68,14 +77,14 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const findParent = async (b: Build): Promise<void> => {
     try {
       const req = (
-        await ctx.api.get<{ buildrequests: BuildRequest[] }>(
+        await ctx.api.get<{ buildrequests: Pick<BuildRequest, 'parent_buildid'>[] }>(
           `/buildrequests/${b.buildrequestid}`,
           { field: 'parent_buildid' },
           ctx.scope.signal,
         )
       ).buildrequests[0];
       if (!req?.parent_buildid) return;
-      const p = (await ctx.api.get<{ builds: Build[] }>(`/builds/${req.parent_buildid}`, undefined, ctx.scope.signal)).builds[0];
+      const p = (await ctx.api.get<Page<'builds'>>(`/builds/${req.parent_buildid}`, undefined, ctx.scope.signal)).builds[0];
       if (p)
         parent = { buildid: p.buildid, label: `${p.builder_name ?? (await nameOf(p.builderid)) ?? `builder ${p.builderid}`} #${p.number}` };
     } catch {
@@ -87,7 +96,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   let triggeredOpen = false; // some triggered build has not finished (or this build may trigger more)
   const loadTriggered = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ buildrequests: BuildRequest[] }>(
+      const res = await ctx.api.get<Page<'buildrequests'>>(
         '/buildrequests',
         { parent_buildid: String(buildid), order: 'buildrequestid' },
         ctx.scope.signal,
@@ -97,7 +106,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
         return;
       }
       // All their builds in one query, newest first: the first seen per request is its newest.
-      const builds = await ctx.api.get<{ builds: Build[] }>(
+      const builds = await ctx.api.get<Page<'builds'>>(
         '/builds',
         { buildrequestid: res.buildrequests.map((r) => String(r.buildrequestid)), order: '-buildid' },
         ctx.scope.signal,
@@ -124,7 +133,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
 
   const nameOf = async (builderid: number): Promise<string | null> => {
     try {
-      const res = await ctx.api.get<{ builders: Builder[] }>(`/builders/${builderid}`, { field: 'name' }, ctx.scope.signal);
+      const res = await ctx.api.get<{ builders: Pick<Builder, 'name'>[] }>(`/builders/${builderid}`, { field: 'name' }, ctx.scope.signal);
       return res.builders[0]?.name ?? null;
     } catch {
       return null; // the builder left the config; the page still works without its name
@@ -133,7 +142,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
 
   const loadSteps = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ steps: Step[] }>(`/builds/${buildid}/steps`, undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'steps'>>(`/builds/${buildid}/steps`, undefined, ctx.scope.signal);
       for (const s of res.steps) {
         const view = steps.get(s.stepid);
         if (view) view.update(s);
@@ -155,7 +164,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   // A build's changes never change: loaded once, shown only when there are some.
   const loadChanges = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ changes: Change[] }>(`/builds/${buildid}/changes`, undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'changes'>>(`/builds/${buildid}/changes`, undefined, ctx.scope.signal);
       if (res.changes.length === 0) return;
       changesBox.appendChild(changesList(res.changes));
       changesBox.hidden = false;
@@ -167,7 +176,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   let points: BuildMetric[] = [];
   const loadMetrics = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ metrics: BuildMetric[] }>(`/builds/${buildid}/metrics`, undefined, ctx.scope.signal);
+      const res = await ctx.api.get<BuildMetricsPage>(`/builds/${buildid}/metrics`, undefined, ctx.scope.signal);
       points = res.metrics;
       if (units.size === 0 && points.length > 0 && builderName) units = await seriesUnits(builderName);
       distributeMetrics();
@@ -178,7 +187,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
 
   const seriesUnits = async (builder: string): Promise<Map<string, string | null>> => {
     try {
-      const res = await ctx.api.get<{ metrics: MetricSeries[] }>('/metrics', { builder }, ctx.scope.signal);
+      const res = await ctx.api.get<MetricSeriesPage>('/metrics', { builder }, ctx.scope.signal);
       return new Map(res.metrics.map((m) => [m.series, m.unit]));
     } catch {
       return new Map(); // values are shown without units
@@ -270,7 +279,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const rebuildBuild = async (button: HTMLButtonElement): Promise<void> => {
     button.disabled = true;
     try {
-      const res = await ctx.api.post<{ buildrequestid: number }>(`/builds/${buildid}/rebuild`, {}, ctx.scope.signal);
+      const res = await ctx.api.post<RequestSubmitted>(`/builds/${buildid}/rebuild`, {}, ctx.scope.signal);
       ctx.message.show(`requested #${res.buildrequestid}`, 'info');
       button.textContent = 'Waiting for the new build…';
       const next = await waitForBuild(ctx.api, res.buildrequestid, ctx.scope.signal);

@@ -2,7 +2,7 @@
  * `#/builders/NAME`: the force form, the builder's builds (newest first, 50 a page, updated when one
  * of its builds starts or finishes) and a chart per metric series of the builder.
  */
-import type { Build, Builder, Meta, MetricSeries } from '../../../protocol/api-types.ts';
+import type { Build, MetricSeriesPage, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren, routeHref, table } from '../dom.ts';
 import { formatDuration, formatTime, spanSeconds } from '../format.ts';
@@ -35,7 +35,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
 
   const loadInfo = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ builders: Builder[] }>(path, undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'builders'>>(path, undefined, ctx.scope.signal);
       const b = res.builders[0];
       if (!b) return;
       builderid = b.builderid;
@@ -58,11 +58,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
 
   const loadBuilds = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ builds: Build[]; meta: Meta }>(
-        `${path}/builds`,
-        { order: '-number', limit: PAGE_SIZE, offset },
-        ctx.scope.signal,
-      );
+      const res = await ctx.api.get<Page<'builds'>>(`${path}/builds`, { order: '-number', limit: PAGE_SIZE, offset }, ctx.scope.signal);
       replaceChildren(buildsBox, buildsTable(res.builds), pager(offset, PAGE_SIZE, res.meta.total, go));
     } catch (e) {
       ctx.message.error(e, 'Could not load the builds');
@@ -75,7 +71,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
 
   const loadMetrics = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ metrics: MetricSeries[] }>('/metrics', { builder: name }, ctx.scope.signal);
+      const res = await ctx.api.get<MetricSeriesPage>('/metrics', { builder: name }, ctx.scope.signal);
       if (res.metrics.length === 0) replaceChildren(metricsBox, h('p', { class: 'muted' }, 'No metrics recorded for this builder yet.'));
       else
         replaceChildren(

@@ -2,7 +2,7 @@
  * `#/`: every builder with its last build, running count and average duration, from one request
  * (`GET /builders`) rendered at once. Reloads when a build starts or finishes.
  */
-import type { Builder } from '../../../protocol/api-types.ts';
+import type { Builder, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren, routeHref, table } from '../dom.ts';
 import { resultBadge } from '../components/result-badge.ts';
@@ -14,7 +14,7 @@ export function buildersPage(ctx: PageContext): HTMLElement {
 
   const load = async (): Promise<void> => {
     try {
-      const res = await ctx.api.get<{ builders: Builder[] }>('/builders', undefined, ctx.scope.signal);
+      const res = await ctx.api.get<Page<'builders'>>('/builders', undefined, ctx.scope.signal);
       replaceChildren(body, buildersTable(res.builders));
     } catch (e) {
       ctx.message.error(e, 'Could not load the builders');
