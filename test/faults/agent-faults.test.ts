@@ -23,16 +23,7 @@ import {
 } from '../helpers/harness.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { internalsOf } from '../../master/testing.ts';
-
-/** Running, not a zombie waiting for a parent (here, PID 1) to reap it. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../helpers/processes.ts';
 
 const LINES = 60;
 // One numbered line every 100 ms for 6 s: output keeps coming while the connection is down.

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
-import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { api, startAgent, startTestMaster, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
 import { internalsOf } from '../../master/testing.ts';
+import { helloFrame } from '../helpers/frames.ts';
 
 const TOKEN = 'bad-input-token';
 const WRITE_TOKEN = 'write-token-0123456789';
@@ -36,19 +36,7 @@ function rawAgent(master: RunningMaster, frames: (string | Buffer)[], waitMs = 3
   });
 }
 
-const hello = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    type: 'hello',
-    protocol: PROTOCOL_VERSION,
-    name: 'a1',
-    token: TOKEN,
-    version: 't',
-    os: 'test',
-    labels: [],
-    capacity: 1,
-    running: [],
-    ...over,
-  });
+const hello = (over: Record<string, unknown> = {}) => helloFrame(TOKEN, { os: 'test', ...over });
 
 describe.each(testDatabases())('bad input on $kind', (db) => {
   let master: RunningMaster;

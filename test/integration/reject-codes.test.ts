@@ -15,25 +15,14 @@ import type { RunningMaster } from '../../master/master.ts';
 import { PROTOCOL_VERSION, parseMasterMessage } from '../../protocol/messages.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { startTestMaster, waitFor } from '../helpers/harness.ts';
+import { helloFrame } from '../helpers/frames.ts';
 
 const TOKEN = 'reject-codes-token';
 
 /** The reject of protocol 1, exactly as an agent of that version parses it: no key beyond these. */
 const V1Reject = z.strictObject({ type: z.literal('reject'), reason: z.string() });
 
-const hello = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    type: 'hello',
-    protocol: PROTOCOL_VERSION,
-    name: 'a1',
-    token: TOKEN,
-    version: 't',
-    os: 'test',
-    labels: [],
-    capacity: 1,
-    running: [],
-    ...over,
-  });
+const hello = (over: Record<string, unknown> = {}) => helloFrame(TOKEN, { os: 'test', ...over });
 
 /** A raw agent socket: sends `frame`, keeps what the master answers and how it closed. */
 function rawAgent(port: number, frame: string) {

@@ -7,16 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ORPHAN_GUARD_HELPER, OrphanGuard } from '../../agent/orphan-guard.ts';
-
-/** Running, not a zombie waiting for a parent to reap it. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive } from '../helpers/processes.ts';
 
 /** Whether the process has handlers for all of `signals` installed (SigCgt in /proc/PID/status). */
 function catches(pid: number, signals: number[]): boolean {
