@@ -10,7 +10,8 @@
  *   process tree killer does) so no orphan outlives the step; pipes drain.
  * reported: `exit` sent with the seq after the last output; kept until the master acks that seq.
  * Unacked output (and the exit) survive a lost connection: `resend()` replays them on the next one,
- * and the master drops what it already has.
+ * and the master drops what it already has. An abandoned run (the master no longer follows it) is
+ * killed and sends nothing more: the master would not know what it speaks of.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -60,6 +61,7 @@ export class CommandRunner {
   private unackedBytes = 0;
   private paused = false;
   private killed: Killed | null = null;
+  private abandoned = false;
   private state: 'running' | 'exiting' | 'reported' = 'running';
   private readonly started = Date.now();
   private markFinished!: () => void;
@@ -112,6 +114,7 @@ export class CommandRunner {
 
   /** The master forgot this run (it restarted, or its grace period ran out): kill it and drop it. */
   abandon(): void {
+    this.abandoned = true;
     this.kill('cancel');
     void this.finished.then(() => this.options.onDone(this.msg.run));
   }
@@ -122,8 +125,8 @@ export class CommandRunner {
 
   /** Sends again what the master has not acked: after a reconnect. */
   resend(): void {
-    for (const u of this.unacked) this.options.send(u.message);
-    if (this.exitMessage) this.options.send(this.exitMessage);
+    for (const u of this.unacked) this.send(u.message);
+    if (this.exitMessage) this.send(this.exitMessage);
   }
 
   /** The master stored everything up to `seq`; an ack of the exit's seq ends the run here. */
@@ -144,6 +147,10 @@ export class CommandRunner {
     }
   }
 
+  private send(message: AgentMessage): void {
+    if (!this.abandoned) this.options.send(message);
+  }
+
   private output(stream: 'stdout' | 'stderr', data: Buffer): void {
     this.armTimeout();
     for (let off = 0; off < data.length; off += MAX_OUTPUT_CHUNK) {
@@ -152,7 +159,7 @@ export class CommandRunner {
       const message: AgentMessage = { type: 'output', run: this.msg.run, seq, stream, data: part.toString('base64') };
       this.unacked.push({ seq, bytes: part.length, message });
       this.unackedBytes += part.length;
-      this.options.send(message);
+      this.send(message);
     }
     if (!this.paused && this.unackedBytes > this.options.windowBytes) {
       this.paused = true;
@@ -189,7 +196,7 @@ export class CommandRunner {
 
   private failToStart(code: CommandErrorCode, message: string): void {
     if (this.state === 'reported') return;
-    this.options.send(commandErrorMessage(this.msg.run, code, message));
+    this.send(commandErrorMessage(this.msg.run, code, message));
     this.report(null, null);
   }
 
@@ -207,7 +214,7 @@ export class CommandRunner {
       durationMs: Date.now() - this.started,
       killed: this.killed,
     };
-    this.options.send(this.exitMessage);
+    this.send(this.exitMessage);
     this.markFinished();
   }
 }

@@ -80,8 +80,17 @@ function byCode(err: unknown): boolean | null {
   return null;
 }
 
+/**
+ * TypeORM's errors that follow a lost connection: a transaction's query runner is released when its
+ * connection dies (a PostgreSQL fast shutdown), and the transaction's next query throws this. The
+ * whole write, run again on a new connection, can succeed. (It would also be thrown by a bug that
+ * uses a released runner; retrying such a bug only delays its failure by the retry's bound.)
+ */
+const TRANSIENT_NAMES = new Set(['QueryRunnerAlreadyReleasedError']);
+
 export function isTransientError(e: unknown): boolean {
   const errors = chain(e);
+  if (errors.some((err) => TRANSIENT_NAMES.has(String(field(err, 'name'))))) return true;
   for (const err of errors) {
     const verdict = byCode(err);
     if (verdict !== null) return verdict;

@@ -1,5 +1,6 @@
 /**
- * The `caliper` command: start (a master, optionally with a local agent), check-config, agent.
+ * The `caliper` command: start (a master, optionally with a local agent), check-config, agent,
+ * hash-password.
  */
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +32,7 @@ Commands:
   start          run a master (and optionally a local agent)
   check-config   validate a config file and print every error
   agent          run an agent that connects to a master
+  hash-password  print a password hash for web.auth.users (reads the password from stdin)
 
 Run "caliper <command> --help" for a command's options.`,
   start: `Usage: caliper start [--config FILE] [--port N] [--host H] [--db URL] [--with-agent [NAME]]
@@ -51,6 +53,10 @@ Validates the config and prints every error with its path; exits 1 if there is a
   --workdir DIR    base directory for builds (default ./agent-work/NAME)
   --labels a,b     extra labels this agent offers
   --capacity N     most commands run at once (default: 1000; the master also caps it with maxBuilds)`,
+  'hash-password': `Usage: caliper hash-password < password.txt
+
+Reads a password from stdin (its first line) and prints its scrypt hash for web.auth.users[].passwordHash.
+The password never appears in the process list or shell history.`,
 };
 /** A command's help; the main help for a command that has none (only own keys: not `constructor`). */
 const helpOf = (command: string): string => new Map<string, string>(Object.entries(HELP)).get(command) ?? HELP.main;
@@ -77,6 +83,8 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'agent':
       return runAgent(rest);
+    case 'hash-password':
+      return hashPasswordCommand(rest);
     default:
       fail(`unknown command "${command}"\n\n${HELP.main}`);
   }
@@ -95,6 +103,16 @@ async function checkConfig(args: string[]): Promise<void> {
   const file = v.config ?? 'master.config.ts';
   const config = await loadConfig(file);
   console.log(`${file}: OK (${config.builders.length} builders, ${config.agents.length} agents, ${config.schedulers.length} schedulers)`);
+}
+
+async function hashPasswordCommand(args: string[]): Promise<void> {
+  parse(args, {}, HELP['hash-password']);
+  const { hashPassword } = await import('./auth/password-hash.ts');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk));
+  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  if (password === '') fail(`no password on stdin\n\n${HELP['hash-password']}`);
+  console.log(await hashPassword(password));
 }
 
 async function start(args: string[]): Promise<void> {
@@ -116,14 +134,19 @@ async function start(args: string[]): Promise<void> {
   if (v.port !== undefined && !/^\d{1,5}$/.test(v.port)) fail(`--port must be a number, got "${v.port}"`);
   const basedir = path.dirname(file);
   const { startMaster } = await import('./master.ts');
+  let child: ChildProcess | null = null;
   const master = await startMaster(config, {
     basedir,
+    // The master cannot keep what it does any more: it stops at once, loudly (it logged why).
+    onDatabaseLost: () => {
+      child?.kill('SIGTERM');
+      process.exit(1);
+    },
     ...(v.port !== undefined ? { port: Number(v.port) } : {}),
     ...(v.host !== undefined ? { host: v.host } : {}),
     ...(v.db !== undefined ? { dbUrl: v.db } : {}),
   });
 
-  let child: ChildProcess | null = null;
   if (withAgent !== null) {
     const agentConfig = withAgent === true ? config.agents[0] : config.agents.find((a) => a.name === withAgent);
     if (!agentConfig) {

@@ -29,6 +29,7 @@ import { SecretMasker } from './build/secret-masker.ts';
 import { createTriggerer } from './build/triggerer.ts';
 import { ChangeIntake } from './changes/change-intake.ts';
 import { createApp } from './api/app.ts';
+import { guardUpgrade } from './auth/upgrade-guard.ts';
 import { LiveStream } from './api/live-stream.ts';
 import { startWebServer, type WebServer } from './api/web-server.ts';
 import { exposeInternals } from './testing.ts';
@@ -53,6 +54,11 @@ export interface MasterOptions {
   name?: string;
   /** Overrides config.shutdownTimeoutMs. */
   shutdownTimeoutMs?: number;
+  /**
+   * Told once if the database is lost under the running master (its SQLite file deleted, moved or
+   * replaced): what it would write from then on is lost. `caliper start` exits 1.
+   */
+  onDatabaseLost?: (message: string) => void;
 }
 
 export interface RunningMaster {
@@ -76,7 +82,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const basedir = options.basedir ?? process.cwd();
 
   // Storage, and what a previous run of this master left behind.
-  const db = await openDatabase(options.dbUrl ?? config.db.url, { basedir: options.basedir });
+  const db = await openDatabase(options.dbUrl ?? config.db.url, {
+    basedir: options.basedir,
+    onLost: (message) => {
+      log.error(message);
+      options.onDatabaseLost?.(message);
+    },
+  });
   const repos = createRepositories(db);
   const bus = new EventBus();
   const builders = configuredBuilders(config.builders, await repos.builders.sync(config.builders));
@@ -146,7 +158,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   });
 
   // Other masters sharing PostgreSQL: their events reach this one, and its events reach them.
-  const live = new LiveStream(bus);
+  const live = new LiveStream(bus, { maxClients: config.web.maxLiveClients });
   const fanout =
     db.kind === 'postgres' && db.url
       ? new PgFanout(
@@ -175,6 +187,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     addChanges: (input) => changes.add(input),
     forwardStop: fanout ? (buildid, reason) => fanout.send({ name: 'build.stop', data: { buildid, reason } }) : null,
     isStopping: () => stopping,
+    bus,
+    now,
   });
   const app = createApp(
     {
@@ -200,6 +214,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       title: config.title,
       prometheus: prometheus?.registry ?? null,
       githubHook: config.web.changeHooks.github,
+      allowedOrigins: config.web.allowedOrigins,
+      auth: config.web.auth,
     },
   );
   const host = options.host ?? config.web.host;
@@ -231,10 +247,12 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   };
   // A port already taken: what was opened is closed again before the error reaches the caller.
   let web: WebServer | null = null;
-  web = await startWebServer(app, [agentServer, live], options.port ?? config.web.port, host).catch(async (e: unknown) => {
-    await stop();
-    throw e;
-  });
+  web = await startWebServer(app, [agentServer, guardUpgrade(config.web.auth, live)], options.port ?? config.web.port, host).catch(
+    async (e: unknown) => {
+      await stop();
+      throw e;
+    },
+  );
   const port = web.port;
 
   claimer.start();
@@ -248,7 +266,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.list.length });
 
   const runningMaster: RunningMaster = { url: `http://${host}:${port}`, port, metrics, events: bus, stop };
-  exposeInternals(runningMaster, { db, repos, registry, running, masterid: master.id });
+  exposeInternals(runningMaster, { db, repos, registry, running, live, masterid: master.id });
   return runningMaster;
 }
 

@@ -4,6 +4,7 @@
  * builds) ask for this handle instead of the public object growing internal fields.
  */
 import type { AgentRegistry } from './agents/agent-registry.ts';
+import type { LiveStream } from './api/live-stream.ts';
 import type { RunningBuilds } from './build/running-builds.ts';
 import type { Database } from './db/data-source.ts';
 import type { Repositories } from './db/repositories.ts';
@@ -13,6 +14,7 @@ export interface MasterInternals {
   repos: Repositories;
   registry: AgentRegistry;
   running: RunningBuilds;
+  live: LiveStream;
   masterid: number;
 }
 

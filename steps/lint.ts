@@ -55,7 +55,7 @@ export class Lint extends ShellCommand<LintOptions> {
     if (!parsed.ok) {
       const log = await ctx.addLog('lint-error');
       await log.append(`${parsed.error}\n`);
-      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}`.slice(0, 500) };
+      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}` };
     }
     if (parsed.issues.length === 0 && r.exitCode !== 0) {
       // A linter that failed without reporting anything (crashed, misconfigured) is not a clean result.
@@ -78,6 +78,6 @@ export class Lint extends ShellCommand<LintOptions> {
     else if (warnings > (this.options.maxWarnings ?? 0)) result = this.options.onWarnings ?? Results.WARNINGS;
     const gate = await checkRegressions(ctx, counts, this.options);
     const state = [`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`, ...gate.notes].join('; ');
-    return { result: worstResult(result, gate.result), stateString: state.slice(0, 500) };
+    return { result: worstResult(result, gate.result), stateString: state };
   }
 }

@@ -81,7 +81,7 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
     if (!parsed.ok) {
       const log = await ctx.addLog('measure-error');
       await log.append(`${parsed.error}\n`);
-      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}`.slice(0, 500) };
+      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}` };
     }
     const { unit, kind, tags, keys } = this.options;
     const unexpected = keys ? parsed.values.find(([k]) => !keys.includes(k) && k !== (this.options.metric ?? this.name)) : undefined;
@@ -92,6 +92,6 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
     }
     const gate = await checkRegressions(ctx, parsed.values, this.options);
     const summary = parsed.values.map(([k, v]) => `${k}=${v}${unit ? ` ${unit}` : ''}`).join(', ');
-    return { result: worstResult(Results.SUCCESS, gate.result), stateString: [summary, ...gate.notes].join('; ').slice(0, 500) };
+    return { result: worstResult(Results.SUCCESS, gate.result), stateString: [summary, ...gate.notes].join('; ') };
   }
 }

@@ -70,7 +70,7 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
 /** A finished command's result: lost agent, failure to start, kills, then the exit code through decodeRC. */
 export function commandOutcome(r: CommandResult, o: Pick<ShellCommandOptions, 'timeout' | 'maxTime' | 'decodeRC'>): StepOutcome {
   if (r.lost) return { result: Results.RETRY, stateString: 'agent lost' };
-  if (r.error) return { result: Results.FAILURE, stateString: r.error.slice(0, 300) };
+  if (r.error) return { result: Results.FAILURE, stateString: r.error };
   if (r.killed === 'cancel') return { result: Results.CANCELLED, stateString: 'cancelled' };
   if (r.killed === 'timeout') return { result: Results.FAILURE, stateString: `killed: no output for ${o.timeout ?? DEFAULT_TIMEOUT_S}s` };
   if (r.killed === 'maxTime') return { result: Results.FAILURE, stateString: `killed: ran longer than ${o.maxTime}s` };

@@ -58,10 +58,13 @@ export interface StepContext {
   readonly signal: AbortSignal;
   runCommand(request: CommandRequest): Promise<CommandResult>;
   addLog(name: string): Promise<LogHandle>;
+  /** Stored with secrets masked, cut to 500 characters. */
   setStateString(text: string): Promise<void>;
   /**
    * Captures a value this step measured, tagged with the build's builder, this step and the agent
-   * (plus `options.tags`); a builder's trackCustomStep can rename the series and add tags.
+   * (plus `options.tags`); a builder's trackCustomStep can rename the series and add tags. A secret
+   * in the series name or a tag name is replaced by MASKED (noted in the step's `stdio` log), in a
+   * tag value by the mask.
    */
   captureData(name: string, value: number, options?: CaptureOptions): Promise<void>;
   /** How `value` compares with this series over the builder's last successful builds. */

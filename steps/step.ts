@@ -5,6 +5,7 @@ import type { StepContext } from './step-context.ts';
 
 export interface StepOutcome {
   result: Result;
+  /** One line for the UI; the build masks secrets in it, then cuts it to 500 characters. */
   stateString?: string;
 }
 

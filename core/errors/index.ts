@@ -12,3 +12,4 @@ export { StoreUnavailableError } from './store-unavailable-error.ts';
 export { ShuttingDownError } from './shutting-down-error.ts';
 export { PortInUseError } from './port-in-use-error.ts';
 export { InvalidStateError } from './invalid-state-error.ts';
+export { ForbiddenError } from './forbidden-error.ts';

@@ -7,12 +7,28 @@ import type { LiveClient, LiveState } from './live.ts';
 import type { Route } from './router.ts';
 import { byId, h, replaceChildren } from './dom.ts';
 import { loadToken, saveToken } from './token.ts';
+import { currentUser, hasLogin, logOut, onSessionChange } from './session.ts';
 
 export function applyUiInfo(ui: UiInfo): void {
   const title = ui.title || 'Caliper';
   byId('title').textContent = title;
   document.title = title;
-  if (ui.auth) replaceChildren(byId('header-tools'), tokenField());
+  // With user logins the header shows who is logged in instead (see showSession).
+  if (ui.auth && !hasLogin()) replaceChildren(byId('header-tools'), tokenField());
+}
+
+/** The logged-in user's name and a Log out button, or a Log in link; kept current on session changes. */
+export function showSession(navigate: (hash: string) => void): void {
+  const render = () => {
+    if (!hasLogin()) return;
+    const me = currentUser();
+    if (!me) return replaceChildren(byId('header-tools'), h('a', { href: '#/login', id: 'login-link' }, 'Log in'));
+    const out = h('button', { type: 'button', id: 'logout', class: 'link-button' }, 'Log out');
+    out.addEventListener('click', () => void logOut().then(() => navigate('#/login')));
+    replaceChildren(byId('header-tools'), h('span', { class: 'user-name', id: 'user-name' }, me.username), out);
+  };
+  onSessionChange(render);
+  render();
 }
 
 function tokenField(): HTMLElement {

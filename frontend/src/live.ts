@@ -19,6 +19,8 @@ export interface LiveEvents {
   'agent.disconnected': { name: string };
   'log.appended': { logid: number; stepid: number; first_line: number; text: string };
   'buildrequest.new': { buildrequestid: number; builderid: number };
+  /** A request ended: built, or cancelled before any build (results 6). */
+  'buildrequest.complete': { buildrequestid: number; results: number };
   /** This client was too slow and missed output of the log: read it again. */
   'log.gap': { logid: number };
 }

@@ -22,10 +22,13 @@ import { LiveClient } from './live.ts';
 import { MessageArea } from './message.ts';
 import { Router } from './router.ts';
 import { byId } from './dom.ts';
-import { applyUiInfo, markActiveNav, showLiveState } from './header.ts';
+import { applyUiInfo, markActiveNav, showLiveState, showSession } from './header.ts';
+import { currentUser, loadSession, loginMethods } from './session.ts';
 import { renderPage } from './pages/index.ts';
 
-function start(): void {
+async function start(): Promise<void> {
+  // Who is logged in decides which actions pages offer: known before the first page renders.
+  await loadSession().catch((e: unknown) => console.warn('loading the session failed', e));
   const live = new LiveClient();
   const message = new MessageArea();
   const services: AppServices = { api, live, message, navigate: (hash) => router.navigate(hash) };
@@ -38,10 +41,12 @@ function start(): void {
     },
   );
   showLiveState(live);
-  live.start();
+  showSession((hash) => router.navigate(hash));
+  if (loginMethods()?.readProtected && !currentUser()) location.hash = '#/login';
+  else live.start();
   router.start();
   api.get<UiInfo>('/ui').then(applyUiInfo, (e: unknown) => console.warn('GET /api/v2/ui failed; default title, no token field', e));
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
-else start();
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start(), { once: true });
+else void start();

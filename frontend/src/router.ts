@@ -1,5 +1,5 @@
 /**
- * Hash routing: `#/` builders, `#/builders/NAME`, `#/builds/ID`, `#/agents`. Each change of the hash
+ * Hash routing: `#/` builders, `#/builders/NAME`, `#/builds/ID`, `#/agents`, `#/login`. Each change of the hash
  * disposes the current page (its listeners, charts, fetches) and mounts the next one.
  */
 import { h, replaceChildren } from './dom.ts';
@@ -10,6 +10,7 @@ export type Route =
   | { page: 'builder'; name: string }
   | { page: 'build'; buildid: number }
   | { page: 'agents' }
+  | { page: 'login' }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -28,6 +29,7 @@ export function parseRoute(hash: string): Route {
   if (first === 'builds' && second !== undefined && decoded.length === 2 && /^\d{1,12}$/.test(second))
     return { page: 'build', buildid: Number(second) };
   if (first === 'agents' && decoded.length === 1) return { page: 'agents' };
+  if (first === 'login' && decoded.length === 1) return { page: 'login' };
   return { page: 'not-found', path };
 }
 

@@ -7,13 +7,15 @@
  *     continue, the rest are lost) | gone (grace over, or the master closes: the runs are lost, so
  *     their steps end RETRY)
  * A command started while detached waits for the agent to come back, up to the grace period; one
- * started while gone is lost at once.
+ * started while gone is lost at once. A cancel never waits for the agent: a command waiting for it,
+ * or a run it left behind, ends cancelled at once, and is not resumed when the agent is back (so the
+ * agent kills it).
  * Transitions go through attach(), detach() and expire(), which check the state they leave and
  * throw InvalidStateError when it is wrong: a second session while one is connected, a session
  * already closed, a close of a session that is not the connected one.
  */
 import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
-import type { AgentSession, Run } from './agent-session.ts';
+import { RunStates, type AgentSession, type Run } from './agent-session.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 
 export const HandleModes = { connected: 'connected', detached: 'detached', gone: 'gone' } as const;
@@ -46,9 +48,15 @@ export class AgentHandle implements AgentConnection {
     return this.state.mode === HandleModes.connected && this.state.session.isOpen;
   }
 
+  /** The open session while connected (for diagnostics and tests: its flow control), else null. */
+  get session(): AgentSession | null {
+    return this.state.mode === HandleModes.connected && this.state.session.isOpen ? this.state.session : null;
+  }
+
   /**
    * gone | detached -> connected: a new, open connection of this agent. Returns the ids of the runs
-   * in `agentRuns` it should resume (the agent kills the rest).
+   * in `agentRuns` it should resume (the agent kills the rest). Synchronous, so that nothing the
+   * agent does (a close, another hello) comes between the hello and its session being attached.
    */
   attach(session: AgentSession, agentRuns: string[]): string[] {
     if (!session.isOpen) throw this.refused('attach a session that is already closed');
@@ -59,9 +67,13 @@ export class AgentHandle implements AgentConnection {
       case HandleModes.detached: {
         clearTimeout(this.state.graceTimer);
         const { waitingRuns } = this.state;
-        resume = agentRuns.flatMap((id) => waitingRuns.get(id) ?? []);
+        // Runs cancelled while the agent was away have ended here: the agent is not asked to resume them.
+        resume = agentRuns.flatMap((id) => {
+          const run = waitingRuns.get(id);
+          return run?.state === RunStates.started ? [run] : [];
+        });
         // Runs the agent no longer has ended while nobody listened: they are lost.
-        for (const run of waitingRuns.values()) if (!resume.includes(run)) run.lose();
+        for (const run of waitingRuns.values()) if (run.state === RunStates.started && !resume.includes(run)) run.lose();
         break;
       }
       case HandleModes.gone:
@@ -71,7 +83,11 @@ export class AgentHandle implements AgentConnection {
         throw this.refused(`attach in unknown state ${JSON.stringify(never)}`);
       }
     }
-    session.adopt(resume);
+    const resumed = new Set<string>(resume.map((run) => run.id));
+    session.adopt(
+      resume,
+      agentRuns.filter((id) => !resumed.has(id)),
+    );
     this.state = { mode: HandleModes.connected, session };
     session.onClosed((orphans) => this.detach(session, orphans));
     for (const wake of this.sessionWaiters.splice(0)) wake(session);
@@ -80,20 +96,24 @@ export class AgentHandle implements AgentConnection {
 
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
     if (this.state.mode === HandleModes.connected && this.state.session.isOpen) return this.state.session.start(spec, sink);
+    // Waits for the agent; a cancel meanwhile ends the command at once (nothing was sent).
+    let settle!: (exit: CommandExit) => void;
+    const done = new Promise<CommandExit>((resolve) => (settle = resolve));
     let cancelled = false;
     let inner: RunningCommand | null = null;
-    const done = (async (): Promise<CommandExit> => {
-      const session = await this.waitForSession();
-      if (cancelled) return CANCELLED;
-      if (!session) return LOST;
+    void this.waitForSession().then((session) => {
+      if (cancelled) return;
+      if (!session) return settle(LOST);
       inner = session.start(spec, sink);
-      return inner.done;
-    })();
+      void inner.done.then(settle);
+    });
     return {
       done,
       cancel: () => {
+        if (inner) return inner.cancel();
+        if (cancelled) return;
         cancelled = true;
-        inner?.cancel();
+        settle(CANCELLED);
       },
     };
   }
@@ -146,7 +166,7 @@ export class AgentHandle implements AgentConnection {
     clearTimeout(this.state.graceTimer);
     const { waitingRuns } = this.state;
     this.state = { mode: HandleModes.gone };
-    for (const run of waitingRuns.values()) run.lose();
+    for (const run of waitingRuns.values()) if (run.state === RunStates.started) run.lose();
     for (const wake of this.sessionWaiters.splice(0)) wake(null);
   }
 

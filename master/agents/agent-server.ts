@@ -3,6 +3,8 @@
  * (protocol version, name, token); only then does it become an AgentSession. Anything else first,
  * a bad token, or silence for `handshakeMs` is refused: `reject {code, retryable, reason}` (see
  * protocol/reject-codes.ts), then a close. An agent of an older protocol gets the reject it can parse.
+ * One connection per agent name: the name is claimed in the same turn as the hello is checked, before
+ * anything is awaited, so of simultaneous hellos one is welcomed and the others get `already_connected`.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -38,7 +40,12 @@ export interface AgentServerOptions {
   missedHeartbeats: number;
   handshakeMs?: number;
   graceMs: number;
-  /** Registers the session; returns the runs of `running` the agent should resume. */
+  /**
+   * Registers the session; returns the runs of `running` the agent should resume. The server holds
+   * the agent's name until it settles and then answers `welcome`; it should attach the session
+   * before its first await (agent-registration.ts awaits nothing), so that a close meanwhile
+   * detaches it as any close does, and no frame to the agent precedes its welcome.
+   */
   onSession(
     session: AgentSession,
     hello: { os: string; version: string; labels: string[]; capacity: number },
@@ -50,6 +57,8 @@ export class AgentServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   /** Failed handshakes per peer address in the current window (token guessing is slowed to a crawl). */
   private readonly failures = new Map<string, { count: number; since: number }>();
+  /** Names whose hello was accepted and whose registration has not settled: claimed, as if connected. */
+  private readonly admitting = new Set<string>();
 
   constructor(
     private readonly registry: AgentDirectory,
@@ -118,8 +127,10 @@ export class AgentServer {
       const config = this.registry.config(hello.name);
       // Same answer for an unknown name and a wrong token: a prober learns nothing.
       if (!config || !tokensEqual(hello.token, config.token)) return reject(RejectCode.BadCredentials, 'unknown agent or wrong token');
-      if (this.registry.get(hello.name)?.handle.connected)
+      // Checked and claimed in this same turn: no other hello is handled in between.
+      if (this.admitting.has(hello.name) || this.registry.get(hello.name)?.handle.connected)
         return reject(RejectCode.AlreadyConnected, `agent "${hello.name}" is already connected`);
+      this.admitting.add(hello.name);
       const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
@@ -128,9 +139,10 @@ export class AgentServer {
           info,
           hello.running.map((r) => r.run),
         )
+        .finally(() => this.admitting.delete(hello.name))
         .then(
           (resume) =>
-            send(ws, {
+            session.welcome({
               type: 'welcome',
               protocol: PROTOCOL_VERSION,
               heartbeatMs: this.options.heartbeatMs,

@@ -7,11 +7,18 @@
  * which continues them where they stopped. A closed session adopts nothing and takes no listener.
  * A run:  started -> (output*) -> exited (all output before it stored; exit acked)
  *         started -> lost (its agent went away past the grace period, or was gone when it started)
+ *         started -> cancelled (cancelled while its agent was away, or its session closed after a
+ *           cancel the agent may not have heard: it ends here at once, and the agent, when back, is
+ *           not asked to resume it, so it kills the command)
  * Output must arrive in seq order: a seq already seen is a replay (after a reconnect) and is dropped
  * and re-acked once stored; a seq past the next expected is a gap, a protocol error that closes the
  * connection. The exit is acked with its own seq, so the agent can forget the run.
+ * Flow control, whatever the agent does: output received but not yet stored is counted per session
+ * and per run; past MAX_UNSTORED_BYTES (or MAX_UNSTORED_BYTES_PER_RUN for one run) the session
+ * stops reading its socket (reading: flowing -> paused), and reads again once stored output is down
+ * to half of both (paused -> flowing). An agent that ignores acks is slowed to the store's pace.
  * Transitions go through methods that check the state they leave (Run.exit(), Run.lose(),
- * Run.moveTo(), AgentSession's close handling) and throw InvalidStateError when it is wrong.
+ * Run.cancel(), Run.moveTo(), AgentSession's close handling) and throw InvalidStateError when it is wrong.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -24,7 +31,19 @@ import { parseAgentMessage, type AgentMessage, type MasterMessage } from '../../
 export const CLOSE_PROTOCOL_ERROR = 1008;
 const LOST: CommandExit = { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
 
-export const RunStates = { started: 'started', exited: 'exited', lost: 'lost' } as const;
+/**
+ * Output received from one agent connection and not yet stored, past which the master stops reading
+ * that connection until half of it is stored (docs/agent-protocol.md, "Flow control"): four times
+ * the agent's window (8 MiB per command), so it bounds the master's memory per agent whatever the
+ * agent sends, and a well-behaved agent is slowed only when its commands together outrun the store.
+ */
+export const MAX_UNSTORED_BYTES = 32 * 1024 * 1024;
+/** The same bound for one run: twice the agent's window, which a well-behaved agent never exceeds. */
+export const MAX_UNSTORED_BYTES_PER_RUN = 16 * 1024 * 1024;
+/** What an output frame costs besides its bytes (its bookkeeping until stored): a flood of empty frames is bounded too. */
+export const UNSTORED_FRAME_COST = 1024;
+
+export const RunStates = { started: 'started', exited: 'exited', lost: 'lost', cancelled: 'cancelled' } as const;
 export type RunState = (typeof RunStates)[keyof typeof RunStates];
 
 /** One command the master asked an agent to run: where its output goes, how far it got, who carries it. */
@@ -38,6 +57,13 @@ export class Run {
   stored: Promise<void> = Promise.resolve();
   /** What the agent reported going wrong (an `error` frame); given with the exit. */
   error: string | null = null;
+  /** Output of this run received and not yet stored, with UNSTORED_FRAME_COST per frame (flow control). */
+  unstoredBytes = 0;
+  /** An ack answering replays is waiting for the stored output: later replays need no other. */
+  replayAckQueued = false;
+  /** A cancel was asked for: if the session closes before the run ends, it ends cancelled then. */
+  private cancelRequested = false;
+  private readonly startedAt = Date.now();
   private readonly resolve: (exit: CommandExit) => void;
   private current: RunState = RunStates.started;
   private storeFailure: string | null = null;
@@ -94,6 +120,34 @@ export class Run {
     void this.stored.then(() => this.resolve(LOST));
   }
 
+  /**
+   * Asks for the command to end. While its session is open the agent is told (it kills the command
+   * and reports the exit). While the agent is away: started -> cancelled, the command ends here once
+   * the output received is stored, and the agent kills it when back (its next session does not
+   * resume it). A run that has ended already has nothing to stop.
+   */
+  cancel(): void {
+    if (this.current !== RunStates.started) return;
+    this.cancelRequested = true;
+    // Sent if the socket is open still; if the session closes before the exit, `wasCancelled` ends it then.
+    if (this.carrier.isOpen) return this.carrier.send({ type: 'cancel', run: this.id });
+    this.enter(RunStates.cancelled, 'be cancelled');
+    const exit: CommandExit = {
+      code: null,
+      signal: null,
+      killed: 'cancel',
+      durationMs: Date.now() - this.startedAt,
+      lost: false,
+      error: null,
+    };
+    void this.stored.then(() => this.resolve(exit));
+  }
+
+  /** Whether a cancel was asked for, which the agent may not have heard. */
+  get wasCancelled(): boolean {
+    return this.cancelRequested;
+  }
+
   private enter(to: RunState, action: string): void {
     if (this.current !== RunStates.started) throw this.refused(action);
     this.current = to;
@@ -112,9 +166,21 @@ export class AgentSession {
   /** Runs this session carries: started, or exited and waiting for their output to be stored. */
   private readonly runs = new Map<string, Run>();
   private current: SessionState = SessionStates.open;
+  /**
+   * Frames for the agent before its welcome: a command that waited for the agent is started the
+   * moment the session is attached, but an agent still handshaking drops what precedes its welcome.
+   * Null once welcomed.
+   */
+  private beforeWelcome: MasterMessage[] | null = [];
   private lastHeard = Date.now();
   private readonly heartbeatTimer: NodeJS.Timeout;
   private readonly closeListeners: ((orphans: Run[]) => void)[] = [];
+  /** Runs of the agent's hello this master does not follow: the agent kills them, and what it still says of them is dropped. */
+  private readonly forgotten = new Set<string>();
+  private unstored = 0;
+  private peakUnstored = 0;
+  private pauses = 0;
+  private readingPaused = false;
 
   constructor(
     readonly name: string,
@@ -127,7 +193,8 @@ export class AgentSession {
     ws.on('close', () => this.onClose());
     ws.on('error', (e) => this.log.warn('agent socket error', { agent: name, error: e.message }));
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > heartbeatMs * missedHeartbeats) {
+      // While paused the silence is ours (we do not read), not the agent's.
+      if (!this.readingPaused && Date.now() - this.lastHeard > heartbeatMs * missedHeartbeats) {
         this.log.warn('agent missed heartbeats; dropping the connection', { agent: name });
         ws.terminate();
         return;
@@ -142,6 +209,11 @@ export class AgentSession {
 
   get isOpen(): boolean {
     return this.current === SessionStates.open;
+  }
+
+  /** Flow control as it stands: output received and not stored now, the most ever, and how often reading paused. */
+  get flow(): { unstoredBytes: number; peakUnstoredBytes: number; pauses: number; paused: boolean } {
+    return { unstoredBytes: this.unstored, peakUnstoredBytes: this.peakUnstored, pauses: this.pauses, paused: this.readingPaused };
   }
 
   /** Called with the runs still going when the connection closes. Only while open: a closed session never calls it. */
@@ -160,16 +232,21 @@ export class AgentSession {
     this.runs.set(run.id, run);
     const { argv, shell, ...rest } = spec;
     this.send({ type: 'run', run: run.id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
-    return { done: run.done, cancel: () => run.session.send({ type: 'cancel', run: run.id }) };
+    return { done: run.done, cancel: () => run.cancel() };
   }
 
-  /** Takes over runs of an earlier connection of the same agent; the agent resends what was not acked. */
-  adopt(runs: Run[]): void {
+  /**
+   * Takes over runs of an earlier connection of the same agent (the agent resends what was not
+   * acked), and forgets the other runs its hello listed: the agent kills those, and their output or
+   * exit still on the way is dropped rather than taken for a protocol error.
+   */
+  adopt(runs: Run[], forgotten: string[] = []): void {
     if (this.current !== SessionStates.open) throw this.refused('adopt runs');
     for (const run of runs) {
       run.moveTo(this);
       this.runs.set(run.id, run);
     }
+    for (const id of forgotten) this.forgotten.add(id);
   }
 
   /** Asks the socket to close (the session becomes closed when it has); nothing to do if it is closed. */
@@ -179,7 +256,17 @@ export class AgentSession {
 
   /** Sends if open; a frame for a closed session is dropped (a cancel racing a disconnect, say). */
   send(message: MasterMessage): void {
-    if (this.current === SessionStates.open && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.beforeWelcome !== null) this.beforeWelcome.push(message);
+    else if (this.current === SessionStates.open && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** Sends the welcome, then what was held for after it, in order. Once. */
+  welcome(message: Extract<MasterMessage, { type: 'welcome' }>): void {
+    const held = this.beforeWelcome;
+    if (held === null) throw this.refused('welcome twice');
+    this.beforeWelcome = null;
+    this.send(message);
+    for (const m of held) this.send(m);
   }
 
   private refused(action: string): InvalidStateError {
@@ -207,12 +294,17 @@ export class AgentSession {
         return this.protocolError('hello after authentication');
       case 'output': {
         const run = this.runs.get(m.run);
+        if (!run && this.forgotten.has(m.run)) return;
         if (!run || run.state !== RunStates.started) return this.protocolError(`output for unknown run ${m.run}`);
         if (m.seq > run.nextSeq) return this.protocolError(`output seq ${m.seq} for run ${m.run}, expected ${run.nextSeq}`);
         if (m.seq < run.nextSeq) {
           // A replay: re-ack what is stored, but only once it is (the original may still be in flight).
+          // One such ack at a time covers every replay before it, so a flood of replays holds nothing.
+          if (run.replayAckQueued) return;
+          run.replayAckQueued = true;
           const upTo = run.nextSeq - 1;
           run.stored = run.stored.then(() => {
+            run.replayAckQueued = false;
             if (run.storeFailed === null) run.session.send({ type: 'ack', run: m.run, seq: upTo });
           });
           return;
@@ -220,7 +312,15 @@ export class AgentSession {
         run.nextSeq++;
         const seq = m.seq;
         // Hand the bytes over at once (the sink keeps order and batches); only the acks wait, in order.
-        const stored = run.storeFailed === null ? run.sink.output(m.stream, Buffer.from(m.data, 'base64')) : Promise.resolve();
+        let stored: Promise<void> = Promise.resolve();
+        if (run.storeFailed === null) {
+          const data = Buffer.from(m.data, 'base64');
+          const cost = data.length + UNSTORED_FRAME_COST;
+          this.holdUnstored(run, cost);
+          stored = run.sink.output(m.stream, data);
+          const release = () => this.releaseUnstored(run, cost);
+          stored.then(release, release);
+        }
         stored.catch(() => {}); // handled below, in order
         run.stored = run.stored.then(async () => {
           if (run.storeFailed !== null) return;
@@ -237,12 +337,14 @@ export class AgentSession {
       }
       case 'error': {
         const run = this.runs.get(m.run);
+        if (!run && this.forgotten.has(m.run)) return;
         if (!run) return this.protocolError(`error for unknown run ${m.run}`);
         run.error = m.message;
         return;
       }
       case 'exit': {
         const run = this.runs.get(m.run);
+        if (!run && this.forgotten.delete(m.run)) return; // its last word
         if (!run || run.state !== RunStates.started) return this.protocolError(`exit for unknown run ${m.run}`);
         if (m.seq !== run.nextSeq) return this.protocolError(`exit after seq ${m.seq} for run ${m.run}, received up to ${run.nextSeq}`);
         run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs }, () => {
@@ -259,12 +361,40 @@ export class AgentSession {
     }
   }
 
+  /** Counts output handed to the store; past the bounds, reading stops (flowing -> paused). */
+  private holdUnstored(run: Run, cost: number): void {
+    run.unstoredBytes += cost;
+    this.unstored += cost;
+    this.peakUnstored = Math.max(this.peakUnstored, this.unstored);
+    if (this.readingPaused || (this.unstored <= MAX_UNSTORED_BYTES && run.unstoredBytes <= MAX_UNSTORED_BYTES_PER_RUN)) return;
+    this.readingPaused = true;
+    this.pauses++;
+    this.log.warn('agent output outruns the store; reading from the agent paused', { agent: this.name, unstoredBytes: this.unstored });
+    // ws's documented pause(): the socket is not read, so TCP pushes back on the agent.
+    this.ws.pause();
+  }
+
+  /** Output stored (or failed to be); once half of both bounds is free again, reading goes on (paused -> flowing). */
+  private releaseUnstored(run: Run, cost: number): void {
+    run.unstoredBytes -= cost;
+    this.unstored -= cost;
+    if (!this.readingPaused || this.unstored > MAX_UNSTORED_BYTES / 2) return;
+    for (const r of this.runs.values()) if (r.unstoredBytes > MAX_UNSTORED_BYTES_PER_RUN / 2) return;
+    this.readingPaused = false;
+    this.lastHeard = Date.now(); // what the agent sent meanwhile is waiting unread: it was not silent
+    this.ws.resume();
+  }
+
   /** open -> closed, on the socket's close event (which ws emits once). */
   private onClose(): void {
     if (this.current !== SessionStates.open) throw this.refused('close again');
     this.current = SessionStates.closed;
     clearInterval(this.heartbeatTimer);
-    const orphans = [...this.runs.values()].filter((r) => r.session === this && r.state === RunStates.started);
+    const carried = [...this.runs.values()].filter((r) => r.session === this && r.state === RunStates.started);
+    // A cancel the agent may not have heard (the socket was closing, or dropped before it arrived)
+    // ends its run now; the agent, when back, is not asked to resume it, so it kills the command.
+    for (const run of carried) if (run.wasCancelled) run.cancel();
+    const orphans = carried.filter((r) => r.state === RunStates.started);
     this.runs.clear();
     if (this.closeListeners.length === 0) orphans.forEach((r) => r.lose());
     for (const listener of this.closeListeners) {

@@ -18,19 +18,40 @@ import { metricsRouter } from './metrics.ts';
 import { uiRouter } from './ui.ts';
 import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../../core/errors/index.ts';
+import { isWrite, refuseCrossSiteWrites } from './same-origin.ts';
+import { refuseDeepJson } from './json-depth.ts';
+import type { WebAuthConfig } from '../auth/auth-config.ts';
+import { createWebAuth } from '../auth/web-auth.ts';
 
-/** A write with a body must say it is JSON; anything else would be silently ignored. */
-const requireJsonBody: RequestHandler = (req, _res, next) => {
+/** A media type's essence: `Application/JSON; charset=utf-8` is `application/json`. */
+const essence = (contentType: string) => contentType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+
+/**
+ * A write says it is JSON, or sends no body and no Content-Type at all (`curl -X POST`). A body in
+ * another type would be silently ignored; and text/plain, form and multipart writes are what a page
+ * of another site can send without a CORS preflight, so they are refused even when empty.
+ */
+const requireJsonWrites: RequestHandler = (req, _res, next) => {
+  if (!isWrite(req.method)) return next();
+  const type = req.get('content-type');
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
-  if (req.method !== 'GET' && hasBody && !req.is('application/json')) {
-    return next(new UnsupportedMediaTypeError('request body must be JSON: send Content-Type: application/json'));
-  }
-  next();
+  if (type === undefined ? !hasBody : essence(type) === 'application/json') return next();
+  next(new UnsupportedMediaTypeError('request body must be JSON: send Content-Type: application/json (or no body and no Content-Type)'));
 };
 
 export function createApp(
   deps: ApiDeps,
-  options: { log: Logger; maxBodyBytes: number; title: string; prometheus: Registry | null; githubHook?: GithubHookConfig | undefined },
+  options: {
+    log: Logger;
+    maxBodyBytes: number;
+    title: string;
+    prometheus: Registry | null;
+    githubHook?: GithubHookConfig | undefined;
+    /** web.auth: users, roles, sessions and tokens; the guard then decides every write (and reads when readProtected). */
+    auth?: WebAuthConfig | undefined;
+    /** Origins besides the master's own whose pages may write (web.allowedOrigins; see same-origin.ts). */
+    allowedOrigins?: readonly string[] | undefined;
+  },
 ): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -52,18 +73,26 @@ export function createApp(
     }),
   );
   app.set('query parser', 'simple');
+  const webAuth = options.auth ? createWebAuth(options.auth, { repos: deps.repos, builders: deps.builders, log: options.log }) : null;
+  // The guard decides every write (tokens included), so the routes' own token check stands down.
+  const routeDeps: ApiDeps = webAuth ? { ...deps, authTokens: undefined } : deps;
+  if (webAuth) app.use('/auth', webAuth.router);
   const api = express.Router();
-  api.use(requireJsonBody);
+  // Where a write comes from (before who sends it), what it carries, how deep it nests: before any route.
+  api.use(refuseCrossSiteWrites(options.allowedOrigins ?? []));
+  if (webAuth) api.use(webAuth.guard);
+  api.use(requireJsonWrites);
   api.use(express.json({ limit: options.maxBodyBytes, strict: true }));
-  api.use(buildersRouter(deps));
-  api.use(buildsRouter(deps));
-  api.use(buildRequestsRouter(deps));
-  api.use(changesRouter(deps));
-  api.use(stepsRouter(deps));
-  api.use(logsRouter(deps));
-  api.use(agentsRouter(deps));
-  api.use(metricsRouter(deps));
-  api.use(uiRouter(deps));
+  api.use(refuseDeepJson);
+  api.use(buildersRouter(routeDeps));
+  api.use(buildsRouter(routeDeps));
+  api.use(buildRequestsRouter(routeDeps));
+  api.use(changesRouter(routeDeps));
+  api.use(stepsRouter(routeDeps));
+  api.use(logsRouter(routeDeps));
+  api.use(agentsRouter(routeDeps));
+  api.use(metricsRouter(routeDeps));
+  api.use(uiRouter(routeDeps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
   if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook));

@@ -4,6 +4,7 @@ import type { BuildRequestRow } from '../db/entities.ts';
 import type { BuildRequest } from '../../protocol/api-types.ts';
 import { resultName } from '../../core/results.ts';
 import { fieldsOf, found, idPath, parseParams } from './params.ts';
+import { requireToken } from './auth.ts';
 import { seconds, sendPage } from './respond.ts';
 import { parsePropertyValues } from '../../steps/properties/properties.ts';
 
@@ -44,6 +45,12 @@ export function buildRequestsRouter(deps: ApiDeps): Router {
   r.get('/buildrequests/:id', async (req, res) => {
     const { id } = parseParams(req, requestPath);
     const row = found(await deps.repos.buildRequests.get(id), `build request ${id}`);
+    sendPage(res, 'buildrequests', [presentBuildRequest(deps, row)], 1);
+  });
+  // Any request in the database, its builder configured or not: a removed builder's queue can be emptied.
+  r.post('/buildrequests/:id/cancel', requireToken(deps.authTokens), async (req, res) => {
+    const { id } = parseParams(req, requestPath);
+    const row = await deps.actions.cancelRequest(id);
     sendPage(res, 'buildrequests', [presentBuildRequest(deps, row)], 1);
   });
   return r;

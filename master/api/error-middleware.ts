@@ -7,6 +7,7 @@ import type { Logger } from '../../core/logger.ts';
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,

@@ -15,6 +15,7 @@ import type { ApiDeps } from './deps.ts';
 import type { GithubHookAnswer } from '../../protocol/api-types.ts';
 import { checkBodyValue, parseBodyValue } from './params.ts';
 import { httpErrorFields } from './error-middleware.ts';
+import { assertJsonDepth } from './json-depth.ts';
 import {
   BadRequestError,
   PayloadTooLargeError,
@@ -104,6 +105,8 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
     } catch (e) {
       throw new BadRequestError(`body is not JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // Measured only now: an unsigned body is refused above without being parsed at all.
+    assertJsonDepth(json);
     const push = parseBodyValue(pushEvent, json);
     if (!push.ref.startsWith('refs/heads/')) return ignore(`${push.ref} is not a branch`);
     if (push.deleted) return ignore(`${push.ref} was deleted`);

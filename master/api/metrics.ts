@@ -14,6 +14,7 @@ import { BadRequestError, NotFoundError } from '../../core/errors/index.ts';
 import type * as Api from '../../protocol/api-types.ts';
 import type { ApiDeps } from './deps.ts';
 import { bound, found, idPath, parseParams, parseQuery, single } from './params.ts';
+import { TIME_RANGE_TEXT, timeInRange } from '../db/collection-query.ts';
 
 const seriesPath = z.object({
   series: z.string().refine((s) => seriesName.safeParse(s).success, {
@@ -29,10 +30,11 @@ const pointsQuery = z.object({
 });
 const buildPath = idPath('build id');
 
+/** `from`/`to` in epoch ms, within what every store holds (InfluxDB's nanoseconds end in 2262). */
 function time(raw: string, name: string): number {
-  if (/^-?\d+(\.\d+)?$/.test(raw)) return Math.round(Number(raw) * 1000);
-  const t = Date.parse(raw);
+  const t = /^-?\d+(\.\d+)?$/.test(raw) ? Math.round(Number(raw) * 1000) : Date.parse(raw);
   if (Number.isNaN(t)) throw new BadRequestError(`${name} must be epoch seconds or an ISO 8601 time, got "${raw}"`);
+  if (!timeInRange(t)) throw new BadRequestError(`${name} must be within ${TIME_RANGE_TEXT}, got "${raw.slice(0, 40)}"`);
   return t;
 }
 

@@ -7,9 +7,10 @@
 import { z } from 'zod';
 import { BadRequestError, NotFoundError, UnprocessableError } from '../../core/errors/index.ts';
 import { describeIssues } from '../../core/zod-issue.ts';
+import { INT_RANGE } from '../db/collection-query.ts';
 
 /** Largest id: ids are 32-bit integer columns, on SQLite and PostgreSQL alike. */
-export const MAX_ID = 2_147_483_647;
+export const MAX_ID = INT_RANGE.max;
 
 /** A database id in a path (`/builds/12`): digits only, no sign, exponent or spaces. */
 export function idParam(what: string) {

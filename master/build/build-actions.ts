@@ -1,7 +1,8 @@
 /**
- * What users may do to builds besides reading them: force a build, stop one, rebuild one, post
- * changes. The API calls these; tests may replace them. Once the master begins to stop, force and
- * changes answer 503 (ShuttingDownError) so the client knows to try again later.
+ * What users may do to builds besides reading them: force a build, stop one, rebuild one, cancel a
+ * queued request, post changes. The API calls these; tests may replace them. Once the master begins
+ * to stop, force and changes answer 503 (ShuttingDownError) so the client knows to try again later;
+ * a cancel is still taken (it only ends a request nobody runs).
  */
 import { ConflictError, NotFoundError, ShuttingDownError, StoreUnavailableError } from '../../core/errors/index.ts';
 import { parsePropertyValues, type PropertyValue } from '../../steps/properties/properties.ts';
@@ -10,11 +11,19 @@ import type { SchedulerConfig } from '../config/schedulers.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { SubmitRequest } from '../scheduler/request-submitter.ts';
 import type { RunningBuilds } from './running-builds.ts';
+import type { BuildRequestRow } from '../db/entities.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { Results, resultName } from '../../core/results.ts';
 
 export interface BuildActions {
   force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
   stop(buildid: number, reason: string): Promise<void>;
   rebuild(buildid: number, reason: string): Promise<number>;
+  /**
+   * Ends a request no master has claimed yet as CANCELLED (whatever its builder: one removed from
+   * the config too); returns it. A claimed request has a build: that build is to be stopped instead.
+   */
+  cancelRequest(buildrequestid: number): Promise<BuildRequestRow>;
   /** Stores changes (all or none) and hands them to the change schedulers; returns their ids. */
   addChanges(changes: ChangeInput[]): Promise<number[]>;
 }
@@ -31,6 +40,9 @@ export interface BuildActionsDeps {
   /** Asks the master that runs a build to stop it; false when the message could not be sent. */
   forwardStop: ((buildid: number, reason: string) => Promise<boolean>) | null;
   isStopping(): boolean;
+  /** Announces a cancelled request (`buildrequest.complete`: the UI, triggers, other masters). */
+  bus: Pick<EventBus, 'publish'>;
+  now(): number;
 }
 
 export function buildActions(deps: BuildActionsDeps): BuildActions {
@@ -79,6 +91,22 @@ export function buildActions(deps: BuildActionsDeps): BuildActions {
         reason,
         parsePropertyValues(request.properties, `request ${request.id}'s properties`),
         built.rows.map((c) => c.id),
+      );
+    },
+    cancelRequest: async (id) => {
+      // One conditional update: of a cancel and a claim (by any master) at once, exactly one wins.
+      const cancelled = await repos.buildRequests.completeUnclaimed(id, Results.CANCELLED, deps.now());
+      if (cancelled) deps.bus.publish('buildrequest.complete', { buildrequestid: id, results: Results.CANCELLED });
+      const request = await repos.buildRequests.get(id);
+      if (!request) throw new NotFoundError(`build request ${id} not found`);
+      if (cancelled) return request;
+      if (request.complete)
+        throw new ConflictError(`build request ${id} is already complete (${resultName(request.results) ?? 'no result'})`);
+      const [build] = (await repos.builds.query({ buildrequestid: String(id), order: '-buildid', limit: '1' })).rows;
+      throw new ConflictError(
+        build
+          ? `build request ${id} is already claimed: its build ${build.id} runs; stop build ${build.id} instead (POST /api/v2/builds/${build.id}/stop)`
+          : `build request ${id} is already claimed and its build is starting; stop that build instead`,
       );
     },
   };

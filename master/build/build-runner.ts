@@ -24,9 +24,8 @@ import { applyStepResult, resultName, Results, type Result } from '../../core/re
 import { parsePropertyValues, Properties } from '../../steps/properties/properties.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
-import { StepRuntime } from './step-runtime.ts';
-import { retry } from '../../core/retry.ts';
-import { isTransientError } from '../../core/transient-error.ts';
+import { StepRuntime, STATE_STRING_MAX_CHARS } from './step-runtime.ts';
+import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { Triggerer } from './triggerer.ts';
@@ -54,7 +53,7 @@ export class Build {
   private readonly abort = new AbortController();
   /** The signal of the alwaysRun step running after a stop; a second stop() aborts it. */
   private cleanupAbort: AbortController | null = null;
-  private readonly landWrite: <T>(what: string, write: () => Promise<T>) => Promise<T>;
+  private readonly landWrite: LandWrite;
   private stopReason: string | null = null;
 
   constructor(
@@ -125,15 +124,21 @@ export class Build {
     props.set('reason', this.request.reason, 'Scheduler');
 
     const started = now();
-    const row = await repos.builds.create({
-      builderid: this.builderid,
-      buildrequestid: this.request.id,
-      masterid: this.deps.masterid,
-      agent: this.agent.name,
-      started_at: started,
-      state_string: 'starting',
-      properties: JSON.stringify(props.toJSON()),
-    });
+    // Through a database blink too; a try whose answer was lost may have stored the build already.
+    const row = await this.landWrite(
+      'store the build',
+      () =>
+        repos.builds.create({
+          builderid: this.builderid,
+          buildrequestid: this.request.id,
+          masterid: this.deps.masterid,
+          agent: this.agent.name,
+          started_at: started,
+          state_string: 'starting',
+          properties: this.deps.masker.maskJson(props.toJSON()),
+        }),
+      () => repos.builds.runningOfRequest(this.request.id, this.deps.masterid),
+    );
     this.stored = row;
     props.set('buildnumber', row.number, 'Build');
     hooks.onStarted?.(row);
@@ -161,8 +166,8 @@ export class Build {
     if (this.stopReason !== null) result = Results.CANCELLED;
 
     const complete = now();
-    const state = stateString(result, failedSteps, this.stopReason);
-    const properties = JSON.stringify(props.toJSON());
+    const state = this.deps.masker.maskText(stateString(result, failedSteps, this.stopReason), STATE_STRING_MAX_CHARS);
+    const properties = this.deps.masker.maskJson(props.toJSON());
     await this.landWrite('finish the build', () =>
       repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }),
     );
@@ -187,8 +192,12 @@ export class Build {
   private async runStep(step: Step, number: number, build: BuildRow, props: Properties): Promise<StepOutcome> {
     const { repos, bus, now } = this.deps;
     const started = now();
-    const stepRow = await repos.steps.create({ buildid: build.id, number, name: step.name, started_at: started });
-    await repos.builds.update(build.id, { state_string: `running ${step.name}` });
+    const stepRow = await this.landWrite(
+      'store the step',
+      () => repos.steps.create({ buildid: build.id, number, name: step.name, started_at: started }),
+      () => repos.steps.ofBuild(build.id, number),
+    );
+    await this.landWrite('store the build state', () => repos.builds.update(build.id, { state_string: `running ${step.name}` }));
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
@@ -218,25 +227,26 @@ export class Build {
       if (!(await step.shouldRun(props))) outcome = { result: Results.SKIPPED, stateString: 'skipped' };
       else outcome = await step.run(runtime);
     } catch (e) {
-      this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: String(e) });
+      this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: this.deps.masker.maskText(String(e)) });
       // Best effort: when the database is what failed, the error log cannot be written either.
       await runtime.writeErrorLog(e).catch(() => {});
-      outcome = { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}`.slice(0, 500) };
+      outcome = { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}` };
     }
     try {
       await runtime.finishLogs();
     } catch (e) {
-      outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}`.slice(0, 500) };
+      outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}` };
     }
     const complete = now();
     await this.landWrite('finish the step', () =>
       repos.steps.update(stepRow.id, {
         results: outcome.result,
         complete_at: complete,
-        state_string: outcome.stateString ?? resultName(outcome.result) ?? '',
+        // Masked, then cut: a step's state string can quote its command's output.
+        state_string: this.deps.masker.maskText(outcome.stateString ?? resultName(outcome.result) ?? '', STATE_STRING_MAX_CHARS),
       }),
     );
-    const properties = JSON.stringify(props.toJSON());
+    const properties = this.deps.masker.maskJson(props.toJSON());
     if (properties !== build.properties) {
       await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
       build.properties = properties;
@@ -253,14 +263,18 @@ export class Build {
   }
 }
 
+/** A write of the build's own; `landed` finds what an earlier try left when its answer was lost. */
+type LandWrite = <T>(what: string, write: () => Promise<T>, landed?: () => Promise<T | undefined>) => Promise<T>;
+
 /**
- * A write that ends a step or build: retried through a database outage (core/retry.ts), or the build
- * would stay "running"; a write the database refuses (a constraint, a bad query) fails at once.
+ * The writes that start and end a step or build: retried through a database outage
+ * (master/db/outage-write.ts), or a blink would end the build EXCEPTION, or leave it "running"; a
+ * write the database refuses (a constraint, a bad query) fails at once.
  */
-function landWriteFactory(log: Logger) {
-  return <T>(what: string, write: () => Promise<T>) =>
-    retry(write, {
-      isRetryable: isTransientError,
+function landWriteFactory(log: Logger): LandWrite {
+  return (what, write, landed) =>
+    writeThroughOutage(write, {
+      landed,
       onRetry: (e, attempt) => {
         if (attempt === 1) log.warn(`database unavailable; retrying to ${what}`, { error: String(e) });
       },

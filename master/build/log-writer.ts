@@ -5,12 +5,26 @@
  * one database write, and a chatty one costs one transaction per batch, not per line.
  * `append` resolves once its bytes are stored (the agent is acked only then) and rejects if they
  * could not be; after a failed write every later append rejects too.
+ *
+ * A database that blinks (restarting, failing over, locked by another connection) fails no write:
+ * each is tried again through the outage (master/db/outage-write.ts, up to two minutes), in order,
+ * while later appends collect behind it. Their acks wait, so the agent keeps its output and, past its
+ * window, pauses its command's pipes: backpressure, nothing lost. A chunk whose COMMIT answer was
+ * lost is not written twice (LogsRepo.appendChunk is keyed by the log's byte count).
  */
 import type { EventBus } from '../events/event-bus.ts';
 import type { LogsRepo } from '../db/logs.ts';
 import type { LogRow } from '../db/entities.ts';
+import { writeThroughOutage, type OutageWriteOptions } from '../db/outage-write.ts';
 
 export type Stream = 'o' | 'e' | 'h';
+
+export interface LogWriterOptions {
+  chunkBytes: number;
+  maxBytes?: number;
+  /** How writes ride through an outage (defaults: core/retry.ts's); tests shorten it. */
+  outage?: Pick<OutageWriteOptions<void>, 'maxMs' | 'backoff' | 'onRetry'>;
+}
 
 interface Pending {
   stream: Stream;
@@ -34,7 +48,7 @@ export class LogWriter {
     readonly log: LogRow,
     private readonly repo: LogsRepo,
     private readonly bus: EventBus,
-    private readonly options: { chunkBytes: number; maxBytes?: number } = { chunkBytes: 256 * 1024 },
+    private readonly options: LogWriterOptions = { chunkBytes: 256 * 1024 },
   ) {}
 
   append(stream: Stream, data: Buffer): Promise<void> {
@@ -59,7 +73,7 @@ export class LogWriter {
   async finish(): Promise<void> {
     await this.flush();
     if (this.failed !== null) throw this.failed;
-    await this.repo.finish(this.log.id, { num_lines: this.log.num_lines });
+    await writeThroughOutage(() => this.repo.finish(this.log.id, { num_lines: this.log.num_lines }), this.options.outage);
     this.log.complete = true;
   }
 
@@ -116,7 +130,7 @@ export class LogWriter {
 
   private async store(stream: Stream, content: Buffer): Promise<void> {
     const first = this.log.num_lines;
-    await this.repo.appendChunk(this.log, stream, content);
+    await writeThroughOutage(() => this.repo.appendChunk(this.log, stream, content), this.options.outage);
     this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
   }
 }

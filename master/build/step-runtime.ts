@@ -20,6 +20,7 @@ import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRe
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
 import { LogWriter, type Stream } from './log-writer.ts';
+import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { CaptureOptions } from '../../metrics/capture-options.ts';
@@ -27,6 +28,8 @@ import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
+/** A state string is a line in the UI: longer ones are cut (after masking, so no secret is cut in two). */
+export const STATE_STRING_MAX_CHARS = 500;
 
 export const StepRuntimeStates = { running: 'running', finishing: 'finishing', finished: 'finished' } as const;
 export type StepRuntimeState = (typeof StepRuntimeStates)[keyof typeof StepRuntimeStates];
@@ -140,29 +143,32 @@ export class StepRuntime implements StepContext {
 
   async setStateString(text: string): Promise<void> {
     this.expectRunning('set the state string');
-    await this.deps.repos.steps.update(this.step.id, { state_string: text });
+    const masked = this.deps.masker.maskText(text, STATE_STRING_MAX_CHARS);
+    await writeThroughOutage(() => this.deps.repos.steps.update(this.step.id, { state_string: masked }));
   }
 
   async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<void> {
     this.expectRunning(`capture "${name}"`);
     const tracking = this.deps.builder.metrics.find((t) => t.type === 'customStep' && t.step === this.step.name);
-    const series = this.seriesName(name);
+    const series = await this.maskedSeries(name);
+    const tags: Record<string, string> = {
+      builder: this.deps.builder.name,
+      step: this.step.name,
+      agent: this.deps.agent.name,
+      ...options.tags,
+      ...tracking?.tags,
+    };
     await this.deps.metrics.capture(series, value, {
       ...options,
-      tags: this.deps.masker.maskValue({
-        builder: this.deps.builder.name,
-        step: this.step.name,
-        agent: this.deps.agent.name,
-        ...options.tags,
-        ...tracking?.tags,
-      }),
+      // A tag name stays a valid name; a value is masked as text.
+      tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [this.deps.masker.maskName(k), this.deps.masker.maskText(v)])),
       buildNumber: this.deps.buildNumber,
       buildid: this.deps.buildid,
     });
   }
 
   async regression(name: string, value: number): Promise<{ baseline: Baseline; score: number } | null> {
-    const baseline = await this.deps.metrics.baseline(this.seriesName(name), {
+    const baseline = await this.deps.metrics.baseline(this.deps.masker.maskName(this.seriesName(name)), {
       builderid: this.deps.builderid,
       builder: this.deps.builder.name,
       step: this.step.name,
@@ -194,6 +200,20 @@ export class StepRuntime implements StepContext {
     const tracking = this.deps.builder.metrics.find((t) => t.type === 'customStep' && t.step === this.step.name);
     if (!tracking?.series) return name;
     return name === this.step.name ? tracking.series : `${tracking.series}.${name}`;
+  }
+
+  /**
+   * The series `name` is captured as: a secret in it (a measuring command printed `<secret>=1`) is
+   * replaced, so no series is named after a secret, and the step's log says so.
+   */
+  private async maskedSeries(name: string): Promise<string> {
+    const series = this.seriesName(name);
+    const masked = this.deps.masker.maskName(series);
+    if (masked !== series) {
+      const note = `series name "${this.deps.masker.maskText(series)}" contained a secret: captured as "${masked}"\n`;
+      await this.append(await this.writer('stdio', 's'), 'h', Buffer.from(note));
+    }
+    return masked;
   }
 
   /** The exception a step raised, into its `err.text` log; called by the build before finishLogs(). */
@@ -231,7 +251,9 @@ export class StepRuntime implements StepContext {
     let w = this.logWriters.get(name);
     if (!w) {
       this.expectRunning(`add log "${name}"`);
-      const row = await this.deps.repos.logs.create(this.step.id, name, type);
+      // Through a database blink; a create whose answer was lost is found, not made twice.
+      const { logs } = this.deps.repos;
+      const row = await writeThroughOutage(() => logs.create(this.step.id, name, type), { landed: () => logs.created(this.step.id, name) });
       w = new LogWriter(row, this.deps.repos.logs, this.deps.bus, { chunkBytes: 256 * 1024, maxBytes: this.deps.logMaxBytes });
       this.logWriters.set(name, w);
     }

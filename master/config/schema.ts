@@ -7,6 +7,8 @@ import { propertyValueSchema } from '../../steps/properties/properties.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
 import { cronPatternProblem } from '../scheduler/cron.ts';
+import { webAuthSchema } from '../auth/auth-config.ts';
+import { normalOrigin } from '../api/same-origin.ts';
 
 const name = z
   .string()
@@ -110,14 +112,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       port: z.number().int().min(0).max(65535).default(8010),
       host: z.string().default('127.0.0.1'),
-      /** Tokens allowed to change state over the API (force, stop, rebuild); none: open. */
-      auth: z.strictObject({ tokens: z.array(z.string().min(16)).min(1) }).optional(),
+      /** Who may change state (tokens for machines, users and roles, OpenID Connect) and read; none: open. */
+      auth: webAuthSchema.optional(),
       /** Largest JSON body the API accepts. */
       maxBodyBytes: z
         .number()
         .int()
         .min(1024)
         .default(1024 * 1024),
+      /**
+       * Origins (scheme://host[:port]) besides the master's own whose pages may write to /api/v2;
+       * a write from any other origin is refused (docs/security.md).
+       */
+      allowedOrigins: z.array(z.string().refine((o) => normalOrigin(o) !== null, 'must be an origin: scheme://host[:port]')).default([]),
+      /** Clients of /ws at once (those closing included); past it an upgrade is answered 503. */
+      maxLiveClients: z.number().int().min(1).default(256),
       /** Webhooks that post changes: `github` serves POST /hooks/github. */
       changeHooks: z
         .strictObject({
@@ -162,8 +171,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /**
    * Secret values (read them from the environment), used as interpolate('%(secret:NAME)s') and masked
-   * wherever they would show: logs, properties in the API and UI, metric tags. Agent and API tokens
-   * are masked too.
+   * wherever they would show: logs, state strings, build properties (names and values), metric series
+   * names and tags. Agent and API tokens and the GitHub webhook secret are masked too.
    */
   secrets: z
     .record(

@@ -13,9 +13,10 @@ export class BuildersRepo {
     for (const b of builders) {
       const values = { name: b.name, description: b.description ?? null, tags: JSON.stringify(b.tags) };
       const existing = await this.repo.findOneBy({ name: b.name });
-      const row = existing
-        ? await this.repo.save({ ...existing, ...values }, { transaction: false })
-        : await this.repo.save(values, { transaction: false });
+      // An update of the configured columns only: saving the row read above would write back its
+      // build counter, undoing numbers another master handed out since (see BuildsRepo.create).
+      if (existing) await this.repo.update({ id: existing.id }, values);
+      const row = existing ? { ...existing, ...values } : await this.repo.save(values, { transaction: false });
       byName.set(b.name, row);
     }
     return byName;

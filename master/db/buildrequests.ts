@@ -1,4 +1,4 @@
-import { In, IsNull, type DataSource, type Repository } from 'typeorm';
+import { In, type DataSource, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
 import type { Result } from '../../core/results.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
@@ -71,22 +71,62 @@ export class BuildRequestsRepo {
     return ids.length === 0 ? Promise.resolve([]) : this.repo.findBy({ id: In(ids), complete: true });
   }
 
-  /** Oldest first within priority: what the claimer should try next. */
-  unclaimed(limit = 100): Promise<BuildRequestRow[]> {
-    return this.repo.find({
-      where: { complete: false, claimed_by_masterid: IsNull() },
-      order: { priority: 'DESC', submitted_at: 'ASC', id: 'ASC' },
-      take: limit,
-    });
+  /**
+   * What the claimer should try next: of each of `builderids`, its `perBuilder` oldest unclaimed
+   * requests (highest priority first), all of them oldest first within priority. Per builder, so
+   * that however many requests a builder that cannot run has queued, the others' are still seen.
+   * Read without locks: claim() is what makes taking one atomic.
+   */
+  unclaimed(builderids: readonly number[], perBuilder: number): Promise<BuildRequestRow[]> {
+    if (builderids.length === 0 || perBuilder < 1) return Promise.resolve([]);
+    // ROW_NUMBER() over each builder's queue: PostgreSQL and SQLite (3.25+) both have it.
+    const ranked = this.source
+      .createQueryBuilder()
+      .select('q.id', 'id')
+      .addSelect('ROW_NUMBER() OVER (PARTITION BY q.builderid ORDER BY q.priority DESC, q.submitted_at ASC, q.id ASC)', 'place')
+      .from('buildrequests', 'q')
+      .where('q.complete = :incomplete AND q.claimed_by_masterid IS NULL AND q.builderid IN (:...builderids)', {
+        incomplete: false,
+        builderids,
+      });
+    return this.repo
+      .createQueryBuilder('r')
+      .where(`r.id IN (SELECT ranked.id FROM (${ranked.getQuery()}) ranked WHERE ranked.place <= :perBuilder)`)
+      .setParameters({ ...ranked.getParameters(), perBuilder })
+      .orderBy('r.priority', 'DESC')
+      .addOrderBy('r.submitted_at', 'ASC')
+      .addOrderBy('r.id', 'ASC')
+      .getMany();
   }
 
-  /** True when this master got the request; false when another claimed it first. */
+  /**
+   * True when this master got the request; false when another claimed it first (or it was
+   * cancelled). On PostgreSQL the row is locked with SKIP LOCKED, so masters claiming at once
+   * never wait on each other's row: the one that holds it wins, the others move on.
+   */
   async claim(id: number, masterid: number, now: number): Promise<boolean> {
+    const free = 'claimed_by_masterid IS NULL AND complete = :incomplete';
+    const update = this.source.createQueryBuilder().update('buildrequests').set({ claimed_by_masterid: masterid, claimed_at: now });
+    const result =
+      this.source.options.type === 'postgres'
+        ? await update
+            .where(`id = (SELECT id FROM buildrequests WHERE id = :id AND ${free} FOR UPDATE SKIP LOCKED)`, { id, incomplete: false })
+            .execute()
+        : await update.where(`id = :id AND ${free}`, { id, incomplete: false }).execute();
+    return result.affected === 1;
+  }
+
+  /**
+   * Completes a request no master has claimed with `results` (a user cancelled it). The same
+   * condition as claim(), in one statement: of a cancel and a claim at once, exactly one wins.
+   * True when this call completed it.
+   */
+  async completeUnclaimed(id: number, results: Result, now: number): Promise<boolean> {
     const result = await this.source
       .createQueryBuilder()
       .update('buildrequests')
-      .set({ claimed_by_masterid: masterid, claimed_at: now })
-      .where('id = :id AND claimed_by_masterid IS NULL AND complete = :f', { id, f: false })
+      .set({ complete: true, complete_at: now, results })
+      .where('id = :id AND claimed_by_masterid IS NULL AND complete = :incomplete', { id, incomplete: false })
       .execute();
     return result.affected === 1;
   }

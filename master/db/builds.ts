@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DataSource, Repository } from 'typeorm';
-import type { BuildRow } from './entities.ts';
+import type { BuilderRow, BuildRow } from './entities.ts';
+import { NotFoundError } from '../../core/errors/index.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 
@@ -17,13 +18,8 @@ export const buildFields: FieldMap = {
   state_string: { column: 'state_string', type: 'string' },
 };
 
-function isUniqueViolation(e: unknown): boolean {
-  return e instanceof Error && /UNIQUE constraint failed|duplicate key value/.test(e.message);
-}
-
 // Raw answers of the database (aggregates are strings or numbers by driver), checked before use.
 const numeric = z.union([z.number(), z.string()]);
-const maxNumber = z.object({ max: numeric.nullable() }).optional();
 const runningPerBuilder = z.array(z.object({ builderid: numeric, n: numeric }));
 const averagePerBuilder = z.array(z.object({ builderid: numeric, avg: numeric.nullable() }));
 
@@ -34,28 +30,30 @@ export class BuildsRepo {
   }
 
   /**
-   * Creates a build with the builder's next number. The unique (builderid, number) index makes a
-   * number impossible to hand out twice, even to masters sharing the database: a collision retries.
+   * Creates a build with the builder's next number, taken from the builder's counter
+   * (`builders.last_build_number`) in the transaction that inserts the build. On PostgreSQL the
+   * increment holds the builder's row until commit, so masters sharing the database take numbers one
+   * after another; SQLite has one writer at a time. No number is handed out twice, none is skipped (a
+   * failed insert rolls its increment back), and no create fails for want of a number.
    */
-  async create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await transaction(this.source, async (em) => {
-          const repo = em.getRepository<BuildRow>('Build');
-          const raw = maxNumber.parse(
-            await repo
-              .createQueryBuilder('b')
-              .select('MAX(b.number)', 'max')
-              .where('b.builderid = :id', { id: values.builderid })
-              .getRawOne(),
-          );
-          const number = Number(raw?.max ?? 0) + 1;
-          return repo.save({ ...values, number, complete_at: null, results: null }, { transaction: false });
-        });
-      } catch (e) {
-        if (!isUniqueViolation(e) || attempt >= 20) throw e;
-      }
-    }
+  create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
+    return transaction(this.source, async (em) => {
+      // The write comes first: a SQLite transaction that read before writing could find another
+      // connection's write in its way and fail at once instead of waiting its turn.
+      await em
+        .createQueryBuilder()
+        .update<BuilderRow>('Builder')
+        .set({ last_build_number: () => '"last_build_number" + 1' })
+        .where('id = :id', { id: values.builderid })
+        .execute();
+      const builder = await em
+        .getRepository<BuilderRow>('Builder')
+        .findOne({ select: { id: true, last_build_number: true }, where: { id: values.builderid } });
+      if (!builder) throw new NotFoundError(`builder ${values.builderid} does not exist`);
+      return em
+        .getRepository<BuildRow>('Build')
+        .save({ ...values, number: builder.last_build_number, complete_at: null, results: null }, { transaction: false });
+    });
   }
 
   get(id: number): Promise<BuildRow | null> {
@@ -103,6 +101,15 @@ export class BuildsRepo {
     );
     for (const a of averages) entry(Number(a.builderid)).averageMs = a.avg === null ? null : Number(a.avg);
     return out;
+  }
+
+  /** The build of a request that this master has started and not finished, if any (one at a time). */
+  async runningOfRequest(buildrequestid: number, masterid: number): Promise<BuildRow | undefined> {
+    const row = await this.repo
+      .createQueryBuilder('b')
+      .where('b.buildrequestid = :r AND b.masterid = :m AND b.complete_at IS NULL', { r: buildrequestid, m: masterid })
+      .getOne();
+    return row ?? undefined;
   }
 
   incompleteOfMaster(masterid: number): Promise<BuildRow[]> {

@@ -6,6 +6,7 @@
 import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { BadRequestError } from '../../core/errors/index.ts';
 
+/** `int`: a 32-bit `integer` column; `time`: a bigint column of epoch ms, given as epoch seconds. */
 export type FieldType = 'int' | 'string' | 'bool' | 'time';
 export interface FieldSpec {
   column: string;
@@ -37,16 +38,41 @@ export interface CollectionQuery {
 
 const MAX_LIMIT = 10_000;
 
+/**
+ * What an `int` field's column holds: ids, numbers and counters are 32-bit `integer` on SQLite and
+ * PostgreSQL alike. A value outside is refused: PostgreSQL would fail the query (a 500), SQLite would
+ * quietly match nothing.
+ */
+export const INT_RANGE = { min: -2_147_483_648, max: 2_147_483_647 } as const;
+
+/**
+ * Every time the API takes, in epoch ms: whole seconds within InfluxDB's int64 nanoseconds
+ * (1677-09-21 to 2262-04-11), leaving room for a range's inclusive end (`to` + 999 999 ns). The SQL
+ * columns (bigint ms, bigint µs) hold more; one range for every store keeps the API the same on each.
+ */
+export const TIME_RANGE_MS = { min: -9_223_372_035_000, max: 9_223_372_035_000 } as const;
+export const TIME_RANGE_TEXT = `${TIME_RANGE_MS.min / 1000} to ${TIME_RANGE_MS.max / 1000} epoch seconds (1677-09-21T00:12:45Z to 2262-04-11T23:47:15Z)`;
+
+/** True when `ms` (possibly NaN or infinite) is a time the API takes. */
+export const timeInRange = (ms: number): boolean => ms >= TIME_RANGE_MS.min && ms <= TIME_RANGE_MS.max;
+
 function parseValue(raw: string, spec: FieldSpec, name: string): unknown {
   switch (spec.type) {
     case 'int': {
-      if (!/^-?\d{1,15}$/.test(raw)) throw new BadRequestError(`filter ${name}: "${raw}" is not an integer`);
-      return Number(raw);
+      if (!/^-?\d+$/.test(raw)) throw new BadRequestError(`filter ${name}: "${raw}" is not an integer`);
+      const n = Number(raw);
+      if (!(n >= INT_RANGE.min && n <= INT_RANGE.max))
+        throw new BadRequestError(
+          `filter ${name}: ${raw.slice(0, 40)} is out of range (an integer from ${INT_RANGE.min} to ${INT_RANGE.max})`,
+        );
+      return n;
     }
     case 'time': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new BadRequestError(`filter ${name}: "${raw}" is not a time in epoch seconds`);
-      return Math.round(n * 1000);
+      // Decimal only: Number() would also take "0x10", "1e3" and " 5 ".
+      if (!/^-?\d+(\.\d+)?$/.test(raw)) throw new BadRequestError(`filter ${name}: "${raw}" is not a time in epoch seconds`);
+      const ms = Math.round(Number(raw) * 1000);
+      if (!timeInRange(ms)) throw new BadRequestError(`filter ${name}: ${raw.slice(0, 40)} is out of range (times are ${TIME_RANGE_TEXT})`);
+      return ms;
     }
     case 'bool': {
       if (['true', '1', 'yes'].includes(raw)) return true;
@@ -54,6 +80,8 @@ function parseValue(raw: string, spec: FieldSpec, name: string): unknown {
       throw new BadRequestError(`filter ${name}: "${raw}" is not a boolean`);
     }
     case 'string':
+      // PostgreSQL's text cannot hold NUL, so no stored value contains one; the query would fail.
+      if (raw.includes('\u0000')) throw new BadRequestError(`filter ${name}: text may not contain NUL (%00)`);
       return raw;
     default: {
       const never: never = spec.type;

@@ -5,6 +5,7 @@ import { entities, metricEntities } from './entities.ts';
 import { parseDbUrl, type DbKind } from './db-kind.ts';
 import { migrations } from './migrations/index.ts';
 import { SqliteTurnTaking } from './transaction.ts';
+import { SqliteQueryFailures, watchSqlite, type SqliteWatch } from './sqlite-watch.ts';
 
 export interface Database {
   kind: DbKind;
@@ -14,22 +15,36 @@ export interface Database {
   close(): Promise<void>;
 }
 
+export interface OpenOptions {
+  /** Relative SQLite paths resolve against this (default: the current directory). */
+  basedir?: string | undefined;
+  /**
+   * Told once if the SQLite file is deleted, moved or replaced while open (see sqlite-watch.ts):
+   * what is written from then on would be lost. Without it, nothing watches the file.
+   */
+  onLost?: ((message: string) => void) | undefined;
+}
+
 /** Opens the database at `url` and brings its schema up to date through the migrations. */
-export async function openDatabase(url: string, options: { basedir?: string } = {}): Promise<Database> {
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
   const { kind, location } = parseDbUrl(url);
   let source: DataSource;
+  let file: string | null = null;
   if (kind === 'sqlite') {
-    const file = location === ':memory:' ? location : path.resolve(options.basedir ?? process.cwd(), location);
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (location !== ':memory:') {
+      file = path.resolve(options.basedir ?? process.cwd(), location);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    }
     source = new DataSource({
       type: 'better-sqlite3',
-      database: file,
+      database: file ?? location,
       entities: [...entities(kind), ...metricEntities(kind)],
       migrations,
       migrationsRun: false,
       synchronize: false,
-      // Queries take turns on the one connection TypeORM gives SQLite (see transaction.ts).
-      subscribers: [SqliteTurnTaking],
+      // Queries take turns on the one connection TypeORM gives SQLite (see transaction.ts); a failed
+      // one has the file watcher look at once.
+      subscribers: [SqliteTurnTaking, SqliteQueryFailures],
       // WAL lets the API read while a build writes; NORMAL is durable across a process crash.
       prepareDatabase: (db: { pragma(s: string): unknown }) => {
         db.pragma('journal_mode = WAL');
@@ -50,5 +65,26 @@ export async function openDatabase(url: string, options: { basedir?: string } = 
   }
   await source.initialize();
   await source.runMigrations({ transaction: 'each' });
-  return { kind, source, ...(kind === 'postgres' ? { url: location } : {}), close: () => source.destroy() };
+  const watch = file !== null && options.onLost ? await watchFile(source, file, options.onLost) : null;
+  return {
+    kind,
+    source,
+    ...(kind === 'postgres' ? { url: location } : {}),
+    close: async () => {
+      watch?.stop();
+      await source.destroy();
+    },
+  };
+}
+
+/** Watches the SQLite file `file` under `source`: its loss is told to `onLost`, with a copy made first. */
+async function watchFile(source: DataSource, file: string, onLost: (message: string) => void): Promise<SqliteWatch> {
+  const watch = await watchSqlite(file, {
+    // Read through the open connection, which still sees everything even when the path does not.
+    copyTo: async (to) => void (await source.query('VACUUM INTO ?', [to])),
+    onLost,
+  });
+  const failures = source.subscribers.find((s) => s instanceof SqliteQueryFailures);
+  if (failures) failures.listener = () => void watch.check().catch(() => undefined);
+  return watch;
 }

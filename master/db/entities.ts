@@ -34,6 +34,11 @@ export interface BuilderRow {
   name: string;
   description: string | null;
   tags: string; // JSON array
+  /**
+   * The highest build number handed out for this builder (0 before its first build). Raised in the
+   * transaction that inserts the build, so masters sharing a database never hand out one twice.
+   */
+  last_build_number: number;
 }
 export interface MasterRow {
   id: number;
@@ -142,6 +147,7 @@ export function entities(kind: DbKind) {
         name: { type: 'varchar', length: 100, unique: true },
         description: { type: 'text', nullable: true },
         tags: { type: 'text', default: '[]' },
+        last_build_number: { type: 'integer', default: 0 },
       },
     }),
     new EntitySchema<MasterRow>({

@@ -3,6 +3,7 @@ import type { LogChunkRow, LogRow } from './entities.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 import { insertedId } from './inserted-id.ts';
+import { LogMovedError } from './log-moved-error.ts';
 
 export const logFields: FieldMap = {
   logid: { column: 'id', type: 'int' },
@@ -39,21 +40,41 @@ export class LogsRepo {
     return { ...values, id: insertedId(result) };
   }
 
-  /** Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart. */
+  /**
+   * Appends one chunk and its counts in one transaction: a crash never leaves counts and chunks apart.
+   * Idempotent, keyed by where the chunk starts in the log (the byte count `log` holds): the counts
+   * move only from that count. When they have already moved by exactly this chunk, an earlier try
+   * landed but its answer was lost (the connection died during COMMIT), and nothing is written again.
+   * Any other count means the log is not what this writer left (gone, or written by someone else):
+   * LogMovedError, which no retry can help.
+   */
   async appendChunk(log: { id: number; num_lines: number; num_bytes: number }, stream: 'o' | 'e' | 'h', content: Buffer): Promise<void> {
     let newlines = 0;
     for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) newlines++;
     const first = log.num_lines;
+    const after = { num_lines: first + newlines, num_bytes: log.num_bytes + content.length };
     await transaction(this.source, async (em) => {
+      const moved = await em.getRepository<LogRow>('Log').update({ id: log.id, num_bytes: log.num_bytes }, after);
+      if (moved.affected === 0) {
+        const row = await em.getRepository<LogRow>('Log').findOneBy({ id: log.id });
+        if (row && row.num_bytes === after.num_bytes && row.num_lines === after.num_lines) return; // landed before
+        throw new LogMovedError(log.id, log.num_bytes, row);
+      }
       await em
         .getRepository<LogChunkRow>('LogChunk')
-        .insert({ logid: log.id, first_line: first, last_line: first + newlines, stream, content });
-      await em
-        .getRepository<LogRow>('Log')
-        .update({ id: log.id }, { num_lines: first + newlines, num_bytes: log.num_bytes + content.length });
+        .insert({ logid: log.id, first_line: first, last_line: after.num_lines, stream, content });
     });
-    log.num_lines = first + newlines;
-    log.num_bytes += content.length;
+    log.num_lines = after.num_lines;
+    log.num_bytes = after.num_bytes;
+  }
+
+  /**
+   * The log named `name` of a step, if there is one: what a create() whose answer was lost made.
+   * By slug (unique per step) and then by name: another name with the same slug is not it.
+   */
+  async created(stepid: number, name: string): Promise<LogRow | undefined> {
+    const row = await this.bySlug(stepid, slugify(name));
+    return row && row.name === name ? row : undefined;
   }
 
   async finish(id: number, counts: { num_lines: number }): Promise<void> {

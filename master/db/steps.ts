@@ -30,6 +30,11 @@ export class StepsRepo {
     await this.repo.update({ id }, values);
   }
 
+  /** Step `number` of a build, if stored: what a create() whose answer was lost made. */
+  async ofBuild(buildid: number, number: number): Promise<StepRow | undefined> {
+    return (await this.repo.findOneBy({ buildid, number })) ?? undefined;
+  }
+
   get(id: number): Promise<StepRow | null> {
     return this.repo.findOneBy({ id });
   }

@@ -111,7 +111,10 @@ export class PgFanout {
         this.log.warn('event too big to tell other masters; not sent', { event: event.name });
         return false;
       }
-      payload = JSON.stringify({ origin: this.origin, event: { name: 'log.gap', data: { logid: event.data.logid } } } satisfies { origin: string; event: OutgoingEvent });
+      payload = JSON.stringify({ origin: this.origin, event: { name: 'log.gap', data: { logid: event.data.logid } } } satisfies {
+        origin: string;
+        event: OutgoingEvent;
+      });
     }
     try {
       await this.notify(CHANNEL, payload);

@@ -27,7 +27,10 @@ const XSS = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">
 
 const config = (withGrafana: boolean): ConfigInput => ({
   title: 'Caliper e2e',
-  agents: [{ name: 'e1', token: 'e2e-token-1234', maxBuilds: 4 }],
+  agents: [
+    { name: 'e1', token: 'e2e-token-1234', maxBuilds: 4 },
+    { name: 'away', token: 'away-token-1234' }, // never connects: its builder's requests stay queued
+  ],
   builders: [
     {
       name: 'hello',
@@ -45,6 +48,7 @@ const config = (withGrafana: boolean): ConfigInput => ({
       name: 'slow',
       factory: new BuildFactory().addStep(new ShellCommand({ name: 'nap', command: 'echo napping; sleep 305.5' })),
     },
+    { name: 'parked', agents: ['away'], factory: new BuildFactory().addStep(new ShellCommand({ name: 'x', command: 'true' })) },
     {
       name: 'hostile',
       description: XSS,
@@ -188,6 +192,18 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.waitForFunction(() => document.querySelector('#build-result')?.textContent?.trim() === 'cancelled', undefined, {
       timeout: 20_000,
     });
+  });
+
+  it('cancels a queued request with its Cancel button on the builder page', async () => {
+    const client = api(master);
+    const kept: number = (await client.post('/builders/parked/force', { reason: 'stays queued' })).body.buildrequestid;
+    const doomed: number = (await client.post('/builders/parked/force', { reason: 'to cancel' })).body.buildrequestid;
+    await page.goto(`${master.url}/#/builders/parked`);
+    await page.getByRole('button', { name: `Cancel request #${doomed}` }).click({ timeout: 15_000 });
+    await page.locator(`tr[data-buildrequestid="${doomed}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+    expect((await client.get(`/buildrequests/${doomed}`)).body.buildrequests[0]).toMatchObject({ complete: true, result: 'cancelled' });
+    expect((await client.get(`/buildrequests/${kept}`)).body.buildrequests[0]).toMatchObject({ complete: false });
+    expect(await page.locator(`tr[data-buildrequestid="${kept}"] button`).textContent()).toBe('Cancel');
   });
 
   it('shows untrusted text (log, description) as text, never as markup', async () => {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession, CLOSE_PROTOCOL_ERROR, type Run } from '../../master/agents/agent-session.ts';
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
-import { commandErrorMessage, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
+import { PROTOCOL_VERSION, commandErrorMessage, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
 import { CommandErrorCode } from '../../protocol/reject-codes.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { deferred, eventually, type Deferred } from './helpers.ts';
@@ -20,7 +20,7 @@ class FakeAgent {
     ws.on('message', (data) => {
       const parsed = parseMasterMessage(String(data));
       if (!parsed.ok) throw new Error(`master sent an invalid frame: ${parsed.error}`);
-      this.received.push(parsed.message);
+      if (parsed.message.type !== 'welcome') this.received.push(parsed.message);
     });
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
@@ -106,7 +106,9 @@ async function connect(): Promise<{ session: AgentSession; agent: FakeAgent }> {
   await once(client, 'open');
   const ws = await serverSide;
   open.push(client, ws);
-  return { session: new AgentSession('a1', ws, silentLogger, 60_000, 3), agent };
+  const session = new AgentSession('a1', ws, silentLogger, 60_000, 3);
+  session.welcome({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
+  return { session, agent };
 }
 
 describe('AgentSession', () => {

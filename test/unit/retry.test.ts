@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Backoff, backoffDelay, retry } from '../../core/retry.ts';
 import { isTransientError } from '../../core/transient-error.ts';
@@ -214,6 +214,17 @@ describe('isTransientError on real errors', () => {
     expect(dropped).toMatchObject({ message: expect.stringMatching(/Connection terminated/) });
     expect(isTransientError(dropped)).toBe(true);
     expect(isTransientError(new QueryFailedError('SELECT 1', [], asError(dropped)))).toBe(true);
+  });
+
+  // Found by the soak: a transaction whose connection died in a PostgreSQL fast shutdown throws
+  // this on its next query; the build then ended EXCEPTION instead of riding through the blink.
+  it("TypeORM's QueryRunnerAlreadyReleasedError (a transaction's connection gone) is transient", async () => {
+    // On PostgreSQL a released runner refuses queries (better-sqlite3's single connection does not
+    // check), so the error is TypeORM's own class, as its PostgreSQL runner throws it.
+    const released = new QueryRunnerAlreadyReleasedError();
+    expect(released.name).toBe('QueryRunnerAlreadyReleasedError');
+    expect(isTransientError(released)).toBe(true);
+    expect(isTransientError(new Error('wrapped', { cause: released }))).toBe(true);
   });
 
   it('HTTP answers: 429 and 503 are transient, 400 and 401 are not', () => {

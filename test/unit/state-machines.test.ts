@@ -24,7 +24,7 @@ import type { Build, BuildState } from '../../master/build/build-runner.ts';
 import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from '../../master/agents/agent-connection.ts';
 import { AgentSession, type Run } from '../../master/agents/agent-session.ts';
 import { AgentHandle } from '../../master/agents/agent-handle.ts';
-import { parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
+import { PROTOCOL_VERSION, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
 
 const SPEC: CommandSpec = { argv: ['make'], workdir: 'b/build', env: {}, timeout: null, maxTime: null };
 const EXIT_0 = { code: 0, signal: null, killed: null, durationMs: 1, lost: false, error: null };
@@ -274,12 +274,14 @@ async function connect(log: Logger = silentLogger): Promise<Connected> {
   const received: MasterMessage[] = [];
   agent.on('message', (data) => {
     const parsed = parseMasterMessage(String(data));
-    if (parsed.ok) received.push(parsed.message);
+    if (parsed.ok && parsed.message.type !== 'welcome') received.push(parsed.message);
   });
   await once(agent, 'open');
   const ws = await serverSide;
   sockets.push(agent, ws);
-  return { session: new AgentSession('a1', ws, log, 60_000, 3), agent, received };
+  const session = new AgentSession('a1', ws, log, 60_000, 3);
+  session.welcome({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
+  return { session, agent, received };
 }
 
 async function closed(c: Connected): Promise<void> {

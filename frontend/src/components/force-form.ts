@@ -7,6 +7,7 @@ import type { PageContext } from '../context.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { isAbort } from '../api.ts';
 import type { RequestSubmitted } from '../../../protocol/api-types.ts';
+import { may, notAllowed } from '../session.ts';
 
 export type PropertyValue = string | number | boolean;
 
@@ -39,6 +40,8 @@ export function forceForm(ctx: PageContext, builderName: string): HTMLFormElemen
   const reason = h('input', { name: 'reason', type: 'text', placeholder: 'why (optional)', maxlength: 1000, autocomplete: 'off' });
   const properties = h('textarea', { name: 'properties', rows: 3, placeholder: 'key=value, one per line', spellcheck: 'false' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Force build');
+  submit.disabled = !may(builderName, 'force');
+  if (submit.disabled) submit.title = notAllowed('force');
   const status = h('span', { class: 'force-status', 'aria-live': 'polite' });
   const form = h(
     'form',

@@ -24,6 +24,7 @@ import { triggeredList, type TriggeredItem } from '../components/triggered-list.
 import { coalesced } from '../refresh.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { StepView } from './build-step.ts';
+import { may, notAllowed } from '../session.ts';
 
 export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const head = h('div', { class: 'build-head' }, h('p', { class: 'muted' }, 'loading…'));
@@ -217,11 +218,14 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     const actions = h('div', { class: 'actions' });
     if (!b.complete) {
       const stop = h('button', { type: 'button', id: 'stop-build', class: 'danger' }, stopping ? 'Stopping…' : 'Stop');
-      stop.disabled = stopping;
+      stop.disabled = stopping || !may(builderName, 'stop');
+      if (!may(builderName, 'stop')) stop.title = notAllowed('stop');
       stop.addEventListener('click', () => void stopBuild(stop));
       actions.appendChild(stop);
     } else {
       const rebuild = h('button', { type: 'button', id: 'rebuild-build', class: 'primary' }, 'Rebuild');
+      rebuild.disabled = !may(builderName, 'rebuild');
+      if (rebuild.disabled) rebuild.title = notAllowed('rebuild');
       rebuild.addEventListener('click', () => void rebuildBuild(rebuild));
       actions.appendChild(rebuild);
     }

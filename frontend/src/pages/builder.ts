@@ -1,6 +1,7 @@
 /**
- * `#/builders/NAME`: the force form, the builder's builds (newest first, 50 a page, updated when one
- * of its builds starts or finishes) and a chart per metric series of the builder.
+ * `#/builders/NAME`: the force form, the queued requests (each with Cancel), the builder's builds
+ * (newest first, 50 a page, updated when one of its builds starts or finishes) and a chart per metric
+ * series of the builder.
  */
 import type { Build, MetricSeriesPage, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
@@ -10,6 +11,7 @@ import { resultBadge } from '../components/result-badge.ts';
 import { forceForm } from '../components/force-form.ts';
 import { metricCard } from '../components/metric-card.ts';
 import { pager } from '../components/pager.ts';
+import { queuedRequests } from '../components/queued-requests.ts';
 import { coalesced } from '../refresh.ts';
 import { ApiError } from '../api.ts';
 
@@ -19,6 +21,8 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   const info = h('div', { class: 'builder-info' });
   const buildsBox = h('div', null, h('p', { class: 'muted' }, 'loading…'));
   const metricsBox = h('div', { class: 'metric-grid' }, h('p', { class: 'muted' }, 'loading…'));
+  let builderid: number | null = null;
+  const queued = queuedRequests(ctx, name, () => builderid);
   const root = h(
     'section',
     { class: 'page page-builder' },
@@ -26,11 +30,11 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
     h('h1', null, name),
     info,
     h('section', { class: 'card' }, h('h2', null, 'Force a build'), forceForm(ctx, name)),
+    h('section', { class: 'queued' }, h('h2', null, 'Queued requests'), queued.el),
     h('section', null, h('h2', null, 'Builds'), buildsBox),
     h('section', null, h('h2', null, 'Metrics'), metricsBox),
   );
   const path = `/builders/${encodeURIComponent(name)}`;
-  let builderid: number | null = null;
   let offset = 0;
 
   const loadInfo = async (): Promise<void> => {
@@ -39,6 +43,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
       const b = res.builders[0];
       if (!b) return;
       builderid = b.builderid;
+      queued.load();
       replaceChildren(
         info,
         b.description ? h('p', null, b.description) : null,

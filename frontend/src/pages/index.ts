@@ -6,6 +6,7 @@ import { agentsPage } from './agents.ts';
 import { buildPage } from './build.ts';
 import { builderPage } from './builder.ts';
 import { buildersPage } from './builders.ts';
+import { loginPage } from './login.ts';
 
 export function renderPage(route: Route, ctx: PageContext): HTMLElement {
   switch (route.page) {
@@ -17,6 +18,8 @@ export function renderPage(route: Route, ctx: PageContext): HTMLElement {
       return buildPage(ctx, route.buildid);
     case 'agents':
       return agentsPage(ctx);
+    case 'login':
+      return loginPage(ctx);
     case 'not-found':
       return h(
         'section',

@@ -5,6 +5,7 @@ import { MetricSpoolOwner1764000000004 } from './0004-metric-spool-owner.ts';
 import { Changes1764000000005 } from './0005-changes.ts';
 import { ChangeWaiting1764000000006 } from './0006-change-waiting.ts';
 import { TriggeredBy1764000000007 } from './0007-triggered-by.ts';
+import { BuildNumberCounter1764000000008 } from './0008-build-number-counter.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   Changes1764000000005,
   ChangeWaiting1764000000006,
   TriggeredBy1764000000007,
+  BuildNumberCounter1764000000008,
 ];
