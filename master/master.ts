@@ -40,6 +40,13 @@ import { createStepMetrics } from '../metrics/step-metrics.ts';
 import { startPrometheusExporter } from '../metrics/prometheus.ts';
 import type { GrafanaConfig, InfluxDbConfig } from '../metrics/config.ts';
 import { linkMaker } from '../metrics/links.ts';
+import { OutboxRepo } from './db/outbox.ts';
+import { createReporters } from './reporters/index.ts';
+import type { Reporter } from './reporters/reporter.ts';
+import { Outbox } from './reporters/outbox.ts';
+import { ReporterService } from './reporters/reporter-service.ts';
+import { buildReport } from './reporters/build-report.ts';
+import { metricDeltas } from './reporters/metric-deltas.ts';
 
 export interface MasterOptions {
   /** Overrides config.web.port (0 picks a free port). */
@@ -119,7 +126,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
 
   // Agents, and the builds that run on them.
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
-  const masker = new SecretMasker(secretsToMask(config));
+  const reporters = createReporters(config.services, { repos, title: config.title, log });
+  const masker = new SecretMasker(secretsToMask(config, reporters));
   const running = new RunningBuilds();
   const claimer = new RequestClaimer({
     repos,
@@ -222,6 +230,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
 
   let stopped = false;
   let stopSchedulers = () => {};
+  let reporterService: ReporterService | null = null;
+  let outbox: Outbox | null = null;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -235,6 +245,9 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     if (running.size > 0) log.info('waiting for running builds to finish', { builds: running.size, timeoutMs: deadline });
     await running.drain(deadline, 'master shutting down');
     stopMetricsListener();
+    // After the builds: their last events are stored, then deliveries under way get a moment.
+    await reporterService?.stop();
+    await outbox?.stop();
     await fanout?.stop();
     prometheus?.stop();
     await metrics.close().catch((e: unknown) => log.error('flushing metrics failed', { error: String(e) }));
@@ -254,6 +267,26 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     },
   );
   const port = web.port;
+
+  // Reporters: build events -> reports -> the durable outbox -> each reporter, off the builds' path.
+  outbox = new Outbox({ repo: new OutboxRepo(db.source), reporters, masterid: master.id, log });
+  const deltas = metricDeltas({ repos, metrics, window: config.metrics.regression.window });
+  reporterService = new ReporterService({
+    bus,
+    reporters,
+    outbox,
+    log,
+    report: (event) =>
+      buildReport(event, {
+        repos,
+        masker,
+        builderName: (id) => builders.nameById.get(id) ?? `builder ${id}`,
+        publicUrl: config.web.publicUrl ?? `http://${host}:${port}/`,
+        metricDeltas: deltas,
+      }),
+  });
+  reporterService.start();
+  await outbox.start();
 
   claimer.start();
   const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
@@ -285,9 +318,10 @@ function configuredBuilders(configured: CompiledBuilder[], rows: ReadonlyMap<str
   };
 }
 
-/** Configured secrets and every token the master knows are masked wherever they would show. */
-function secretsToMask(config: CompiledConfig): string[] {
+/** Configured secrets and every token the master knows (reporters' too) are masked wherever they would show. */
+function secretsToMask(config: CompiledConfig, reporters: readonly Reporter[]): string[] {
   return [
+    ...reporters.flatMap((r) => r.secrets),
     ...Object.values(config.secrets),
     ...config.agents.map((a) => a.token),
     ...(config.web.auth?.tokens ?? []),

@@ -185,10 +185,22 @@ export interface MetricPoint {
   buildid: number | null;
 }
 
-/** A build's point with the baseline of its series over the builder's last successful builds. */
+/**
+ * A build's point with the baseline of its series over the builder's last successful builds (for a
+ * pull-request build: those of its base branch) and the delta against it.
+ */
 export interface BuildMetric extends MetricPoint {
   baseline: Baseline | null;
   score: number | null;
+  /** The series' kind and unit, as registered ('size', 'duration', …); null for an unknown series. */
+  kind: string | null;
+  unit: string | null;
+  /** (value − baseline median) / |median| × 100; null without a baseline or when the median is 0. */
+  delta_percent: number | null;
+  /** 'regression' when the score is beyond the threshold in the bad direction for the kind, 'improvement' the other way. */
+  flag: 'regression' | 'improvement' | null;
+  /** The base branch the baseline came from, for a pull-request build; null: the builder's own builds. */
+  baseline_branch: string | null;
 }
 
 /** `GET /api/v2/metrics/{series}/summary`: what the metrics store computed over the points. */

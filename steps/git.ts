@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Results } from '../core/results.ts';
-import { refName, repositoryUrl, revisionId } from './git-refs.ts';
+import { pullRequestHeadRef, pullRequestNumber, pullRequestOfBranch, refName, repositoryUrl, revisionId } from './git-refs.ts';
 import { isSafeRelativePath } from '../protocol/safe-path.ts';
 import type { CommandResult, StepContext } from './step-context.ts';
 import { commandOutcome, DEFAULT_TIMEOUT_S } from './shell-command.ts';
@@ -38,6 +38,11 @@ export interface GitOptions extends Omit<CommonStepOptions, 'name'> {
  * (set by change schedulers) or the branch's head, and sets `got_revision` to the commit it built.
  * The `branch` and `revision` properties count only when the build's `repository` property is this
  * step's `repourl` (or absent), so a build of one repository never checks another out at its revision.
+ *
+ * A pull request's build (property `pr_number`, or branch `refs/pull/N/head` as GitHub's hook sets
+ * it) fetches `refs/pull/N/head` from `repourl`, the base repository, which serves the head also
+ * when it lives in a fork, and checks out its `revision` (the head commit) detached: there is no
+ * branch of that name in the base repository to track.
  */
 export class Git extends Step<GitOptions & { name: string }> {
   readonly schema: z.ZodType = z.strictObject({
@@ -65,7 +70,7 @@ export class Git extends Step<GitOptions & { name: string }> {
   async run(ctx: StepContext): Promise<StepOutcome> {
     const target = this.target(ctx);
     if ('error' in target) return { result: Results.FAILURE, stateString: target.error };
-    const { branch, revision } = target;
+    const { branch, revision, pullRequest } = target;
     const o = this.options;
     const exec = (args: string[], collectStdout = false) =>
       ctx.runCommand({
@@ -76,7 +81,8 @@ export class Git extends Step<GitOptions & { name: string }> {
         maxTime: null,
         collectStdout,
       });
-    const tracking = `refs/remotes/caliper/${branch}`;
+    const ref = pullRequest === null ? `refs/heads/${branch}` : pullRequestHeadRef(pullRequest);
+    const tracking = pullRequest === null ? `refs/remotes/caliper/${branch}` : `refs/remotes/caliper/pull/${pullRequest}/head`;
     // `init` in an existing repository only re-initialises it; in a folder with files, it keeps them.
     const init = await exec(['init', '--quiet']);
     const initFailed = this.failed(init, 'git init');
@@ -89,8 +95,8 @@ export class Git extends Step<GitOptions & { name: string }> {
       if (probe.exitCode === 0 && probe.stdout.trim() === 'true') depth = ['--unshallow'];
     }
     const commands: [string, string[]][] = [
-      ['fetch', ['fetch', '--no-tags', ...depth, '--', o.repourl, `+refs/heads/${branch}:${tracking}`]],
-      ['checkout', ['checkout', '--force', '-B', branch, revision ?? tracking]],
+      ['fetch', ['fetch', '--no-tags', ...depth, '--', o.repourl, `+${ref}:${tracking}`]],
+      ['checkout', ['checkout', '--force', ...(pullRequest === null ? ['-B', branch] : ['--detach']), revision ?? tracking]],
     ];
     if (o.mode === 'full') commands.push(['clean', ['clean', '-d', '-f', '-f', '-x']]);
     for (const [what, args] of commands) {
@@ -104,11 +110,15 @@ export class Git extends Step<GitOptions & { name: string }> {
     const got = head.stdout.trim();
     // got_repository says which repository got_revision belongs to (a Trigger step passes both on).
     ctx.properties.setAll({ got_revision: got, got_repository: o.repourl }, this.name);
-    return { result: Results.SUCCESS, stateString: `${branch} at ${got.slice(0, 12)}` };
+    const what = pullRequest === null ? branch : `pull request #${pullRequest}`;
+    return { result: Results.SUCCESS, stateString: `${what} at ${got.slice(0, 12)}` };
   }
 
-  /** The branch and revision to build: the build's properties for this repository, else the step's branch. */
-  private target(ctx: StepContext): { branch: string; revision: string | null } | { error: string } {
+  /**
+   * The branch (or pull request) and revision to build: the build's properties for this repository,
+   * else the step's branch.
+   */
+  private target(ctx: StepContext): { branch: string; revision: string | null; pullRequest: number | null } | { error: string } {
     const p = ctx.properties;
     const repository = p.get('repository');
     const ours = repository === undefined || repository === null || repository === '' || repository === this.options.repourl;
@@ -119,11 +129,15 @@ export class Git extends Step<GitOptions & { name: string }> {
     const branch = fromProps('branch') ?? this.options.branch ?? 'main';
     const validBranch = refName.safeParse(branch);
     if (!validBranch.success) return { error: `property branch: ${JSON.stringify(branch)} is not a valid git branch name` };
+    const prProperty = fromProps('pr_number');
+    const pullRequest = prProperty === null ? pullRequestOfBranch(validBranch.data) : pullRequestNumber(prProperty);
+    if (prProperty !== null && pullRequest === null)
+      return { error: `property pr_number: ${JSON.stringify(prProperty)} is not a pull request number` };
     const revision = this.options.alwaysUseLatest ? null : fromProps('revision');
-    if (revision === null) return { branch: validBranch.data, revision: null };
+    if (revision === null) return { branch: validBranch.data, revision: null, pullRequest };
     const validRevision = revisionId.safeParse(revision);
     if (!validRevision.success) return { error: `property revision: ${JSON.stringify(revision)} is not a valid revision` };
-    return { branch: validBranch.data, revision: validRevision.data };
+    return { branch: validBranch.data, revision: validRevision.data, pullRequest };
   }
 
   private failed(r: CommandResult, what: string): StepOutcome | null {

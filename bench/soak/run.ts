@@ -78,6 +78,8 @@ export interface SoakReport {
   buildRequests: number;
   builtOnce: number;
   duplicates: number[];
+  /** Which builds of which requests, for each duplicate: what a reader needs to find the cause. */
+  duplicateDetails: string[];
   missing: number[];
   stuckRequests: number[];
   logsExact: number;
@@ -146,6 +148,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
     buildRequests: 0,
     builtOnce: 0,
     duplicates: [],
+    duplicateDetails: [],
     missing: [],
     stuckRequests: [],
     logsExact: 0,
@@ -218,9 +221,12 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
     }
   };
 
+  // New seqs wait for the next planned churn to fire: a fast run must not finish before its churn.
+  let churnGate = Infinity;
   const submitter = async () => {
     while (!finished) {
-      if (paused || outstanding.size >= o.window || (toForce.length === 0 && nextSeq > o.builds)) {
+      const gated = toForce.length === 0 && nextSeq > churnGate + o.window;
+      if (paused || gated || outstanding.size >= o.window || (toForce.length === 0 && nextSeq > o.builds)) {
         await sleep(20);
         continue;
       }
@@ -282,6 +288,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
 
   const churn = async () => {
     for (const step of churnPlan(o)) {
+      churnGate = step.at;
       while (built < step.at && !finished) await sleep(100);
       if (finished) return;
       switch (step.kind) {
@@ -336,6 +343,7 @@ export async function runSoak(options: Partial<SoakOptions> = {}): Promise<SoakR
         }
       }
     }
+    churnGate = Infinity;
   };
 
   const sampler = setInterval(() => {
@@ -428,7 +436,12 @@ async function account(api: SoakApi, o: SoakOptions, report: SoakReport, checks:
   for (let seq = 1; seq <= o.builds; seq++) {
     const mine = successes.get(seq) ?? [];
     if (mine.length === 0) report.missing.push(seq);
-    if (mine.length > 1) report.duplicates.push(seq);
+    if (mine.length > 1) {
+      report.duplicates.push(seq);
+      report.duplicateDetails.push(
+        `seq ${seq}: ${mine.map((b) => `build ${b.buildid} of request ${b.buildrequestid} on ${b.agent}`).join(', ')}`,
+      );
+    }
     const only = mine.length === 1 ? mine[0] : undefined;
     if (only && checks.get(only.buildid)?.ok) report.builtOnce++;
   }
@@ -446,7 +459,7 @@ export function invariantFailures(r: SoakReport, check: { rss: boolean }): strin
   const out: string[] = [];
   const list = (xs: readonly (number | string)[]) => `${xs.slice(0, 20).join(', ')}${xs.length > 20 ? ', …' : ''}`;
   if (r.missing.length > 0) out.push(`${r.missing.length} requests never built SUCCESS: seq ${list(r.missing)}`);
-  if (r.duplicates.length > 0) out.push(`${r.duplicates.length} requests built SUCCESS more than once: seq ${list(r.duplicates)}`);
+  if (r.duplicates.length > 0) out.push(`${r.duplicates.length} requests built SUCCESS more than once: ${r.duplicateDetails.join('; ')}`);
   if (r.stuckRequests.length > 0) out.push(`${r.stuckRequests.length} build requests never completed: ${list(r.stuckRequests)}`);
   if (r.logsMismatched.length > 0) out.push(`${r.logsMismatched.length} logs not byte-exact: ${list(r.logsMismatched)}`);
   if (r.interruptedLogsBad.length > 0)

@@ -11,6 +11,7 @@ import { buildRequestsRouter } from './buildrequests.ts';
 import { buildsRouter } from './builds.ts';
 import { changesRouter } from './changes.ts';
 import { githubHookRouter, type GithubHookConfig } from './github-hook.ts';
+import { badgesRouter } from './badges.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
@@ -96,6 +97,8 @@ export function createApp(
   api.use(notFoundHandler);
   app.use('/api/v2', api);
   if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook));
+  // Badges are reads like the API's: with web.auth.readProtected the guard asks for a session or token.
+  app.use('/badges', ...(webAuth ? [webAuth.guard] : []), badgesRouter(deps));
   const prometheus = options.prometheus;
   if (prometheus) {
     app.get('/metrics', async (_req, res) => {

@@ -1,12 +1,14 @@
 /**
- * `POST /hooks/github`: GitHub's push webhook turned into changes, as Buildbot's github change hook.
- * GitHub cannot send our bearer token, so a request proves itself with `X-Hub-Signature-256`, the
- * HMAC-SHA256 of its exact body under the shared secret (compared in constant time). `ping` answers
- * 200; a push of a branch stores one change per distinct commit (commits already pushed to another
- * branch are skipped, as Buildbot does; a push with none, such as a new branch at an existing commit,
- * gives its head commit), all in one transaction; tag pushes, branch deletions, other events and
- * deliveries already handled (same `X-GitHub-Delivery`, kept for the last 1000) are answered 200 and
- * ignored, so GitHub's delivery log says why.
+ * `POST /hooks/github`: GitHub's push and pull_request webhooks turned into changes, as Buildbot's
+ * github change hook. GitHub cannot send our bearer token, so a request proves itself with
+ * `X-Hub-Signature-256`, the HMAC-SHA256 of its exact body under the shared secret (compared in
+ * constant time). `ping` answers 200; a push of a branch stores one change per distinct commit
+ * (commits already pushed to another branch are skipped, as Buildbot does; a push with none, such as
+ * a new branch at an existing commit, gives its head commit), all in one transaction; a pull request
+ * opened or updated stores one change of its head (master/changes/github-pull-request.ts). Tag
+ * pushes, branch deletions, pull request actions not built, other events and deliveries already
+ * handled (same `X-GitHub-Delivery`, kept for the last 1000) are answered 200 and ignored, so
+ * GitHub's delivery log says why.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
@@ -24,8 +26,9 @@ import {
   UnsupportedMediaTypeError,
 } from '../../core/errors/index.ts';
 import { changeInputSchema, type ChangeInput } from '../changes/change.ts';
+import { pullRequestChange, pullRequestEvent, type PullRequestHookConfig } from '../changes/github-pull-request.ts';
 
-export interface GithubHookConfig {
+export interface GithubHookConfig extends PullRequestHookConfig {
   secret: string;
   /** Which of the repository's URLs changes carry as `repository` (match it with the Git step's `repourl`). */
   repositoryUrl: 'clone_url' | 'ssh_url' | 'html_url';
@@ -72,6 +75,42 @@ export function validSignature(secret: string, body: Buffer, signature: string |
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** A push of a branch: a change per distinct commit, checked as a posted change is (422 names the field). */
+function pushChanges(json: unknown, hook: GithubHookConfig): { changes: ChangeInput[] } | { ignored: string } {
+  const push = parseBodyValue(pushEvent, json);
+  if (!push.ref.startsWith('refs/heads/')) return { ignored: `${push.ref} is not a branch` };
+  if (push.deleted) return { ignored: `${push.ref} was deleted` };
+  const branch = push.ref.slice('refs/heads/'.length);
+  const distinct = push.commits.filter((c) => c.distinct);
+  const commits = distinct.length > 0 ? distinct : push.head_commit ? [push.head_commit] : [];
+  // All checked before any is stored; a commit that breaks the rules is named by its place in
+  // `commits` and its id.
+  const changes = commits.map((c, i) =>
+    commitChange(i, c.id, {
+      repository: push.repository[hook.repositoryUrl],
+      branch,
+      revision: c.id,
+      author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
+      comments: c.message.slice(0, 100_000),
+      files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
+      project: push.repository.full_name.slice(0, 200),
+      category: 'push',
+      ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
+    }),
+  );
+  return { changes };
+}
+
+/** A pull request opened or updated: one change of its head; a problem is named by the payload's field. */
+function pullRequestChanges(json: unknown, hook: GithubHookConfig): { changes: ChangeInput[] } | { ignored: string } {
+  const made = pullRequestChange(parseBodyValue(pullRequestEvent, json), hook);
+  if ('ignored' in made) return made;
+  const checked = checkBodyValue(changeInputSchema, made.change);
+  if (checked.ok) return { changes: [checked.data] };
+  const details = checked.issues.map((d) => ({ ...d, path: d.path === 'revision' ? 'pull_request.head.sha' : d.path }));
+  throw new UnprocessableError(details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
+}
+
 export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router {
   const r = Router();
   const handled = new Set<string>(); // delivery ids, oldest first (a Set keeps insertion order)
@@ -98,7 +137,7 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
     const delivery = req.get('x-github-delivery');
     if (delivery && handled.has(delivery)) return ignore(`delivery ${delivery} was already handled`);
     if (event === 'ping') return res.json({ ok: true } satisfies GithubHookAnswer);
-    if (event !== 'push') return ignore(`event "${event}" is not handled (only push)`);
+    if (event !== 'push' && event !== 'pull_request') return ignore(`event "${event}" is not handled (only push and pull_request)`);
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
@@ -107,27 +146,9 @@ export function githubHookRouter(deps: ApiDeps, hook: GithubHookConfig): Router 
     }
     // Measured only now: an unsigned body is refused above without being parsed at all.
     assertJsonDepth(json);
-    const push = parseBodyValue(pushEvent, json);
-    if (!push.ref.startsWith('refs/heads/')) return ignore(`${push.ref} is not a branch`);
-    if (push.deleted) return ignore(`${push.ref} was deleted`);
-    const branch = push.ref.slice('refs/heads/'.length);
-    const distinct = push.commits.filter((c) => c.distinct);
-    const commits = distinct.length > 0 ? distinct : push.head_commit ? [push.head_commit] : [];
-    // Checked as a posted change is (422 names the field), all before any is stored.
-    // A commit that breaks the rules is named by its place in `commits` and its id.
-    const changes = commits.map((c, i) =>
-      commitChange(i, c.id, {
-        repository: push.repository[hook.repositoryUrl],
-        branch,
-        revision: c.id,
-        author: (c.author.email ? `${c.author.name} <${c.author.email}>` : c.author.name).slice(0, 500),
-        comments: c.message.slice(0, 100_000),
-        files: [...new Set([...c.added, ...c.modified, ...c.removed])].filter((f) => f.length <= MAX_PATH).slice(0, 10_000),
-        project: push.repository.full_name.slice(0, 200),
-        category: 'push',
-        ...(Number.isNaN(Date.parse(c.timestamp)) ? {} : { when_timestamp: Date.parse(c.timestamp) / 1000 }),
-      }),
-    );
+    const found = event === 'push' ? pushChanges(json, hook) : pullRequestChanges(json, hook);
+    if ('ignored' in found) return ignore(found.ignored);
+    const { changes } = found;
     // Taken before storing, so a redelivery arriving meanwhile is not stored twice; given back on failure.
     if (delivery) {
       handled.add(delivery);

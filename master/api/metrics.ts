@@ -1,14 +1,13 @@
 /**
  * Metrics over the API: the series list, a series' summary and points (filtered by builder, step,
  * agent, result, `tag.<name>` user tags, `from`/`to` in epoch seconds or ISO 8601), and a build's
- * points with their regression baseline.
+ * points with their regression baseline and delta (for a pull request: against its base branch).
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import { STANDARD_TAGS, type SeriesFilter, type StandardTag } from '../../metrics/series-filter.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
-import { regressionScore } from '../../metrics/regression.ts';
-import { seriesBaseline } from '../../metrics/baseline.ts';
+import { pointDeltas } from '../reporters/metric-deltas.ts';
 import { seriesName } from '../../metrics/capture-options.ts';
 import { BadRequestError, NotFoundError } from '../../core/errors/index.ts';
 import type * as Api from '../../protocol/api-types.ts';
@@ -96,25 +95,22 @@ export function metricsRouter(deps: ApiDeps): Router {
     const page = await deps.metrics.points(filter, { limit, offset, order: order === '-time' ? 'desc' : 'asc' });
     res.json({ points: page.points.map(presentPoint), meta: { total: page.total } } satisfies Api.PointsPage);
   });
-  /** A build's points, each with the baseline of its series over the builder's last successful builds. */
+  /** A build's points, each with its baseline and delta (master/reporters/metric-deltas.ts: the reporters' numbers). */
   r.get('/builds/:id/metrics', async (req, res) => {
     const { id } = parseParams(req, buildPath);
     const build = found(await deps.repos.builds.get(id), `build ${id}`);
-    const builder = deps.builders.find((b) => b.id === build.builderid);
-    const points = await deps.metrics.buildPoints(build.id, build.started_at - 1000, (build.complete_at ?? Date.now()) + 60_000);
-    const out: Api.BuildMetric[] = [];
-    for (const p of points) {
-      const baseline = builder
-        ? await seriesBaseline(deps.metrics, deps.repos, deps.regressionWindow, p.series, {
-            builderid: builder.id,
-            builder: builder.config.name,
-            step: p.tags.step,
-            beforeBuildId: build.id,
-          })
-        : null;
-      out.push({ ...presentPoint(p), baseline, score: baseline ? regressionScore(p.value, baseline) : null });
-    }
-    res.json({ metrics: out, meta: { total: out.length, window: deps.regressionWindow } } satisfies Api.BuildMetricsPage);
+    const deltas = await pointDeltas({ repos: deps.repos, metrics: deps.metrics, window: deps.regressionWindow }, build);
+    const metrics = deltas.map((d): Api.BuildMetric => ({
+      ...presentPoint(d.point),
+      baseline: d.baseline,
+      score: d.score,
+      kind: d.kind,
+      unit: d.delta.unit,
+      delta_percent: d.delta.deltaPercent,
+      flag: d.delta.flag,
+      baseline_branch: d.delta.baselineBranch,
+    }));
+    res.json({ metrics, meta: { total: metrics.length, window: deps.regressionWindow } } satisfies Api.BuildMetricsPage);
   });
   return r;
 }

@@ -27,7 +27,10 @@ export async function endAsException(
   await land(() => repos.buildRequests.complete(buildrequestid, Results.EXCEPTION, now()));
 }
 
-/** Ends what a dead previous run of this master left behind; requests it claimed but never started go back to the queue. */
+/**
+ * Ends what a dead previous run of this master left behind; requests it claimed but never started go
+ * back to the queue, those whose build had ended are completed with its result.
+ */
 export async function recoverAbandoned(repos: Repositories, masterid: number, now: () => number, log: Logger): Promise<void> {
   for (const build of await repos.builds.incompleteOfMaster(masterid)) {
     await endAsException(
@@ -39,5 +42,13 @@ export async function recoverAbandoned(repos: Repositories, masterid: number, no
     );
     log.warn('build left running by a previous master run marked EXCEPTION', { buildid: build.id });
   }
-  for (const request of await repos.buildRequests.claimedIncomplete(masterid)) await repos.buildRequests.unclaim(request.id);
+  for (const request of await repos.buildRequests.claimedIncomplete(masterid)) {
+    // The master may have died between storing its build's end and completing the request: that
+    // request was built, and is completed with the build's result, not built a second time.
+    const built = await repos.builds.latestOfRequest(request.id);
+    if (built && built.complete_at !== null && built.results !== null && built.results !== Results.RETRY) {
+      await repos.buildRequests.complete(request.id, built.results, built.complete_at);
+      log.warn('request whose build had ended completed with its result', { buildrequestid: request.id, buildid: built.id });
+    } else await repos.buildRequests.unclaim(request.id);
+  }
 }

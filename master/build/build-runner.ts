@@ -29,6 +29,7 @@ import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { Triggerer } from './triggerer.ts';
+import { secretsForBuild, SecretsWithheldError } from '../changes/pull-request.ts';
 
 export const BuildStates = { created: 'created', running: 'running', stopping: 'stopping', finished: 'finished' } as const;
 export type BuildState = (typeof BuildStates)[keyof typeof BuildStates];
@@ -116,9 +117,12 @@ export class Build {
   async run(hooks: { onStarted?: (row: BuildRow) => void } = {}): Promise<BuildRow> {
     this.begin();
     const { repos, bus, now } = this.deps;
-    const props = new Properties({}, this.deps.secrets);
+    const requested = parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`);
+    // Decided once, before any step runs: a pull request from a fork gets no secrets (pull-request.ts).
+    const secrets = secretsForBuild(this.builder, { ...this.builder.properties, ...requested }, this.deps.secrets);
+    const props = new Properties({}, secrets);
     props.setAll(this.builder.properties, 'Builder');
-    props.setAll(parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`), 'Scheduler');
+    props.setAll(requested, 'Scheduler');
     props.set('buildername', this.builder.name, 'Builder');
     props.set('agentname', this.agent.name, 'Agent');
     props.set('reason', this.request.reason, 'Scheduler');
@@ -230,7 +234,11 @@ export class Build {
       this.deps.log.error('step raised an exception', { build: build.id, step: step.name, error: this.deps.masker.maskText(String(e)) });
       // Best effort: when the database is what failed, the error log cannot be written either.
       await runtime.writeErrorLog(e).catch(() => {});
-      outcome = { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}` };
+      // Withheld secrets are the config's policy, not a fault: the step fails, saying why.
+      outcome =
+        e instanceof SecretsWithheldError
+          ? { result: Results.FAILURE, stateString: e.message }
+          : { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}` };
     }
     try {
       await runtime.finishLogs();

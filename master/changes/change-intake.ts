@@ -44,9 +44,9 @@ export class ChangeIntake {
     const { repos, bus } = this.deps;
     const rows = await repos.changes.createMany(changes, this.deps.now(), this.deps.masterid);
     const held: number[] = [];
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       bus.publish('change.new', { changeid: row.id });
-      if (this.schedulers.onChange(row)) held.push(row.id);
+      if (this.schedulers.onChange({ ...row, properties: changes[i]?.properties ?? {} })) held.push(row.id);
     }
     await repos.changes.setWaiting(held, true);
     return rows.map((r) => r.id);
@@ -56,7 +56,9 @@ export class ChangeIntake {
   async start(): Promise<void> {
     const { repos, log, masterid } = this.deps;
     const left = await repos.changes.waitingOf(masterid);
-    for (const row of left) if (!this.schedulers.onChange(row, true)) await repos.changes.setWaiting([row.id], false);
+    // Their properties were not stored (master/changes/change.ts): a filter on them no longer matches.
+    for (const row of left)
+      if (!this.schedulers.onChange({ ...row, properties: {} }, true)) await repos.changes.setWaiting([row.id], false);
     if (left.length > 0) log.info('changes held before a stop offered to the schedulers again', { changes: left.map((c) => c.id) });
     for (const p of this.pollers) p.start();
   }

@@ -111,7 +111,9 @@ function crossIssues(input: unknown): ConfigIssue[] {
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? '')))
     issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
   issues.push(...triggerIssues(builders, schedulers));
-  for (const d of duplicates(records(input.services).map((s) => str(s.type) ?? '')))
+  // One store, one Grafana, one Prometheus; reporters may be many (each with its own name).
+  const singletons = new Set(['influxdb', 'grafana', 'prometheus']);
+  for (const d of duplicates(records(input.services).flatMap((s) => (singletons.has(str(s.type) ?? '') ? [str(s.type) ?? ''] : []))))
     issues.push({ path: 'services', message: `only one ${d} service can be configured` });
   return issues;
 }

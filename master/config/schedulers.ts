@@ -21,6 +21,18 @@ interface ChangeFilterOptions {
   repository?: string;
   project?: string;
   /**
+   * The change's category must be this, or one of these: `'pull'` for GitHub pull requests, `'push'`
+   * for pushes GitHub's hook reports (a gitPoller's changes have none).
+   */
+  category?: string | string[];
+  /**
+   * Only pull requests into this branch, or one of these (the change's `base_branch` property); a
+   * change that is not a pull request has no base branch and never matches.
+   */
+  baseBranch?: string | string[];
+  /** Only pull requests into a branch whose whole name matches this regular expression. */
+  baseBranchRegex?: string;
+  /**
    * Seconds to wait after the last matching change before requesting a build of the newest one, so a
    * push of several commits makes one build (Buildbot's treeStableTimer). 0 (default): a build per change.
    */
@@ -86,7 +98,11 @@ export function singleBranchScheduler(options: Omit<SingleBranchSchedulerConfig,
   return { type: 'singleBranch', ...options };
 }
 
-/** Requests builds of changes on any branch (or those matching `branchRegex`); each branch is timed apart. */
+/**
+ * Requests builds of changes on any branch (or those matching `branchRegex`); each branch is timed
+ * apart. A pull request's change is on `refs/pull/N/head`: `category: 'pull'` with `baseBranch`
+ * selects pull requests by the branch they go into.
+ */
 export function anyBranchScheduler(options: Omit<AnyBranchSchedulerConfig, 'type'>): AnyBranchSchedulerConfig {
   return { type: 'anyBranch', ...options };
 }

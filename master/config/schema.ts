@@ -9,6 +9,8 @@ import { lockAccessSchema, lockSchema } from './locks.ts';
 import { cronPatternProblem } from '../scheduler/cron.ts';
 import { webAuthSchema } from '../auth/auth-config.ts';
 import { normalOrigin } from '../api/same-origin.ts';
+import { isReporterConfig, reporterName, reporterSchema } from '../reporters/index.ts';
+import { PULL_REQUEST_ACTIONS } from '../changes/github-pull-request.ts';
 
 const name = z
   .string()
@@ -45,6 +47,11 @@ export const builderSchema = z.strictObject({
   metrics: z.array(trackingSchema).default([]),
   /** Locks (from the top-level `locks`) each build of this builder takes: `{ lock, access? }`. */
   locks: z.array(lockAccessSchema).default([]),
+  /**
+   * Give secrets to builds of pull requests from forks. Default false: such a build runs the fork
+   * author's code, so `%(secret:NAME)s` fails its step instead of handing the secret over.
+   */
+  secretsForForks: z.boolean().default(false),
 });
 
 const changeFilterShape = {
@@ -52,6 +59,8 @@ const changeFilterShape = {
   builderNames: z.array(name).min(1),
   repository: z.string().min(1).optional(),
   project: z.string().optional(),
+  category: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  baseBranch: z.union([refName, z.array(refName).min(1)]).optional(),
   treeStableTimer: z.number().min(0).max(86_400).default(0),
   reason: z.string().optional(),
   properties: z.record(z.string(), propertyValueSchema).default({}),
@@ -93,8 +102,13 @@ export const schedulerSchema = z.discriminatedUnion('type', [
     reason: z.string().optional(),
     properties: z.record(z.string(), propertyValueSchema).default({}),
   }),
-  z.strictObject({ type: z.literal('singleBranch'), ...changeFilterShape, branch: refName }),
-  z.strictObject({ type: z.literal('anyBranch'), ...changeFilterShape, branchRegex: regex.optional() }),
+  z.strictObject({ type: z.literal('singleBranch'), ...changeFilterShape, baseBranchRegex: regex.optional(), branch: refName }),
+  z.strictObject({
+    type: z.literal('anyBranch'),
+    ...changeFilterShape,
+    baseBranchRegex: regex.optional(),
+    branchRegex: regex.optional(),
+  }),
   z.strictObject({ type: z.literal('force'), name, builderNames: z.array(name).min(1) }),
   z.strictObject({
     type: z.literal('periodic'),
@@ -127,6 +141,14 @@ export const configSchema = z.strictObject({
       allowedOrigins: z.array(z.string().refine((o) => normalOrigin(o) !== null, 'must be an origin: scheme://host[:port]')).default([]),
       /** Clients of /ws at once (those closing included); past it an upgrade is answered 503. */
       maxLiveClients: z.number().int().min(1).default(256),
+      /**
+       * Where users reach the web UI (behind a proxy, e.g. `https://ci.example.com/`): reporters link
+       * to a build's page under it. Default `http://<host>:<port>/`.
+       */
+      publicUrl: z
+        .url({ protocol: /^https?$/ })
+        .transform((u) => (u.endsWith('/') ? u : `${u}/`))
+        .optional(),
       /** Webhooks that post changes: `github` serves POST /hooks/github. */
       changeHooks: z
         .strictObject({
@@ -141,6 +163,10 @@ export const configSchema = z.strictObject({
                 .int()
                 .min(1024)
                 .default(25 * 1024 * 1024),
+              /** `pull_request` actions that become changes; other actions are answered 200 and ignored. */
+              pullRequestActions: z.array(z.enum(PULL_REQUEST_ACTIONS)).default(['opened', 'synchronize', 'reopened', 'ready_for_review']),
+              /** Build draft pull requests too (default: only once they are ready for review). */
+              buildDrafts: z.boolean().default(false),
             })
             .optional(),
         })
@@ -187,8 +213,24 @@ export const configSchema = z.strictObject({
   schedulers: z.array(schedulerSchema).default([]),
   /** Where changes come from besides `POST /api/v2/changes`: gitPoller(...). */
   changeSources: z.array(changeSourceSchema).default([]),
-  /** influxdb(...), grafana(...), prometheus(...). Without influxdb, points go to the SQL database. */
-  services: z.array(serviceSchema).default([]),
+  /**
+   * influxdb(...), grafana(...), prometheus(...) and the reporters: httpReporter(...), mailNotifier(...),
+   * … (docs/reporters.md). Without influxdb, points go to the SQL database.
+   */
+  services: z
+    .array(z.discriminatedUnion('type', [serviceSchema, reporterSchema]))
+    .default([])
+    .superRefine((services, ctx) => {
+      // A reporter's name keys its deliveries in the outbox: two alike would deliver each other's.
+      const seen = new Set<string>();
+      services.forEach((service, i) => {
+        if (!isReporterConfig(service)) return;
+        const name = reporterName(service);
+        if (seen.has(name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `two reporters are named "${name}" (give each a distinct name)` });
+        seen.add(name);
+      });
+    }),
   metrics: z
     .strictObject({
       /** Capture build duration, step durations and queue latency for every build (default true). */

@@ -103,6 +103,16 @@ export class BuildsRepo {
     return out;
   }
 
+  /** The request's newest build, by any master, if it has one. */
+  async latestOfRequest(buildrequestid: number): Promise<BuildRow | undefined> {
+    const row = await this.repo
+      .createQueryBuilder('b')
+      .where('b.buildrequestid = :r', { r: buildrequestid })
+      .orderBy('b.id', 'DESC')
+      .getOne();
+    return row ?? undefined;
+  }
+
   /** The build of a request that this master has started and not finished, if any (one at a time). */
   async runningOfRequest(buildrequestid: number, masterid: number): Promise<BuildRow | undefined> {
     const row = await this.repo

@@ -136,6 +136,34 @@ export interface BuildRequestChangeRow {
   changeid: number;
 }
 
+/**
+ * One delivery waiting for (or done by) a reporter: the reporter outbox (master/reporters/outbox.ts).
+ * States: pending -> delivered | failed (a permanent error). A pending row may be leased by one
+ * master at a time (`claimed_by_masterid` until `claimed_until`) while that master delivers it.
+ */
+export interface ReporterOutboxRow {
+  id: number;
+  /** The reporter's name (stable across restarts). */
+  reporter: string;
+  buildid: number;
+  /** 1, 2, … within (reporter, buildid): the order the build's events happened in. */
+  seq: number;
+  /** The BuildReport as JSON. */
+  payload: string;
+  /** A uuid, the same on every try (X-Caliper-Delivery). */
+  delivery_id: string;
+  state: OutboxState;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_by_masterid: number | null;
+  claimed_until: number | null;
+  delivered_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+  created_at: number;
+}
+export type OutboxState = 'pending' | 'delivered' | 'failed';
+
 export function entities(kind: DbKind) {
   const t = columnTypes(kind);
   return [
@@ -292,6 +320,28 @@ export function entities(kind: DbKind) {
         { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
         { target: 'Change', columnNames: ['changeid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
       ],
+    }),
+    new EntitySchema<ReporterOutboxRow>({
+      name: 'ReporterOutbox',
+      tableName: 'reporter_outbox',
+      columns: {
+        id,
+        reporter: { type: 'varchar', length: 200 },
+        buildid: { type: 'integer' },
+        seq: { type: 'integer' },
+        payload: { type: 'text' },
+        delivery_id: { type: 'varchar', length: 36, unique: true },
+        state: { type: 'varchar', length: 10, default: 'pending' },
+        attempts: { type: 'integer', default: 0 },
+        next_attempt_at: { ...ms, nullable: false },
+        claimed_by_masterid: { type: 'integer', nullable: true },
+        claimed_until: ms,
+        delivered_at: ms,
+        failed_at: ms,
+        last_error: { type: 'text', nullable: true },
+        created_at: { ...ms, nullable: false },
+      },
+      indices: [{ columns: ['reporter', 'buildid', 'seq'], unique: true }, { columns: ['reporter', 'state', 'next_attempt_at'] }],
     }),
   ];
 }

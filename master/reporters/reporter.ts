@@ -8,6 +8,7 @@
  */
 import type { Result, ResultName } from '../../core/results.ts';
 
+/** Times in a report (started_at, complete_at, when_timestamp) are epoch seconds, as in the Data API. */
 export type ReportEventKind = 'build.started' | 'build.finished' | 'step.finished';
 
 /** One measured series of a build, against its baseline (for a pull request: the base branch's). */

@@ -1,7 +1,8 @@
 /**
  * singleBranch / anyBranch schedulers: a stored change that passes a scheduler's filter becomes a
  * build request for each of its builders, with properties `branch`, `revision`, `repository` and
- * `project` from the change (the Git step checks that revision out).
+ * `project` from the change (the Git step checks that revision out), and the change's own properties
+ * (a pull request's `pr_number`, `base_branch`, …).
  *
  * With `treeStableTimer` > 0, matching changes on a branch wait until none has come for that long;
  * then one request builds the newest of them and is linked to all of them. Pending changes are
@@ -9,7 +10,7 @@
  * are held and released, so that a master killed meanwhile can offer them again when it starts.
  */
 import type { ChangeSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
-import type { ChangeRow } from '../db/entities.ts';
+import type { OfferedChange } from '../changes/change.ts';
 import type { Logger } from '../../core/logger.ts';
 
 export type SubmitChanges = (
@@ -21,16 +22,23 @@ export type SubmitChanges = (
 
 const KIND: Record<ChangeSchedulerConfig['type'], string> = { singleBranch: 'SingleBranchScheduler', anyBranch: 'AnyBranchScheduler' };
 
-export function matches(s: ChangeSchedulerConfig, change: ChangeRow): boolean {
+const oneOf = (wanted: string | string[], value: unknown) => typeof value === 'string' && [wanted].flat().includes(value);
+const wholeMatch = (regex: string, value: unknown) => typeof value === 'string' && new RegExp(`^(?:${regex})$`).test(value);
+
+export function matches(s: ChangeSchedulerConfig, change: OfferedChange): boolean {
   if (s.repository !== undefined && change.repository !== s.repository) return false;
   if (s.project !== undefined && change.project !== s.project) return false;
+  if (s.category !== undefined && !oneOf(s.category, change.category)) return false;
+  // Only a pull request has a base branch: a filter on it rejects every other change.
+  if (s.baseBranch !== undefined && !oneOf(s.baseBranch, change.properties.base_branch)) return false;
+  if (s.baseBranchRegex !== undefined && !wholeMatch(s.baseBranchRegex, change.properties.base_branch)) return false;
   if (s.type === 'singleBranch') return change.branch === s.branch;
   if (s.branchRegex === undefined) return true;
-  return change.branch !== null && new RegExp(`^(?:${s.branchRegex})$`).test(change.branch);
+  return wholeMatch(s.branchRegex, change.branch);
 }
 
 class ChangeScheduler {
-  private readonly pending = new Map<string, { changes: ChangeRow[]; newest: ChangeRow; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { changes: OfferedChange[]; newest: OfferedChange; timer: NodeJS.Timeout }>();
   /** Set by flush() at the master's stop: a change stored after it is requested at once. */
   private flushed = false;
 
@@ -41,7 +49,7 @@ class ChangeScheduler {
   ) {}
 
   /** True when the change now waits for this scheduler's tree-stable timer. */
-  onChange(change: ChangeRow, released: (changes: ChangeRow[]) => void, onlyTimed = false): boolean {
+  onChange(change: OfferedChange, released: (changes: OfferedChange[]) => void, onlyTimed = false): boolean {
     if (!matches(this.config, change)) return false;
     if (onlyTimed && !(this.config.treeStableTimer ?? 0)) return false; // it requested its builds already
     const delay = this.flushed ? 0 : (this.config.treeStableTimer ?? 0) * 1000;
@@ -58,7 +66,7 @@ class ChangeScheduler {
     return true;
   }
 
-  private released: (changes: ChangeRow[]) => void = () => {};
+  private released: (changes: OfferedChange[]) => void = () => {};
 
   async flush(): Promise<void> {
     this.flushed = true;
@@ -76,10 +84,11 @@ class ChangeScheduler {
   }
 
   /** One request per builder for `changes`, building `newest` (the last of them). */
-  private async request(changes: ChangeRow[], newest: ChangeRow): Promise<void> {
+  private async request(changes: OfferedChange[], newest: OfferedChange): Promise<void> {
     const s = this.config;
     const properties = {
       ...s.properties,
+      ...newest.properties,
       branch: newest.branch,
       revision: newest.revision,
       repository: newest.repository,
@@ -102,7 +111,7 @@ export interface ChangeSchedulers {
    * Offers a stored change to every change scheduler (`onlyTimed`: only those with a tree-stable
    * timer, for a change offered again after a kill); true when one of them holds it in a timer.
    */
-  onChange(change: ChangeRow, onlyTimed?: boolean): boolean;
+  onChange(change: OfferedChange, onlyTimed?: boolean): boolean;
   /** Submits what is waiting for its tree-stable timer. */
   stop(): Promise<void>;
 }
@@ -121,7 +130,7 @@ export function startChangeSchedulers(
     .filter((s): s is ChangeSchedulerConfig => s.type === 'singleBranch' || s.type === 'anyBranch')
     .map((s) => new ChangeScheduler(s, submit, log));
   const holders = new Map<number, number>();
-  const released = (changes: ChangeRow[]) => {
+  const released = (changes: OfferedChange[]) => {
     const free: number[] = [];
     for (const c of changes) {
       const left = (holders.get(c.id) ?? 1) - 1;

@@ -23,18 +23,25 @@ export function parsePropertyValues(json: string, what: string): Record<string, 
   return parseJson(json, propertyValues, what);
 }
 
+/**
+ * Where a build's `%(secret:NAME)s` values come from: the configured secrets, or a lookup, which may
+ * refuse by throwing (a build of a pull request from a fork gets no secrets).
+ */
+export type SecretSource = Readonly<Record<string, string>> | ((name: string) => string | undefined);
+
 /** A build's properties: set by the builder, the scheduler (force), the master, and steps. */
 export class Properties implements PropertyReader {
   private readonly values = new Map<string, [PropertyValue, string]>();
 
   constructor(
     initial: PropertyMap = {},
-    private readonly secrets: Record<string, string> = {},
+    private readonly secrets: SecretSource = {},
   ) {
     for (const [name, entry] of Object.entries(initial)) this.values.set(name, entry);
   }
 
   secret(name: string): string | undefined {
+    if (typeof this.secrets === 'function') return this.secrets(name);
     return Object.hasOwn(this.secrets, name) ? this.secrets[name] : undefined;
   }
 

@@ -196,7 +196,7 @@ describe('GitHub webhook', () => {
     });
     expect(await deliver('issues', { action: 'opened' })).toEqual({
       status: 200,
-      body: { ignored: 'event "issues" is not handled (only push)' },
+      body: { ignored: 'event "issues" is not handled (only push and pull_request)' },
     });
     expect(await changeCount()).toBe(before);
   });

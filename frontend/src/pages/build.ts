@@ -15,7 +15,7 @@ import type {
 import type { PageContext } from '../context.ts';
 import { ApiError, isAbort } from '../api.ts';
 import { externalLink, h, replaceChildren, routeHref } from '../dom.ts';
-import { formatDuration, formatTime, spanSeconds } from '../format.ts';
+import { formatDuration, formatTime, formatValue, spanSeconds } from '../format.ts';
 import { resultBadge } from '../components/result-badge.ts';
 import { propertiesTable } from '../components/properties-table.ts';
 import { metricValues } from '../components/metric-values.ts';
@@ -210,6 +210,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       buildLevel.length > 0
         ? metricValues(buildLevel, units)
         : h('p', { class: 'muted' }, points.length > 0 ? 'All values are shown with their steps.' : 'None recorded.'),
+      points.length > 0 ? deltaTable(points, units) : null,
     );
   };
 
@@ -334,4 +335,51 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
 
 function fact(label: string, value: string): HTMLElement[] {
   return [h('dt', null, label), h('dd', null, value)];
+}
+
+/** "+12.3 %", "−4.0 %": a delta as the reporters write it. */
+function percentText(p: number | null): string {
+  if (p === null) return '–';
+  return `${p > 0 ? '+' : p < 0 ? '−' : '±'}${Math.abs(p).toFixed(1)} %`;
+}
+
+/**
+ * Every measured value against its baseline, as the pull request's comment shows it: for a PR
+ * build the baseline is the base branch's ("vs main"), otherwise the builder's own last good builds.
+ */
+function deltaTable(points: BuildMetric[], units: ReadonlyMap<string, string | null>): HTMLElement {
+  const branch = points.find((p) => p.baseline_branch)?.baseline_branch ?? null;
+  const rows = points.map((p) => {
+    const unit = p.unit ?? units.get(p.series) ?? null;
+    const name = p.tags.step && p.tags.step !== p.series ? `${p.series} (${p.tags.step})` : p.series;
+    const flagClass = p.flag === 'regression' ? 'score score-high' : p.flag === 'improvement' ? 'score score-low' : '';
+    return h(
+      'tr',
+      { class: 'metric-delta', 'data-series': p.series, 'data-flag': p.flag ?? '' },
+      h('td', null, name),
+      h('td', { class: 'num' }, formatValue(p.value, unit)),
+      h('td', { class: 'num' }, p.baseline ? formatValue(p.baseline.median, unit) : '–'),
+      h('td', { class: 'num' }, percentText(p.delta_percent)),
+      h('td', null, p.flag ? h('span', { class: flagClass }, p.flag) : ''),
+    );
+  });
+  return h(
+    'table',
+    { class: 'metric-deltas' },
+    h('caption', null, branch ? `vs ${branch}: against the last good builds of ${branch}` : "Against the builder's recent good builds"),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', null, 'series'),
+        h('th', null, 'value'),
+        h('th', null, branch ? `baseline (${branch})` : 'baseline'),
+        h('th', null, 'delta'),
+        h('th', null, 'flag'),
+      ),
+    ),
+    h('tbody', null, rows),
+  );
 }

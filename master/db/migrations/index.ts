@@ -6,6 +6,7 @@ import { Changes1764000000005 } from './0005-changes.ts';
 import { ChangeWaiting1764000000006 } from './0006-change-waiting.ts';
 import { TriggeredBy1764000000007 } from './0007-triggered-by.ts';
 import { BuildNumberCounter1764000000008 } from './0008-build-number-counter.ts';
+import { ReporterOutbox1764000000009 } from './0009-reporter-outbox.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   ChangeWaiting1764000000006,
   TriggeredBy1764000000007,
   BuildNumberCounter1764000000008,
+  ReporterOutbox1764000000009,
 ];
