@@ -10,19 +10,10 @@
  */
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { resultName, type ResultName } from '../../core/results.ts';
+import { resultName } from '../../core/results.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { PermanentDeliveryError, type BuildReport, type Delivery, type Reporter } from './reporter.ts';
-
-const RESULT_NAMES = [
-  'success',
-  'warnings',
-  'failure',
-  'skipped',
-  'exception',
-  'retry',
-  'cancelled',
-] as const satisfies readonly ResultName[];
+import { RESULT_NAMES } from '../../protocol/api-types.ts';
 
 export const httpReporterSchema = z.strictObject({
   type: z.literal('httpReporter'),

@@ -86,6 +86,18 @@ async function holdAgentsTable(db: TestDatabase, url: string) {
   };
 }
 
+/** The build once it is complete (within 15 s). */
+function buildEnded(c: ReturnType<typeof api>, buildid: number) {
+  return waitFor(
+    'the build to end',
+    async () => {
+      const b = (await c.get(`/builds/${buildid}`)).body.builds[0];
+      return b.complete ? b : null;
+    },
+    15_000,
+  );
+}
+
 describe.each(testDatabases())('agent handshake races on $kind', (db) => {
   let master: RunningMaster | null = null;
   const sockets: RawAgent[] = [];
@@ -179,14 +191,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
 
     const stop = await c.post(`/builds/${build.buildid}/stop`, { reason: 'enough' });
     expect(stop.status).toBe(202);
-    const ended = await waitFor(
-      'the build to end',
-      async () => {
-        const b = (await c.get(`/builds/${build.buildid}`)).body.builds[0];
-        return b.complete ? b : null;
-      },
-      15_000,
-    );
+    const ended = await buildEnded(c, build.buildid);
     expect({ results: ended.results, state: ended.state_string }).toEqual({ results: CANCELLED, state: 'cancelled: enough' });
 
     // Back once more with the run: the master does not resume it, so the agent kills it.
@@ -217,14 +222,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
     expect((await c.post(`/builds/${build.buildid}/stop`, { reason: 'enough' })).status).toBe(202);
     await waitFor('the cancel', () => raw.frames.some((f) => f.type === 'cancel' && f.run === runFrame.run));
     raw.ws.terminate(); // as if the cancel had been lost with the connection
-    const ended = await waitFor(
-      'the build to end',
-      async () => {
-        const b = (await c.get(`/builds/${build.buildid}`)).body.builds[0];
-        return b.complete ? b : null;
-      },
-      15_000,
-    );
+    const ended = await buildEnded(c, build.buildid);
     expect(ended.results).toBe(CANCELLED);
     const back = agent(m.port, hello({ running: [{ run: runFrame.run, nextSeq: 0 }] }));
     expect(await back.first()).toMatchObject({ type: 'welcome', resume: [] });
@@ -248,14 +246,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
       return steps.some((s) => s.name === 'second') ? b : null;
     });
     expect((await c.post(`/builds/${build.buildid}/stop`, { reason: 'enough' })).status).toBe(202);
-    const ended = await waitFor(
-      'the build to end',
-      async () => {
-        const b = (await c.get(`/builds/${build.buildid}`)).body.builds[0];
-        return b.complete ? b : null;
-      },
-      15_000,
-    );
+    const ended = await buildEnded(c, build.buildid);
     expect(ended.results).toBe(CANCELLED);
   });
   // Found by the soak (bench/soak.ts): an agent killed as a step starts and back within the grace

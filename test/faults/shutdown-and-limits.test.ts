@@ -8,10 +8,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BuildFactory, ShellCommand } from '../../index.ts';
-import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
 import { MAX_FAILED_HANDSHAKES } from '../../master/agents/agent-server.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import { CLI, ROOT, api, forceAndWait, startAgent, startTestMaster, stepLog, waitFor } from '../helpers/harness.ts';
+import { helloFrame } from '../helpers/frames.ts';
 
 const sqlite = testDatabases()[0] as { create(): Promise<string> };
 
@@ -128,21 +128,7 @@ describe('handshake rate limiting', () => {
     const attempt = (token: string) =>
       new Promise<string>((resolve) => {
         const ws = new WebSocket(`ws://127.0.0.1:${master.port}/agents`);
-        ws.on('open', () =>
-          ws.send(
-            JSON.stringify({
-              type: 'hello',
-              protocol: PROTOCOL_VERSION,
-              name: 'a1',
-              token,
-              version: 't',
-              os: 't',
-              labels: [],
-              capacity: 1,
-              running: [],
-            }),
-          ),
-        );
+        ws.on('open', () => ws.send(helloFrame(token)));
         ws.on('message', (d) => {
           const m = JSON.parse(d.toString()) as { type: string; reason?: string };
           resolve(m.type === 'reject' ? (m.reason ?? '') : m.type);
