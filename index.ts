@@ -17,9 +17,13 @@ export { Step, commonStepShape, type CommonStepOptions, type StepOutcome } from 
 export type { StepContext, CommandRequest, CommandResult, LogHandle, TriggeredRequest } from './steps/step-context.ts';
 export { ShellCommand, type ShellCommandOptions } from './steps/shell-command.ts';
 export { SetPropertyFromCommand, type SetPropertyFromCommandOptions } from './steps/set-property-from-command.ts';
+export { SetProperty, type SetPropertyOptions } from './steps/set-property.ts';
+export { SetProperties, type SetPropertiesOptions } from './steps/set-properties.ts';
+export { MasterShellCommand, type MasterShellCommandOptions } from './steps/master-shell-command.ts';
 export { Git, type GitOptions } from './steps/git.ts';
 export { Trigger, type TriggerOptions } from './steps/trigger.ts';
-export { interpolate, Interpolate, type Renderable } from './steps/properties/interpolate.ts';
+export { interpolate, Interpolate, type Renderable, type PropertyReader, type WorkerInfo } from './steps/properties/interpolate.ts';
+export { renderer, transform } from './steps/properties/renderers.ts';
 export { Results, resultName, worstResult, type Result } from './core/results.ts';
 export { startMaster, type MasterOptions, type RunningMaster } from './master/master.ts';
 export { compileConfig } from './master/config/compile.ts';

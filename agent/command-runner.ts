@@ -5,7 +5,7 @@
  * running: output is sent as numbered `output` frames and kept until the master acks it; when more
  *   than `windowBytes` are unacked the child's pipes are paused (flow control), so a fast writer
  *   cannot fill the agent's memory. A timeout (no output), maxTime (wall) or cancel sends SIGTERM
- *   to the group, then SIGKILL after `killGraceMs`.
+ *   to the group, then SIGKILL after the run's `sigtermTime` (seconds) or else `killGraceMs`.
  * exiting: the main process ended; whatever it left running in its group is killed (as Jenkins'
  *   process tree killer does) so no orphan outlives the step; pipes drain.
  * reported: `exit` sent with the seq after the last output; kept until the master acks that seq.
@@ -46,9 +46,13 @@ function program(msg: RunMessage): [string, string[]] | null {
   return msg.shell === undefined ? null : ['/bin/sh', ['-c', msg.shell]];
 }
 
-/** The agent's environment without its own token (a build must not be able to read it), plus the step's. */
-function commandEnv(stepEnv: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...stepEnv };
+/**
+ * The agent's environment without its own token (a build must not be able to read it), plus the
+ * step's, with `PWD` the command's absolute working directory (as Buildbot's worker sets it: a shell
+ * would otherwise inherit the agent's own).
+ */
+function commandEnv(stepEnv: Record<string, string>, cwd: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...stepEnv, PWD: cwd };
   if (!Object.hasOwn(stepEnv, 'CALIPER_AGENT_TOKEN')) delete env.CALIPER_AGENT_TOKEN;
   return env;
 }
@@ -78,7 +82,7 @@ export class CommandRunner {
 
   start(): void {
     const { msg } = this;
-    const cwd = path.join(this.options.basedir, msg.workdir);
+    const cwd = path.resolve(this.options.basedir, msg.workdir);
     try {
       fs.mkdirSync(cwd, { recursive: true });
     } catch (e) {
@@ -90,7 +94,7 @@ export class CommandRunner {
     const [file, args] = argv;
     const child = spawn(file, args, {
       cwd,
-      env: commandEnv(msg.env),
+      env: commandEnv(msg.env, cwd),
       detached: true, // own process group: kill(-pid) reaches everything it starts
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -178,7 +182,8 @@ export class CommandRunner {
     if (this.state !== 'running' || this.killed) return;
     this.killed = why;
     this.signalGroup('SIGTERM');
-    this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), this.options.killGraceMs);
+    const graceMs = this.msg.sigtermTime === undefined ? this.options.killGraceMs : this.msg.sigtermTime * 1000;
+    this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     // Paused pipes would keep a killed command from ever closing.
     this.child?.stdout?.resume();
     this.child?.stderr?.resume();

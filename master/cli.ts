@@ -98,10 +98,16 @@ function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(args: s
   }
 }
 
+/** Things the config allows but that are probably not meant (an empty builderNames): said, not refused. */
+function printWarnings(file: string, warnings: readonly { path: string; message: string }[]): void {
+  for (const w of warnings) console.error(`${file}: warning: ${w.path}: ${w.message}`);
+}
+
 async function checkConfig(args: string[]): Promise<void> {
   const v = parse(args, { config: { type: 'string' } }, HELP['check-config']);
   const file = v.config ?? 'master.config.ts';
   const config = await loadConfig(file);
+  printWarnings(file, config.warnings);
   console.log(`${file}: OK (${config.builders.length} builders, ${config.agents.length} agents, ${config.schedulers.length} schedulers)`);
 }
 
@@ -131,6 +137,7 @@ async function start(args: string[]): Promise<void> {
   );
   const file = path.resolve(v.config ?? 'master.config.ts');
   const config = await loadConfig(file);
+  printWarnings(file, config.warnings);
   if (v.port !== undefined && !/^\d{1,5}$/.test(v.port)) fail(`--port must be a number, got "${v.port}"`);
   const basedir = path.dirname(file);
   const { startMaster } = await import('./master.ts');

@@ -149,6 +149,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         masterid: master.id,
         now,
         triggerer,
+        agentProperties: new Map(config.agents.map((a) => [a.name, a.properties ?? {}])),
+        masterBasedir: basedir,
       },
       running,
       registry,

@@ -93,6 +93,12 @@ export const MasterToAgent = z.discriminatedUnion('type', [
     timeout: z.number().positive().nullable(),
     /** Seconds of wall time before the agent kills the command; null for none. */
     maxTime: z.number().positive().nullable(),
+    /**
+     * Seconds between the SIGTERM and the SIGKILL of a kill (timeout, maxTime, cancel). Optional so
+     * that protocol 2 stays as it was: absent, the agent waits its own grace (3 s). A master sends it
+     * only when a step sets `sigtermTime`, since an older agent refuses unknown fields.
+     */
+    sigtermTime: z.number().positive().max(3600).optional(),
   }),
   z.strictObject({ type: z.literal('cancel'), run: runId }),
   z.strictObject({ type: z.literal('ack'), run: runId, seq }),

@@ -16,8 +16,15 @@ export interface ShellCommandOptions extends CommonStepOptions {
   timeout?: number | null;
   /** Seconds of wall time before the command is killed (default none). */
   maxTime?: number | null;
+  /** Seconds between SIGTERM and SIGKILL when the command is stopped or timed out (Buildbot's sigtermTime; default the agent's 3 s). */
+  sigtermTime?: number;
   /** Exit code -> result; codes not listed are FAILURE. Default {0: SUCCESS}. */
   decodeRC?: Record<number, Result>;
+  /**
+   * Print the environment the master sends (the step's `env`, masked) at the top of the `stdio` log.
+   * Default false: unlike Buildbot's, the master does not know the agent's own environment.
+   */
+  logEnviron?: boolean;
 }
 
 export const shellCommandShape = {
@@ -31,9 +38,12 @@ export const shellCommandShape = {
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), renderableString).optional(),
   timeout: z.number().positive().nullable().optional(),
   maxTime: z.number().positive().nullable().optional(),
+  /** Seconds between SIGTERM and SIGKILL when the command is stopped or timed out (Buildbot's sigtermTime). */
+  sigtermTime: z.number().positive().max(3600).optional(),
   decodeRC: z
     .record(z.string().regex(/^-?\d+$/, 'keys must be exit codes'), z.custom<Result>(isResult, 'must be a result code (Results.*)'))
     .optional(),
+  logEnviron: z.boolean().optional(),
 };
 
 export const DEFAULT_TIMEOUT_S = 1200;
@@ -58,6 +68,8 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
       env,
       timeout: o.timeout === undefined ? DEFAULT_TIMEOUT_S : o.timeout,
       maxTime: o.maxTime ?? null,
+      ...(o.sigtermTime !== undefined ? { sigtermTime: o.sigtermTime } : {}),
+      ...(o.logEnviron ? { header: environHeader(env) } : {}),
       ...extra,
     };
   }
@@ -65,6 +77,13 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
   protected evaluate(r: CommandResult): StepOutcome {
     return commandOutcome(r, this.options);
   }
+}
+
+/** The header lines logEnviron writes: one `NAME=value` per variable the master sends. */
+export function environHeader(env: Record<string, string>): string {
+  const names = Object.keys(env).sort();
+  if (names.length === 0) return 'environment: (none set by the step)\n';
+  return `environment:\n${names.map((n) => ` ${n}=${env[n]}\n`).join('')}`;
 }
 
 /** A finished command's result: lost agent, failure to start, kills, then the exit code through decodeRC. */

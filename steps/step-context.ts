@@ -15,12 +15,16 @@ export interface CommandRequest {
   env: Record<string, string>;
   /** Seconds without output before the command is killed; null for never. */
   timeout: number | null;
+  /** Seconds between SIGTERM and SIGKILL when the command is killed; the agent's own grace when unset. */
+  sigtermTime?: number;
   /** Seconds of wall time before the command is killed; null for never. */
   maxTime: number | null;
   /** Log that receives the output; created if missing. Default `stdio`. */
   logName?: string;
   /** Also hand stdout back as text (for steps that parse it). */
   collectStdout?: boolean;
+  /** Written (masked) into the log as header lines before the output: what ran, its environment. */
+  header?: string;
 }
 
 export interface CommandResult {
@@ -57,6 +61,12 @@ export interface StepContext {
   /** Aborted when the build is stopped. */
   readonly signal: AbortSignal;
   runCommand(request: CommandRequest): Promise<CommandResult>;
+  /**
+   * Runs a command on the master itself (MasterShellCommand), in a process group of its own killed
+   * on stop or timeout. `workdir` is relative to the builder's folder on the master:
+   * `<master basedir>/master-workdir/<builder dirname>`. Output goes into the log as an agent's does.
+   */
+  runOnMaster(request: CommandRequest): Promise<CommandResult>;
   addLog(name: string): Promise<LogHandle>;
   /** Stored with secrets masked, cut to 500 characters. */
   setStateString(text: string): Promise<void>;

@@ -22,8 +22,15 @@ export interface CommonStepOptions {
   alwaysRun?: boolean;
   /** Run the step only when this is (or returns) true; otherwise it is SKIPPED. */
   doStepIf?: boolean | ((props: PropertyReader) => boolean | Promise<boolean>);
+  /** Hide the finished step in the UI (stored as the step's `hidden`): a flag, or decided from its result. */
+  hideStepIf?: boolean | ((result: Result, props: PropertyReader) => boolean | Promise<boolean>);
+  /** The state string of a successful step (words of a list joined by spaces), instead of the step's own. */
+  descriptionDone?: string | string[];
+  /** Appended (after a space) to the step's state string, whatever its result. */
+  descriptionSuffix?: string | string[];
 }
 
+const words = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(20)]);
 const fn = (what: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', `must be a ${what}`);
 
 /** Zod shape of the options every step takes; step types extend it. */
@@ -32,7 +39,8 @@ export const commonStepShape = {
     .string()
     .min(1)
     .max(100)
-    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, "_", ".", ":" or "-" only'),
+    // Spaces too, as Buildbot's step names have them: the API names steps by id, so no path holds one.
+    .regex(/^[A-Za-z0-9_.:-]+( [A-Za-z0-9_.:-]+)*$/, 'letters, digits, "_", ".", ":", "-" and single spaces between words only'),
   description: z.string().max(500).optional(),
   haltOnFailure: z.boolean().optional(),
   flunkOnFailure: z.boolean().optional(),
@@ -41,6 +49,9 @@ export const commonStepShape = {
   warnOnWarnings: z.boolean().optional(),
   alwaysRun: z.boolean().optional(),
   doStepIf: z.union([z.boolean(), fn('function of the properties')]).optional(),
+  hideStepIf: z.union([z.boolean(), fn('function (result, properties) => boolean')]).optional(),
+  descriptionDone: words.optional(),
+  descriptionSuffix: words.optional(),
 };
 
 const STEP = Symbol.for('caliper.step');
@@ -106,6 +117,21 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
     return typeof cond === 'function' ? Boolean(await cond(props)) : cond;
   }
 
+  /** Whether the finished step is hidden in the UI (hideStepIf). */
+  async hidden(result: Result, props: PropertyReader): Promise<boolean> {
+    const cond = this.options.hideStepIf;
+    if (cond === undefined) return false;
+    return typeof cond === 'function' ? Boolean(await cond(result, props)) : cond;
+  }
+
+  /** The state string shown for the finished step: descriptionDone on success, then descriptionSuffix. */
+  describe(outcome: StepOutcome): string | undefined {
+    const { descriptionDone, descriptionSuffix } = this.options;
+    const base = outcome.result === Results.SUCCESS && descriptionDone !== undefined ? joinWords(descriptionDone) : outcome.stateString;
+    if (descriptionSuffix === undefined) return base;
+    return [base, joinWords(descriptionSuffix)].filter((w) => w !== undefined && w !== '').join(' ');
+  }
+
   abstract run(ctx: StepContext): Promise<StepOutcome>;
 
   /** Build properties this step sets (so config can check trackProperties names). */
@@ -123,5 +149,7 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
     return [];
   }
 }
+
+const joinWords = (w: string | string[]): string => (Array.isArray(w) ? w.join(' ') : w);
 
 export { Results };

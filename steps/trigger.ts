@@ -101,6 +101,7 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
     const reader = {
       get: (name: string) => p.get(name),
       has: (name: string) => p.has(name),
+      worker: () => p.worker(),
       secret: (name: string): string => {
         throw new Error(`setProperties cannot use %(secret:${name})s: properties are stored and shown (use secrets in commands and env)`);
       },

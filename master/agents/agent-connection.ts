@@ -9,6 +9,8 @@ export interface CommandSpec {
   workdir: string;
   env: Record<string, string>;
   timeout: number | null;
+  /** Seconds between SIGTERM and SIGKILL when the command is killed (sent only when set). */
+  sigtermTime?: number;
   maxTime: number | null;
 }
 

@@ -18,10 +18,11 @@ import type { BuildRequestRow, BuildRow } from '../db/entities.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { AgentConnection } from '../agents/agent-connection.ts';
+import type { AgentConnection, CommandSink, CommandSpec } from '../agents/agent-connection.ts';
 import type { Step, StepOutcome } from '../../steps/step.ts';
 import { applyStepResult, resultName, Results, type Result } from '../../core/results.ts';
-import { parsePropertyValues, Properties } from '../../steps/properties/properties.ts';
+import { parsePropertyValues, Properties, type PropertyValue } from '../../steps/properties/properties.ts';
+import type { WorkerInfo } from '../../steps/properties/interpolate.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { StepRuntime, STATE_STRING_MAX_CHARS } from './step-runtime.ts';
@@ -45,6 +46,10 @@ export interface BuildDeps {
   masterid: number;
   now: () => number;
   triggerer: Triggerer;
+  /** The master's basedir, where MasterShellCommand runs (default the process's cwd). */
+  masterBasedir?: string;
+  /** Each configured agent's `properties`, set on the builds it runs (source 'Worker'). */
+  agentProperties?: ReadonlyMap<string, Record<string, PropertyValue>>;
 }
 
 export class Build {
@@ -63,6 +68,8 @@ export class Build {
     private readonly builderid: number,
     private readonly request: BuildRequestRow,
     private readonly agent: AgentConnection,
+    /** What %(worker:...)s renders: the agent's hello (os, version, labels) when the starter passes it. */
+    private readonly worker: WorkerInfo = { name: agent.name },
   ) {
     this.landWrite = landWriteFactory(deps.log);
   }
@@ -120,8 +127,10 @@ export class Build {
     const requested = parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`);
     // Decided once, before any step runs: a pull request from a fork gets no secrets (pull-request.ts).
     const secrets = secretsForBuild(this.builder, { ...this.builder.properties, ...requested }, this.deps.secrets);
-    const props = new Properties({}, secrets);
+    const props = new Properties({}, secrets, this.worker);
     props.setAll(this.builder.properties, 'Builder');
+    // After the builder's, before the request's: what a user asks for still wins over config defaults.
+    props.setAll(this.deps.agentProperties?.get(this.agent.name) ?? {}, 'Worker');
     props.setAll(requested, 'Scheduler');
     props.set('buildername', this.builder.name, 'Builder');
     props.set('agentname', this.agent.name, 'Agent');
@@ -211,7 +220,7 @@ export class Build {
       {
         repos,
         bus,
-        agent: this.agent,
+        agent: withBuilderEnv(this.agent, this.builder.env ?? {}),
         signal,
         builder: this.builder,
         buildNumber: build.number,
@@ -223,6 +232,7 @@ export class Build {
         metrics: this.deps.metrics,
         logMaxBytes: this.deps.logMaxBytes,
         masker: this.deps.masker,
+        masterBasedir: this.deps.masterBasedir,
       },
       stepRow,
     );
@@ -245,15 +255,19 @@ export class Build {
     } catch (e) {
       outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}` };
     }
+    const hidden = await this.hideStep(step, outcome.result, props);
     const complete = now();
-    await this.landWrite('finish the step', () =>
-      repos.steps.update(stepRow.id, {
-        results: outcome.result,
-        complete_at: complete,
-        // Masked, then cut: a step's state string can quote its command's output.
-        state_string: this.deps.masker.maskText(outcome.stateString ?? resultName(outcome.result) ?? '', STATE_STRING_MAX_CHARS),
-      }),
-    );
+    const finished = {
+      results: outcome.result,
+      complete_at: complete,
+      // Masked, then cut: a step's state string can quote its command's output.
+      state_string: this.deps.masker.maskText(
+        step.describe({ ...outcome, stateString: outcome.stateString ?? resultName(outcome.result) ?? undefined }) ?? '',
+        STATE_STRING_MAX_CHARS,
+      ),
+      hidden,
+    };
+    await this.landWrite('finish the step', () => repos.steps.update(stepRow.id, finished));
     const properties = this.deps.masker.maskJson(props.toJSON());
     if (properties !== build.properties) {
       await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
@@ -268,6 +282,19 @@ export class Build {
       durationMs: complete - started,
     });
     return outcome;
+  }
+
+  /** hideStepIf, decided once the step ended; a function that throws leaves the step shown (and is logged). */
+  private async hideStep(step: Step, result: Result, props: Properties): Promise<boolean> {
+    try {
+      return await step.hidden(result, props);
+    } catch (e) {
+      this.deps.log.warn('hideStepIf raised an exception; the step is shown', {
+        step: step.name,
+        error: this.deps.masker.maskText(String(e)),
+      });
+      return false;
+    }
   }
 }
 
@@ -310,4 +337,13 @@ function stateString(result: Result, failed: string[], stopReason: string | null
       return String(never);
     }
   }
+}
+
+/** The agent as a build's steps see it: the builder's `env` under every command's own (Buildbot's builder env). */
+function withBuilderEnv(agent: AgentConnection, env: Record<string, string>): AgentConnection {
+  if (Object.keys(env).length === 0) return agent;
+  return {
+    name: agent.name,
+    start: (spec: CommandSpec, sink: CommandSink) => agent.start({ ...spec, env: { ...env, ...spec.env } }, sink),
+  };
 }

@@ -23,7 +23,14 @@ export function buildStarter(deps: {
 }): ClaimerDeps['startBuild'] {
   const { repos, log, now } = deps;
   return (builder, builderid, request, agent, locks) => {
-    const build = new Build(deps.build, builder, builderid, request, agent.handle);
+    // What %(worker:…)s renders: the agent's name, and what its hello said of itself.
+    const worker = {
+      name: agent.config.name,
+      os: agent.info.os,
+      version: agent.info.version,
+      labels: [...agent.config.labels, ...agent.info.labels],
+    };
+    const build = new Build(deps.build, builder, builderid, request, agent.handle, worker);
     deps.running.launch(build, {
       onFailure: async (e) => {
         log.error('build failed to run', { builder: builder.name, request: request.id, error: String(e) });

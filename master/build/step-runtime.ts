@@ -15,7 +15,8 @@ import type { CompiledBuilder } from '../config/compile.ts';
 import type { StepRow } from '../db/entities.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { AgentConnection } from '../agents/agent-connection.ts';
+import path from 'node:path';
+import type { AgentConnection, CommandSink, CommandSpec, RunningCommand } from '../agents/agent-connection.ts';
 import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRequest } from '../../steps/step-context.ts';
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
@@ -26,8 +27,11 @@ import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { CaptureOptions } from '../../metrics/capture-options.ts';
 import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
+import { startOnMaster } from './master-process.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
+/** Under the master's basedir: each builder's folder for commands run on the master (MasterShellCommand). */
+export const MASTER_WORKDIR = 'master-workdir';
 /** A state string is a line in the UI: longer ones are cut (after masking, so no secret is cut in two). */
 export const STATE_STRING_MAX_CHARS = 500;
 
@@ -49,6 +53,8 @@ export interface StepRuntimeDeps {
   metrics: StepMetrics;
   logMaxBytes: number;
   masker: SecretMasker;
+  /** The master's basedir (default the process's cwd): MasterShellCommand runs under `<basedir>/master-workdir/<builder>`. */
+  masterBasedir?: string;
 }
 
 export class StepRuntime implements StepContext {
@@ -81,20 +87,42 @@ export class StepRuntime implements StepContext {
     return this.deps.signal;
   }
 
-  async runCommand(request: CommandRequest): Promise<CommandResult> {
+  runCommand(request: CommandRequest): Promise<CommandResult> {
+    return this.execute(request, `${this.deps.builder.dirname}/${request.workdir}`, (spec, sink) => this.deps.agent.start(spec, sink));
+  }
+
+  async runOnMaster(request: CommandRequest): Promise<CommandResult> {
+    const base = path.resolve(this.deps.masterBasedir ?? process.cwd(), MASTER_WORKDIR, this.deps.builder.dirname);
+    const workdir = path.resolve(base, request.workdir);
+    // The step's schema refuses ".." already; a custom step's request is checked here, as the agent checks its own.
+    if (path.relative(base, workdir).startsWith('..')) {
+      const error = `workdir "${request.workdir}" leaves the builder's folder on the master`;
+      return { exitCode: null, signal: null, killed: null, lost: false, durationMs: 0, stdout: '', error };
+    }
+    return this.execute(request, workdir, startOnMaster);
+  }
+
+  /** A command on the agent or the master: its output into the log (masked, within the limits), the header first. */
+  private async execute(
+    request: CommandRequest,
+    workdir: string,
+    start: (spec: CommandSpec, sink: CommandSink) => RunningCommand,
+  ): Promise<CommandResult> {
     this.expectRunning('start a command');
     if (this.deps.signal.aborted) return { exitCode: null, signal: null, killed: 'cancel', lost: false, durationMs: 0, stdout: '' };
     const writer = await this.writer(request.logName ?? 'stdio', 's');
+    if (request.header) await this.append(writer, 'h', this.deps.masker.maskBuffer(Buffer.from(request.header)));
     const stdout: Buffer[] = [];
     let collected = 0;
     const masks = { stdout: this.deps.masker.stream(), stderr: this.deps.masker.stream() };
-    const running = this.deps.agent.start(
+    const running = start(
       {
         ...(Array.isArray(request.command) ? { argv: request.command } : { shell: request.command }),
-        workdir: `${this.deps.builder.dirname}/${request.workdir}`,
+        workdir,
         env: request.env,
         timeout: request.timeout,
         maxTime: request.maxTime,
+        ...(request.sigtermTime !== undefined ? { sigtermTime: request.sigtermTime } : {}),
       },
       {
         output: (stream, data) => {

@@ -14,8 +14,13 @@ import { formatPath } from '../../core/format-path.ts';
 import { describeIssues } from '../../core/zod-issue.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { isRecord } from '../../core/is-record.ts';
+import { renderableProblems } from '../../steps/properties/renderable-problems.ts';
 
-export type CompiledConfig = Omit<ParsedConfig, 'builders'> & { builders: CompiledBuilder[] };
+export type CompiledConfig = Omit<ParsedConfig, 'builders'> & {
+  builders: CompiledBuilder[];
+  /** What is accepted but likely a mistake (a scheduler without builders): for the user to read. */
+  warnings: ConfigIssue[];
+};
 export type CompiledBuilder = ParsedConfig['builders'][number] & { steps: Step[]; dirname: string };
 
 function zodIssues(error: z.ZodError, prefix: PropertyKey[] = []): ConfigIssue[] {
@@ -38,13 +43,25 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
     ...crossIssues(input),
     ...stepIssues(isRecord(input) ? input.builders : undefined),
     ...trackingIssues(isRecord(input) ? input.builders : undefined),
+    // interpolate(...) templates outside steps (builder and scheduler properties, ...): steps are stepIssues'.
+    ...renderableProblems(input).map((p) => ({ path: formatPath(p.path), message: p.message })),
   );
   if (!parsed.success || issues.length > 0) throw new ConfigError(dedupe(issues), file);
   const config = parsed.data;
   return {
     ...config,
-    builders: config.builders.map((b) => ({ ...b, steps: [...b.factory.steps], dirname: b.workdir ?? b.name })),
+    builders: config.builders.map((b) => ({ ...b, steps: [...b.factory.steps], dirname: b.workdir ?? builderDirname(b.name) })),
+    warnings: config.schedulers.flatMap((s, i) =>
+      s.builderNames.length > 0
+        ? []
+        : [{ path: `schedulers[${i}].builderNames`, message: `is empty: scheduler "${s.name}" requests no builds` }],
+    ),
   };
+}
+
+/** A builder's directory on the agent when it sets no workdir: its name, "_" for each space. */
+export function builderDirname(name: string): string {
+  return name.replaceAll(' ', '_');
 }
 
 const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
@@ -71,6 +88,10 @@ function crossIssues(input: unknown): ConfigIssue[] {
   const builders = records(input.builders);
   const builderNames = builders.map((b) => str(b.name) ?? '');
   for (const d of duplicates(builderNames)) issues.push({ path: 'builders', message: `builder "${d}" is defined twice` });
+  // "a b" and "a_b" would share a directory on the agent: one of them needs a workdir.
+  const derived = [...new Set(builders.filter((b) => b.workdir === undefined).map((b) => str(b.name) ?? ''))];
+  for (const d of duplicates(derived.map(builderDirname)))
+    issues.push({ path: 'builders', message: `two builders would share the directory "${d}" on the agent (give one a workdir)` });
   builders.forEach((b, i) => {
     const wanted = { agents: strings(b.agents), labels: strings(b.labels) };
     for (const [a, j] of indexedStrings(b.agents)) {
@@ -194,6 +215,8 @@ function stepIssues(builders: unknown): ConfigIssue[] {
       }
       const result = step.schema.safeParse(step.options);
       if (!result.success) issues.push(...zodIssues(result.error, at));
+      // A template Caliper cannot read is refused here, with its option's path, not rendered as is.
+      for (const p of renderableProblems(step.options, at)) issues.push({ path: formatPath(p.path), message: p.message });
       if (typeof step.options?.name === 'string') names.push(step.options.name);
     });
     for (const d of duplicates(names))
@@ -220,6 +243,9 @@ function trackingIssues(builders: unknown): ConfigIssue[] {
       const at = `builders[${i}].metrics[${j}]`;
       if ((t.type === 'stepTimes' || t.type === 'customStep') && typeof t.step === 'string') {
         if (!stepNames.includes(t.step)) issues.push({ path: `${at}.step`, message: `builder has no step named "${t.step}"` });
+        // The default series `<step>_duration` must be a series name, which has no spaces.
+        else if (t.type === 'stepTimes' && t.series === undefined && t.step.includes(' '))
+          issues.push({ path: `${at}.series`, message: `step "${t.step}" has spaces in its name: give the series a name` });
         else if (t.type === 'customStep' && !steps.find((s) => s.options?.name === t.step)?.measures()) {
           issues.push({ path: `${at}.step`, message: `step "${t.step}" measures nothing (use MeasureShellCommand or Lint)` });
         }

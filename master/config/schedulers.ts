@@ -15,6 +15,20 @@ export interface PeriodicSchedulerConfig {
   properties?: Record<string, unknown>;
 }
 
+/** A change as `fileIsImportant` sees it. */
+export interface ChangeForImportance {
+  repository: string;
+  branch: string | null;
+  revision: string;
+  author: string;
+  comments: string;
+  /** The paths the change touches (a gitPoller's changes list them). */
+  files: string[];
+  project: string;
+  category: string | null;
+  properties: Record<string, unknown>;
+}
+
 /** What a change scheduler listens to; a change must match every field given. */
 interface ChangeFilterOptions {
   /** The change's repository must equal this (a gitPoller's changes carry its `repourl`). */
@@ -30,13 +44,25 @@ interface ChangeFilterOptions {
    * change that is not a pull request has no base branch and never matches.
    */
   baseBranch?: string | string[];
-  /** Only pull requests into a branch whose whole name matches this regular expression. */
+  /**
+   * Only pull requests into a branch whose name matches this regular expression at its start, as
+   * Buildbot's `branch_re` (Python's `re.match`): end it with `$` to match the whole name.
+   */
   baseBranchRegex?: string;
   /**
    * Seconds to wait after the last matching change before requesting a build of the newest one, so a
    * push of several commits makes one build (Buildbot's treeStableTimer). 0 (default): a build per change.
    */
   treeStableTimer?: number;
+  /**
+   * Whether a matching change is worth a build (Buildbot's `fileIsImportant`): an unimportant change
+   * requests no build by itself. Without `treeStableTimer` it is ignored; with one, it waits with
+   * the others on its branch, restarts a running timer, and is built with the next important change
+   * (a timer whose changes are all unimportant requests nothing). Default: every change is important.
+   */
+  fileIsImportant?: (change: ChangeForImportance) => boolean;
+  /** Drop unimportant changes altogether: never built, not even with an important one. Default false. */
+  onlyImportant?: boolean;
   reason?: string;
   properties?: Record<string, unknown>;
 }
@@ -53,7 +79,11 @@ export interface AnyBranchSchedulerConfig extends ChangeFilterOptions {
   type: 'anyBranch';
   name: string;
   builderNames: string[];
-  /** Only branches whose whole name matches this regular expression (default: every branch). */
+  /**
+   * Only branches whose name matches this regular expression at its start (default: every branch),
+   * as Buildbot's `branch_re` (Python's `re.match`): 'release' matches `release-1.0`; end it with `$`
+   * to match the whole name.
+   */
   branchRegex?: string;
 }
 

@@ -6,6 +6,7 @@ import { refName } from '../../steps/git-refs.ts';
 import { propertyValueSchema } from '../../steps/properties/properties.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
+import type { ChangeForImportance } from './schedulers.ts';
 import { cronPatternProblem } from '../scheduler/cron.ts';
 import { webAuthSchema } from '../auth/auth-config.ts';
 import { normalOrigin } from '../api/same-origin.ts';
@@ -19,15 +20,29 @@ const name = z
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only')
   .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".." (it names a directory on the agent)');
 
+/**
+ * A builder's name: as `name`, with single spaces between words too (as Buildbot's). The API takes
+ * it URL-encoded (`/builders/my%20builder`); its directory on the agent is the name with "_" for
+ * each space (compile.ts), unless `workdir` says otherwise.
+ */
+const builderName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*$/, 'letters, digits, "_", "." or "-", and single spaces between words only')
+  .refine((v) => v !== '.' && v !== '..', 'cannot be "." or ".." (it names a directory on the agent)');
+
 export const agentSchema = z.strictObject({
   name,
   token: z.string().min(8, 'must be at least 8 characters (read it from the environment)'),
   labels: z.array(z.string().min(1).max(100)).default([]),
   maxBuilds: z.number().int().min(1).max(1000).default(1),
+  /** Set on every build that runs on this agent (source 'Worker'), as a Buildbot worker's `properties`. */
+  properties: z.record(z.string(), propertyValueSchema).optional(),
 });
 
 export const builderSchema = z.strictObject({
-  name,
+  name: builderName,
   description: z.string().max(1000).optional(),
   agents: z.array(name).optional(),
   labels: z.array(z.string().min(1)).optional(),
@@ -36,6 +51,8 @@ export const builderSchema = z.strictObject({
     'must be a BuildFactory (new BuildFactory().addStep(...))',
   ),
   properties: z.record(z.string(), propertyValueSchema).default({}),
+  /** Added to the environment of every command its builds run on an agent; a step's own `env` wins. */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
   tags: z.array(z.string().min(1).max(100)).default([]),
   /** Directory under the agent's base directory; default the builder's name. */
   workdir: z
@@ -54,14 +71,21 @@ export const builderSchema = z.strictObject({
   secretsForForks: z.boolean().default(false),
 });
 
+/** May be empty, as in Buildbot: such a scheduler requests nothing, and compile warns of it. */
+const builderNames = z.array(builderName);
+
 const changeFilterShape = {
   name,
-  builderNames: z.array(name).min(1),
+  builderNames,
   repository: z.string().min(1).optional(),
   project: z.string().optional(),
   category: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   baseBranch: z.union([refName, z.array(refName).min(1)]).optional(),
   treeStableTimer: z.number().min(0).max(86_400).default(0),
+  fileIsImportant: z
+    .custom<(change: ChangeForImportance) => boolean>((v) => typeof v === 'function', 'must be a function (change) => boolean')
+    .optional(),
+  onlyImportant: z.boolean().default(false),
   reason: z.string().optional(),
   properties: z.record(z.string(), propertyValueSchema).default({}),
 };
@@ -92,11 +116,11 @@ const timeZone = z.string().refine((v) => {
 }, 'must be an IANA time zone, such as "Europe/Paris" or "UTC"');
 
 export const schedulerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('triggerable'), name, builderNames: z.array(name).min(1) }),
+  z.strictObject({ type: z.literal('triggerable'), name, builderNames }),
   z.strictObject({
     type: z.literal('cron'),
     name,
-    builderNames: z.array(name).min(1),
+    builderNames,
     cron: cronPattern,
     timezone: timeZone.optional(),
     reason: z.string().optional(),
@@ -109,11 +133,11 @@ export const schedulerSchema = z.discriminatedUnion('type', [
     baseBranchRegex: regex.optional(),
     branchRegex: regex.optional(),
   }),
-  z.strictObject({ type: z.literal('force'), name, builderNames: z.array(name).min(1) }),
+  z.strictObject({ type: z.literal('force'), name, builderNames }),
   z.strictObject({
     type: z.literal('periodic'),
     name,
-    builderNames: z.array(name).min(1),
+    builderNames,
     periodicBuildTimer: z.number().min(1),
     reason: z.string().optional(),
     properties: z.record(z.string(), propertyValueSchema).default({}),

@@ -26,7 +26,7 @@ export class StepsRepo {
     return { ...row, id: insertedId(result) };
   }
 
-  async update(id: number, values: Partial<Pick<StepRow, 'state_string' | 'results' | 'complete_at'>>): Promise<void> {
+  async update(id: number, values: Partial<Pick<StepRow, 'state_string' | 'results' | 'complete_at' | 'hidden'>>): Promise<void> {
     await this.repo.update({ id }, values);
   }
 

@@ -8,6 +8,10 @@
  * then one request builds the newest of them and is linked to all of them. Pending changes are
  * submitted at once when the master stops, so none is forgotten; `onWaiting` is told which changes
  * are held and released, so that a master killed meanwhile can offer them again when it starts.
+ *
+ * `fileIsImportant` (Buildbot's) classifies each matching change: an unimportant one requests no
+ * build by itself; it waits with the branch's others (without a timer of its own) and is built with
+ * the next important change, or dropped at once with `onlyImportant` or without a tree-stable timer.
  */
 import type { ChangeSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
 import type { OfferedChange } from '../changes/change.ts';
@@ -23,7 +27,11 @@ export type SubmitChanges = (
 const KIND: Record<ChangeSchedulerConfig['type'], string> = { singleBranch: 'SingleBranchScheduler', anyBranch: 'AnyBranchScheduler' };
 
 const oneOf = (wanted: string | string[], value: unknown) => typeof value === 'string' && [wanted].flat().includes(value);
-const wholeMatch = (regex: string, value: unknown) => typeof value === 'string' && new RegExp(`^(?:${regex})$`).test(value);
+/**
+ * Buildbot's `branch_re` semantics (Python's `re.match`): the expression must match at the start of
+ * the value, not necessarily all of it ('release' matches 'release-1.0'; 'release$' does not).
+ */
+const matchesAtStart = (regex: string, value: unknown) => typeof value === 'string' && new RegExp(`^(?:${regex})`).test(value);
 
 export function matches(s: ChangeSchedulerConfig, change: OfferedChange): boolean {
   if (s.repository !== undefined && change.repository !== s.repository) return false;
@@ -31,14 +39,32 @@ export function matches(s: ChangeSchedulerConfig, change: OfferedChange): boolea
   if (s.category !== undefined && !oneOf(s.category, change.category)) return false;
   // Only a pull request has a base branch: a filter on it rejects every other change.
   if (s.baseBranch !== undefined && !oneOf(s.baseBranch, change.properties.base_branch)) return false;
-  if (s.baseBranchRegex !== undefined && !wholeMatch(s.baseBranchRegex, change.properties.base_branch)) return false;
+  if (s.baseBranchRegex !== undefined && !matchesAtStart(s.baseBranchRegex, change.properties.base_branch)) return false;
   if (s.type === 'singleBranch') return change.branch === s.branch;
   if (s.branchRegex === undefined) return true;
-  return wholeMatch(s.branchRegex, change.branch);
+  return matchesAtStart(s.branchRegex, change.branch);
+}
+
+/** Changes on one branch waiting for the tree-stable timer; no timer while all of them are unimportant. */
+interface Waiting {
+  changes: OfferedChange[];
+  newest: OfferedChange;
+  timer: NodeJS.Timeout | null;
+  important: boolean;
+}
+
+/** The paths of a change's row (stored as a JSON array). */
+function changedFiles(change: OfferedChange): string[] {
+  try {
+    const files: unknown = JSON.parse(change.files);
+    return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 class ChangeScheduler {
-  private readonly pending = new Map<string, { changes: OfferedChange[]; newest: OfferedChange; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Waiting>();
   /** Set by flush() at the master's stop: a change stored after it is requested at once. */
   private flushed = false;
 
@@ -51,19 +77,43 @@ class ChangeScheduler {
   /** True when the change now waits for this scheduler's tree-stable timer. */
   onChange(change: OfferedChange, released: (changes: OfferedChange[]) => void, onlyTimed = false): boolean {
     if (!matches(this.config, change)) return false;
+    const important = this.isImportant(change);
+    if (!important && this.config.onlyImportant) return false;
     if (onlyTimed && !(this.config.treeStableTimer ?? 0)) return false; // it requested its builds already
     const delay = this.flushed ? 0 : (this.config.treeStableTimer ?? 0) * 1000;
     if (delay === 0) {
-      void this.request([change], change);
+      if (important) void this.request([change], change);
       return false;
     }
     this.released = released;
     const key = `${change.repository}\u0000${change.branch ?? ''}`;
     const waiting = this.pending.get(key);
-    if (waiting) clearTimeout(waiting.timer);
-    const changes = [...(waiting?.changes ?? []), change];
-    this.pending.set(key, { changes, newest: change, timer: setTimeout(() => void this.fire(key), delay) });
+    // As Buildbot: an important change starts (or restarts) the timer, an unimportant one only restarts a running one.
+    const timed = important || (waiting?.timer ?? null) !== null;
+    if (waiting?.timer) clearTimeout(waiting.timer);
+    this.pending.set(key, {
+      changes: [...(waiting?.changes ?? []), change],
+      newest: change,
+      timer: timed ? setTimeout(() => void this.fire(key), delay) : null,
+      important: important || (waiting?.important ?? false),
+    });
     return true;
+  }
+
+  /** `fileIsImportant`'s answer; a function that throws is logged and the change counts as important. */
+  private isImportant(change: OfferedChange): boolean {
+    const fileIsImportant = this.config.fileIsImportant;
+    if (!fileIsImportant) return true;
+    try {
+      return fileIsImportant({ ...change, files: changedFiles(change) });
+    } catch (e) {
+      this.log.error('fileIsImportant threw: the change counts as important', {
+        scheduler: this.config.name,
+        change: change.id,
+        error: String(e),
+      });
+      return true;
+    }
   }
 
   private released: (changes: OfferedChange[]) => void = () => {};
@@ -77,9 +127,10 @@ class ChangeScheduler {
   private async fire(key: string): Promise<void> {
     const waiting = this.pending.get(key);
     if (!waiting) return;
-    clearTimeout(waiting.timer);
+    if (waiting.timer) clearTimeout(waiting.timer);
     this.pending.delete(key);
-    await this.request(waiting.changes, waiting.newest);
+    // Unimportant changes alone are worth no build: released (at the master's stop) without one.
+    if (waiting.important) await this.request(waiting.changes, waiting.newest);
     this.released(waiting.changes);
   }
 

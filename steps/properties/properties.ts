@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PropertyReader } from './interpolate.ts';
+import type { PropertyReader, WorkerInfo } from './interpolate.ts';
 import { parseJson } from '../../core/parse-json.ts';
 
 export type PropertyValue = string | number | boolean | null | PropertyValue[] | { [key: string]: PropertyValue };
@@ -36,6 +36,8 @@ export class Properties implements PropertyReader {
   constructor(
     initial: PropertyMap = {},
     private readonly secrets: SecretSource = {},
+    /** The build's agent, for %(worker:...)s. */
+    private readonly workerInfo?: WorkerInfo,
   ) {
     for (const [name, entry] of Object.entries(initial)) this.values.set(name, entry);
   }
@@ -43,6 +45,10 @@ export class Properties implements PropertyReader {
   secret(name: string): string | undefined {
     if (typeof this.secrets === 'function') return this.secrets(name);
     return Object.hasOwn(this.secrets, name) ? this.secrets[name] : undefined;
+  }
+
+  worker(): WorkerInfo | undefined {
+    return this.workerInfo;
   }
 
   has(name: string): boolean {

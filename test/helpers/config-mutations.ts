@@ -19,7 +19,7 @@ export const badNameArb = fc.constantFrom(
   '',
   '.',
   '..',
-  'has space',
+  ' two  spaces ',
   'x'.repeat(500),
   'tab\there',
   'slash/name',

@@ -180,6 +180,14 @@ describe('haltOnFailure, alwaysRun, doStepIf', () => {
 });
 
 describe('kills, stop, lost agents, errors', () => {
+  it("sends a step's sigtermTime with its command, and nothing when it has none (an older agent parses it)", async () => {
+    const agent = new FakeAgentConnection();
+    const f = await bench.fixture({ agent, steps: [sh('slow', 'stop-me', { sigtermTime: 1 }), sh('plain', 'true')] });
+    expect(await f.run()).toMatchObject({ results: Results.SUCCESS });
+    expect(agent.started[0]?.spec.sigtermTime).toBe(1);
+    expect(agent.started[1]?.spec).not.toHaveProperty('sigtermTime');
+  });
+
   it('a command killed for silence fails the step with the timeout it had', async () => {
     const agent = new FakeAgentConnection().on('make', { output: [stdout('building...\n')], killed: 'timeout' });
     const f = await bench.fixture({ agent, steps: [sh('compile', 'make', { timeout: 5 })] });

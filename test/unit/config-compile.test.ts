@@ -3,7 +3,18 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BuildFactory, defineConfig, Results, SetPropertyFromCommand, ShellCommand, type CaliperConfig, type Step } from '../../index.ts';
+import {
+  BuildFactory,
+  defineConfig,
+  interpolate,
+  renderer,
+  Results,
+  SetPropertyFromCommand,
+  ShellCommand,
+  transform,
+  type CaliperConfig,
+  type Step,
+} from '../../index.ts';
 import { compileConfig } from '../../master/config/compile.ts';
 import { loadConfigFile } from '../../master/config/loader.ts';
 import { ConfigError, type ConfigIssue } from '../../core/errors/index.ts';
@@ -221,6 +232,44 @@ describe('compileConfig: step options', () => {
     expect(issuesOf(() => compileConfig(withStep(both)))).toEqual(expected);
     expect(() => compileConfig(withStep(new SetPropertyFromCommand({ name: 's', command: 'x', property: 'rev' })))).not.toThrow();
     expect(() => compileConfig(withStep(new SetPropertyFromCommand({ name: 's', command: 'x', extract: () => ({}) })))).not.toThrow();
+  });
+});
+
+describe('compileConfig: interpolate templates', () => {
+  function twoSteps(second: Step): CaliperConfig {
+    return { builders: [{ name: 'b', factory: new BuildFactory([new ShellCommand({ name: 'first', command: 'true' }), second]) }] };
+  }
+
+  it.each([
+    ['%(foo:x)s', /unknown source "foo"/],
+    ['echo %(prop:x)', /must end in "\)s"/],
+    ['%(prop:x:*bad)s', /unknown operator "\*bad"/],
+    ['%(src::sha)s', /unknown source attribute "sha"/],
+    ['%(worker:cpu)s', /unknown worker attribute "cpu"/],
+    ['%(kw:k)s', /no keyword argument "k"/],
+  ])("refuses %j at check time with the option's path", (template, message) => {
+    const issues = issuesOf(() => compileConfig(twoSteps(new ShellCommand({ name: 's', command: interpolate(template) }))));
+    expect(issues).toEqual([{ path: 'builders[0].factory.steps[1].command', message: expect.stringMatching(message) as string }]);
+  });
+
+  it('finds templates in argv elements, env values, keyword arguments and transforms', () => {
+    const step = new ShellCommand({
+      name: 's',
+      command: ['echo', interpolate('%(kw:k)s', { k: interpolate('%(nope:x)s') })],
+      env: { A: transform(interpolate('%(prop:a:?only)s'), (v) => v) },
+    });
+    expect(issuesOf(() => compileConfig(twoSteps(step)))).toEqual([
+      { path: 'builders[0].factory.steps[1].command[1]', message: expect.stringMatching(/unknown source "nope"/) as string },
+      { path: 'builders[0].factory.steps[1].env.A', message: expect.stringMatching(/ternary/) as string },
+    ]);
+  });
+
+  it('accepts every form it knows', () => {
+    const command = interpolate(
+      'echo %(prop:a:-x)s %(prop:a:~x)s %(prop:a:+x)s %(prop:a:?|y|n)s %(prop:a:#?|y|n)s %(kw:k)s %(src::branch)s %(src:lib:revision)s %(worker:os)s %(secret:T)s %%',
+      { k: renderer(() => 'v') },
+    );
+    expect(() => compileConfig(withStep(new ShellCommand({ name: 's', command })))).not.toThrow();
   });
 });
 

@@ -34,12 +34,15 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const triggeredBody = h('div');
   const triggeredBox = h('section', { class: 'build-triggered', hidden: true }, h('h2', null, 'Triggered builds'), triggeredBody);
   const stepsList = h('ol', { class: 'steps' });
+  // Steps a config hides (hideStepIf) are left out unless asked for; the toggle shows when there are some.
+  const showHidden = h('input', { type: 'checkbox', id: 'show-hidden-steps' });
+  const showHiddenLabel = h('label', { class: 'show-hidden-steps', hidden: true }, showHidden, ' show hidden steps');
   const root = h(
     'section',
     { class: 'page page-build' },
     head,
     changesBox,
-    h('section', null, h('h2', null, 'Steps'), stepsList),
+    h('section', null, h('h2', null, 'Steps'), showHiddenLabel, stepsList),
     triggeredBox,
     h('section', { class: 'build-metrics' }, h('h2', null, 'Build metrics'), metricsBox),
     h('details', { class: 'card properties' }, h('summary', null, h('h2', null, 'Properties')), propsBox),
@@ -53,6 +56,15 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   let stopping = false;
   let units: ReadonlyMap<string, string | null> = new Map();
   const steps = new Map<number, StepView>();
+  const hiddenSteps = new Set<number>();
+  const applyHidden = (): void => {
+    for (const [stepid, view] of steps) {
+      view.el.classList.toggle('step-hidden', hiddenSteps.has(stepid));
+      view.el.hidden = hiddenSteps.has(stepid) && !showHidden.checked;
+    }
+    showHiddenLabel.hidden = hiddenSteps.size === 0;
+  };
+  showHidden.addEventListener('change', applyHidden);
 
   const loadBuild = async (): Promise<void> => {
     try {
@@ -145,6 +157,8 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     try {
       const res = await ctx.api.get<Page<'steps'>>(`/builds/${buildid}/steps`, undefined, ctx.scope.signal);
       for (const s of res.steps) {
+        if (s.hidden) hiddenSteps.add(s.stepid);
+        else hiddenSteps.delete(s.stepid);
         const view = steps.get(s.stepid);
         if (view) view.update(s);
         else {
@@ -155,6 +169,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       }
       if (steps.size === 0) replaceChildren(stepsList, h('li', { class: 'muted' }, 'No steps yet.'));
       else stepsList.querySelector(':scope > li:not(.step)')?.remove();
+      applyHidden();
       distributeMetrics();
     } catch (e) {
       // A missing build is reported once, by loadBuild.
