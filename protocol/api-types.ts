@@ -104,6 +104,8 @@ export interface Change {
   author: string;
   comments: string;
   files: string[];
+  /** What the change came with: a pull request's pr_number, pr_title, base_branch, … */
+  properties: Record<string, unknown>;
   project: string;
   category: string | null;
   when_timestamp: number;

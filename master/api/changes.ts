@@ -8,6 +8,7 @@ import { seconds, sendPage } from './respond.ts';
 import { z } from 'zod';
 import { parseJson } from '../../core/parse-json.ts';
 import { changeInputSchema } from '../changes/change.ts';
+import { parsePropertyValues } from '../../steps/properties/properties.ts';
 
 export function presentChange(c: ChangeRow): Change {
   return {
@@ -18,6 +19,7 @@ export function presentChange(c: ChangeRow): Change {
     author: c.author,
     comments: c.comments,
     files: parseJson(c.files, paths, `change ${c.id}'s files`),
+    properties: parsePropertyValues(c.properties, `change ${c.id}'s properties`),
     project: c.project,
     category: c.category,
     when_timestamp: seconds(c.when_timestamp),

@@ -11,6 +11,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
 import { startChangeSchedulers, type ChangeSchedulers, type SubmitChanges } from '../scheduler/change-scheduler.ts';
 import type { ChangeInput } from './change.ts';
+import { parsePropertyValues } from '../../steps/properties/properties.ts';
 import { GitPoller } from './git-poller.ts';
 
 export interface ChangeIntakeDeps {
@@ -56,9 +57,10 @@ export class ChangeIntake {
   async start(): Promise<void> {
     const { repos, log, masterid } = this.deps;
     const left = await repos.changes.waitingOf(masterid);
-    // Their properties were not stored (master/changes/change.ts): a filter on them no longer matches.
-    for (const row of left)
-      if (!this.schedulers.onChange({ ...row, properties: {} }, true)) await repos.changes.setWaiting([row.id], false);
+    for (const row of left) {
+      const properties = parsePropertyValues(row.properties, `change ${row.id}'s properties`);
+      if (!this.schedulers.onChange({ ...row, properties }, true)) await repos.changes.setWaiting([row.id], false);
+    }
     if (left.length > 0) log.info('changes held before a stop offered to the schedulers again', { changes: left.map((c) => c.id) });
     for (const p of this.pollers) p.start();
   }

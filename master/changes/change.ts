@@ -30,4 +30,4 @@ export const changeInputSchema = z.strictObject({
 export type ChangeInput = z.output<typeof changeInputSchema>;
 
 /** A stored change as change schedulers see it: its row and the properties it came with. */
-export type OfferedChange = ChangeRow & { properties: Record<string, PropertyValue> };
+export type OfferedChange = Omit<ChangeRow, 'properties'> & { properties: Record<string, PropertyValue> };

@@ -52,6 +52,7 @@ export class ChangesRepo {
       author: change.author,
       comments: change.comments,
       files: JSON.stringify(change.files),
+      properties: JSON.stringify(change.properties ?? {}),
       project: change.project,
       category: change.category ?? null,
       when_timestamp: change.when_timestamp === undefined ? now : Math.round(change.when_timestamp * 1000),

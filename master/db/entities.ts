@@ -120,6 +120,8 @@ export interface ChangeRow {
   author: string;
   comments: string;
   files: string; // JSON array of paths
+  /** JSON object: the properties the change came with (a pull request's pr_number, …). */
+  properties: string;
   project: string;
   category: string | null;
   /** When the change was made (the commit's time), epoch ms. */
@@ -299,6 +301,7 @@ export function entities(kind: DbKind) {
         author: { type: 'varchar', length: 500 },
         comments: { type: 'text' },
         files: { type: 'text', default: '[]' },
+        properties: { type: 'text', default: '{}' },
         project: { type: 'varchar', length: 200, default: '' },
         category: { type: 'varchar', length: 200, nullable: true },
         when_timestamp: { ...ms, nullable: false },

@@ -189,6 +189,8 @@ describe.each(testDatabases())('pull-request builds on $kind', (db) => {
       author: 'Codertocat',
     });
     expect(change.comments).toContain('GitHub Pull Request #7');
+    // The change keeps what it came with (stored, so the API shows it and a restart keeps it).
+    expect(change.properties).toMatchObject({ pr_number: 7, base_branch: 'main', head_branch: 'feature' });
     const { pr, trusted } = await buildsOf(changeid as number, ['pr', 'trusted']);
     for (const build of [pr, trusted]) {
       expect(build.result).toBe('success');

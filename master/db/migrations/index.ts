@@ -7,6 +7,7 @@ import { ChangeWaiting1764000000006 } from './0006-change-waiting.ts';
 import { TriggeredBy1764000000007 } from './0007-triggered-by.ts';
 import { BuildNumberCounter1764000000008 } from './0008-build-number-counter.ts';
 import { ReporterOutbox1764000000009 } from './0009-reporter-outbox.ts';
+import { ChangeProperties1764000000010 } from './0010-change-properties.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   TriggeredBy1764000000007,
   BuildNumberCounter1764000000008,
   ReporterOutbox1764000000009,
+  ChangeProperties1764000000010,
 ];
