@@ -139,6 +139,18 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
     return s;
   };
 
+  /** A master, a raw agent it welcomed, and a forced build whose first command the agent received. */
+  async function buildOnRawAgent() {
+    const started = await start();
+    const c = api(started.master);
+    const raw = agent(started.master.port, hello());
+    expect((await raw.first()).type).toBe('welcome');
+    const forced = await c.post('/builders/long/force', {});
+    const runFrame = await waitFor('a run frame', () => raw.frames.find((f) => f.type === 'run'));
+    if (runFrame.type !== 'run') throw new Error('unreachable');
+    return { m: started.master, url: started.url, c, raw, forced, runFrame };
+  }
+
   it('five simultaneous hellos of one name: exactly one welcome, four already_connected', async () => {
     const { master: m, url } = await start();
     const lock = await holdAgentsTable(db, url);
@@ -211,13 +223,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
   });
 
   it('a stop whose cancel the agent never acts on, before its connection drops, ends the build CANCELLED at once', async () => {
-    const { master: m } = await start();
-    const c = api(m);
-    const raw = agent(m.port, hello());
-    expect((await raw.first()).type).toBe('welcome');
-    const forced = await c.post('/builders/long/force', {});
-    const runFrame = await waitFor('a run frame', () => raw.frames.find((f) => f.type === 'run'));
-    if (runFrame.type !== 'run') throw new Error('unreachable');
+    const { m, c, raw, forced, runFrame } = await buildOnRawAgent();
     const build = (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0];
     expect((await c.post(`/builds/${build.buildid}/stop`, { reason: 'enough' })).status).toBe(202);
     await waitFor('the cancel', () => raw.frames.some((f) => f.type === 'cancel' && f.run === runFrame.run));
@@ -229,13 +235,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
   });
 
   it('a stop while the next step waits for an agent that went away ends the build CANCELLED at once', async () => {
-    const { master: m } = await start();
-    const c = api(m);
-    const raw = agent(m.port, hello());
-    expect((await raw.first()).type).toBe('welcome');
-    const forced = await c.post('/builders/long/force', {});
-    const runFrame = await waitFor('a run frame', () => raw.frames.find((f) => f.type === 'run'));
-    if (runFrame.type !== 'run') throw new Error('unreachable');
+    const { c, raw, forced, runFrame } = await buildOnRawAgent();
     // The first command ends, and the agent is gone before (or just after) the second is sent.
     raw.send({ type: 'exit', run: runFrame.run, seq: 0, code: 0, signal: null, durationMs: 5, killed: null });
     await waitFor('the exit acked', () => raw.frames.some((f) => f.type === 'ack' && f.run === runFrame.run));
@@ -254,13 +254,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
   // welcome; the agent, still handshaking, dropped it, and the build ran "forever".
   // PostgreSQL only: there a held table makes the order of events certain; on SQLite it is a race.
   it.skipIf(db.kind !== 'postgres')('a command that waited for the agent is sent after its welcome, and the build goes on', async () => {
-    const { master: m, url } = await start();
-    const c = api(m);
-    const raw = agent(m.port, hello());
-    expect((await raw.first()).type).toBe('welcome');
-    const forced = await c.post('/builders/long/force', {});
-    const first = await waitFor('a run frame', () => raw.frames.find((f) => f.type === 'run'));
-    if (first.type !== 'run') throw new Error('unreachable');
+    const { m, url, c, raw, forced, runFrame: first } = await buildOnRawAgent();
     // The first command ends and the agent dies at once. On PostgreSQL the steps table is held
     // meanwhile, so the master surely sees the agent gone before it starts the second command,
     // which then waits for the agent to come back.
