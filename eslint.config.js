@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'tmp/', 'frontend/dist/', '.caliper/', 'agent-work/', 'coverage/'] },
+  { ignores: ['node_modules/', 'tmp/', 'frontend/dist/', 'dist/', 'dist.*/', '.caliper/', 'agent-work/', 'coverage/'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -50,6 +50,29 @@ export default tseslint.config(
               except: ['./events/event-bus.ts', './db/index.ts'],
               message:
                 'metrics/ reaches master/ only through the event bus (master/events/event-bus.ts) and the persistence seam (master/db/index.ts).',
+            },
+            {
+              // caliper try runs a build without a master: config, the local process runner and the
+              // secret masker, never the database, agents, schedulers or the web.
+              target: './master/try',
+              from: './master',
+              except: [
+                './try',
+                './config',
+                './build/master-process.ts',
+                './build/secret-masker.ts',
+                './build/step-runtime.ts',
+                './agents/agent-connection.ts',
+              ],
+              message: 'master/try/ runs a build without a master: it uses the config, the local process runner and the masker only.',
+            },
+            {
+              // The operator commands (caliper builds, build, force, agents, metrics) talk to a master
+              // over its HTTP API only: the API's types from protocol/, nothing of the master's inside.
+              target: './master/operator',
+              from: ['./master', './steps', './metrics', './agent', './frontend'],
+              except: ['./operator'],
+              message: 'master/operator/ talks to the master over HTTP only: import protocol/ and core/, not master internals.',
             },
             {
               target: './frontend',

@@ -8,13 +8,25 @@ export {
   anyBranchScheduler,
   cronScheduler,
   triggerableScheduler,
+  dependentScheduler,
+  nightlyTriggerableScheduler,
 } from './master/config/schedulers.ts';
 export { gitPoller, type GitPollerConfig } from './master/changes/change-source-config.ts';
 export { masterLock, agentLock, type LockConfig, type LockAccess } from './master/config/locks.ts';
 export type { ChangeInput } from './master/changes/change.ts';
+export type { AgentChoice, PendingBuilder, QueueBuilder, QueuedRequest } from './master/scheduler/queue-hooks.ts';
 export { BuildFactory } from './steps/build-factory.ts';
 export { Step, commonStepShape, type CommonStepOptions, type StepOutcome } from './steps/step.ts';
-export type { StepContext, CommandRequest, CommandResult, LogHandle, TriggeredRequest } from './steps/step-context.ts';
+export type {
+  StepContext,
+  CommandRequest,
+  CommandResult,
+  LogHandle,
+  TriggeredRequest,
+  UploadRequest,
+  DownloadRequest,
+  TransferResult,
+} from './steps/step-context.ts';
 export { ShellCommand, type ShellCommandOptions } from './steps/shell-command.ts';
 export { SetPropertyFromCommand, type SetPropertyFromCommandOptions } from './steps/set-property-from-command.ts';
 export { SetProperty, type SetPropertyOptions } from './steps/set-property.ts';
@@ -22,12 +34,25 @@ export { SetProperties, type SetPropertiesOptions } from './steps/set-properties
 export { MasterShellCommand, type MasterShellCommandOptions } from './steps/master-shell-command.ts';
 export { Git, type GitOptions } from './steps/git.ts';
 export { Trigger, type TriggerOptions } from './steps/trigger.ts';
+export { FileUpload, type FileUploadOptions } from './steps/file-transfer/file-upload.ts';
+export { DirectoryUpload, type DirectoryUploadOptions } from './steps/file-transfer/directory-upload.ts';
+export { FileDownload, type FileDownloadOptions } from './steps/file-transfer/file-download.ts';
+export {
+  StringDownload,
+  JSONStringDownload,
+  JSONPropertiesDownload,
+  type StringDownloadOptions,
+  type JSONStringDownloadOptions,
+  type JSONPropertiesDownloadOptions,
+} from './steps/file-transfer/string-download.ts';
+export { removeBuildArtifacts } from './master/build/file-transfer-artifacts.ts';
 export { interpolate, Interpolate, type Renderable, type PropertyReader, type WorkerInfo } from './steps/properties/interpolate.ts';
 export { renderer, transform } from './steps/properties/renderers.ts';
 export { Results, resultName, worstResult, type Result } from './core/results.ts';
 export { startMaster, type MasterOptions, type RunningMaster } from './master/master.ts';
 export { compileConfig } from './master/config/compile.ts';
 export { loadConfigFile } from './master/config/loader.ts';
+export { yamlProjects, type YamlProjects, type YamlProjectOptions } from './master/config/yaml-projects.ts';
 export { Agent, type AgentOptions } from './agent/agent.ts';
 export { MeasureShellCommand, type MeasureShellCommandOptions } from './steps/measure-shell-command.ts';
 export { Lint, type LintOptions } from './steps/lint.ts';

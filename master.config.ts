@@ -1,6 +1,7 @@
 // The example master: builds, tests, lints and measures the small project in sample/ on a local agent.
 // `npm start` runs it with that agent; tokens come from the environment (defaults for local use).
 // Set CALIPER_INFLUX_URL (and CALIPER_INFLUX_DB) to send metrics to InfluxDB instead of the SQL store.
+// Beside the TypeScript builder "sample", projects/sample.yml builds the same folder as a YAML project.
 import { fileURLToPath } from 'node:url';
 import {
   defineConfig,
@@ -14,10 +15,13 @@ import {
   influxdb,
   trackStepTimes,
   trackProperties,
+  yamlProjects,
 } from 'caliper';
 
 const sampleDir = fileURLToPath(new URL('./sample/', import.meta.url));
 const influxUrl = process.env.CALIPER_INFLUX_URL;
+// projects/*.yml, read from this file's folder; they find the sample as %(prop:sample_dir)s.
+const projects = yamlProjects('projects/', { properties: { sample_dir: sampleDir } });
 
 export default defineConfig({
   title: 'Caliper example',
@@ -70,7 +74,8 @@ export default defineConfig({
         trackProperties('lint_warnings', { series: 'warnings_per_build', tags: { team: 'core' } }),
       ],
     },
+    ...projects.builders,
   ],
-  schedulers: [forceScheduler({ name: 'force', builderNames: ['sample'] })],
+  schedulers: [forceScheduler({ name: 'force', builderNames: ['sample'] }), ...projects.schedulers],
   services: influxUrl ? [influxdb({ url: influxUrl, database: process.env.CALIPER_INFLUX_DB ?? 'caliper' })] : [],
 });

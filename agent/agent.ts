@@ -14,10 +14,21 @@
 import os from 'node:os';
 import { WebSocket } from 'ws';
 import { CommandRunner } from './command-runner.ts';
+import { DownloadRunner } from './download-runner.ts';
+import type { AgentRun } from './file-transfer.ts';
+import { UploadRunner } from './upload-runner.ts';
 import { OrphanGuard } from './orphan-guard.ts';
+import { AgentStats } from './agent-stats.ts';
+import { ResourceMonitor } from './resource-monitor.ts';
 import { backoffDelay } from '../core/retry.ts';
 import { closeReason } from '../protocol/close-reason.ts';
-import { PROTOCOL_VERSION, parseMasterMessage, type AgentMessage, type MasterMessage } from '../protocol/messages.ts';
+import {
+  PROTOCOL_VERSION,
+  TRANSFER_WINDOW_BYTES,
+  parseMasterMessage,
+  type AgentMessage,
+  type MasterMessage,
+} from '../protocol/messages.ts';
 import { REJECT_RETRYABLE, type RejectCode } from '../protocol/reject-codes.ts';
 
 export interface AgentOptions {
@@ -57,12 +68,13 @@ export class AgentRefusedError extends Error {
   }
 }
 
-const VERSION = '0.1.0';
+export const AGENT_VERSION = '0.1.0';
 
 export class Agent {
   private state: AgentState = 'disconnected';
   private ws: WebSocket | null = null;
-  private readonly runs = new Map<string, CommandRunner>();
+  /** Commands and file transfers, by run id: all resume, ack and cancel alike. */
+  private readonly runs = new Map<string, AgentRun>();
   /** Reconnects since the last welcome: the next delay grows with it (core/retry.ts). */
   private reconnectAttempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -74,10 +86,23 @@ export class Agent {
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly log: (line: string) => void;
   private readonly guard: OrphanGuard;
+  /** Each command's CPU time and peak memory (null without Linux's /proc). */
+  private readonly resources = ResourceMonitor.create();
+  private connectAttempts = 0;
+  /** What this agent counts about itself (read by `--metrics-server`). */
+  readonly stats = new AgentStats();
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
     this.guard = new OrphanGuard(this.log);
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get connectionState(): AgentState {
+    return this.state;
   }
 
   /** Connects; resolves once the master has welcomed us, rejects if it refuses us for good. */
@@ -105,6 +130,7 @@ export class Agent {
   private connect(): void {
     if (this.state === 'stopped') return;
     this.enter('connecting');
+    if (this.connectAttempts++ > 0) this.stats.reconnects++;
     const ws = new WebSocket(this.options.master, { maxPayload: 16 * 1024 * 1024, handshakeTimeout: 10_000 });
     this.ws = ws;
     ws.on('open', () => {
@@ -115,7 +141,7 @@ export class Agent {
         protocol: PROTOCOL_VERSION,
         name: this.options.name,
         token: this.options.token,
-        version: VERSION,
+        version: AGENT_VERSION,
         os: `${os.platform()} ${os.release()} ${os.arch()}`,
         labels: this.options.labels ?? [],
         capacity: this.options.capacity ?? 1000,
@@ -131,7 +157,10 @@ export class Agent {
     // Until the master welcomes us it knows none of our runs: their frames stay unacked and are
     // resent after the welcome.
     if (m.type !== 'hello' && this.state !== 'ready') return;
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
+    const text = JSON.stringify(m);
+    this.ws.send(text);
+    this.stats.sent(Buffer.byteLength(text));
   }
 
   private onFrame(raw: string): void {
@@ -190,9 +219,32 @@ export class Agent {
           send: (msg) => this.send(msg),
           onDone: (id) => this.runs.delete(id),
           guard: this.guard,
+          resources: this.resources,
+          onExit: (exit) => this.stats.commandEnded(exit),
         });
         this.runs.set(m.run, runner);
+        this.stats.commandsStarted++;
         runner.start();
+        return;
+      }
+      case 'upload': {
+        if (this.state !== 'ready' || this.runs.has(m.run)) return;
+        const runner = new UploadRunner(m, this.transferOptions());
+        this.runs.set(m.run, runner);
+        runner.start();
+        return;
+      }
+      case 'download':
+        if (this.state !== 'ready' || this.runs.has(m.run)) return;
+        this.runs.set(m.run, new DownloadRunner(m, this.transferOptions()));
+        return;
+      case 'data':
+      case 'end': {
+        // Frames of a download this agent no longer has (it ended, or was abandoned) are dropped.
+        const runner = this.runs.get(m.run);
+        if (!(runner instanceof DownloadRunner)) return;
+        if (m.type === 'data') runner.data(m);
+        else runner.end(m);
         return;
       }
       case 'cancel':
@@ -209,6 +261,15 @@ export class Agent {
         this.log(`unexpected message ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  private transferOptions() {
+    return {
+      basedir: this.options.basedir,
+      windowBytes: TRANSFER_WINDOW_BYTES,
+      send: (msg: AgentMessage) => this.send(msg),
+      onDone: (id: string) => this.runs.delete(id),
+    };
   }
 
   /** Moves to `next`, checking the state it leaves: a wrong one is a bug here, so it throws. */

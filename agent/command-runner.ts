@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
+import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
 
 export interface RunnerOptions {
   basedir: string;
@@ -27,7 +28,13 @@ export interface RunnerOptions {
   onDone(run: string): void;
   /** Told of each command's process group while it lives (see orphan-guard.ts). */
   guard?: { watch(pgid: number): void; forget(pgid: number): void };
+  /** Measures each command's CPU time and peak memory (Linux); absent: the exit carries no `resources`. */
+  resources?: ResourceMonitor | null;
+  /** Told of the exit once, when it is first sent (the agent's own metrics count it). */
+  onExit?(exit: ExitMessage): void;
 }
+
+export type ExitMessage = Extract<AgentMessage, { type: 'exit' }>;
 
 type Killed = 'timeout' | 'maxTime' | 'cancel';
 
@@ -74,6 +81,7 @@ export class CommandRunner {
   private timeoutTimer: NodeJS.Timeout | null = null;
   private maxTimeTimer: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private meter: CommandMeter | null = null;
 
   constructor(
     private readonly msg: RunMessage,
@@ -100,11 +108,14 @@ export class CommandRunner {
     });
     this.child = child;
     if (child.pid) this.options.guard?.watch(child.pid);
+    if (child.pid) this.meter = this.options.resources?.track(child.pid) ?? null;
     child.on('error', (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`));
     child.stdout?.on('data', (d: Buffer) => this.output('stdout', d));
     child.stderr?.on('data', (d: Buffer) => this.output('stderr', d));
     child.on('exit', () => {
       if (this.state === 'running') this.state = 'exiting';
+      // Before the kill: what the command left running is read once more (resource-monitor.ts).
+      this.meter?.exited();
       this.signalGroup('SIGKILL');
     });
     child.on('close', (code, signal) => this.report(code, signal));
@@ -210,7 +221,7 @@ export class CommandRunner {
     this.state = 'reported';
     if (this.child?.pid) this.options.guard?.forget(this.child.pid);
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
-    this.exitMessage = {
+    const exit: ExitMessage = {
       type: 'exit',
       run: this.msg.run,
       seq: this.seq,
@@ -219,7 +230,20 @@ export class CommandRunner {
       durationMs: Date.now() - this.started,
       killed: this.killed,
     };
-    this.send(this.exitMessage);
+    // The figures come at the end of the loop turn the main process was reaped in; a command that
+    // never ran (or whose spawn failed after all) has none.
+    const meter = this.meter;
+    if (!meter || meter.sampling) {
+      if (meter) this.options.resources?.forget(meter);
+      return this.sendExit(exit);
+    }
+    void meter.figures.then((resources) => this.sendExit({ ...exit, resources }));
+  }
+
+  private sendExit(exit: ExitMessage): void {
+    this.exitMessage = exit;
+    this.options.onExit?.(exit);
+    this.send(exit);
     this.markFinished();
   }
 }

@@ -38,7 +38,7 @@ const browser = await launchChromium();
 const runs: { fcp: number; table: number }[] = [];
 for (let i = 0; i < 6; i++) {
   const page = await browser.newPage();
-  await page.goto(`${master.url}/#/`);
+  await page.goto(`${master.url}/#/builders`);
   await page.waitForFunction(() => document.querySelectorAll('table tbody tr').length >= 20);
   const t = await page.evaluate(() => ({
     fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,

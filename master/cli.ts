@@ -1,10 +1,9 @@
 /**
  * The `caliper` command: start (a master, optionally with a local agent), check-config, agent,
- * hash-password.
+ * hash-password, try (a builder's steps on this machine: master/try/).
  */
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CaliperError, ConfigError } from '../core/errors/index.ts';
 import { errorMessage } from '../core/error-message.ts';
@@ -33,6 +32,16 @@ Commands:
   check-config   validate a config file and print every error
   agent          run an agent that connects to a master
   hash-password  print a password hash for web.auth.users (reads the password from stdin)
+  try            run a builder's steps on this machine, without a master (caliper try BUILDER)
+  janitor        remove old logs, builds and changes now, by the config's retention (--dry-run)
+
+Against a running master's API (--url, CALIPER_TOKEN; docs/cli.md):
+  builds         the latest builds (--builder B, --limit N)
+  build ID       a build and its steps (--log STEP: a step's log)
+  force BUILDER  queue a build (--prop NAME=VALUE)
+  agents         the agents and what they run
+  metrics SERIES a series' summary with a sparkline (--builder B)
+  reconfig       make a running master load its config file again (or send it SIGHUP)
 
 Run "caliper <command> --help" for a command's options.`,
   start: `Usage: caliper start [--config FILE] [--port N] [--host H] [--db URL] [--with-agent [NAME]]
@@ -45,14 +54,12 @@ Run "caliper <command> --help" for a command's options.`,
   'check-config': `Usage: caliper check-config [--config FILE]
 
 Validates the config and prints every error with its path; exits 1 if there is any.`,
-  agent: `Usage: caliper agent --master ws://HOST:PORT/agents --name NAME --token TOKEN [--workdir DIR] [--labels a,b]
+  reconfig: `Usage: caliper reconfig [--url URL]
 
-  --master URL     the master's agent endpoint
-  --name NAME      this agent's name, as in the master's config
-  --token TOKEN    its token (or set CALIPER_AGENT_TOKEN, which keeps it out of the process list)
-  --workdir DIR    base directory for builds (default ./agent-work/NAME)
-  --labels a,b     extra labels this agent offers
-  --capacity N     most commands run at once (default: 1000; the master also caps it with maxBuilds)`,
+Asks the master at URL (default http://127.0.0.1:8010) to load its config file again: new builds run
+under the new config, running builds finish under the old one. Prints what changed, or the errors
+(the old config then stays in force) and exits 1. Sends CALIPER_TOKEN as a bearer token when set
+(needed when the master has web.auth). Sending the master process SIGHUP does the same.`,
   'hash-password': `Usage: caliper hash-password < password.txt
 
 Reads a password from stdin (its first line) and prints its scrypt hash for web.auth.users[].passwordHash.
@@ -72,7 +79,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(HELP.main);
     return;
   }
+  // The agent's own entry (help included): an agent process loads nothing of the master.
+  if (command === 'agent') return (await import('../agent/main.ts')).agentCommand(rest);
   if (rest.includes('--help') || rest.includes('-h')) {
+    if (command === 'try') return void console.log((await import('./try/try-command.ts')).TRY_HELP);
+    if (command === 'janitor') return void console.log((await import('./retention/janitor-command.ts')).JANITOR_HELP);
+    const operator = await import('./operator/operator-command.ts');
+    if (operator.isOperatorCommand(command)) return void console.log(operator.OPERATOR_HELP[command]);
     console.log(helpOf(command));
     return;
   }
@@ -81,10 +94,34 @@ async function main(argv: string[]): Promise<void> {
       return checkConfig(rest);
     case 'start':
       return start(rest);
-    case 'agent':
-      return runAgent(rest);
     case 'hash-password':
       return hashPasswordCommand(rest);
+    case 'reconfig':
+      return reconfigCommand(rest);
+    case 'try': {
+      const { tryCommand } = await import('./try/try-command.ts');
+      process.exitCode = await tryCommand(rest);
+      return;
+    }
+    case 'janitor':
+      return janitorCommand(rest);
+    case 'builds':
+    case 'build':
+    case 'force':
+    case 'agents':
+    case 'metrics': {
+      // Talks to the master over HTTP only (master/operator/): loads nothing of the master itself.
+      const { runOperatorCommand, OperatorError } = await import('./operator/operator-command.ts');
+      try {
+        const out = await runOperatorCommand(command, rest);
+        if (out !== '') console.log(out);
+      } catch (e) {
+        if (!(e instanceof OperatorError)) throw e;
+        console.error(`caliper ${command}: ${e.message}`);
+        process.exitCode = 1;
+      }
+      return;
+    }
     default:
       fail(`unknown command "${command}"\n\n${HELP.main}`);
   }
@@ -109,6 +146,20 @@ async function checkConfig(args: string[]): Promise<void> {
   const config = await loadConfig(file);
   printWarnings(file, config.warnings);
   console.log(`${file}: OK (${config.builders.length} builders, ${config.agents.length} agents, ${config.schedulers.length} schedulers)`);
+}
+
+async function janitorCommand(args: string[]): Promise<void> {
+  const { parseJanitorArgs, runJanitorCommand, JanitorUsageError } = await import('./retention/janitor-command.ts');
+  let parsed;
+  try {
+    parsed = parseJanitorArgs(args);
+  } catch (e) {
+    if (e instanceof JanitorUsageError) fail(e.message);
+    throw e;
+  }
+  const file = path.resolve(parsed.config);
+  const config = await loadConfig(file);
+  process.exitCode = await runJanitorCommand({ ...parsed, config: file }, config);
 }
 
 async function hashPasswordCommand(args: string[]): Promise<void> {
@@ -141,9 +192,11 @@ async function start(args: string[]): Promise<void> {
   if (v.port !== undefined && !/^\d{1,5}$/.test(v.port)) fail(`--port must be a number, got "${v.port}"`);
   const basedir = path.dirname(file);
   const { startMaster } = await import('./master.ts');
+  const { loadConfigFile } = await import('./config/loader.ts');
   let child: ChildProcess | null = null;
   const master = await startMaster(config, {
     basedir,
+    reloadConfig: () => loadConfigFile(file),
     // The master cannot keep what it does any more: it stops at once, loudly (it logged why).
     onDatabaseLost: () => {
       child?.kill('SIGTERM');
@@ -160,7 +213,9 @@ async function start(args: string[]): Promise<void> {
       await master.stop();
       fail(withAgent === true ? '--with-agent: the config defines no agents' : `--with-agent: no agent named "${withAgent}" in the config`);
     }
-    const cli = fileURLToPath(new URL('../bin/caliper.js', import.meta.url));
+    // The agent runs as the program this master runs as: bin/caliper.js, or in a checkout the
+    // source entry (bin/caliper-dev.js), so both run the same code.
+    const cli = process.argv[1] ?? fail('--with-agent: cannot tell which program this master runs as');
     const agentArgs = [
       'agent',
       '--master',
@@ -190,44 +245,44 @@ async function start(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // As Buildbot's and dsari's masters: SIGHUP reloads the config (the master logs what changed).
+  process.on('SIGHUP', () => {
+    console.log(`SIGHUP: loading ${file} again`);
+    master.reconfig().then(
+      (result) => printWarnings(file, result.warnings),
+      (e: unknown) => console.error(`reconfig refused: ${errorMessage(e)}`),
+    );
+  });
 }
 
-async function runAgent(args: string[]): Promise<void> {
-  const v = parse(
-    args,
-    {
-      master: { type: 'string' },
-      name: { type: 'string' },
-      token: { type: 'string' },
-      workdir: { type: 'string' },
-      labels: { type: 'string' },
-      capacity: { type: 'string' },
-    },
-    HELP.agent,
-  );
-  const token = v.token ?? process.env.CALIPER_AGENT_TOKEN;
-  if (!v.master || !v.name || !token) fail(`--master, --name and --token (or CALIPER_AGENT_TOKEN) are required\n\n${HELP.agent}`);
-  if (v.capacity !== undefined && !/^\d+$/.test(v.capacity)) fail(`--capacity must be a number, got "${v.capacity}"`);
-  const { Agent } = await import('../agent/agent.ts');
-  const agent = new Agent({
-    master: v.master,
-    name: v.name,
-    token,
-    basedir: path.resolve(v.workdir ?? path.join('agent-work', v.name)),
-    labels: v.labels ? v.labels.split(',').filter(Boolean) : [],
-    ...(v.capacity !== undefined ? { capacity: Number(v.capacity) } : {}),
-  });
-  const stop = () => {
-    void agent.stop().finally(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+async function reconfigCommand(args: string[]): Promise<void> {
+  const v = parse(args, { url: { type: 'string' } }, HELP.reconfig);
+  const base = (v.url ?? 'http://127.0.0.1:8010').replace(/\/+$/, '');
+  const token = process.env.CALIPER_TOKEN;
+  let res: Response;
   try {
-    await agent.start();
+    res = await fetch(`${base}/api/v2/control/reconfig`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
   } catch (e) {
-    console.error(errorMessage(e));
+    console.error(`caliper reconfig: cannot reach the master at ${base}: ${errorMessage(e)}`);
     process.exit(1);
   }
+  const body: unknown = await res.json().catch(() => null);
+  const answer = (body ?? {}) as {
+    reconfig?: Record<string, { added: string[]; removed: string[]; changed: string[] }>;
+    error?: { message?: string };
+  };
+  if (!res.ok || !answer.reconfig) {
+    console.error(`caliper reconfig: ${answer.error?.message ?? `the master answered ${res.status}`}`);
+    process.exit(1);
+  }
+  const said: string[] = [];
+  for (const part of ['builders', 'agents', 'schedulers']) {
+    const c = answer.reconfig[part];
+    if (!c) continue;
+    for (const kind of ['added', 'removed', 'changed'] as const)
+      if (c[kind].length > 0) said.push(`${part} ${kind}: ${c[kind].join(', ')}`);
+  }
+  console.log(said.length > 0 ? `reconfig applied\n  ${said.join('\n  ')}` : 'reconfig applied: nothing changed');
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

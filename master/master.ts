@@ -7,7 +7,7 @@
  * logs so far are kept), requests it had claimed go back in the queue.
  */
 import os from 'node:os';
-import type { CompiledBuilder, CompiledConfig } from './config/compile.ts';
+import type { CompiledConfig } from './config/compile.ts';
 import { openDatabase } from './db/data-source.ts';
 import { createRepositories } from './db/repositories.ts';
 import { EventBus } from './events/event-bus.ts';
@@ -17,10 +17,14 @@ import { AgentRegistry } from './agents/agent-registry.ts';
 import { AgentServer } from './agents/agent-server.ts';
 import { agentRegistration } from './agents/agent-registration.ts';
 import { RequestClaimer } from './scheduler/request-claimer.ts';
-import { requestSubmitter } from './scheduler/request-submitter.ts';
+import { RequestCollapser } from './scheduler/request-collapser.ts';
+import { buildsetSubmitter, requestSubmitter } from './scheduler/request-submitter.ts';
 import { LockSet } from './scheduler/lock-set.ts';
-import { startPeriodicSchedulers } from './scheduler/periodic.ts';
-import { startCronSchedulers } from './scheduler/cron.ts';
+import { startJanitor } from './retention/janitor-schedule.ts';
+import { RetentionRepo } from './retention/retention-repo.ts';
+import { LiveConfig } from './reconfig-live.ts';
+import { SchedulerServices } from './reconfig-schedulers.ts';
+import { Reconfigurer, type ReconfigResult } from './reconfig.ts';
 import { recoverAbandoned } from './build/abandoned-builds.ts';
 import { buildActions } from './build/build-actions.ts';
 import { buildStarter } from './build/build-starter.ts';
@@ -33,6 +37,7 @@ import { guardUpgrade } from './auth/upgrade-guard.ts';
 import { LiveStream } from './api/live-stream.ts';
 import { startWebServer, type WebServer } from './api/web-server.ts';
 import { exposeInternals } from './testing.ts';
+import { ConflictError } from '../core/errors/index.ts';
 import { createMetricsService } from '../metrics/create-metrics.ts';
 import type { MetricsService } from '../metrics/metrics-service.ts';
 import { startMetricsListener } from '../metrics/metrics-listener.ts';
@@ -66,6 +71,11 @@ export interface MasterOptions {
    * replaced): what it would write from then on is lost. `caliper start` exits 1.
    */
   onDatabaseLost?: (message: string) => void;
+  /**
+   * Loads the config again (the file it came from) for a reconfig: SIGHUP, `POST
+   * /api/v2/control/reconfig`, `caliper reconfig`. Without it only `reconfig(config)` can.
+   */
+  reloadConfig?: () => Promise<CompiledConfig>;
 }
 
 export interface RunningMaster {
@@ -81,6 +91,12 @@ export interface RunningMaster {
    * timeout to finish, then are stopped (CANCELLED); metrics are flushed; connections closed.
    */
   stop(): Promise<void>;
+  /**
+   * Applies a new config (given, or loaded again with `reloadConfig`) to new builds, running builds
+   * finish under the old one; throws, the old config kept, if it is invalid or needs a restart
+   * (master/reconfig.ts).
+   */
+  reconfig(config?: CompiledConfig): Promise<ReconfigResult>;
 }
 
 export async function startMaster(config: CompiledConfig, options: MasterOptions = {}): Promise<RunningMaster> {
@@ -98,7 +114,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   });
   const repos = createRepositories(db);
   const bus = new EventBus();
-  const builders = configuredBuilders(config.builders, await repos.builders.sync(config.builders));
+  // The builders, agents' properties and schedulers in force: a reconfig refills them in place.
+  const current = new LiveConfig(config, await repos.builders.sync(config.builders));
   const master = await repos.masters.register(options.name ?? `${os.hostname()}:${basedir}`, now());
   await recoverAbandoned(repos, master.id, now, log);
   await repos.agents.clearMaster(master.id);
@@ -111,18 +128,30 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     bus,
     repos,
     metrics,
-    buildersById: builders.byId,
+    buildersById: current.knownBuilders,
     trackBuildTimes: config.metrics.trackBuildTimes && (influx?.trackBuildTimes ?? true),
     log,
   });
   const prometheus =
-    config.services.find((s) => s.type === 'prometheus')?.enabled === false ? null : startPrometheusExporter(bus, builders.byId);
+    config.services.find((s) => s.type === 'prometheus')?.enabled === false ? null : startPrometheusExporter(bus, current.knownBuilders);
 
   // Requests in: one submitter for schedulers, triggers, changes and users.
   const shutdown = new AbortController();
-  const submit = requestSubmitter({ repos, bus, builderIds: builders.idByName, now });
-  const triggerer = createTriggerer(config.schedulers, repos, bus, submit, shutdown.signal);
-  const changes = new ChangeIntake({ config, repos, bus, log, masterid: master.id, basedir, submit, now });
+  const { priorities, matrices } = current;
+  const submitterDeps = { repos, bus, builderIds: current.builderIds, now, schedulers: current.schedulers, priorities, matrices };
+  const submit = requestSubmitter(submitterDeps);
+  const submitBuildset = buildsetSubmitter(submitterDeps);
+  const triggerer = createTriggerer(current.schedulers, repos, bus, submitBuildset, shutdown.signal, now);
+  const changes = new ChangeIntake({
+    config: { ...config, schedulers: current.schedulers },
+    repos,
+    bus,
+    log,
+    masterid: master.id,
+    basedir,
+    submit: submitBuildset,
+    now,
+  });
 
   // Agents, and the builds that run on them.
   const registry = new AgentRegistry(config.agents, bus, config.protocol.graceMs);
@@ -135,8 +164,9 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     log,
     masterid: master.id,
     now,
-    buildersById: builders.byId,
+    buildersById: current.buildersById,
     locks: new LockSet(config.locks),
+    prioritizeBuilders: config.prioritizeBuilders,
     startBuild: buildStarter({
       build: {
         repos,
@@ -149,7 +179,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
         masterid: master.id,
         now,
         triggerer,
-        agentProperties: new Map(config.agents.map((a) => [a.name, a.properties ?? {}])),
+        agentProperties: current.agentProperties,
         masterBasedir: basedir,
       },
       running,
@@ -159,6 +189,17 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       now,
     }),
   });
+  // Before the claimer hears of a new request: the queued ones it makes redundant are skipped first.
+  const collapser = new RequestCollapser({
+    repos,
+    bus,
+    log,
+    masterid: master.id,
+    now,
+    buildersById: current.buildersById,
+    collapseRequests: config.collapseRequests,
+  });
+  bus.subscribe('buildrequest.new', (e) => collapser.offer(e));
   for (const event of ['buildrequest.new', 'agent.connected', 'agent.available'] as const) bus.subscribe(event, () => claimer.wake());
   const agentServer = new AgentServer(registry, log, {
     heartbeatMs: config.protocol.heartbeatMs,
@@ -185,13 +226,30 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       : null;
   await fanout?.start();
 
-  // The web: API, UI, live updates and agents on one HTTP server.
+  // Schedulers that run on their own; a reconfig swaps builders, agents and schedulers for new builds.
   let stopping = false;
+  const schedulerDeps = { schedulers: current.schedulers, repos, bus, builderIds: current.builderIds, log, now, priorities, matrices };
+  const schedulers = new SchedulerServices({ ...schedulerDeps, submit: submitBuildset, changes });
+  const reconfigurer = new Reconfigurer({
+    config,
+    live: current,
+    repos,
+    registry,
+    claimer,
+    schedulers,
+    bus,
+    log,
+    isStopping: () => stopping,
+  });
+  const reloadConfig = options.reloadConfig;
+  const reconfig = reloadConfig ? () => reconfigurer.reconfig(reloadConfig) : null;
+
+  // The web: API, UI, live updates and agents on one HTTP server.
   const actions = buildActions({
     repos,
     submit,
-    schedulers: config.schedulers,
-    builderNames: builders.nameById,
+    schedulers: current.schedulers,
+    builderNames: current.builderNames,
     running,
     masterid: master.id,
     addChanges: (input) => changes.add(input),
@@ -204,7 +262,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     {
       repos,
       registry,
-      builders: builders.list,
+      builders: current.builders,
+      reconfig,
       actions,
       authTokens: config.web.auth?.tokens,
       metrics,
@@ -231,16 +290,18 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const host = options.host ?? config.web.host;
 
   let stopped = false;
-  let stopSchedulers = () => {};
   let reporterService: ReporterService | null = null;
   let outbox: Outbox | null = null;
+  let stopJanitor = () => {};
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     stopping = true;
     shutdown.abort();
-    stopSchedulers();
+    await schedulers.stop();
+    stopJanitor();
     await claimer.stop();
+    await collapser.stop();
     // After the claimer: the requests of changes still waiting are queued, and none starts now.
     await changes.stop();
     const deadline = options.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
@@ -282,7 +343,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       buildReport(event, {
         repos,
         masker,
-        builderName: (id) => builders.nameById.get(id) ?? `builder ${id}`,
+        builderName: (id) => current.builderNames.get(id) ?? `builder ${id}`,
         publicUrl: config.web.publicUrl ?? `http://${host}:${port}/`,
         metricDeltas: deltas,
       }),
@@ -291,34 +352,29 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   await outbox.start();
 
   claimer.start();
-  const stopPeriodic = startPeriodicSchedulers(config.schedulers, submit, log);
-  const stopCron = startCronSchedulers(config.schedulers, submit, log);
-  stopSchedulers = () => {
-    stopPeriodic();
-    stopCron();
-  };
+  schedulers.start();
+  // Retention (docs/operations.md): on its schedule; masters sharing PostgreSQL take turns.
+  if (config.retention) {
+    const janitorDeps = { retention: new RetentionRepo(db.source), artifacts: repos.artifacts, masterBasedir: basedir, now };
+    stopJanitor = startJanitor(db, janitorDeps, config.retention, log);
+  }
   await changes.start();
-  log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: builders.list.length });
+  log.info('master running', { url: `http://${host}:${port}`, db: db.kind, builders: current.builders.length });
 
-  const runningMaster: RunningMaster = { url: `http://${host}:${port}`, port, metrics, events: bus, stop };
+  const runningMaster: RunningMaster = {
+    url: `http://${host}:${port}`,
+    port,
+    metrics,
+    events: bus,
+    stop,
+    reconfig: (next) => reconfigurer.reconfig(next ? () => Promise.resolve(next) : (reloadConfig ?? noConfigFile)),
+  };
   exposeInternals(runningMaster, { db, repos, registry, running, live, masterid: master.id });
   return runningMaster;
 }
 
-/** The configured builders with their database ids, looked up both ways. */
-function configuredBuilders(configured: CompiledBuilder[], rows: ReadonlyMap<string, { id: number }>) {
-  const list = configured.map((config) => {
-    const row = rows.get(config.name);
-    if (!row) throw new Error(`builder "${config.name}" was not stored`);
-    return { id: row.id, config };
-  });
-  return {
-    list,
-    byId: new Map(list.map((b) => [b.id, b.config])),
-    idByName: new Map(list.map((b) => [b.config.name, b.id])),
-    nameById: new Map(list.map((b) => [b.id, b.config.name])),
-  };
-}
+const noConfigFile = (): Promise<CompiledConfig> =>
+  Promise.reject(new ConflictError('this master was started without a config file to load again (MasterOptions.reloadConfig)'));
 
 /** Configured secrets and every token the master knows (reporters' too) are masked wherever they would show. */
 function secretsToMask(config: CompiledConfig, reporters: readonly Reporter[]): string[] {

@@ -11,7 +11,7 @@ export const seriesName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'series names: a letter or "_" first, then letters, digits, "_", ".", ":" or "-"')
   .refine((name) => !name.startsWith('caliper_rollup'), 'series names starting with "caliper_rollup" are the InfluxDB store\'s own');
 
-const tagKey = z
+export const tagKey = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'tag names: a letter or "_" first, then letters, digits or "_"')
   .refine(
@@ -32,6 +32,8 @@ export const captureOptionsSchema = z
     unit: z.string().max(30).optional(),
     buildNumber: z.number().int().nullable().optional(),
     buildid: z.number().int().nullable().optional(),
+    /** Epoch microseconds, for points measured elsewhere (POST /metrics/{series}/points); else now. */
+    time: z.number().int().positive().optional(),
   })
   .refine((o) => [o.accumulate, o.absValue, o.diff].filter(Boolean).length <= 1, {
     message: 'accumulate, absValue and diff exclude each other',
@@ -79,6 +81,9 @@ export function plainCaptureOptions(o: unknown): o is z.output<typeof captureOpt
         break;
       case 'unit':
         if (v !== undefined && (typeof v !== 'string' || v.length > 30)) return false;
+        break;
+      case 'time':
+        if (v !== undefined && !(Number.isSafeInteger(v) && (v as number) > 0)) return false;
         break;
       case 'buildNumber':
       case 'buildid':

@@ -23,7 +23,8 @@ export interface MetricsListenerDeps {
 
 export function startMetricsListener(deps: MetricsListenerDeps): () => void {
   const { bus, repos, metrics, buildersById, log } = deps;
-  const builds = new Map<number, { builder: MeasuredBuilder; agent: string; number: number }>();
+  // A matrix cell's axis values (build.started's `matrix`) tag every point of its build.
+  const builds = new Map<number, { builder: MeasuredBuilder; agent: string; number: number; cell: Readonly<Record<string, string>> }>();
   const capture = (name: string, value: number, options: Parameters<MetricsService['captureData']>[2]) =>
     metrics
       .captureData(name, value, options)
@@ -33,10 +34,10 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
     bus.subscribe('build.started', (e) => {
       const builder = buildersById.get(e.builderid);
       if (!builder) return;
-      builds.set(e.buildid, { builder, agent: e.agent, number: e.number });
+      builds.set(e.buildid, { builder, agent: e.agent, number: e.number, cell: e.matrix ?? {} });
       if (!deps.trackBuildTimes) return;
       void capture('queue_latency', e.queuedMs / 1000, {
-        tags: { builder: builder.name, agent: e.agent },
+        tags: { ...e.matrix, builder: builder.name, agent: e.agent },
         kind: 'duration',
         unit: 's',
         buildNumber: e.number,
@@ -51,14 +52,14 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       if (deps.trackBuildTimes) {
         void capture('step_duration', e.durationMs / 1000, {
           ...common,
-          tags: { builder: build.builder.name, step: e.name, agent: build.agent, result },
+          tags: { ...build.cell, builder: build.builder.name, step: e.name, agent: build.agent, result },
         });
       }
       for (const t of build.builder.metrics) {
         if (t.type !== 'stepTimes' || t.step !== e.name) continue;
         void capture(t.series ?? `${e.name}_duration`, e.durationMs / 1000, {
           ...common,
-          tags: { builder: build.builder.name, step: e.name, agent: build.agent, result, ...t.tags },
+          tags: { ...build.cell, builder: build.builder.name, step: e.name, agent: build.agent, result, ...t.tags },
         });
       }
     }),
@@ -67,7 +68,7 @@ export function startMetricsListener(deps: MetricsListenerDeps): () => void {
       builds.delete(e.buildid);
       if (!build) return;
       const result = resultName(e.results) ?? 'unknown';
-      const tags = { builder: build.builder.name, agent: build.agent, result };
+      const tags = { ...build.cell, builder: build.builder.name, agent: build.agent, result };
       if (deps.trackBuildTimes) {
         void capture('build_duration', e.durationMs / 1000, {
           tags,

@@ -80,7 +80,7 @@ export class MetricsService {
     this.summaries.delete(name);
     const point: MetricPoint = {
       series: name,
-      time: this.clock.next(seriesKey(name, tags)),
+      time: o.time ?? this.clock.next(seriesKey(name, tags)),
       value: stored,
       tags,
       buildNumber: o.buildNumber ?? null,

@@ -76,11 +76,15 @@ export interface Build {
   state_string: string;
   properties: Record<string, PropertyEntry>;
   links: Links;
+  /** A matrix cell's axis values (its properties of source 'Matrix'); absent for a build that is no cell. */
+  matrix?: Record<string, string>;
 }
 
 export interface BuildRequest {
   buildrequestid: number;
   builderid: number;
+  /** The set of requests one scheduler submitted together (Buildbot's buildset); null for rows older than buildsets. */
+  buildsetid: number | null;
   reason: string;
   priority: number;
   properties: Record<string, JsonValue>;
@@ -94,6 +98,49 @@ export interface BuildRequest {
   result: ResultName | null;
   /** The build whose Trigger step made this request. */
   parent_buildid: number | null;
+  /** The matrix cell it builds (axis name -> value); absent for a request that is no cell. */
+  matrix?: Record<string, string>;
+}
+
+/**
+ * `GET /buildsets/{id}`: the requests one submission made (Buildbot's buildset). A matrix build's
+ * parent: one request per cell, its result the worst of theirs once all are complete.
+ */
+export interface Buildset {
+  buildsetid: number;
+  scheduler: string | null;
+  reason: string;
+  submitted_at: number;
+  parent_buildid: number | null;
+  complete: boolean;
+  /** Worst of the requests' results once all are complete; null before. */
+  results: Result | null;
+  result: ResultName | null;
+  /** The axis names when its requests are matrix cells, in the order they were declared; else []. */
+  axes: string[];
+  requests: BuildsetRequest[];
+}
+/** A request of a buildset (a matrix cell) with its newest build. */
+export interface BuildsetRequest {
+  buildrequestid: number;
+  builderid: number;
+  builder_name: string | null;
+  matrix: Record<string, string> | null;
+  complete: boolean;
+  results: Result | null;
+  result: ResultName | null;
+  /** Its newest build; null while it waits for an agent. */
+  buildid: number | null;
+  build_number: number | null;
+  build_complete: boolean;
+}
+/** `POST /buildsets/{id}/stop` (202). */
+export interface BuildsetStopped {
+  buildsetid: number;
+  /** Requests ended CANCELLED before any agent took them. */
+  cancelled: number[];
+  /** Running builds asked to stop. */
+  stopping: number[];
 }
 
 export interface Change {
@@ -136,6 +183,8 @@ export interface Log {
   num_lines: number;
   num_bytes: number;
   complete: boolean;
+  /** When the retention janitor removed the log's contents (epoch ms); null while they are kept. */
+  expired_at: number | null;
 }
 
 export interface LogChunk {
@@ -224,6 +273,23 @@ export interface Meta {
   total: number;
 }
 
+/** `GET /builds/{id}/artifacts`: a file an upload step kept for the build (FileUpload / DirectoryUpload `artifact`). */
+export interface Artifact {
+  artifactid: number;
+  buildid: number;
+  stepid: number;
+  /** The name of the step that uploaded it. */
+  step: string | null;
+  /** Unique within the build. */
+  name: string;
+  /** Bytes. */
+  size: number;
+  sha256: string;
+  /** Where to download it: `/api/v2/builds/{buildid}/artifacts/{name}` (URL-encoded). */
+  url: string;
+  created_at: number;
+}
+
 /** The collections answered as `{"<name>": [items], "meta": {"total": n}}`, by their name. */
 export interface Collections {
   builders: Builder;
@@ -234,6 +300,8 @@ export interface Collections {
   logs: Log;
   logchunks: LogChunk;
   agents: Agent;
+  artifacts: Artifact;
+  buildsets: Buildset;
 }
 export type CollectionName = keyof Collections;
 
@@ -254,10 +322,14 @@ export interface BuildMetricsPage {
 export interface PointsPage {
   points: MetricPoint[];
   meta: Meta;
+  /** With `?splitBy=<tag>`: the page's points grouped by the tag's values. */
+  split?: { tag: string; groups: { value: string; points: MetricPoint[] }[] };
 }
 /** `GET /metrics/{series}/summary`. */
 export interface SummaryAnswer {
   summary: Summary;
+  /** With `?splitBy=<tag>`: one summary per value of the tag (a matrix axis, say). */
+  split?: { tag: string; groups: { value: string; summary: Summary }[] };
 }
 
 /** `POST /builders/{key}/force` and `POST /builds/{id}/rebuild` (202). */
@@ -279,4 +351,41 @@ export type GithubHookAnswer = { changeids: number[] } | { ignored: string } | {
 /** Every error, whatever the status. */
 export interface ErrorAnswer {
   error: { code: string; message: string; details?: unknown };
+}
+
+/** A point at either side of a detected change (`GET /metrics/{series}/changes`). */
+export interface ChangeEndpoint {
+  time: number;
+  value: number;
+  build_number: number | null;
+  buildid: number | null;
+  revision: string | null;
+}
+/** One change of a series' tag combination, from the change-point detector. */
+export interface MetricChange {
+  series: string;
+  /** The tag combination watched (every tag but `result`, `agent` unless split by it, and `revision`). */
+  tags: Record<string, string>;
+  /** The last point before the change and the first after it. */
+  before: ChangeEndpoint;
+  after: ChangeEndpoint;
+  mean_before: number;
+  mean_after: number;
+  stddev_before: number;
+  stddev_after: number;
+  /** Points in the segments on either side. */
+  points_before: number;
+  points_after: number;
+  magnitude_percent: number | null;
+  p_value: number;
+  change: 'increase' | 'decrease';
+  verdict: 'better' | 'worse';
+}
+export interface MetricChangesPage {
+  changes: MetricChange[];
+  meta: Meta & { kind: string; points: number };
+}
+/** `POST /metrics/{series}/points`. */
+export interface PointsAdded {
+  points: MetricPoint[];
 }

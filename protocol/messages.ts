@@ -7,12 +7,31 @@ import { z } from 'zod';
 import { isSafeRelativePath } from './safe-path.ts';
 import { COMMAND_ERROR_RETRYABLE, CommandErrorCode, REJECT_RETRYABLE, RejectCode } from './reject-codes.ts';
 
-/** 2: `reject` and `error` carry a code and whether retrying can help. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: `reject` and `error` carry a code and whether retrying can help.
+ * 3: file transfer (`upload`, `download`, `data`, `end`; the agent's `ack`; `output` of stream
+ *    `file`; `exit` with `bytes` and `sha256`). A master of protocol 3 still welcomes agents of
+ *    protocol 2: they run commands as before and cannot transfer files. Also in 3: a command's
+ *    `exit` may carry `resources` (the CPU time and peak memory of its process tree).
+ */
+export const PROTOCOL_VERSION = 3;
+/** The oldest agent protocol this master welcomes; older agents get the reject protocol 1 could read. */
+export const MIN_PROTOCOL_VERSION = 2;
+/** The first protocol with file transfer. */
+export const TRANSFER_PROTOCOL_VERSION = 3;
 /** Frames larger than this close the connection (output is chunked well below it). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Largest `data` payload (decoded bytes) in one output frame. */
 export const MAX_OUTPUT_CHUNK = 256 * 1024;
+/**
+ * The payload (decoded bytes) a file transfer's sender puts in one frame (`output` of stream `file`,
+ * `data`); receivers accept up to MAX_OUTPUT_CHUNK. 64 KiB keeps each frame's strings small enough
+ * for V8's young generation: with 256 KiB frames the master's RSS grew with the file (large-object
+ * garbage waits for a full GC); with these it stays flat (+31 MiB for 100 MB, +35 MiB for 200 MB).
+ */
+export const MAX_TRANSFER_CHUNK = 64 * 1024;
+/** Bytes of a transfer its sender may have sent and not had acknowledged: what a transfer holds in memory. */
+export const TRANSFER_WINDOW_BYTES = 4 * 1024 * 1024;
 
 const name = z
   .string()
@@ -21,6 +40,22 @@ const name = z
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." or "-" only');
 const runId = z.string().min(1).max(64);
 const seq = z.number().int().nonnegative();
+const base64Chunk = z.string().max(Math.ceil(MAX_OUTPUT_CHUNK / 3) * 4);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex');
+const safePath = z.string().refine(isSafeRelativePath, 'must be a relative path without ".."');
+/** A transfer's size limit in bytes; null for none. */
+const maxsize = z.number().int().nonnegative().nullable();
+/**
+ * What a command's process tree used: CPU seconds in user and system mode (every process the command
+ * started, docs/agent-protocol.md says how), and the largest total resident memory seen at once;
+ * `maxRssBytes` is absent when the command ended before its first sample.
+ */
+const commandResources = z.strictObject({
+  userSeconds: z.number().nonnegative(),
+  systemSeconds: z.number().nonnegative(),
+  maxRssBytes: z.number().int().nonnegative().optional(),
+});
+export type CommandResources = z.infer<typeof commandResources>;
 
 export const AgentToMaster = z.discriminatedUnion('type', [
   z.strictObject({
@@ -42,9 +77,10 @@ export const AgentToMaster = z.discriminatedUnion('type', [
     type: z.literal('output'),
     run: runId,
     seq,
-    stream: z.enum(['stdout', 'stderr']),
+    /** `file`: the bytes of an upload (protocol 3), never in a command's run. */
+    stream: z.enum(['stdout', 'stderr', 'file']),
     /** base64 of the raw bytes, so non-UTF-8 output survives byte for byte. */
-    data: z.string().max(Math.ceil(MAX_OUTPUT_CHUNK / 3) * 4),
+    data: base64Chunk,
   }),
   z.strictObject({
     type: z.literal('exit'),
@@ -56,7 +92,14 @@ export const AgentToMaster = z.discriminatedUnion('type', [
     durationMs: z.number().nonnegative(),
     /** Why the agent killed it, if it did. */
     killed: z.enum(['timeout', 'maxTime', 'cancel']).nullable().default(null),
+    /** A transfer that succeeded (code 0): the bytes it moved and their sha256 (protocol 3). */
+    bytes: z.number().int().nonnegative().optional(),
+    sha256: sha256.optional(),
+    /** A command's process tree, as the agent measured it (protocol 3; absent where it cannot measure). */
+    resources: commandResources.optional(),
   }),
+  /** A download's `data` (or `end`, whose seq follows the last data) is written on the agent (protocol 3). */
+  z.strictObject({ type: z.literal('ack'), run: runId, seq }),
   z.strictObject({
     type: z.literal('error'),
     run: runId,
@@ -87,7 +130,7 @@ export const MasterToAgent = z.discriminatedUnion('type', [
     argv: z.array(z.string()).min(1).optional(),
     shell: z.string().min(1).optional(),
     /** Relative to the agent's base directory; never absolute, never with "..". */
-    workdir: z.string().refine(isSafeRelativePath, 'must be a relative path without ".."'),
+    workdir: safePath,
     env: envVars.default({}),
     /** Seconds without output before the agent kills the command; null for none. */
     timeout: z.number().positive().nullable(),
@@ -103,9 +146,40 @@ export const MasterToAgent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cancel'), run: runId }),
   z.strictObject({ type: z.literal('ack'), run: runId, seq }),
   z.strictObject({ type: z.literal('ping') }),
+  /**
+   * Protocol 3. Send the file (or the directory, as a tar) at `root/path` as `output` frames of stream
+   * `file`, then `exit` with its bytes and sha256. `root` is the builder's directory (relative to the
+   * agent's base directory): the agent refuses a `path` whose real path leaves it (a symlink out).
+   */
+  z.strictObject({
+    type: z.literal('upload'),
+    run: runId,
+    root: safePath,
+    path: safePath,
+    directory: z.boolean(),
+    /** A directory's tar gzip-compressed. */
+    compress: z.boolean(),
+    maxsize,
+  }),
+  /** Protocol 3. Receive a file into `root/path` from the `data` frames that follow, then `end`. */
+  z.strictObject({
+    type: z.literal('download'),
+    run: runId,
+    root: safePath,
+    path: safePath,
+    /** Permission bits applied to the file (e.g. 0o755); null: 0o644 less the agent's umask. */
+    mode: z.number().int().min(0).max(0o7777).nullable(),
+    maxsize,
+  }),
+  /** Protocol 3. A download's bytes, in seq order from 0; the agent acks each once written. */
+  z.strictObject({ type: z.literal('data'), run: runId, seq, data: base64Chunk }),
+  /** Protocol 3. A download's last frame (seq after the last data): what the agent must have received. */
+  z.strictObject({ type: z.literal('end'), run: runId, seq, bytes: z.number().int().nonnegative(), sha256 }),
 ]);
 export type MasterMessage = z.infer<typeof MasterToAgent>;
 export type RunMessage = Extract<MasterMessage, { type: 'run' }>;
+export type UploadMessage = Extract<MasterMessage, { type: 'upload' }>;
+export type DownloadMessage = Extract<MasterMessage, { type: 'download' }>;
 export type RejectMessage = Extract<MasterMessage, { type: 'reject' }>;
 export type CommandErrorMessage = Extract<AgentMessage, { type: 'error' }>;
 

@@ -42,6 +42,16 @@ export const CommandErrorCode = {
   SpawnFailed: 'spawn_failed',
   /** The system was out of processes, file descriptors or memory when starting it. */
   OutOfResources: 'out_of_resources',
+  /** Transfer (protocol 3): the path leaves the builder's directory (through a symlink, say). */
+  PathRefused: 'path_refused',
+  /** Transfer: the file or directory to upload is not there, or is not what the step said. */
+  NotFound: 'not_found',
+  /** Transfer: more bytes than the step's maxsize. */
+  TooLarge: 'too_large',
+  /** Transfer: the bytes received do not match the sender's size and sha256. */
+  ChecksumMismatch: 'checksum_mismatch',
+  /** Transfer: reading or writing a file failed (no space, no permission). */
+  IoError: 'io_error',
 } as const;
 export type CommandErrorCode = (typeof CommandErrorCode)[keyof typeof CommandErrorCode];
 
@@ -50,4 +60,9 @@ export const COMMAND_ERROR_RETRYABLE = {
   workdir_invalid: false,
   spawn_failed: false,
   out_of_resources: true,
+  path_refused: false,
+  not_found: false,
+  too_large: false,
+  checksum_mismatch: true, // bytes damaged on the way may arrive whole the next time
+  io_error: true, // a full disk may be freed
 } as const satisfies Record<CommandErrorCode, boolean>;

@@ -105,6 +105,22 @@ ensure_git() {
   fi
 }
 
+# Buildbot 3.7 (Debian's) for the side-by-side benchmark (bench/compare, and its smoke test).
+ensure_buildbot() {
+  if ! command -v buildbot >/dev/null || ! command -v buildbot-worker >/dev/null; then
+    echo "services: installing buildbot and buildbot-worker from Debian's packages" >&2
+    apt_install buildbot buildbot-worker
+  fi
+}
+
+# promtool (Debian's prometheus package) checks the agent's /metrics text (test/integration/agent-metrics.test.ts).
+ensure_promtool() {
+  if ! command -v promtool >/dev/null; then
+    echo "services: installing promtool (prometheus) from Debian's packages" >&2
+    apt_install prometheus
+  fi
+}
+
 stop_services() {
   stop_postgres
   stop_influxdb

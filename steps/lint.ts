@@ -6,6 +6,7 @@ import type { StepOutcome } from './step.ts';
 import { LINT_FORMAT_NAMES, lintParser, type LintFormat } from './parsers/index.ts';
 import type { LintParser } from './parsers/lint-parser.ts';
 import { checkRegressions, regressionShape, type RegressionOptions } from './regression-gate.ts';
+import { seriesName } from '../metrics/capture-options.ts';
 
 export interface LintOptions extends ShellCommandOptions, RegressionOptions {
   /** 'eslint' (--format json), 'tsc', 'pylint', 'flake8', or regexParser({...}). */
@@ -25,20 +26,26 @@ export interface LintOptions extends ShellCommandOptions, RegressionOptions {
  * counts are, unless the linter could not run or its output cannot be read.
  */
 export class Lint extends ShellCommand<LintOptions> {
-  override readonly schema: z.ZodType = z.strictObject({
-    ...shellCommandShape,
-    ...regressionShape,
-    format: z.union([
-      z.enum(LINT_FORMAT_NAMES),
-      z.custom<LintParser>(
-        (v) => typeof v === 'object' && v !== null && 'parse' in v && typeof v.parse === 'function',
-        'must be a parser name or regexParser({...})',
-      ),
-    ]),
-    onErrors: z.union([z.literal(Results.FAILURE), z.literal(Results.WARNINGS)]).optional(),
-    onWarnings: z.union([z.literal(Results.WARNINGS), z.literal(Results.SUCCESS), z.literal(Results.FAILURE)]).optional(),
-    maxWarnings: z.number().int().min(0).optional(),
-  });
+  override readonly schema: z.ZodType = z
+    .strictObject({
+      ...shellCommandShape,
+      ...regressionShape,
+      format: z.union([
+        z.enum(LINT_FORMAT_NAMES),
+        z.custom<LintParser>(
+          (v) => typeof v === 'object' && v !== null && 'parse' in v && typeof v.parse === 'function',
+          'must be a parser name or regexParser({...})',
+        ),
+      ]),
+      onErrors: z.union([z.literal(Results.FAILURE), z.literal(Results.WARNINGS)]).optional(),
+      onWarnings: z.union([z.literal(Results.WARNINGS), z.literal(Results.SUCCESS), z.literal(Results.FAILURE)]).optional(),
+      maxWarnings: z.number().int().min(0).optional(),
+    })
+    .refine((o) => seriesName.safeParse(`${o.name}_warnings`).success, {
+      message:
+        'the step name starts the series names <name>_warnings and <name>_errors: it must start with a letter or "_" and hold no spaces',
+      path: ['name'],
+    });
 
   override measures(): boolean {
     return true;

@@ -48,6 +48,52 @@ export interface TriggeredRequest {
   results: Result | null;
 }
 
+/** Agent -> master: a file, or a directory as a tar (FileUpload, DirectoryUpload). */
+export interface UploadRequest {
+  /** The step's workdir, relative to the builder's directory on the agent. */
+  workdir: string;
+  /** Relative to `workdir`; it may not leave the builder's directory (no "..", no symlink out). */
+  workersrc: string;
+  /** Relative to the master's upload folder; null to keep it only as an artifact. */
+  masterdest: string | null;
+  directory: boolean;
+  /** A directory's tar gzip-compressed (DirectoryUpload `compress: 'gz'`). */
+  compress: boolean;
+  /** Bytes; more fails the step and leaves nothing. Null for no limit. */
+  maxsize: number | null;
+  /** Permission bits of the uploaded file on the master (files only); null for the default. */
+  mode: number | null;
+  /** Keep what was uploaded (the file, or the directory's tar) as the build's artifact of this name. */
+  artifact: string | null;
+}
+
+/** Master -> agent: a file from the master's upload folder, or bytes (StringDownload …). */
+export interface DownloadRequest {
+  workdir: string;
+  /** Relative to `workdir`; it may not leave the builder's directory. */
+  workerdest: string;
+  /** Relative to the master's upload folder, or the content itself. */
+  source: { mastersrc: string } | { content: Buffer };
+  mode: number | null;
+  maxsize: number | null;
+}
+
+/** How a transfer ended. Nothing partial is left where it failed: files appear whole or not at all. */
+export interface TransferResult {
+  /** Bytes moved and their sha256, checked by the receiver; 0 and null when it failed. */
+  bytes: number;
+  sha256: string | null;
+  durationMs: number;
+  /** The agent went away (the step should end RETRY). */
+  lost: boolean;
+  /** Stopped by the build's stop (CANCELLED). */
+  cancelled: boolean;
+  /** Why it was refused or failed: a path leaving its folder, too large, a checksum mismatch, … */
+  error?: string;
+  /** The artifact kept, when the upload asked for one. */
+  artifact?: { name: string; url: string };
+}
+
 export interface LogHandle {
   append(text: string): Promise<void>;
   finish(): Promise<void>;
@@ -67,6 +113,13 @@ export interface StepContext {
    * `<master basedir>/master-workdir/<builder dirname>`. Output goes into the log as an agent's does.
    */
   runOnMaster(request: CommandRequest): Promise<CommandResult>;
+  /**
+   * File transfer over the agent's connection (protocol 3), with flow control and a sha256 check.
+   * Paths on the agent stay in the builder's directory; on the master in its upload folder
+   * `<master basedir>/uploads`, shared by all builders. A summary (or why it failed) goes to the `stdio` log.
+   */
+  uploadFromAgent(request: UploadRequest): Promise<TransferResult>;
+  downloadToAgent(request: DownloadRequest): Promise<TransferResult>;
   addLog(name: string): Promise<LogHandle>;
   /** Stored with secrets masked, cut to 500 characters. */
   setStateString(text: string): Promise<void>;

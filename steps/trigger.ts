@@ -61,12 +61,26 @@ export class Trigger extends Step<TriggerOptions & { name: string }> {
     const properties = await this.propertiesToPass(ctx);
     const o = this.options;
     const requests: TriggeredRequest[] = [];
-    for (const scheduler of o.schedulerNames) requests.push(...(await ctx.trigger(scheduler, properties)));
+    // A nightly triggerable scheduler requests nothing now: it is armed for its next time (as Buildbot's, nothing to wait for).
+    const armed: string[] = [];
+    for (const scheduler of o.schedulerNames) {
+      const made = await ctx.trigger(scheduler, properties);
+      if (made.length === 0) armed.push(scheduler);
+      requests.push(...made);
+    }
     const log = await ctx.addLog('triggered');
     for (const r of requests) await log.append(`${r.builder}: build request ${r.buildrequestid}\n`);
-    if (!o.waitForFinish) {
+    for (const name of armed)
+      await log.append(`${name}: nothing requested now (a nightly triggerable scheduler builds at its next time)\n`);
+    const done = [
+      requests.length > 0 ? `triggered ${requests.map((r) => r.builder).join(', ')}` : '',
+      armed.length > 0 ? `armed ${armed.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    if (!o.waitForFinish || requests.length === 0) {
       await log.finish();
-      return { result: Results.SUCCESS, stateString: `triggered ${requests.map((r) => r.builder).join(', ')}` };
+      return { result: Results.SUCCESS, stateString: done };
     }
     await ctx.setStateString(`waiting for ${requests.map((r) => r.builder).join(', ')}`);
     const ended = await ctx.waitFor(requests);

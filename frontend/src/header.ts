@@ -46,11 +46,41 @@ function tokenField(): HTMLElement {
   return h('label', { class: 'token-field' }, h('span', null, 'token'), input);
 }
 
+/** Which header link a route belongs under ('' for none). */
+function navSection(route: Route): string {
+  switch (route.page) {
+    case 'overview':
+      return 'overview';
+    case 'builders':
+    case 'builder':
+    case 'build':
+    case 'compare':
+      return 'builders';
+    case 'changes':
+      return 'changes';
+    case 'agents':
+    case 'agent':
+      return 'agents';
+    case 'login':
+    case 'not-found':
+      return '';
+    default: {
+      const never: never = route;
+      throw new Error(`unknown route ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 export function markActiveNav(route: Route): void {
-  const section = route.page === 'agents' ? 'agents' : route.page === 'not-found' ? '' : 'builders';
+  const section = navSection(route);
   byId('nav')
     .querySelectorAll<HTMLAnchorElement>('a[data-nav]')
-    .forEach((a) => a.classList.toggle('active', a.dataset.nav === section));
+    .forEach((a) => {
+      a.classList.toggle('active', a.dataset.nav === section);
+      // Screen readers announce the current section too, not only sighted users seeing the underline.
+      if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    });
 }
 
 const STATE_TEXT: Record<LiveState, string> = {

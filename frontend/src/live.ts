@@ -23,6 +23,8 @@ export interface LiveEvents {
   'buildrequest.complete': { buildrequestid: number; results: number };
   /** This client was too slow and missed output of the log: read it again. */
   'log.gap': { logid: number };
+  /** The master loaded a new config: builders, agents or schedulers were added, removed or changed (by name). */
+  'master.reconfigured': Record<'builders' | 'agents' | 'schedulers', { added: string[]; removed: string[]; changed: string[] }>;
 }
 export type LiveEventName = keyof LiveEvents;
 

@@ -40,6 +40,11 @@ async function start(): Promise<void> {
       markActiveNav(route);
     },
   );
+  // The skip link moves the focus to the page; following its href would change the route.
+  byId('skip-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    byId('app').focus();
+  });
   showLiveState(live);
   showSession((hash) => router.navigate(hash));
   if (loginMethods()?.readProtected && !currentUser()) location.hash = '#/login';

@@ -1,20 +1,26 @@
 /**
- * Hash routing: `#/` builders, `#/builders/NAME`, `#/builds/ID`, `#/agents`, `#/login`. Each change of the hash
+ * Hash routing: `#/` overview, `#/builders`, `#/builders/NAME`, `#/builds/ID`, `#/compare/A/B` (B may be `previous`),
+ * `#/changes`, `#/agents`, `#/agents/NAME`, `#/login`. A route's query (`#/changes?branch=main`) is read by its page. Each change of the hash
  * disposes the current page (its listeners, charts, fetches) and mounts the next one.
  */
 import { h, replaceChildren } from './dom.ts';
 import { Scope } from './scope.ts';
 
 export type Route =
+  | { page: 'overview' }
   | { page: 'builders' }
   | { page: 'builder'; name: string }
   | { page: 'build'; buildid: number }
+  | { page: 'compare'; buildid: number; other: number | 'previous' }
+  | { page: 'changes'; query: URLSearchParams }
   | { page: 'agents' }
+  | { page: 'agent'; name: string }
   | { page: 'login' }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/\?.*$/, '') || '/';
+  const query = new URLSearchParams(/\?(.*)$/.exec(hash)?.[1] ?? '');
   const parts = path.split('/').filter((p) => p !== '');
   const decoded = parts.map((p) => {
     try {
@@ -23,12 +29,18 @@ export function parseRoute(hash: string): Route {
       return p;
     }
   });
-  const [first, second] = decoded;
-  if (decoded.length === 0 || (first === 'builders' && decoded.length === 1)) return { page: 'builders' };
+  const [first, second, third] = decoded;
+  const isId = (p: string | undefined): p is string => p !== undefined && /^\d{1,12}$/.test(p);
+  if (decoded.length === 0) return { page: 'overview' };
+  if (first === 'builders' && decoded.length === 1) return { page: 'builders' };
   if (first === 'builders' && second !== undefined && decoded.length === 2) return { page: 'builder', name: second };
   if (first === 'builds' && second !== undefined && decoded.length === 2 && /^\d{1,12}$/.test(second))
     return { page: 'build', buildid: Number(second) };
+  if (first === 'compare' && isId(second) && decoded.length === 3 && (isId(third) || third === 'previous'))
+    return { page: 'compare', buildid: Number(second), other: third === 'previous' ? 'previous' : Number(third) };
+  if (first === 'changes' && decoded.length === 1) return { page: 'changes', query };
   if (first === 'agents' && decoded.length === 1) return { page: 'agents' };
+  if (first === 'agents' && second !== undefined && decoded.length === 2) return { page: 'agent', name: second };
   if (first === 'login' && decoded.length === 1) return { page: 'login' };
   return { page: 'not-found', path };
 }

@@ -3,6 +3,8 @@
  * (agent-handle.ts, which routes each command to the agent's current WebSocket session), in unit
  * tests an in-memory fake (test/helpers/fake-agent.ts). See README.md here for the glossary.
  */
+import type { CommandResources } from '../../protocol/messages.ts';
+
 export interface CommandSpec {
   argv?: string[];
   shell?: string;
@@ -19,6 +21,35 @@ export interface CommandSink {
   output(stream: 'stdout' | 'stderr', data: Buffer): Promise<void>;
 }
 
+/** An upload (protocol 3): the agent sends the file (or the directory, as a tar) at `root/path`. */
+export interface UploadSpec {
+  kind: 'upload';
+  /** The builder's directory, relative to the agent's base directory: the path can never leave it. */
+  root: string;
+  /** Relative to `root` (the step's workdir joined with its workersrc). */
+  path: string;
+  directory: boolean;
+  /** A directory's tar gzip-compressed. */
+  compress: boolean;
+  maxsize: number | null;
+  /** Takes the bytes in order; the agent is acked once the promise resolves. A rejection cancels the upload. */
+  write(data: Buffer): Promise<void>;
+}
+
+/** A download (protocol 3): the agent writes what `source` yields to `root/path`, whole or not at all. */
+export interface DownloadSpec {
+  kind: 'download';
+  root: string;
+  path: string;
+  /** Permission bits for the file; null for the agent's default. */
+  mode: number | null;
+  maxsize: number | null;
+  /** The bytes, pulled only as fast as the agent acknowledges them (a window of TRANSFER_WINDOW_BYTES). */
+  source: AsyncIterable<Buffer>;
+}
+
+export type TransferSpec = UploadSpec | DownloadSpec;
+
 export interface CommandExit {
   code: number | null;
   signal: string | null;
@@ -26,8 +57,13 @@ export interface CommandExit {
   durationMs: number;
   /** The agent went away before the command ended. */
   lost: boolean;
-  /** The agent could not run the command at all (e.g. program not found). */
+  /** The agent could not run the command at all (e.g. program not found), or a transfer failed: why. */
   error: string | null;
+  /** A transfer that succeeded: the bytes moved and their sha256, as the sender counted them. */
+  bytes?: number;
+  sha256?: string;
+  /** A command's process tree: CPU seconds and peak memory, where the agent measures them (Linux). */
+  resources?: CommandResources;
 }
 
 export interface RunningCommand {
@@ -38,4 +74,6 @@ export interface RunningCommand {
 export interface AgentConnection {
   readonly name: string;
   start(spec: CommandSpec, sink: CommandSink): RunningCommand;
+  /** A file transfer; on an agent of protocol 2 it ends at once with an error saying to upgrade it. */
+  transfer(spec: TransferSpec): RunningCommand;
 }

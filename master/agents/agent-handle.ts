@@ -14,7 +14,7 @@
  * throw InvalidStateError when it is wrong: a second session while one is connected, a session
  * already closed, a close of a session that is not the connected one.
  */
-import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
+import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand, TransferSpec } from './agent-connection.ts';
 import { RunStates, type AgentSession, type Run } from './agent-session.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 
@@ -95,7 +95,16 @@ export class AgentHandle implements AgentConnection {
   }
 
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
-    if (this.state.mode === HandleModes.connected && this.state.session.isOpen) return this.state.session.start(spec, sink);
+    return this.startOnSession((session) => session.start(spec, sink));
+  }
+
+  /** A file transfer, waiting for the agent as a command does. */
+  transfer(spec: TransferSpec): RunningCommand {
+    return this.startOnSession((session) => session.startTransfer(spec));
+  }
+
+  private startOnSession(begin: (session: AgentSession) => RunningCommand): RunningCommand {
+    if (this.state.mode === HandleModes.connected && this.state.session.isOpen) return begin(this.state.session);
     // Waits for the agent; a cancel meanwhile ends the command at once (nothing was sent).
     let settle!: (exit: CommandExit) => void;
     const done = new Promise<CommandExit>((resolve) => (settle = resolve));
@@ -104,7 +113,7 @@ export class AgentHandle implements AgentConnection {
     void this.waitForSession().then((session) => {
       if (cancelled) return;
       if (!session) return settle(LOST);
-      inner = session.start(spec, sink);
+      inner = begin(session);
       void inner.done.then(settle);
     });
     return {

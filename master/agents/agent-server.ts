@@ -2,7 +2,9 @@
  * Accepts agent WebSockets on `/agents`. A connection is a handshake until its `hello` is checked
  * (protocol version, name, token); only then does it become an AgentSession. Anything else first,
  * a bad token, or silence for `handshakeMs` is refused: `reject {code, retryable, reason}` (see
- * protocol/reject-codes.ts), then a close. An agent of an older protocol gets the reject it can parse.
+ * protocol/reject-codes.ts), then a close. Agents of MIN_PROTOCOL_VERSION up to PROTOCOL_VERSION are
+ * welcomed (the welcome names the agent's own protocol; its session sends it nothing newer); an
+ * agent older than that gets the reject it can parse.
  * One connection per agent name: the name is claimed in the same turn as the hello is checked, before
  * anything is awaited, so of simultaneous hellos one is welcomed and the others get `already_connected`.
  */
@@ -15,6 +17,7 @@ import { closeReason } from '../../protocol/close-reason.ts';
 import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
 import {
   MAX_FRAME_BYTES,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   helloProtocolOf,
   parseAgentMessage,
@@ -109,7 +112,7 @@ export class AgentServer {
       if (isBinary) return reject(RejectCode.ProtocolError, 'binary frames are not part of the protocol');
       const raw = data.toString();
       const protocol = helloProtocolOf(raw);
-      if (protocol !== null && protocol < PROTOCOL_VERSION) {
+      if (protocol !== null && protocol < MIN_PROTOCOL_VERSION) {
         // An older agent cannot parse this version's reject: answer in the shape it knows, so it stops and says why.
         const reason = `protocol ${protocol} not supported: this master speaks protocol ${PROTOCOL_VERSION}; upgrade the agent`;
         this.log.warn('agent handshake refused', { peer, code: RejectCode.VersionMismatch, reason });
@@ -119,7 +122,7 @@ export class AgentServer {
       if (!parsed.ok) return reject(RejectCode.ProtocolError, parsed.error);
       const hello = parsed.message;
       if (hello.type !== 'hello') return reject(RejectCode.ProtocolError, `"${hello.type}" before hello: not authenticated`);
-      if (hello.protocol !== PROTOCOL_VERSION)
+      if (hello.protocol > PROTOCOL_VERSION)
         return reject(
           RejectCode.VersionMismatch,
           `protocol ${hello.protocol} not supported: this master speaks protocol ${PROTOCOL_VERSION}; upgrade the master`,
@@ -131,7 +134,7 @@ export class AgentServer {
       if (this.admitting.has(hello.name) || this.registry.get(hello.name)?.handle.connected)
         return reject(RejectCode.AlreadyConnected, `agent "${hello.name}" is already connected`);
       this.admitting.add(hello.name);
-      const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats);
+      const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats, hello.protocol);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
         .onSession(
@@ -144,7 +147,7 @@ export class AgentServer {
           (resume) =>
             session.welcome({
               type: 'welcome',
-              protocol: PROTOCOL_VERSION,
+              protocol: hello.protocol,
               heartbeatMs: this.options.heartbeatMs,
               graceMs: this.options.graceMs,
               resume,

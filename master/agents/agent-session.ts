@@ -19,6 +19,10 @@
  * to half of both (paused -> flowing). An agent that ignores acks is slowed to the store's pace.
  * Transitions go through methods that check the state they leave (Run.exit(), Run.lose(),
  * Run.cancel(), Run.moveTo(), AgentSession's close handling) and throw InvalidStateError when it is wrong.
+ * File transfers (protocol 3) are runs too, of another kind: an upload's bytes come as `output` of
+ * stream `file` (acked, replayed and flow-controlled as a command's output); a download's go the other
+ * way, through its DownloadSender (download-sender.ts), which the agent's `ack` frames pace. A session
+ * of a protocol 2 agent ends every transfer at once with an error saying to upgrade the agent.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -26,7 +30,15 @@ import type { Logger } from '../../core/logger.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
 import { closeReason } from '../../protocol/close-reason.ts';
-import { parseAgentMessage, type AgentMessage, type MasterMessage } from '../../protocol/messages.ts';
+import {
+  PROTOCOL_VERSION,
+  TRANSFER_PROTOCOL_VERSION,
+  parseAgentMessage,
+  type AgentMessage,
+  type MasterMessage,
+} from '../../protocol/messages.ts';
+import type { TransferSpec } from './agent-connection.ts';
+import { DownloadSender } from './download-sender.ts';
 
 export const CLOSE_PROTOCOL_ERROR = 1008;
 const LOST: CommandExit = { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
@@ -42,6 +54,14 @@ export const MAX_UNSTORED_BYTES = 32 * 1024 * 1024;
 export const MAX_UNSTORED_BYTES_PER_RUN = 16 * 1024 * 1024;
 /** What an output frame costs besides its bytes (its bookkeeping until stored): a flood of empty frames is bounded too. */
 export const UNSTORED_FRAME_COST = 1024;
+
+/** What a run does: a command (output comes back), an upload (file bytes come back), a download (bytes go out). */
+export type RunKind = 'command' | 'upload' | 'download';
+
+/** Where a run's incoming bytes go: a command's output into its log, an upload's into its file. */
+export interface RunSink {
+  output(stream: 'stdout' | 'stderr' | 'file', data: Buffer): Promise<void>;
+}
 
 export const RunStates = { started: 'started', exited: 'exited', lost: 'lost', cancelled: 'cancelled' } as const;
 export type RunState = (typeof RunStates)[keyof typeof RunStates];
@@ -69,9 +89,13 @@ export class Run {
   private storeFailure: string | null = null;
   private carrier: AgentSession;
 
+  /** A download's sender, which the agent's acks pace; null for other kinds. */
+  sender: DownloadSender | null = null;
+
   constructor(
-    readonly sink: CommandSink,
+    readonly sink: RunSink,
     session: AgentSession,
+    readonly kind: RunKind = 'command',
   ) {
     let resolve!: (exit: CommandExit) => void;
     this.done = new Promise<CommandExit>((r) => (resolve = r));
@@ -106,7 +130,10 @@ export class Run {
   }
 
   /** started -> exited: the agent's exit frame. `onStored` runs, then the command resolves, once all output is stored. */
-  exit(frame: Pick<CommandExit, 'code' | 'signal' | 'killed' | 'durationMs'>, onStored: () => void): void {
+  exit(
+    frame: Pick<CommandExit, 'code' | 'signal' | 'killed' | 'durationMs' | 'bytes' | 'sha256' | 'resources'>,
+    onStored: () => void,
+  ): void {
     this.enter(RunStates.exited, 'exit');
     void this.stored.then(() => {
       onStored();
@@ -188,6 +215,8 @@ export class AgentSession {
     private readonly log: Logger,
     heartbeatMs: number,
     missedHeartbeats: number,
+    /** The protocol the agent's hello named (older agents are welcomed too: see agent-server.ts). */
+    readonly protocol: number = PROTOCOL_VERSION,
   ) {
     ws.on('message', (data, isBinary) => this.onFrame(isBinary ? null : data.toString()));
     ws.on('close', () => this.onClose());
@@ -224,7 +253,10 @@ export class AgentSession {
 
   /** Sends the command to the agent; on a closed session it ends at once as lost, sending nothing. */
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
-    const run = new Run(sink, this);
+    const run = new Run(
+      { output: (stream, data) => (stream === 'file' ? Promise.reject(new Error('file bytes')) : sink.output(stream, data)) },
+      this,
+    );
     if (this.current === SessionStates.closed) {
       run.lose();
       return { done: run.done, cancel: () => {} };
@@ -232,6 +264,44 @@ export class AgentSession {
     this.runs.set(run.id, run);
     const { argv, shell, ...rest } = spec;
     this.send({ type: 'run', run: run.id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
+    return { done: run.done, cancel: () => run.cancel() };
+  }
+
+  /**
+   * Starts a file transfer (protocol 3). An upload's bytes go to `spec.write`; a download's are pulled
+   * from `spec.source` as the agent acks them. On a closed session it is lost at once; on an agent of
+   * protocol 2 it ends at once with an error: that agent would close the connection on the frame.
+   */
+  startTransfer(spec: TransferSpec): RunningCommand {
+    if (this.protocol < TRANSFER_PROTOCOL_VERSION) {
+      const error = `agent ${this.name} speaks protocol ${this.protocol}; file transfer needs ${TRANSFER_PROTOCOL_VERSION} — upgrade the agent`;
+      return { done: Promise.resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: false, error }), cancel: () => {} };
+    }
+    const write = spec.kind === 'upload' ? spec.write : () => Promise.reject(new Error('a download receives no bytes'));
+    const run = new Run({ output: (_stream, data) => write(data) }, this, spec.kind);
+    if (this.current === SessionStates.closed) {
+      run.lose();
+      return { done: run.done, cancel: () => {} };
+    }
+    this.runs.set(run.id, run);
+    const { root, path, maxsize } = spec;
+    if (spec.kind === 'upload') {
+      this.send({ type: 'upload', run: run.id, root, path, directory: spec.directory, compress: spec.compress, maxsize });
+    } else {
+      this.send({ type: 'download', run: run.id, root, path, mode: spec.mode, maxsize });
+      const sender = new DownloadSender(
+        run.id,
+        spec.source,
+        (m) => run.session.send(m),
+        (reason) => {
+          run.error = reason;
+          run.cancel();
+        },
+      );
+      run.sender = sender;
+      void run.done.then(() => sender.stop());
+      sender.start();
+    }
     return { done: run.done, cancel: () => run.cancel() };
   }
 
@@ -245,6 +315,7 @@ export class AgentSession {
     for (const run of runs) {
       run.moveTo(this);
       this.runs.set(run.id, run);
+      run.sender?.resume(); // after the welcome: what the agent has not acked of a download, again
     }
     for (const id of forgotten) this.forgotten.add(id);
   }
@@ -296,6 +367,8 @@ export class AgentSession {
         const run = this.runs.get(m.run);
         if (!run && this.forgotten.has(m.run)) return;
         if (!run || run.state !== RunStates.started) return this.protocolError(`output for unknown run ${m.run}`);
+        if (run.kind === 'download' || (m.stream === 'file') !== (run.kind === 'upload'))
+          return this.protocolError(`output of stream ${m.stream} for a ${run.kind} run ${m.run}`);
         if (m.seq > run.nextSeq) return this.protocolError(`output seq ${m.seq} for run ${m.run}, expected ${run.nextSeq}`);
         if (m.seq < run.nextSeq) {
           // A replay: re-ack what is stored, but only once it is (the original may still be in flight).
@@ -347,11 +420,21 @@ export class AgentSession {
         if (!run && this.forgotten.delete(m.run)) return; // its last word
         if (!run || run.state !== RunStates.started) return this.protocolError(`exit for unknown run ${m.run}`);
         if (m.seq !== run.nextSeq) return this.protocolError(`exit after seq ${m.seq} for run ${m.run}, received up to ${run.nextSeq}`);
-        run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs }, () => {
+        const moved = m.bytes !== undefined && m.sha256 !== undefined ? { bytes: m.bytes, sha256: m.sha256 } : {};
+        const measured = m.resources ? { resources: m.resources } : {};
+        run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, ...moved, ...measured }, () => {
           this.runs.delete(m.run);
           // Acking the exit's own seq tells the agent it may forget the run.
           run.session.send({ type: 'ack', run: m.run, seq: m.seq });
         });
+        return;
+      }
+      case 'ack': {
+        // A download's data written on the agent: its sender may send more.
+        const run = this.runs.get(m.run);
+        if (!run && this.forgotten.has(m.run)) return;
+        if (!run?.sender) return this.protocolError(`ack for unknown download ${m.run}`);
+        run.sender.ack(m.seq);
         return;
       }
       default: {

@@ -6,16 +6,20 @@ import helmet from 'helmet';
 import type { Logger } from '../../core/logger.ts';
 import type { ApiDeps } from './deps.ts';
 import { agentsRouter } from './agents.ts';
+import { artifactsRouter } from './artifacts.ts';
 import { buildersRouter } from './builders.ts';
 import { buildRequestsRouter } from './buildrequests.ts';
 import { buildsRouter } from './builds.ts';
+import { buildsetsRouter } from './buildsets.ts';
 import { changesRouter } from './changes.ts';
+import { controlRouter } from './control.ts';
 import { githubHookRouter, type GithubHookConfig } from './github-hook.ts';
 import { badgesRouter } from './badges.ts';
 import { errorMiddleware, notFoundHandler } from './error-middleware.ts';
 import { logsRouter } from './logs.ts';
 import { stepsRouter } from './steps.ts';
 import { metricsRouter } from './metrics.ts';
+import { metricChangesRouter } from './metric-changes.ts';
 import { uiRouter } from './ui.ts';
 import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../../core/errors/index.ts';
@@ -88,12 +92,16 @@ export function createApp(
   api.use(buildersRouter(routeDeps));
   api.use(buildsRouter(routeDeps));
   api.use(buildRequestsRouter(routeDeps));
+  api.use(buildsetsRouter(routeDeps));
   api.use(changesRouter(routeDeps));
   api.use(stepsRouter(routeDeps));
+  api.use(artifactsRouter(routeDeps));
   api.use(logsRouter(routeDeps));
   api.use(agentsRouter(routeDeps));
   api.use(metricsRouter(routeDeps));
+  api.use(metricChangesRouter(routeDeps));
   api.use(uiRouter(routeDeps));
+  api.use(controlRouter(routeDeps));
   api.use(notFoundHandler);
   app.use('/api/v2', api);
   if (options.githubHook) app.use(githubHookRouter(deps, options.githubHook));
@@ -118,7 +126,7 @@ export function createApp(
     app.get('/', (_req, res) => {
       res
         .type('text/plain')
-        .send(`${options.title}: a Caliper master. The web UI is not built (npm run build:ui); the JSON API is at /api/v2.\n`);
+        .send(`${options.title}: a Caliper master. The web UI is not built (npm run build); the JSON API is at /api/v2.\n`);
     });
   }
   app.use(notFoundHandler);

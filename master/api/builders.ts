@@ -6,7 +6,8 @@ import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, idParam, parseBody, parseParams } from './params.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
-import { presentBuild } from './builds.ts';
+import { buildPresenter } from './builds.ts';
+import { memoryCollectionQuery, parseCollectionQuery, type FieldMap } from '../db/collection-query.ts';
 import { seconds, sendPage } from './respond.ts';
 import type { PropertyValue } from '../../steps/properties/properties.ts';
 
@@ -33,7 +34,21 @@ export const forceBody = z.strictObject({
     )
     .refine((p) => Object.keys(p).length <= 100, 'at most 100 properties')
     .default({}),
+  /** The request's priority (higher first); default the force scheduler's, else the builder's. */
+  priority: z
+    .number()
+    .int()
+    .min(-(2 ** 31))
+    .max(2 ** 31 - 1)
+    .optional(),
 });
+
+/** What `/builders` filters and orders on; paged like every other collection, in the configuration's order by default. */
+export const builderFields: FieldMap = {
+  builderid: { column: 'builderid', type: 'int' },
+  name: { column: 'name', type: 'string' },
+  description: { column: 'description', type: 'string' },
+};
 
 /** A builder in a path: its name, or its id when all digits. */
 const builderPath = z.object({ key: z.string() });
@@ -43,6 +58,7 @@ type BuilderStats = Awaited<ReturnType<ApiDeps['repos']['builds']['builderStats'
 
 export function buildersRouter(deps: ApiDeps): Router {
   const r = Router();
+  const presentBuild = buildPresenter(deps);
   const present = (b: ApiDeps['builders'][number], stats: BuilderStats): Builder => {
     const s = stats.get(b.id);
     const last = s?.last ?? null;
@@ -72,13 +88,17 @@ export function buildersRouter(deps: ApiDeps): Router {
   };
 
   r.get('/builders', async (req, res) => {
+    const query = req.query; // express parses it anew on each read
+    const q = parseCollectionQuery(query, builderFields);
+    const listed = deps.builders.map((b) => ({ builderid: b.id, name: b.config.name, description: b.config.description ?? null, b }));
+    const { rows, total } = memoryCollectionQuery(listed, builderFields, q);
     const stats = await deps.repos.builds.builderStats();
     sendPage(
       res,
       'builders',
-      deps.builders.map((b) => present(b, stats)),
-      deps.builders.length,
-      fieldsOf(req.query),
+      rows.map((row) => present(row.b, stats)),
+      total,
+      fieldsOf(query),
     );
   });
   r.get('/builders/:key', async (req, res) => {
@@ -88,13 +108,7 @@ export function buildersRouter(deps: ApiDeps): Router {
   r.get('/builders/:key/builds', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);
     const { rows, total } = await deps.repos.builds.query(req.query, { builderid: b.id });
-    sendPage(
-      res,
-      'builds',
-      rows.map((row) => presentBuild(deps, row)),
-      total,
-      fieldsOf(req.query),
-    );
+    sendPage(res, 'builds', rows.map(presentBuild), total, fieldsOf(req.query));
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);
@@ -102,7 +116,7 @@ export function buildersRouter(deps: ApiDeps): Router {
     const { rows } = await deps.repos.builds.query({ number: String(number) }, { builderid: b.id });
     const build = rows[0];
     if (!build) throw new NotFoundError(`build ${b.config.name}#${number} not found`);
-    sendPage(res, 'builds', [presentBuild(deps, build)], 1);
+    sendPage(res, 'builds', [presentBuild(build)], 1);
   });
   r.post('/builders/:key/force', requireToken(deps.authTokens), async (req, res) => {
     const b = find(parseParams(req, builderPath).key);

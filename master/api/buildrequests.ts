@@ -7,6 +7,7 @@ import { fieldsOf, found, idPath, parseParams } from './params.ts';
 import { requireToken } from './auth.ts';
 import { seconds, sendPage } from './respond.ts';
 import { parsePropertyValues } from '../../steps/properties/properties.ts';
+import { parseStoredCell } from '../config/matrix.ts';
 
 /** A build request in the API's shape, secrets in its properties masked. */
 export function presentBuildRequest(deps: Pick<ApiDeps, 'masker'>, r: BuildRequestRow): BuildRequest {
@@ -14,6 +15,7 @@ export function presentBuildRequest(deps: Pick<ApiDeps, 'masker'>, r: BuildReque
     buildrequestid: r.id,
     builderid: r.builderid,
     reason: r.reason,
+    buildsetid: r.buildsetid,
     priority: r.priority,
     properties: deps.masker.maskValue(parsePropertyValues(r.properties, `build request ${r.id}'s properties`)),
     submitted_at: seconds(r.submitted_at),
@@ -25,6 +27,7 @@ export function presentBuildRequest(deps: Pick<ApiDeps, 'masker'>, r: BuildReque
     results: r.results,
     result: resultName(r.results),
     parent_buildid: r.parent_buildid,
+    ...(r.matrix === null ? {} : { matrix: { ...parseStoredCell(r.matrix, `build request ${r.id}`) } }),
   };
 }
 

@@ -6,29 +6,107 @@ import type { Build, RequestSubmitted, StopRequested } from '../../protocol/api-
 import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, found, idPath, parseBody, parseParams } from './params.ts';
-import { seconds, sendPage } from './respond.ts';
+import { seconds, sendJsonPage, sendPage } from './respond.ts';
 import { parsePropertyMap } from '../../steps/properties/properties.ts';
+import { MATRIX_PROPERTY_SOURCE } from '../config/matrix.ts';
 
 /** A build in the API's shape: the row, its builder's name and links (Grafana around its time), secrets masked. */
 export function presentBuild(deps: ApiDeps, b: BuildRow): Build {
-  const builder = deps.builders.find((x) => x.id === b.builderid)?.config.name ?? null;
-  return {
-    buildid: b.id,
-    builderid: b.builderid,
-    number: b.number,
-    buildrequestid: b.buildrequestid,
-    masterid: b.masterid,
-    agent: b.agent,
-    started_at: seconds(b.started_at),
-    complete_at: seconds(b.complete_at),
-    complete: b.complete_at !== null,
-    results: b.results,
-    result: resultName(b.results),
-    state_string: b.state_string,
-    properties: deps.masker.maskValue(parsePropertyMap(b.properties, `build ${b.id}'s properties`)),
-    builder_name: builder,
-    links: builder ? deps.links.build(builder, b.started_at, b.complete_at) : {},
+  return buildPresenter(deps)(b);
+}
+
+/** How many builds a presenter remembers (a few pages of every builder). */
+const CACHE_SIZE = 5000;
+
+export interface BuildPresenter {
+  (b: BuildRow): Build;
+  /** The build as JSON text: `JSON.stringify(present(b))`, remembered for a build that has not changed since. */
+  json(b: BuildRow): string;
+}
+
+/**
+ * Presents builds, remembering what it made. A page of builds reads the same few hundred rows again
+ * and again, and parsing, checking and masking their properties, then serialising them, was most of
+ * the cost of `GET /builds`. The presented properties are remembered per stored text (the masker is
+ * fixed for the master's life, so the text decides them); a build's JSON per build, with the columns
+ * that change, and only once it is finished or its links do not depend on the time of the request.
+ * The oldest entries are dropped past the cache's size.
+ */
+export function buildPresenter(deps: Pick<ApiDeps, 'builders' | 'masker' | 'links'>): BuildPresenter {
+  const names = new Map(deps.builders.map((x) => [x.id, x.config.name]));
+  // A builder a reconfig added is looked up on its first build; a removed one keeps its name here.
+  const nameOf = (builderid: number): string | null => {
+    if (!names.has(builderid)) for (const x of deps.builders) names.set(x.id, x.config.name);
+    return names.get(builderid) ?? null;
   };
+  const properties = new Map<string, Build['properties']>();
+  const texts = new Map<number, { row: BuildRow; json: string }>();
+  const remember = <K, V>(cache: Map<K, V>, key: K, value: V) => {
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as K);
+    cache.set(key, value);
+  };
+  const propertiesOf = (b: BuildRow): Build['properties'] => {
+    let props = properties.get(b.properties);
+    if (props === undefined) {
+      props = deps.masker.maskValue(parsePropertyMap(b.properties, `build ${b.id}'s properties`));
+      remember(properties, b.properties, props);
+    }
+    return props;
+  };
+  const present = (b: BuildRow): Build => {
+    const builder = nameOf(b.builderid);
+    return {
+      buildid: b.id,
+      builderid: b.builderid,
+      number: b.number,
+      buildrequestid: b.buildrequestid,
+      masterid: b.masterid,
+      agent: b.agent,
+      started_at: seconds(b.started_at),
+      complete_at: seconds(b.complete_at),
+      complete: b.complete_at !== null,
+      results: b.results,
+      result: resultName(b.results),
+      state_string: b.state_string,
+      properties: propertiesOf(b),
+      builder_name: builder,
+      links: builder ? deps.links.build(builder, b.started_at, b.complete_at) : {},
+      ...matrixOf(propertiesOf(b)),
+    };
+  };
+  // An unfinished build's Grafana link ends at "now": its text is made anew each time.
+  const linksTimeless = Object.keys(deps.links.build('builder', 0, null)).length === 0;
+  const timeless = (b: BuildRow) => b.complete_at !== null || linksTimeless;
+  const json = (b: BuildRow): string => {
+    const known = texts.get(b.id);
+    if (known && sameRow(known.row, b)) return known.json;
+    const text = JSON.stringify(present(b));
+    if (timeless(b)) remember(texts, b.id, { row: b, json: text });
+    return text;
+  };
+  return Object.assign(present, { json });
+}
+
+/** A matrix cell's axis values: the build's properties of source 'Matrix' (master/config/matrix.ts). */
+function matrixOf(properties: Build['properties']): Pick<Build, 'matrix'> {
+  const cell = Object.entries(properties).filter(([, [, source]]) => source === MATRIX_PROPERTY_SOURCE);
+  return cell.length === 0 ? {} : { matrix: Object.fromEntries(cell.map(([name, [value]]) => [name, String(value)])) };
+}
+
+/** Whether two reads of one build row are alike in every column. */
+function sameRow(a: BuildRow, b: BuildRow): boolean {
+  return (
+    a.complete_at === b.complete_at &&
+    a.results === b.results &&
+    a.state_string === b.state_string &&
+    a.properties === b.properties &&
+    a.builderid === b.builderid &&
+    a.number === b.number &&
+    a.buildrequestid === b.buildrequestid &&
+    a.masterid === b.masterid &&
+    a.agent === b.agent &&
+    a.started_at === b.started_at
+  );
 }
 
 const buildPath = idPath('build id');
@@ -36,20 +114,18 @@ const actionBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
 export function buildsRouter(deps: ApiDeps): Router {
   const r = Router();
+  const present = buildPresenter(deps);
   r.get('/builds', async (req, res) => {
-    const { rows, total } = await deps.repos.builds.query(req.query);
-    sendPage(
-      res,
-      'builds',
-      rows.map((b) => presentBuild(deps, b)),
-      total,
-      fieldsOf(req.query),
-    );
+    const query = req.query; // express parses it anew on each read
+    const { rows, total } = await deps.repos.builds.query(query);
+    const fields = fieldsOf(query);
+    if (fields) sendPage(res, 'builds', rows.map(present), total, fields);
+    else sendJsonPage(res, 'builds', rows.map(present.json), total);
   });
   r.get('/builds/:id', async (req, res) => {
     const { id } = parseParams(req, buildPath);
     const build = found(await deps.repos.builds.get(id), `build ${id}`);
-    sendPage(res, 'builds', [presentBuild(deps, build)], 1, fieldsOf(req.query));
+    sendPage(res, 'builds', [present(build)], 1, fieldsOf(req.query));
   });
   r.post('/builds/:id/stop', requireToken(deps.authTokens), async (req, res) => {
     const { id } = parseParams(req, buildPath);

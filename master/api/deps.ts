@@ -5,6 +5,7 @@ import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { LinkMaker } from '../../metrics/links.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';
 import type { BuildActions } from '../build/build-actions.ts';
+import type { ReconfigResult } from '../reconfig.ts';
 
 export interface ApiDeps {
   repos: Repositories;
@@ -12,6 +13,8 @@ export interface ApiDeps {
   /** Configured builders with their database ids. */
   builders: { id: number; config: CompiledBuilder }[];
   actions: BuildActions;
+  /** Loads the config file again and applies it (master/reconfig.ts); null when the master has no file to load. */
+  reconfig?: (() => Promise<ReconfigResult>) | null;
   authTokens: string[] | undefined;
   metrics: MetricsService;
   /** How many successful builds make a regression baseline. */

@@ -5,6 +5,9 @@
 import type http from 'node:http';
 import { PortInUseError } from '../../core/errors/index.ts';
 
+/** Pending connections the kernel holds for us (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 65_535;
+
 export function listen(server: http.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
@@ -14,7 +17,9 @@ export function listen(server: http.Server, port: number, host: string): Promise
         new PortInUseError(`port ${port} on ${host} ${why}; stop it, or choose another port with --port N or web.port in master.config.ts`),
       );
     });
-    server.listen(port, host, () => {
+    // A deep accept queue: thousands of agents reconnecting at once (a master restart) must wait
+    // their turn, not be reset (Node's default of 511 dropped hundreds of 10 000).
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       const address = server.address();
       resolve(address !== null && typeof address === 'object' ? address.port : port);
     });

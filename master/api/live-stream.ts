@@ -53,6 +53,7 @@ const BROADCAST = [
   'buildrequest.new',
   'buildrequest.complete',
   'change.new',
+  'master.reconfigured',
 ] as const satisfies readonly EventName[];
 const subscribeMessage = z.strictObject({
   type: z.literal('subscribe'),

@@ -5,6 +5,12 @@ import type { LogRow } from '../db/entities.ts';
 import type { Log } from '../../protocol/api-types.ts';
 import { bound, fieldsOf, found, idPath, parseParams, parseQuery } from './params.ts';
 import { sendPage } from './respond.ts';
+import { NotFoundError } from '../../core/errors/index.ts';
+
+/** What a log whose contents the retention janitor removed shows instead of them (the UI's one line). */
+export function expiredNotice(log: LogRow): string {
+  return `[caliper] log removed by retention on ${new Date(log.expired_at ?? 0).toISOString()} (retention.logs in the master's config)`;
+}
 
 export function presentLog(l: LogRow): Log {
   return {
@@ -16,6 +22,7 @@ export function presentLog(l: LogRow): Log {
     num_lines: l.num_lines,
     num_bytes: l.num_bytes,
     complete: l.complete,
+    expired_at: l.expired_at,
   };
 }
 
@@ -43,6 +50,10 @@ export function logsRouter(deps: ApiDeps): Router {
   r.get('/logs/:id/contents', async (req, res) => {
     const log = await findLog(req);
     const { offset, limit } = parseQuery(req, linesQuery);
+    if (log.expired_at !== null) {
+      const page = offset === 0 && limit > 0 ? [{ logid: log.id, firstline: 0, content: expiredNotice(log) }] : [];
+      return sendPage(res, 'logchunks', page, 1);
+    }
     const { lines, total } = await deps.repos.logs.lines(log, offset, limit);
     const content = lines.map((l) => l.toString('utf8')).join('\n');
     sendPage(res, 'logchunks', lines.length > 0 ? [{ logid: log.id, firstline: offset, content }] : [], total);
@@ -51,6 +62,8 @@ export function logsRouter(deps: ApiDeps): Router {
   /** The log's bytes exactly as the command wrote them, streamed a page of chunks at a time. */
   r.get('/logs/:id/raw', async (req, res) => {
     const log = await findLog(req);
+    // Its bytes are gone: serving the notice as if it were them would pass it off as the command's output.
+    if (log.expired_at !== null) throw new NotFoundError(`the contents of log ${log.id}: ${expiredNotice(log).replace('[caliper] ', '')}`);
     res.status(200);
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.setHeader('X-Content-Type-Options', 'nosniff');

@@ -14,6 +14,7 @@ import type * as Api from '../../protocol/api-types.ts';
 import type { ApiDeps } from './deps.ts';
 import { bound, found, idPath, parseParams, parseQuery, single } from './params.ts';
 import { TIME_RANGE_TEXT, timeInRange } from '../db/collection-query.ts';
+import { groupPoints, splitSummaries } from '../../metrics/series-split.ts';
 
 const seriesPath = z.object({
   series: z.string().refine((s) => seriesName.safeParse(s).success, {
@@ -21,7 +22,14 @@ const seriesPath = z.object({
   }),
 });
 const seriesListQuery = z.strictObject({ builder: single('builder').optional(), step: single('step').optional() });
-const PAGE_PARAMS = ['limit', 'offset', 'order'];
+const PAGE_PARAMS = ['limit', 'offset', 'order', 'splitBy'];
+/** `splitBy=<tag>`: the answer grouped by the tag's values (a matrix axis, an agent, …; metrics/series-split.ts). */
+const splitQuery = z.object({
+  splitBy: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'splitBy must be a tag name (letters, digits and "_")')
+    .optional(),
+});
 const pointsQuery = z.object({
   limit: bound('limit', 10_000).default(1000),
   offset: bound('offset', 1e9).default(0),
@@ -86,14 +94,23 @@ export function metricsRouter(deps: ApiDeps): Router {
     res.json({ metrics, meta: { total: metrics.length } } satisfies Api.MetricSeriesPage);
   });
   r.get('/metrics/:series/summary', async (req, res) => {
-    const filter = await knownSeries(req, req.query);
-    res.json({ summary: await deps.metrics.getSummary(filter) } satisfies Api.SummaryAnswer);
+    const filter = await knownSeries(req, req.query, ['splitBy']);
+    const { splitBy } = parseQuery(req, splitQuery);
+    const summary = await deps.metrics.getSummary(filter);
+    if (splitBy === undefined) res.json({ summary } satisfies Api.SummaryAnswer);
+    else
+      res.json({
+        summary,
+        split: { tag: splitBy, groups: await splitSummaries(deps.metrics, filter, splitBy) },
+      } satisfies Api.SummaryAnswer);
   });
   r.get('/metrics/:series/points', async (req, res) => {
     const filter = await knownSeries(req, req.query, PAGE_PARAMS);
-    const { limit, offset, order } = parseQuery(req, pointsQuery);
+    const { limit, offset, order, splitBy } = parseQuery(req, pointsQuery.extend(splitQuery.shape));
     const page = await deps.metrics.points(filter, { limit, offset, order: order === '-time' ? 'desc' : 'asc' });
-    res.json({ points: page.points.map(presentPoint), meta: { total: page.total } } satisfies Api.PointsPage);
+    const points = page.points.map(presentPoint);
+    const split = splitBy === undefined ? {} : { split: { tag: splitBy, groups: groupPoints(points, (p) => p.tags[splitBy]) } };
+    res.json({ points, meta: { total: page.total }, ...split } satisfies Api.PointsPage);
   });
   /** A build's points, each with its baseline and delta (master/reporters/metric-deltas.ts: the reporters' numbers). */
   r.get('/builds/:id/metrics', async (req, res) => {

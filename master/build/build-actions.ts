@@ -16,7 +16,11 @@ import type { EventBus } from '../events/event-bus.ts';
 import { Results, resultName } from '../../core/results.ts';
 
 export interface BuildActions {
-  force(builderName: string, request: { reason: string; properties: Record<string, PropertyValue> }): Promise<number>;
+  /** `priority`: default the force scheduler's that lists the builder, else the builder's. */
+  force(
+    builderName: string,
+    request: { reason: string; properties: Record<string, PropertyValue>; priority?: number | undefined },
+  ): Promise<number>;
   stop(buildid: number, reason: string): Promise<void>;
   rebuild(buildid: number, reason: string): Promise<number>;
   /**
@@ -47,9 +51,10 @@ export interface BuildActionsDeps {
 
 export function buildActions(deps: BuildActionsDeps): BuildActions {
   const { repos, submit, running } = deps;
-  const forceSchedulers = deps.schedulers.filter((s) => s.type === 'force');
+  // Read at each force: a reconfig may have changed the schedulers.
+  const forceSchedulers = () => deps.schedulers.filter((s) => s.type === 'force');
   // With no force scheduler configured, every builder can be forced (the minimal config works as is).
-  const forceable = (name: string) => forceSchedulers.length === 0 || forceSchedulers.some((s) => s.builderNames.includes(name));
+  const forceable = (name: string) => forceSchedulers().length === 0 || forceSchedulers().some((s) => s.builderNames.includes(name));
   const refuseWhileStopping = (what: string) => {
     if (deps.isStopping()) throw new ShuttingDownError(`the master is shutting down; ${what} again once it is back`);
   };
@@ -62,7 +67,9 @@ export function buildActions(deps: BuildActionsDeps): BuildActions {
     force: async (builderName, req) => {
       refuseWhileStopping('force the build');
       if (!forceable(builderName)) throw new ConflictError(`no force scheduler lists builder "${builderName}"`);
-      return submit(builderName, req.reason, req.properties);
+      const priority =
+        req.priority ?? forceSchedulers().find((s) => s.builderNames.includes(builderName) && s.priority !== undefined)?.priority;
+      return submit(builderName, req.reason, req.properties, [], null, priority);
     },
     stop: async (buildid, reason) => {
       const build = await repos.builds.get(buildid);

@@ -31,6 +31,9 @@ import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
 import type { Triggerer } from './triggerer.ts';
 import { secretsForBuild, SecretsWithheldError } from '../changes/pull-request.ts';
+import { renderBuilderProperties } from './builder-properties.ts';
+import { MATRIX_PROPERTY_SOURCE, parseStoredCell } from '../config/matrix.ts';
+import { withMatrixTags } from './matrix-metrics.ts';
 
 export const BuildStates = { created: 'created', running: 'running', stopping: 'stopping', finished: 'finished' } as const;
 export type BuildState = (typeof BuildStates)[keyof typeof BuildStates];
@@ -132,6 +135,9 @@ export class Build {
     // After the builder's, before the request's: what a user asks for still wins over config defaults.
     props.setAll(this.deps.agentProperties?.get(this.agent.name) ?? {}, 'Worker');
     props.setAll(requested, 'Scheduler');
+    // A matrix cell's axis values are what this build is: they win over a property of the same name.
+    const cell = parseStoredCell(this.request.matrix, `build request ${this.request.id}`);
+    props.setAll(cell ?? {}, MATRIX_PROPERTY_SOURCE);
     props.set('buildername', this.builder.name, 'Builder');
     props.set('agentname', this.agent.name, 'Agent');
     props.set('reason', this.request.reason, 'Scheduler');
@@ -154,6 +160,8 @@ export class Build {
     );
     this.stored = row;
     props.set('buildnumber', row.number, 'Build');
+    // Builder properties given as interpolate(...)/renderer(fn), with all of the above; a failure ends the build before its steps.
+    const unrendered = await renderBuilderProperties(this.builder.renderableProperties, props);
     hooks.onStarted?.(row);
     bus.publish('build.started', {
       buildid: row.id,
@@ -162,13 +170,14 @@ export class Build {
       agent: this.agent.name,
       buildrequestid: this.request.id,
       queuedMs: Math.max(0, started - this.request.submitted_at),
+      ...(cell ? { matrix: cell } : {}),
     });
 
-    let result: Result = Results.SUCCESS;
+    let result: Result = unrendered === null ? Results.SUCCESS : Results.EXCEPTION;
     let terminated = false;
     const failedSteps: string[] = [];
     let number = 0;
-    for (const step of this.builder.steps) {
+    for (const step of unrendered === null ? this.builder.steps : []) {
       if ((terminated || this.abort.signal.aborted) && !step.alwaysRun) continue;
       const outcome = await this.runStep(step, number++, row, props);
       const applied = applyStepResult(step.flags(), outcome.result, result);
@@ -179,7 +188,10 @@ export class Build {
     if (this.stopReason !== null) result = Results.CANCELLED;
 
     const complete = now();
-    const state = this.deps.masker.maskText(stateString(result, failedSteps, this.stopReason), STATE_STRING_MAX_CHARS);
+    const state = this.deps.masker.maskText(
+      unrendered === null ? stateString(result, failedSteps, this.stopReason) : `exception: ${unrendered}`,
+      STATE_STRING_MAX_CHARS,
+    );
     const properties = this.deps.masker.maskJson(props.toJSON());
     await this.landWrite('finish the build', () =>
       repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }),
@@ -229,7 +241,7 @@ export class Build {
         buildrequestid: this.request.id,
         properties: props,
         triggerer: this.deps.triggerer,
-        metrics: this.deps.metrics,
+        metrics: withMatrixTags(this.deps.metrics, parseStoredCell(this.request.matrix, `build request ${this.request.id}`)),
         logMaxBytes: this.deps.logMaxBytes,
         masker: this.deps.masker,
         masterBasedir: this.deps.masterBasedir,
@@ -345,5 +357,6 @@ function withBuilderEnv(agent: AgentConnection, env: Record<string, string>): Ag
   return {
     name: agent.name,
     start: (spec: CommandSpec, sink: CommandSink) => agent.start({ ...spec, env: { ...env, ...spec.env } }, sink),
+    transfer: (spec) => agent.transfer(spec),
   };
 }

@@ -11,11 +11,16 @@
  * while later appends collect behind it. Their acks wait, so the agent keeps its output and, past its
  * window, pauses its command's pipes: backpressure, nothing lost. A chunk whose COMMIT answer was
  * lost is not written twice (LogsRepo.appendChunk is keyed by the log's byte count).
+ *
+ * Each batch is compressed once before it is written (master/db/log-codec.ts: brotli in libuv's
+ * thread pool, off the event loop), not once per retry; appends that arrive meanwhile collect into
+ * the next batch as they do during a write, so compressing costs no extra transactions.
  */
 import type { EventBus } from '../events/event-bus.ts';
 import type { LogsRepo } from '../db/logs.ts';
 import type { LogRow } from '../db/entities.ts';
 import { writeThroughOutage, type OutageWriteOptions } from '../db/outage-write.ts';
+import { encodeLogChunk } from '../db/log-codec.ts';
 
 export type Stream = 'o' | 'e' | 'h';
 
@@ -130,7 +135,8 @@ export class LogWriter {
 
   private async store(stream: Stream, content: Buffer): Promise<void> {
     const first = this.log.num_lines;
-    await writeThroughOutage(() => this.repo.appendChunk(this.log, stream, content), this.options.outage);
+    const stored = await encodeLogChunk(content);
+    await writeThroughOutage(() => this.repo.appendChunk(this.log, stream, content, stored), this.options.outage);
     this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
   }
 }

@@ -1,56 +1,68 @@
 /**
  * Replaces secret values with a mask wherever a build's text lands: logs (streamed: a secret split
- * across two chunks of output is still caught, by holding back a tail shorter than the longest secret
- * until more output or the end), state strings, stored properties (names and values), metric series
+ * across two chunks of output is still caught, by holding back a tail that could be the start of a
+ * secret until more output or the end), state strings, stored properties (names and values), metric series
  * names and tags. Like Buildkite's redacted variables. A secret is also masked in its JSON-escaped form
  * (`pa\"ss`), since parse errors quote output with JSON.stringify.
+ *
+ * Every secret is found in one pass over the text (secret-matcher.ts), so masking costs the same with
+ * one secret or with the tokens of 10 000 agents.
  */
+import { SecretMatcher, type Ranges } from './secret-matcher.ts';
+
 export const MASK = '********';
 /** What replaces a secret inside a name that must stay a valid series or tag name. */
 export const NAME_MASK = 'MASKED';
 
 export class SecretMasker {
-  private readonly secrets: Buffer[];
+  private readonly matcher: SecretMatcher;
   readonly longest: number;
 
   constructor(values: string[]) {
     const kept = values.filter((v) => v.length >= 4);
     const forms = [...kept, ...kept.map((v) => JSON.stringify(v).slice(1, -1))];
-    // Longest first, so a secret containing another is masked whole.
-    this.secrets = [...new Set(forms)].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v));
-    this.longest = this.secrets.reduce((m, s) => Math.max(m, s.length), 0);
+    // One automaton for every form of every secret: a text is read once, however many secrets there are.
+    this.matcher = new SecretMatcher([...new Set(forms)].map((v) => Buffer.from(v)));
+    this.longest = this.matcher.longest;
   }
 
   get empty(): boolean {
-    return this.secrets.length === 0;
+    return this.matcher.size === 0;
   }
 
+  /**
+   * The bytes with each secret replaced by `mask`. Secrets that overlap (`abcd` and `cdef` in
+   * `abcdef`), or one inside another, are masked together as one: no part of either shows.
+   */
   maskBuffer(data: Buffer, mask: string = MASK): Buffer {
     if (this.empty) return data;
-    let out = data;
-    for (const secret of this.secrets) {
-      if (out.indexOf(secret) === -1) continue;
-      const parts: Buffer[] = [];
-      let from = 0;
-      for (let i = out.indexOf(secret); i !== -1; i = out.indexOf(secret, from)) {
-        parts.push(out.subarray(from, i), Buffer.from(mask));
-        from = i + secret.length;
-      }
-      parts.push(out.subarray(from));
-      out = Buffer.concat(parts);
-    }
-    return out;
+    return replaceRanges(data, this.matcher.scan(data).ranges, mask);
   }
 
   /** Masks, then cuts to `maxChars` (cutting first could leave the start of a secret). */
   maskText(text: string, maxChars = Infinity): string {
-    const masked = this.empty ? text : this.maskBuffer(Buffer.from(text)).toString();
+    const masked = this.maskString(text, MASK);
     return masked.length > maxChars ? masked.slice(0, maxChars) : masked;
   }
 
   /** A series or tag name with each secret replaced by NAME_MASK, so it stays a valid name. */
   maskName(name: string): string {
-    return this.empty ? name : this.maskBuffer(Buffer.from(name), NAME_MASK).toString();
+    return this.maskString(name, NAME_MASK);
+  }
+
+  private maskString(text: string, mask: string): string {
+    if (this.empty) return text;
+    // Plain ASCII (most names and values) is read as it is; anything else as its UTF-8 bytes.
+    const ranges = this.matcher.scanAscii(text);
+    if (ranges === null) return this.maskBuffer(Buffer.from(text), mask).toString();
+    if (ranges.length === 0) return text;
+    let out = '';
+    let from = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      out += text.slice(from, ranges[i]) + mask;
+      from = ranges[i + 1] as number;
+    }
+    return out + text.slice(from);
   }
 
   /** Masks every string inside a JSON-like value, object keys included (a property's name can be a secret). */
@@ -83,33 +95,49 @@ export class SecretMasker {
     return value;
   }
 
-  /** Length of the longest tail of `data` that some secret starts with (and is not whole). */
-  private pendingPrefix(data: Buffer): number {
-    for (let k = Math.min(this.longest - 1, data.length); k > 0; k--) {
-      const tail = data.subarray(data.length - k);
-      if (this.secrets.some((s) => s.length > k && s.subarray(0, k).equals(tail))) return k;
-    }
-    return 0;
-  }
-
   /** A masker for one stream of output that may split a secret across chunks. */
   stream(): { push(data: Buffer): Buffer; end(): Buffer } {
     let held: Buffer = Buffer.alloc(0);
     return {
       push: (data) => {
         if (this.empty) return data;
-        const masked = this.maskBuffer(held.length > 0 ? Buffer.concat([held, data]) : data);
+        const text = held.length > 0 ? Buffer.concat([held, data]) : data;
+        const { ranges, pending } = this.matcher.scan(text);
         // Hold back only a tail that is the start of a secret (the next chunk may complete it), so
-        // ordinary output is never delayed or reordered.
-        const cut = masked.length - this.pendingPrefix(masked);
-        held = masked.subarray(cut);
-        return masked.subarray(0, cut);
+        // ordinary output is never delayed or reordered; and a secret that runs into that tail is
+        // held whole, to be found again with what follows. The tail is kept unmasked: it is read
+        // again from its start, and no match can begin before it and end after it.
+        let cut = text.length - pending;
+        while (ranges.length > 0 && (ranges[ranges.length - 1] as number) > cut) {
+          const start = ranges[ranges.length - 2] as number;
+          ranges.length -= 2;
+          if (start < cut) {
+            cut = start;
+            break;
+          }
+        }
+        held = Buffer.from(text.subarray(cut));
+        return replaceRanges(text.subarray(0, cut), ranges, MASK);
       },
       end: () => {
         const rest = held;
         held = Buffer.alloc(0);
-        return rest;
+        return this.maskBuffer(rest);
       },
     };
   }
+}
+
+/** `data` with each range replaced by `mask`. */
+function replaceRanges(data: Buffer, ranges: Ranges, mask: string): Buffer {
+  if (ranges.length === 0) return data;
+  const maskBytes = Buffer.from(mask);
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    parts.push(data.subarray(from, ranges[i]), maskBytes);
+    from = ranges[i + 1] as number;
+  }
+  parts.push(data.subarray(from));
+  return Buffer.concat(parts);
 }

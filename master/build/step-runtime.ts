@@ -17,7 +17,17 @@ import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import path from 'node:path';
 import type { AgentConnection, CommandSink, CommandSpec, RunningCommand } from '../agents/agent-connection.ts';
-import type { CommandRequest, CommandResult, LogHandle, StepContext, TriggeredRequest } from '../../steps/step-context.ts';
+import type {
+  CommandRequest,
+  CommandResult,
+  DownloadRequest,
+  LogHandle,
+  StepContext,
+  TransferResult,
+  TriggeredRequest,
+  UploadRequest,
+} from '../../steps/step-context.ts';
+import { downloadToAgent, uploadFromAgent, type TransferDeps } from './file-transfer.ts';
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
 import { LogWriter, type Stream } from './log-writer.ts';
@@ -28,6 +38,7 @@ import type { CaptureOptions } from '../../metrics/capture-options.ts';
 import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { startOnMaster } from './master-process.ts';
+import type { CommandResources } from '../../protocol/messages.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
 /** Under the master's basedir: each builder's folder for commands run on the master (MasterShellCommand). */
@@ -61,6 +72,8 @@ export class StepRuntime implements StepContext {
   private current: StepRuntimeState = StepRuntimeStates.running;
   /** The step's logs by name, made on first use. */
   private readonly logWriters = new Map<string, LogWriter>();
+  /** What the step's commands on the agent used, where the agent measured it (captured at the step's end). */
+  private readonly used = { cpuSeconds: null as number | null, maxRssBytes: null as number | null };
 
   constructor(
     private readonly deps: StepRuntimeDeps,
@@ -140,6 +153,7 @@ export class StepRuntime implements StepContext {
     else this.deps.signal.addEventListener('abort', onAbort);
     try {
       const exit = await running.done;
+      if (exit.resources) this.addUsed(exit.resources);
       for (const stream of ['stdout', 'stderr'] as const) await this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].end());
       if (exit.error)
         await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
@@ -155,6 +169,31 @@ export class StepRuntime implements StepContext {
     } finally {
       this.deps.signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  uploadFromAgent(request: UploadRequest): Promise<TransferResult> {
+    this.expectRunning(`upload ${request.workersrc}`);
+    return uploadFromAgent(this.transferDeps(), request);
+  }
+
+  downloadToAgent(request: DownloadRequest): Promise<TransferResult> {
+    this.expectRunning(`download to ${request.workerdest}`);
+    return downloadToAgent(this.transferDeps(), request);
+  }
+
+  private transferDeps(): TransferDeps {
+    return {
+      agent: this.deps.agent,
+      signal: this.deps.signal,
+      builderDirname: this.deps.builder.dirname,
+      masterBasedir: path.resolve(this.deps.masterBasedir ?? process.cwd()),
+      buildid: this.deps.buildid,
+      stepid: this.step.id,
+      artifacts: this.deps.repos.artifacts,
+      // Header lines of the `stdio` log, masked as everything written there.
+      note: async (text) => this.append(await this.writer('stdio', 's'), 'h', this.deps.masker.maskBuffer(Buffer.from(text))),
+      now: () => Date.now(),
+    };
   }
 
   async addLog(name: string): Promise<LogHandle> {
@@ -250,9 +289,38 @@ export class StepRuntime implements StepContext {
     await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(text)));
   }
 
-  /** running -> finishing -> finished: completes every log still open. Called once, by the build. */
+  /** Commands of a step run one after another: their CPU times add up, their peaks do not. */
+  private addUsed(r: CommandResources): void {
+    this.used.cpuSeconds = (this.used.cpuSeconds ?? 0) + r.userSeconds + r.systemSeconds;
+    if (r.maxRssBytes !== undefined) this.used.maxRssBytes = Math.max(this.used.maxRssBytes ?? 0, r.maxRssBytes);
+  }
+
+  /**
+   * The step's CPU time and peak memory as series `step_cpu_seconds` and `step_max_rss_bytes`
+   * (docs/metrics.md), tagged by builder, step and agent. Never the step's failure: the metrics
+   * service spools what it cannot store, and anything else is dropped here.
+   */
+  private async captureUsed(): Promise<void> {
+    const { cpuSeconds, maxRssBytes } = this.used;
+    if (cpuSeconds === null) return;
+    const tags = { builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name };
+    const common = { tags, buildNumber: this.deps.buildNumber, buildid: this.deps.buildid };
+    try {
+      await this.deps.metrics.capture('step_cpu_seconds', Math.round(cpuSeconds * 1000) / 1000, { ...common, kind: 'duration', unit: 's' });
+      if (maxRssBytes !== null)
+        await this.deps.metrics.capture('step_max_rss_bytes', maxRssBytes, { ...common, kind: 'size', unit: 'bytes' });
+    } catch {
+      // A figure lost is not worth a step's result.
+    }
+  }
+
+  /**
+   * running -> finishing -> finished: captures what the step's commands used, then completes every
+   * log still open. Called once, by the build, after the step's run ended.
+   */
   async finishLogs(): Promise<void> {
     if (this.current !== StepRuntimeStates.running) throw this.refused('finish its logs');
+    await this.captureUsed();
     this.current = StepRuntimeStates.finishing;
     try {
       for (const w of this.logWriters.values()) if (!w.log.complete) await w.finish();

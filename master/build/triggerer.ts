@@ -1,8 +1,10 @@
 /**
- * What a Trigger step asks of the master: queue requests for a triggerable scheduler's builders, and
- * wait for them. A request is complete once its last build ended (a RETRY queues it again): this
- * master's builds say so on the event bus; the database is also asked every 2 seconds (one query for
- * all the requests a step waits for), which covers builds on other masters and a missed event.
+ * What a Trigger step asks of the master: queue requests for a triggerable scheduler's builders (one
+ * buildset), and wait for them. A request is complete once its last build ended (a RETRY queues it
+ * again): this master's builds say so on the event bus; the database is also asked every 2 seconds
+ * (one query for all the requests a step waits for), which covers builds on other masters and a
+ * missed event. A nightly triggerable scheduler is armed instead (stored, for its next time): as in
+ * Buildbot, nothing is requested now, so there is nothing to wait for.
  * When the master begins to stop, no request is triggered any more and every wait ends at once (the
  * requests not yet complete stay unfinished): the builds waiting are stopped by the shutdown anyway.
  */
@@ -10,6 +12,7 @@ import type { SchedulerConfig } from '../config/schedulers.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { TriggeredRequest } from '../../steps/step-context.ts';
+import type { SubmitBuildset } from '../scheduler/request-submitter.ts';
 import { ShuttingDownError } from '../../core/errors/index.ts';
 import { Results, type Result } from '../../core/results.ts';
 
@@ -26,29 +29,40 @@ export interface Triggerer {
 }
 
 export function createTriggerer(
-  schedulers: SchedulerConfig[],
+  schedulers: readonly SchedulerConfig[],
   repos: Repositories,
   bus: EventBus,
-  submit: (
-    builderName: string,
-    reason: string,
-    properties: Record<string, unknown>,
-    changeids: number[],
-    parentBuildid: number,
-  ) => Promise<number>,
+  submit: SubmitBuildset,
   /** Aborted when the master begins to stop. */
   shutdown: AbortSignal,
+  now: () => number = Date.now,
 ): Triggerer {
   return {
     async trigger(schedulerName, properties, changeids, reason, parentBuildid) {
-      const scheduler = schedulers.find((s) => s.name === schedulerName && s.type === 'triggerable');
+      const scheduler = schedulers.find((s) => s.name === schedulerName && (s.type === 'triggerable' || s.type === 'nightlyTriggerable'));
       if (!scheduler) throw new Error(`no triggerable scheduler named "${schedulerName}"`); // compile checks it
       if (shutdown.aborted) throw new ShuttingDownError('the master is shutting down: nothing is triggered');
-      const requests: TriggeredRequest[] = [];
-      for (const builder of scheduler.builderNames) {
-        requests.push({ builder, buildrequestid: await submit(builder, reason, properties, changeids, parentBuildid), results: null });
+      if (scheduler.type === 'nightlyTriggerable') {
+        await repos.buildsets.arm(
+          {
+            scheduler: scheduler.name,
+            properties: JSON.stringify(properties),
+            changeids: JSON.stringify(changeids),
+            parent_buildid: parentBuildid,
+          },
+          now(),
+        );
+        return [];
       }
-      return requests;
+      const requests = await submit({
+        scheduler: scheduler.name,
+        builderNames: scheduler.builderNames,
+        reason,
+        properties,
+        changeids,
+        parentBuildid,
+      });
+      return requests.map((r) => ({ builder: r.builder, buildrequestid: r.buildrequestid, results: null }));
     },
 
     wait(requests, signal) {

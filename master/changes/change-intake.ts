@@ -27,17 +27,31 @@ export interface ChangeIntakeDeps {
 }
 
 export class ChangeIntake {
-  private readonly schedulers: ChangeSchedulers;
+  private schedulers: ChangeSchedulers;
   private readonly pollers: GitPoller[];
 
   constructor(private readonly deps: ChangeIntakeDeps) {
-    const { repos, log } = deps;
-    this.schedulers = startChangeSchedulers(deps.config.schedulers, deps.submit, log, (ids) => {
+    this.schedulers = this.startSchedulers();
+    this.pollers = deps.config.changeSources.map((source) => new GitPoller(source, deps.basedir, (c) => this.add([c]), deps.log));
+  }
+
+  private startSchedulers(): ChangeSchedulers {
+    const { repos, log } = this.deps;
+    return startChangeSchedulers(this.deps.config.schedulers, this.deps.submit, log, (ids) => {
       repos.changes
         .setWaiting(ids, false)
         .catch((e: unknown) => log.warn('could not record changes as requested', { changes: ids, error: String(e) }));
     });
-    this.pollers = deps.config.changeSources.map((source) => new GitPoller(source, deps.basedir, (c) => this.add([c]), log));
+  }
+
+  /**
+   * A reconfig changed the change schedulers (`config.schedulers` holds the new ones): new changes go
+   * to the new schedulers; the old ones request the builds of the changes they were holding now.
+   */
+  async restartSchedulers(): Promise<void> {
+    const old = this.schedulers;
+    this.schedulers = this.startSchedulers();
+    await old.stop();
   }
 
   /** Stores the changes (all or none) and offers them to the change schedulers; returns their ids. */

@@ -15,13 +15,38 @@ import { describeIssues } from '../../core/zod-issue.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { isRecord } from '../../core/is-record.ts';
 import { renderableProblems } from '../../steps/properties/renderable-problems.ts';
+import { isInterpolate, type Renderable } from '../../steps/properties/interpolate.ts';
+import type { PropertyValue } from '../../steps/properties/properties.ts';
+import { expandMatrix, type MatrixCell } from './matrix.ts';
+import { toSpec } from './matrix-schema.ts';
 
 export type CompiledConfig = Omit<ParsedConfig, 'builders'> & {
   builders: CompiledBuilder[];
   /** What is accepted but likely a mistake (a scheduler without builders): for the user to read. */
   warnings: ConfigIssue[];
 };
-export type CompiledBuilder = ParsedConfig['builders'][number] & { steps: Step[]; dirname: string };
+type ParsedBuilder = ParsedConfig['builders'][number];
+export type CompiledBuilder = Omit<ParsedBuilder, 'properties'> & {
+  steps: Step[];
+  dirname: string;
+  /** The builder's plain property values. */
+  properties: Record<string, PropertyValue>;
+  /** Its properties given as interpolate(...) or renderer(fn): rendered when each build starts. */
+  renderableProperties: Record<string, Renderable<unknown>>;
+  /** A matrix builder's cells (config/matrix.ts): one build of each per request; null for a plain builder. */
+  matrixCells: MatrixCell[] | null;
+};
+
+/** A builder's properties: plain values apart from those to render at each build's start. */
+function splitProperties(properties: ParsedBuilder['properties']): Pick<CompiledBuilder, 'properties' | 'renderableProperties'> {
+  const plain: Record<string, PropertyValue> = {};
+  const renderable: Record<string, Renderable<unknown>> = {};
+  for (const [name, value] of Object.entries(properties)) {
+    if (isInterpolate(value) || typeof value === 'function') renderable[name] = value;
+    else plain[name] = value;
+  }
+  return { properties: plain, renderableProperties: renderable };
+}
 
 function zodIssues(error: z.ZodError, prefix: PropertyKey[] = []): ConfigIssue[] {
   return describeIssues(error, prefix);
@@ -50,7 +75,13 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
   const config = parsed.data;
   return {
     ...config,
-    builders: config.builders.map((b) => ({ ...b, steps: [...b.factory.steps], dirname: b.workdir ?? builderDirname(b.name) })),
+    builders: config.builders.map((b) => ({
+      ...b,
+      ...splitProperties(b.properties),
+      steps: [...b.factory.steps],
+      dirname: b.workdir ?? builderDirname(b.name),
+      matrixCells: b.matrix ? expandMatrix(toSpec(b.matrix)) : null,
+    })),
     warnings: config.schedulers.flatMap((s, i) =>
       s.builderNames.length > 0
         ? []
@@ -131,7 +162,7 @@ function crossIssues(input: unknown): ConfigIssue[] {
   });
   for (const d of duplicates(schedulers.map((s) => str(s.name) ?? '')))
     issues.push({ path: 'schedulers', message: `scheduler "${d}" is defined twice` });
-  issues.push(...triggerIssues(builders, schedulers));
+  issues.push(...triggerIssues(builders, schedulers), ...dependentIssues(schedulers));
   // One store, one Grafana, one Prometheus; reporters may be many (each with its own name).
   const singletons = new Set(['influxdb', 'grafana', 'prometheus']);
   for (const d of duplicates(records(input.services).flatMap((s) => (singletons.has(str(s.type) ?? '') ? [str(s.type) ?? ''] : []))))
@@ -140,12 +171,55 @@ function crossIssues(input: unknown): ConfigIssue[] {
 }
 
 /**
+ * A dependent scheduler's `upstream` must name another scheduler whose builds it can follow, and
+ * dependents must not follow each other in a circle (each would wait for the other's builds).
+ */
+function dependentIssues(schedulers: Record<string, unknown>[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const types = new Map(schedulers.map((s) => [str(s.name) ?? '', str(s.type) ?? '']));
+  const upstreamOf = new Map(
+    schedulers.flatMap((s) => (s.type === 'dependent' && typeof s.upstream === 'string' ? [[str(s.name) ?? '', s.upstream] as const] : [])),
+  );
+  schedulers.forEach((s, i) => {
+    if (s.type !== 'dependent' || typeof s.upstream !== 'string') return;
+    const at = `schedulers[${i}].upstream`;
+    const upstreamType = types.get(s.upstream);
+    if (upstreamType === undefined) issues.push({ path: at, message: `no scheduler named "${s.upstream}" in schedulers` });
+    else if (upstreamType === 'force')
+      issues.push({
+        path: at,
+        message: `"${s.upstream}" is a force scheduler: forced builds are not followed (name a scheduler that requests builds itself)`,
+      });
+    else {
+      // Follow the chain of upstreams: back to this scheduler is a circle.
+      const seen = new Set<string>();
+      for (let next: string | undefined = s.upstream; next !== undefined && !seen.has(next); next = upstreamOf.get(next)) {
+        if (next === s.name) {
+          issues.push({
+            path: at,
+            message: `"${s.name}" would follow its own builds: dependent schedulers in a circle (${[s.name, ...seen, next].join(' follows ')})`,
+          });
+          break;
+        }
+        seen.add(next);
+      }
+    }
+  });
+  return issues;
+}
+
+/**
  * A Trigger step must name triggerable schedulers, and builds must not wait for each other in a
- * circle (a builder whose waiting Trigger leads back to itself would wait for ever).
+ * circle (a builder whose waiting Trigger leads back to itself would wait for ever). A nightly
+ * triggerable scheduler is only armed by a trigger: nothing waits for its builds.
  */
 function triggerIssues(builders: Record<string, unknown>[], schedulers: Record<string, unknown>[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const triggerable = new Map(schedulers.filter((s) => s.type === 'triggerable').map((s) => [str(s.name), strings(s.builderNames) ?? []]));
+  const triggerable = new Map(
+    schedulers
+      .filter((s) => s.type === 'triggerable' || s.type === 'nightlyTriggerable')
+      .map((s) => [str(s.name), s.type === 'triggerable' ? (strings(s.builderNames) ?? []) : []]),
+  );
   const waitsFor = new Map<string, { to: string[]; at: string }[]>();
   builders.forEach((b, i) => {
     const steps: unknown[] = isRecord(b.factory) && Array.isArray(b.factory.steps) ? b.factory.steps : [];

@@ -1,11 +1,21 @@
 /** Schedulers turn something happening (a user's click, time passing, a commit) into build requests. */
-export interface ForceSchedulerConfig {
+
+/** What every scheduler may say about the requests it submits. */
+export interface SchedulerPriority {
+  /**
+   * The priority of its requests (higher first; Buildbot's scheduler `priority`). Default: each
+   * builder's `priority`. A force scheduler's is the default of forces that give none.
+   */
+  priority?: number;
+}
+
+export interface ForceSchedulerConfig extends SchedulerPriority {
   type: 'force';
   name: string;
   builderNames: string[];
 }
 
-export interface PeriodicSchedulerConfig {
+export interface PeriodicSchedulerConfig extends SchedulerPriority {
   type: 'periodic';
   name: string;
   builderNames: string[];
@@ -30,7 +40,7 @@ export interface ChangeForImportance {
 }
 
 /** What a change scheduler listens to; a change must match every field given. */
-interface ChangeFilterOptions {
+interface ChangeFilterOptions extends SchedulerPriority {
   /** The change's repository must equal this (a gitPoller's changes carry its `repourl`). */
   repository?: string;
   project?: string;
@@ -88,30 +98,83 @@ export interface AnyBranchSchedulerConfig extends ChangeFilterOptions {
 }
 
 export type ChangeSchedulerConfig = SingleBranchSchedulerConfig | AnyBranchSchedulerConfig;
-export interface CronSchedulerConfig {
+
+/** One time field as Buildbot's Nightly takes it: a number, a list of numbers, or cron text ('*', '1-5', '0-59/15'). */
+export type CronField = number | number[] | string;
+
+/**
+ * When a cron or nightly triggerable scheduler fires: either `cron`, or Buildbot's Nightly fields
+ * (`minute` default 0, the others default '*'), not both.
+ */
+export interface CronTimes {
+  /**
+   * A cron pattern: `minute hour day-of-month month day-of-week` ('0 3 * * 1-5': at 03:00 on
+   * weekdays), or with seconds first (six fields).
+   */
+  cron?: string;
+  minute?: CronField;
+  hour?: CronField;
+  dayOfMonth?: CronField;
+  month?: CronField;
+  /**
+   * As Buildbot's: 0 is Monday and 6 is Sunday in numbers, lists and comma-separated numbers
+   * (`dayOfWeek: [0, 2]` or `'0,2'`: Monday and Wednesday); other text is read as cron reads it
+   * (`'mon-fri'`, and a range such as `'1-5'`, where 0 is Sunday).
+   */
+  dayOfWeek?: CronField;
+  /** IANA time zone the times are read in ('Europe/Paris'); default the master's. */
+  timezone?: string;
+}
+
+export interface CronSchedulerConfig extends CronTimes, SchedulerPriority {
   type: 'cron';
   name: string;
   builderNames: string[];
-  /**
-   * When to build, as a cron pattern: `minute hour day-of-month month day-of-week` ('0 3 * * 1-5': at
-   * 03:00 on weekdays), or with seconds first (six fields).
-   */
-  cron: string;
-  /** IANA time zone the pattern is read in ('Europe/Paris'); default the master's. */
-  timezone?: string;
   reason?: string;
   properties?: Record<string, unknown>;
 }
 
 /** Requests builds only when a `Trigger` step of another build asks it to. */
-export interface TriggerableSchedulerConfig {
+export interface TriggerableSchedulerConfig extends SchedulerPriority {
   type: 'triggerable';
   name: string;
   builderNames: string[];
 }
 
+/**
+ * Builds when a buildset of the `upstream` scheduler completes with SUCCESS or WARNINGS (Buildbot's
+ * Dependent), with that buildset's source and changes.
+ */
+export interface DependentSchedulerConfig extends SchedulerPriority {
+  type: 'dependent';
+  name: string;
+  /** The name of the scheduler whose buildsets this one follows (not a force scheduler). */
+  upstream: string;
+  builderNames: string[];
+  reason?: string;
+  properties?: Record<string, unknown>;
+}
+
+/**
+ * Armed by `Trigger` steps, builds at its times with what it was last armed with, and only when it
+ * was armed since its last build (Buildbot's NightlyTriggerable).
+ */
+export interface NightlyTriggerableSchedulerConfig extends CronTimes, SchedulerPriority {
+  type: 'nightlyTriggerable';
+  name: string;
+  builderNames: string[];
+  reason?: string;
+  properties?: Record<string, unknown>;
+}
+
 export type SchedulerConfig =
-  ForceSchedulerConfig | PeriodicSchedulerConfig | ChangeSchedulerConfig | CronSchedulerConfig | TriggerableSchedulerConfig;
+  | ForceSchedulerConfig
+  | PeriodicSchedulerConfig
+  | ChangeSchedulerConfig
+  | CronSchedulerConfig
+  | TriggerableSchedulerConfig
+  | DependentSchedulerConfig
+  | NightlyTriggerableSchedulerConfig;
 
 /** Lets users force builds of these builders (API `POST /builders/{name}/force`, the UI's button). */
 export function forceScheduler(options: Omit<ForceSchedulerConfig, 'type'>): ForceSchedulerConfig {
@@ -137,7 +200,7 @@ export function anyBranchScheduler(options: Omit<AnyBranchSchedulerConfig, 'type
   return { type: 'anyBranch', ...options };
 }
 
-/** Requests a build of each builder at the times a cron pattern gives (Buildbot's Nightly). */
+/** Requests a build of each builder at the times a cron pattern (or Buildbot's Nightly fields) gives (Buildbot's Nightly). */
 export function cronScheduler(options: Omit<CronSchedulerConfig, 'type'>): CronSchedulerConfig {
   return { type: 'cron', ...options };
 }
@@ -145,4 +208,17 @@ export function cronScheduler(options: Omit<CronSchedulerConfig, 'type'>): CronS
 /** Builds its builders when a `Trigger` step names it (Buildbot's Triggerable). */
 export function triggerableScheduler(options: Omit<TriggerableSchedulerConfig, 'type'>): TriggerableSchedulerConfig {
   return { type: 'triggerable', ...options };
+}
+
+/** Builds its builders after each buildset of `upstream` that succeeds (Buildbot's Dependent). */
+export function dependentScheduler(options: Omit<DependentSchedulerConfig, 'type'>): DependentSchedulerConfig {
+  return { type: 'dependent', ...options };
+}
+
+/**
+ * Builds its builders at the times given with what a `Trigger` step last armed it with, once per
+ * arming (Buildbot's NightlyTriggerable).
+ */
+export function nightlyTriggerableScheduler(options: Omit<NightlyTriggerableSchedulerConfig, 'type'>): NightlyTriggerableSchedulerConfig {
+  return { type: 'nightlyTriggerable', ...options };
 }

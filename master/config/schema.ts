@@ -4,14 +4,19 @@ import { isBuildFactory, type BuildFactory } from '../../steps/build-factory.ts'
 import { regressionSchema, serviceSchema, trackingSchema } from '../../metrics/config.ts';
 import { refName } from '../../steps/git-refs.ts';
 import { propertyValueSchema } from '../../steps/properties/properties.ts';
+import { isInterpolate, type Interpolate } from '../../steps/properties/interpolate.ts';
+import type { PropertyFunction } from '../../steps/properties/renderers.ts';
 import { changeSourceSchema } from '../changes/change-source-config.ts';
 import { lockAccessSchema, lockSchema } from './locks.ts';
-import type { ChangeForImportance } from './schedulers.ts';
-import { cronPatternProblem } from '../scheduler/cron.ts';
+import type { ChangeForImportance, CronTimes } from './schedulers.ts';
+import { CRON_FIELDS, cronPatternOf, cronPatternProblem } from '../scheduler/cron.ts';
 import { webAuthSchema } from '../auth/auth-config.ts';
+import { retentionSchema } from '../retention/retention-config.ts';
 import { normalOrigin } from '../api/same-origin.ts';
 import { isReporterConfig, reporterName, reporterSchema } from '../reporters/index.ts';
 import { PULL_REQUEST_ACTIONS } from '../changes/github-pull-request.ts';
+import type { CanStartBuild, CollapseRequestsFn, NextAgent, PrioritizeBuilders } from '../scheduler/queue-hooks.ts';
+import { matrixSchema } from './matrix-schema.ts';
 
 const name = z
   .string()
@@ -41,6 +46,28 @@ export const agentSchema = z.strictObject({
   properties: z.record(z.string(), propertyValueSchema).optional(),
 });
 
+/** interpolate(...), or a function of the properties (renderer(fn), transform(...)). */
+const renderableValue = z.custom<Interpolate | PropertyFunction<unknown>>(
+  (v) => isInterpolate(v) || typeof v === 'function',
+  'must be interpolate(...) or renderer(fn)',
+);
+
+/** A build request's priority: higher first. An integer the database can store. */
+const requestPriority = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
+/** Every scheduler may set the priority of the requests it submits (default: each builder's `priority`). */
+const schedulerPriority = { priority: requestPriority.optional() };
+/** A queue function of the config (master/scheduler/queue-hooks.ts); it may be async. */
+const queueFunction = <T>(signature: string) => z.custom<T>((v) => typeof v === 'function', `must be a function ${signature}`);
+/** true: Buildbot's rule (same source, see request-collapser.ts); false: never; or your own function. */
+const collapseRequests = z.custom<boolean | CollapseRequestsFn>(
+  (v) => typeof v === 'boolean' || typeof v === 'function',
+  'must be true, false or a function (builder, newer, older) => boolean',
+);
+
 export const builderSchema = z.strictObject({
   name: builderName,
   description: z.string().max(1000).optional(),
@@ -50,7 +77,11 @@ export const builderSchema = z.strictObject({
     (v) => isBuildFactory(v) && Array.isArray(v.steps),
     'must be a BuildFactory (new BuildFactory().addStep(...))',
   ),
-  properties: z.record(z.string(), propertyValueSchema).default({}),
+  /**
+   * Set on every build of this builder (source 'Builder'). A value may be interpolate(...) or
+   * renderer(fn): rendered when each build starts, with the build's other properties (Buildbot's).
+   */
+  properties: z.record(z.string(), z.union([renderableValue, propertyValueSchema])).default({}),
   /** Added to the environment of every command its builds run on an agent; a step's own `env` wins. */
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).optional(),
   tags: z.array(z.string().min(1).max(100)).default([]),
@@ -69,6 +100,16 @@ export const builderSchema = z.strictObject({
    * author's code, so `%(secret:NAME)s` fails its step instead of handing the secret over.
    */
   secretsForForks: z.boolean().default(false),
+  /** The priority of its requests when neither the force nor the scheduler gives one; higher first. */
+  priority: requestPriority.default(0),
+  /** Collapse its queued requests of the same source into the newest; default the top-level `collapseRequests`. */
+  collapseRequests: collapseRequests.optional(),
+  /** Picks the agent for a request among those free for it (Buildbot's nextWorker). */
+  nextAgent: queueFunction<NextAgent>('(builder, agents, request) => agent or null').optional(),
+  /** Vetoes an agent for a request (Buildbot's canStartBuild): false tries another agent. */
+  canStartBuild: queueFunction<CanStartBuild>('(builder, agent, request) => boolean').optional(),
+  /** Axes to build every combination of (one build per cell, matrix.ts): `{ node: ['18', '20'], exclude: [...] }`. */
+  matrix: matrixSchema.optional(),
 });
 
 /** May be empty, as in Buildbot: such a scheduler requests nothing, and compile warns of it. */
@@ -77,6 +118,7 @@ const builderNames = z.array(builderName);
 const changeFilterShape = {
   name,
   builderNames,
+  ...schedulerPriority,
   repository: z.string().min(1).optional(),
   project: z.string().optional(),
   category: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
@@ -115,14 +157,71 @@ const timeZone = z.string().refine((v) => {
   }
 }, 'must be an IANA time zone, such as "Europe/Paris" or "UTC"');
 
+/** One of Buildbot's Nightly time fields: a number, a list of numbers, or cron text. */
+const cronField = z.union([
+  z.number().int().min(0),
+  z.array(z.number().int().min(0)).min(1),
+  z.string().regex(/^\S+$/, 'must be cron text without spaces, such as "*", "1-5" or "0-59/15"'),
+]);
+/** When a cron or nightly triggerable scheduler fires: `cron`, or the Nightly fields (schedulers.ts). */
+const cronTimesShape = {
+  cron: cronPattern.optional(),
+  minute: cronField.optional(),
+  hour: cronField.optional(),
+  dayOfMonth: cronField.optional(),
+  month: cronField.optional(),
+  dayOfWeek: cronField.optional(),
+  timezone: timeZone.optional(),
+};
+function checkCronTimes(v: CronTimes, ctx: z.RefinementCtx): void {
+  const fields = CRON_FIELDS.filter((f) => v[f] !== undefined);
+  if (v.cron !== undefined && fields.length > 0)
+    ctx.addIssue({ code: 'custom', path: ['cron'], message: `give either cron or ${fields.join(', ')}, not both` });
+  else if (v.cron === undefined && fields.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cron'],
+      message: 'is required: a cron pattern, or the times as minute, hour, dayOfMonth, month and dayOfWeek',
+    });
+  else if (v.cron === undefined) {
+    const pattern = cronPatternOf(v);
+    const problem = cronPatternProblem(pattern);
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: [fields[0] ?? 'minute'], message: `the times make the cron pattern "${pattern}": ${problem}` });
+  }
+}
+
 export const schedulerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('triggerable'), name, builderNames }),
+  z.strictObject({ type: z.literal('triggerable'), name, builderNames, ...schedulerPriority }),
+  z
+    .strictObject({
+      type: z.literal('cron'),
+      name,
+      builderNames,
+      ...schedulerPriority,
+      ...cronTimesShape,
+      reason: z.string().optional(),
+      properties: z.record(z.string(), propertyValueSchema).default({}),
+    })
+    .superRefine(checkCronTimes),
+  z
+    .strictObject({
+      type: z.literal('nightlyTriggerable'),
+      name,
+      builderNames,
+      ...schedulerPriority,
+      ...cronTimesShape,
+      reason: z.string().optional(),
+      properties: z.record(z.string(), propertyValueSchema).default({}),
+    })
+    .superRefine(checkCronTimes),
   z.strictObject({
-    type: z.literal('cron'),
+    type: z.literal('dependent'),
     name,
+    /** Checked against the other schedulers by compile.ts. */
+    upstream: z.string().min(1),
     builderNames,
-    cron: cronPattern,
-    timezone: timeZone.optional(),
+    ...schedulerPriority,
     reason: z.string().optional(),
     properties: z.record(z.string(), propertyValueSchema).default({}),
   }),
@@ -133,11 +232,12 @@ export const schedulerSchema = z.discriminatedUnion('type', [
     baseBranchRegex: regex.optional(),
     branchRegex: regex.optional(),
   }),
-  z.strictObject({ type: z.literal('force'), name, builderNames }),
+  z.strictObject({ type: z.literal('force'), name, builderNames, ...schedulerPriority }),
   z.strictObject({
     type: z.literal('periodic'),
     name,
     builderNames,
+    ...schedulerPriority,
     periodicBuildTimer: z.number().min(1),
     reason: z.string().optional(),
     properties: z.record(z.string(), propertyValueSchema).default({}),
@@ -219,6 +319,8 @@ export const configSchema = z.strictObject({
         .default(512 * 1024 * 1024),
     })
     .prefault({}),
+  /** How long logs, builds and changes are kept, and when the janitor runs (docs/operations.md); none: kept for ever. */
+  retention: retentionSchema.optional(),
   /**
    * Secret values (read them from the environment), used as interpolate('%(secret:NAME)s') and masked
    * wherever they would show: logs, state strings, build properties (names and values), metric series
@@ -235,6 +337,10 @@ export const configSchema = z.strictObject({
   locks: z.array(lockSchema).default([]),
   builders: z.array(builderSchema).min(1, 'needs at least one builder'),
   schedulers: z.array(schedulerSchema).default([]),
+  /** Orders the builders the claimer serves (Buildbot's prioritizeBuilders); default: by their requests' priority, then age. */
+  prioritizeBuilders: queueFunction<PrioritizeBuilders>('(builders) => builders in the order to serve them').optional(),
+  /** The default of every builder's `collapseRequests`: off, as in Caliper so far (Buildbot's default is true). */
+  collapseRequests: collapseRequests.default(false),
   /** Where changes come from besides `POST /api/v2/changes`: gitPoller(...). */
   changeSources: z.array(changeSourceSchema).default([]),
   /**

@@ -1,8 +1,10 @@
-import { In, type DataSource, type Repository } from 'typeorm';
+import { In, IsNull, type DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { BuildRequestRow } from './entities.ts';
-import type { Result } from '../../core/results.ts';
+import { Results, type Result } from '../../core/results.ts';
 import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
 import { transaction } from './transaction.ts';
+import { plainSql, type PlainSql } from './plain-sql.ts';
+import { cellKey, type MatrixCell } from '../config/matrix.ts';
 
 export const buildRequestFields: FieldMap = {
   buildrequestid: { column: 'id', type: 'int' },
@@ -16,7 +18,47 @@ export const buildRequestFields: FieldMap = {
   results: { column: 'results', type: 'int' },
   reason: { column: 'reason', type: 'string' },
   parent_buildid: { column: 'parent_buildid', type: 'int' },
+  buildsetid: { column: 'buildsetid', type: 'int' },
 };
+
+export interface NewBuildRequest {
+  builderid: number;
+  reason: string;
+  properties: Record<string, unknown>;
+  priority?: number;
+  changeids?: number[];
+  parentBuildid?: number | null;
+  /** The buildset it belongs to (master/db/buildsets.ts). */
+  buildsetid?: number | null;
+  /** The matrix cell it builds (master/config/matrix.ts), stored as JSON. */
+  matrix?: MatrixCell | null;
+}
+
+function requestRow(values: NewBuildRequest, now: number) {
+  return {
+    builderid: values.builderid,
+    reason: values.reason,
+    properties: JSON.stringify(values.properties),
+    priority: values.priority ?? 0,
+    submitted_at: now,
+    complete: false,
+    parent_buildid: values.parentBuildid ?? null,
+    buildsetid: values.buildsetid ?? null,
+    matrix: values.matrix ? cellKey(values.matrix) : null,
+  };
+}
+
+/** Stores a request and its links to the changes it builds, inside the caller's transaction. */
+export async function insertBuildRequest(m: EntityManager, values: NewBuildRequest, now: number): Promise<BuildRequestRow> {
+  const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(requestRow(values, now), { transaction: false });
+  const changeids = values.changeids ?? [];
+  if (changeids.length > 0)
+    await m.insert(
+      'buildrequest_changes',
+      changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })),
+    );
+  return saved;
+}
 
 /**
  * Build requests. A request's life: unclaimed -> claimed by one master (atomic conditional update,
@@ -25,41 +67,17 @@ export const buildRequestFields: FieldMap = {
  */
 export class BuildRequestsRepo {
   private readonly repo: Repository<BuildRequestRow>;
+  /** Claim, release and complete, once per build: plain statements, one text each (see plain-sql.ts). */
+  private readonly sql: PlainSql;
   constructor(private readonly source: DataSource) {
     this.repo = source.getRepository<BuildRequestRow>('BuildRequest');
+    this.sql = plainSql(source);
   }
 
   /** A new request; with `changeids`, linked to the changes it builds in the same transaction. */
-  create(
-    values: {
-      builderid: number;
-      reason: string;
-      properties: Record<string, unknown>;
-      priority?: number;
-      changeids?: number[];
-      parentBuildid?: number | null;
-    },
-    now: number,
-  ): Promise<BuildRequestRow> {
-    const row = {
-      builderid: values.builderid,
-      reason: values.reason,
-      properties: JSON.stringify(values.properties),
-      priority: values.priority ?? 0,
-      submitted_at: now,
-      complete: false,
-      parent_buildid: values.parentBuildid ?? null,
-    };
-    const changeids = values.changeids ?? [];
-    if (changeids.length === 0) return this.repo.save(row, { transaction: false });
-    return transaction(this.source, async (m) => {
-      const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(row, { transaction: false });
-      await m.insert(
-        'buildrequest_changes',
-        changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })),
-      );
-      return saved;
-    });
+  create(values: NewBuildRequest, now: number): Promise<BuildRequestRow> {
+    if ((values.changeids ?? []).length === 0) return this.repo.save(requestRow(values, now), { transaction: false });
+    return transaction(this.source, (m) => insertBuildRequest(m, values, now));
   }
 
   get(id: number): Promise<BuildRequestRow | null> {
@@ -99,21 +117,79 @@ export class BuildRequestsRepo {
       .getMany();
   }
 
+  /** Of each of `builderids` with queued requests: the highest priority among them, and when the oldest was submitted. */
+  async queueHeads(builderids: readonly number[]): Promise<Map<number, { highestPriority: number; oldestSubmittedAt: number }>> {
+    if (builderids.length === 0) return new Map();
+    const rows = await this.source
+      .createQueryBuilder()
+      .select('q.builderid', 'builderid')
+      .addSelect('MAX(q.priority)', 'highest')
+      .addSelect('MIN(q.submitted_at)', 'oldest')
+      .from('buildrequests', 'q')
+      .where('q.complete = :incomplete AND q.claimed_by_masterid IS NULL AND q.builderid IN (:...builderids)', {
+        incomplete: false,
+        builderids,
+      })
+      .groupBy('q.builderid')
+      .getRawMany<{ builderid: number | string; highest: number | string; oldest: number | string }>();
+    return new Map(rows.map((r) => [Number(r.builderid), { highestPriority: Number(r.highest), oldestSubmittedAt: Number(r.oldest) }]));
+  }
+
+  /** A builder's queued requests (unclaimed, incomplete), oldest first, at most `limit`: what a new request may collapse. */
+  queued(builderid: number, limit: number): Promise<BuildRequestRow[]> {
+    return this.repo.find({
+      where: { builderid, complete: false, claimed_by_masterid: IsNull() },
+      order: { submitted_at: 'ASC', id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /** Of these requests, those that build changes, each with its changes' properties (JSON text). */
+  async changePropertiesOf(ids: readonly number[]): Promise<Map<number, string[]>> {
+    const byRequest = new Map<number, string[]>();
+    if (ids.length === 0) return byRequest;
+    const rows = await this.source
+      .createQueryBuilder()
+      .select('l.buildrequestid', 'buildrequestid')
+      .addSelect('c.properties', 'properties')
+      .from('buildrequest_changes', 'l')
+      .innerJoin('changes', 'c', 'c.id = l.changeid')
+      .where('l.buildrequestid IN (:...ids)', { ids })
+      .getRawMany<{ buildrequestid: number | string; properties: string }>();
+    for (const r of rows) byRequest.set(Number(r.buildrequestid), [...(byRequest.get(Number(r.buildrequestid)) ?? []), r.properties]);
+    return byRequest;
+  }
+
+  /**
+   * Ends a queued request as SKIPPED, claimed by `masterid`: what Buildbot does to a request a newer
+   * one collapsed. The same condition as claim(), in one statement: of a skip and a claim at once,
+   * exactly one wins. True when this call skipped it.
+   */
+  async skipUnclaimed(id: number, masterid: number, now: number): Promise<boolean> {
+    const result = await this.source
+      .createQueryBuilder()
+      .update('buildrequests')
+      .set({ claimed_by_masterid: masterid, claimed_at: now, complete: true, complete_at: now, results: Results.SKIPPED })
+      .where('id = :id AND claimed_by_masterid IS NULL AND complete = :incomplete', { id, incomplete: false })
+      .execute();
+    return result.affected === 1;
+  }
+
   /**
    * True when this master got the request; false when another claimed it first (or it was
    * cancelled). On PostgreSQL the row is locked with SKIP LOCKED, so masters claiming at once
    * never wait on each other's row: the one that holds it wins, the others move on.
    */
   async claim(id: number, masterid: number, now: number): Promise<boolean> {
-    const free = 'claimed_by_masterid IS NULL AND complete = :incomplete';
-    const update = this.source.createQueryBuilder().update('buildrequests').set({ claimed_by_masterid: masterid, claimed_at: now });
-    const result =
-      this.source.options.type === 'postgres'
-        ? await update
-            .where(`id = (SELECT id FROM buildrequests WHERE id = :id AND ${free} FOR UPDATE SKIP LOCKED)`, { id, incomplete: false })
-            .execute()
-        : await update.where(`id = :id AND ${free}`, { id, incomplete: false }).execute();
-    return result.affected === 1;
+    const sql = this.sql.text('buildrequests:claim', (p) => {
+      const free = `"claimed_by_masterid" IS NULL AND "complete" = ${p(4)}`;
+      const which =
+        this.source.options.type === 'postgres'
+          ? `"id" = (SELECT "id" FROM "buildrequests" WHERE "id" = ${p(3)} AND ${free} FOR UPDATE SKIP LOCKED)`
+          : `"id" = ${p(3)} AND ${free}`;
+      return `UPDATE "buildrequests" SET "claimed_by_masterid" = ${p(1)}, "claimed_at" = ${p(2)} WHERE ${which}`;
+    });
+    return (await this.sql.run(sql, [masterid, now, id, false])).affected === 1;
   }
 
   /**
@@ -132,11 +208,15 @@ export class BuildRequestsRepo {
   }
 
   async unclaim(id: number): Promise<void> {
-    await this.repo.update({ id, complete: false }, { claimed_by_masterid: null, claimed_at: null });
+    const sql = this.sql.text(
+      'buildrequests:unclaim',
+      (p) => `UPDATE "buildrequests" SET "claimed_by_masterid" = NULL, "claimed_at" = NULL WHERE "id" = ${p(1)} AND "complete" = ${p(2)}`,
+    );
+    await this.sql.run(sql, [id, false]);
   }
 
   async complete(id: number, results: Result, now: number): Promise<void> {
-    await this.repo.update({ id }, { complete: true, complete_at: now, results });
+    await this.sql.updateById('buildrequests', id, { complete: true, complete_at: now, results });
   }
 
   /** Requests this master claimed but never finished (it died): each is completed or released. */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { DataSource, Repository } from 'typeorm';
-import type { BuilderRow, BuildRow } from './entities.ts';
+import { resultOrNull, type BuildRow } from './entities.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
-import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { parseCollectionQuery, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
+import { plainSql, type PlainSql } from './plain-sql.ts';
 
 export const buildFields: FieldMap = {
   buildid: { column: 'id', type: 'int' },
@@ -18,6 +19,37 @@ export const buildFields: FieldMap = {
   state_string: { column: 'state_string', type: 'string' },
 };
 
+const BUILD_COLUMNS = [
+  'id',
+  'builderid',
+  'buildrequestid',
+  'number',
+  'masterid',
+  'agent',
+  'started_at',
+  'complete_at',
+  'results',
+  'state_string',
+  'properties',
+] as const satisfies readonly (keyof BuildRow)[];
+
+/** A plain row of BUILD_COLUMNS as a BuildRow (bigints as numbers, the result checked as the entity does). */
+function buildRow(r: RawRow): BuildRow {
+  return {
+    id: Number(r.id),
+    builderid: Number(r.builderid),
+    buildrequestid: Number(r.buildrequestid),
+    number: Number(r.number),
+    masterid: Number(r.masterid),
+    agent: String(r.agent),
+    started_at: Number(r.started_at),
+    complete_at: rawTime(r.complete_at),
+    results: resultOrNull.from(r.results),
+    state_string: String(r.state_string),
+    properties: String(r.properties),
+  };
+}
+
 // Raw answers of the database (aggregates are strings or numbers by driver), checked before use.
 const numeric = z.union([z.number(), z.string()]);
 const runningPerBuilder = z.array(z.object({ builderid: numeric, n: numeric }));
@@ -25,8 +57,11 @@ const averagePerBuilder = z.array(z.object({ builderid: numeric, avg: numeric.nu
 
 export class BuildsRepo {
   private readonly repo: Repository<BuildRow>;
+  /** Every build's create and updates: plain statements, one text each (see plain-sql.ts). */
+  private readonly sql: PlainSql;
   constructor(private readonly source: DataSource) {
     this.repo = source.getRepository<BuildRow>('Build');
+    this.sql = plainSql(source);
   }
 
   /**
@@ -39,20 +74,16 @@ export class BuildsRepo {
   create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
     return transaction(this.source, async (em) => {
       // The write comes first: a SQLite transaction that read before writing could find another
-      // connection's write in its way and fail at once instead of waiting its turn.
-      await em
-        .createQueryBuilder()
-        .update<BuilderRow>('Builder')
-        .set({ last_build_number: () => '"last_build_number" + 1' })
-        .where('id = :id', { id: values.builderid })
-        .execute();
-      const builder = await em
-        .getRepository<BuilderRow>('Builder')
-        .findOne({ select: { id: true, last_build_number: true }, where: { id: values.builderid } });
-      if (!builder) throw new NotFoundError(`builder ${values.builderid} does not exist`);
-      return em
-        .getRepository<BuildRow>('Build')
-        .save({ ...values, number: builder.last_build_number, complete_at: null, results: null }, { transaction: false });
+      // connection's write in its way and fail at once instead of waiting its turn. RETURNING gives
+      // the new number in the same statement.
+      const bump = this.sql.text(
+        'builds:next-number',
+        (p) => `UPDATE "builders" SET "last_build_number" = "last_build_number" + 1 WHERE "id" = ${p(1)} RETURNING "last_build_number"`,
+      );
+      const { rows } = await this.sql.run(bump, [values.builderid], em);
+      if (rows.length === 0) throw new NotFoundError(`builder ${values.builderid} does not exist`);
+      const row = { ...values, number: Number(rows[0]?.last_build_number), complete_at: null, results: null };
+      return { ...row, id: await this.sql.insertReturningId('builds', row, em) };
     });
   }
 
@@ -61,7 +92,7 @@ export class BuildsRepo {
   }
 
   async update(id: number, values: Partial<Pick<BuildRow, 'state_string' | 'properties' | 'results' | 'complete_at'>>): Promise<void> {
-    await this.repo.update({ id }, values);
+    await this.sql.updateById('builds', id, values);
   }
 
   /** The builder's latest builds that ended SUCCESS or WARNINGS, newest first, before `beforeId`. */
@@ -126,7 +157,10 @@ export class BuildsRepo {
     return this.repo.createQueryBuilder('b').where('b.masterid = :m AND b.complete_at IS NULL', { m: masterid }).getMany();
   }
 
-  query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
-    return scopedCollectionQuery(this.repo, buildFields, raw, { field: 'buildid', desc: false }, scope);
+  /** A page of builds (the API's collection query), read as plain rows: no entities are made. */
+  async query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
+    const q = parseCollectionQuery(raw, buildFields);
+    const page = await rawCollectionQuery(this.source, 'builds', BUILD_COLUMNS, buildFields, q, { field: 'buildid', desc: false }, scope);
+    return { rows: page.rows.map(buildRow), total: page.total };
   }
 }

@@ -3,7 +3,7 @@
  * a TypeORM query with bound parameters. Only fields listed in the resource's spec can be filtered or
  * ordered on, so a query string never reaches SQL as text.
  */
-import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
+import type { DataSource, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { BadRequestError } from '../../core/errors/index.ts';
 
 /** `int`: a 32-bit `integer` column; `time`: a bigint column of epoch ms, given as epoch seconds. */
@@ -203,4 +203,153 @@ export async function scopedCollectionQuery<T extends ObjectLiteral>(
   for (const [column, value] of Object.entries(scope))
     if (value !== undefined) qb.andWhere(`t.${column} = :scope_${column}`, { [`scope_${column}`]: value });
   return runCollectionQuery(qb, 't', fields, q, defaultOrder);
+}
+
+/** A row as the driver returns it: column name to value. */
+export type RawRow = Record<string, unknown>;
+
+/**
+ * A collection query in plain SQL: the given columns of `table`, no entities made. The hot reads
+ * (builds, steps, logs) use it: hydrating TypeORM entities and building its query cost more than the
+ * database's own work. Statements are parameterised (`?` on SQLite, `$n` on PostgreSQL) and the SQL
+ * text depends only on the query's shape, so the driver's statement cache keeps them prepared.
+ *
+ * The total is counted only when the page does not already say it: a first page shorter than its
+ * limit is the whole collection.
+ */
+export async function rawCollectionQuery(
+  source: DataSource,
+  table: string,
+  columns: readonly string[],
+  fields: FieldMap,
+  q: CollectionQuery,
+  defaultOrder: { field: string; desc: boolean },
+  scope: Record<string, number | undefined> = {},
+): Promise<{ rows: RawRow[]; total: number }> {
+  const postgres = source.options.type === 'postgres';
+  const params: unknown[] = [];
+  const param = (value: unknown): string => {
+    // better-sqlite3 binds no booleans: SQLite stores them as 0 and 1.
+    params.push(typeof value === 'boolean' && !postgres ? Number(value) : value);
+    return postgres ? `$${params.length}` : '?';
+  };
+  const column = (field: string) => {
+    const spec = specOf(fields, field);
+    if (!spec) throw new BadRequestError(`unknown field "${field}"`, { allowed: Object.keys(fields) });
+    return `"${spec.column}"`;
+  };
+  const where: string[] = [];
+  for (const [name, value] of Object.entries(scope)) if (value !== undefined) where.push(`"${name}" = ${param(value)}`);
+  for (const f of q.filters) {
+    const col = column(f.field);
+    if ((f.op === 'eq' || f.op === 'ne') && f.values.length > 1) {
+      where.push(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (${f.values.map(param).join(', ')})`);
+    } else if (f.op === 'contains') {
+      const needle = String(f.values[0]).replace(/[\\%_]/g, (c) => `\\${c}`);
+      // Case-insensitive on both databases (SQLite's LIKE already is; PostgreSQL's is not).
+      where.push(`LOWER(${col}) LIKE LOWER(${param(`%${needle}%`)}) ESCAPE '\\'`);
+    } else {
+      where.push(`${col} ${OPS[f.op]} ${param(f.values[0])}`);
+    }
+  }
+  const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+  const filterParams = [...params];
+  const order = (q.order.length > 0 ? q.order : [defaultOrder]).map((o) => `${column(o.field)} ${o.desc ? 'DESC' : 'ASC'}`);
+  let sql = `SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM "${table}"${whereSql} ORDER BY ${order.join(', ')}`;
+  if (q.limit !== null) sql += ` LIMIT ${param(q.limit)}`;
+  else if (q.offset > 0 && !postgres) sql += ' LIMIT -1';
+  if (q.offset > 0) sql += ` OFFSET ${param(q.offset)}`;
+  const rows = rawRows(await source.query(sql, params));
+  const whole = q.offset === 0 && (q.limit === null || rows.length < q.limit);
+  if (whole) return { rows, total: rows.length };
+  const counted = rawRows(await source.query(`SELECT COUNT(*) AS n FROM "${table}"${whereSql}`, filterParams));
+  return { rows, total: Number(counted[0]?.n ?? 0) };
+}
+
+/** The rows of a raw query (TypeORM types them as `any`). */
+function rawRows(result: unknown): RawRow[] {
+  if (!Array.isArray(result)) throw new TypeError('a SELECT returned no rows array');
+  return result as RawRow[];
+}
+
+/** A bigint column as a number (PostgreSQL's driver returns bigints as strings), or null. */
+export function rawTime(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** A boolean column (SQLite's 0 and 1, PostgreSQL's true and false). */
+export function rawBool(v: unknown): boolean {
+  return v === true || v === 1 || v === '1';
+}
+
+/**
+ * The same collection query over a list held in memory (the configured agents and builders): filters,
+ * order and paging as the SQL versions apply them, so `/agents` and `/builders` page like any other
+ * collection. A field's `column` names the item's property; `time` properties hold epoch ms. As in
+ * SQL, a comparison with a null value matches nothing, and nulls sort first. Without an order the
+ * list keeps its own (the order of the configuration).
+ */
+export function memoryCollectionQuery<T extends object>(
+  items: readonly T[],
+  fields: FieldMap,
+  q: CollectionQuery,
+): { rows: T[]; total: number } {
+  const valueOf = (item: T, field: string): unknown => {
+    const spec = specOf(fields, field);
+    if (!spec) throw new BadRequestError(`unknown field "${field}"`, { allowed: Object.keys(fields) });
+    return (item as Record<string, unknown>)[spec.column];
+  };
+  const matches = (item: T, f: Filter): boolean => {
+    const v = valueOf(item, f.field);
+    if (v === null || v === undefined) return false;
+    switch (f.op) {
+      case 'eq':
+        return f.values.some((x) => x === v);
+      case 'ne':
+        return f.values.every((x) => x !== v);
+      case 'lt':
+        return compare(v, f.values[0]) < 0;
+      case 'le':
+        return compare(v, f.values[0]) <= 0;
+      case 'gt':
+        return compare(v, f.values[0]) > 0;
+      case 'ge':
+        return compare(v, f.values[0]) >= 0;
+      case 'contains':
+        return String(v).toLowerCase().includes(String(f.values[0]).toLowerCase());
+      default: {
+        const never: never = f.op;
+        return never;
+      }
+    }
+  };
+  let rows = items.filter((item) => q.filters.every((f) => matches(item, f)));
+  if (q.order.length > 0) {
+    rows = rows
+      .map((item, index) => ({ item, index }))
+      .sort((a, b) => {
+        for (const o of q.order) {
+          const c = compare(valueOf(a.item, o.field), valueOf(b.item, o.field));
+          if (c !== 0) return o.desc ? -c : c;
+        }
+        return a.index - b.index;
+      })
+      .map((x) => x.item);
+  }
+  const total = rows.length;
+  const end = q.limit === null ? undefined : q.offset + q.limit;
+  return { rows: rows.slice(q.offset, end), total };
+}
+
+/** SQL's order of two values of one field: nulls first, then numbers, booleans (false first) or text. */
+function compare(a: unknown, b: unknown): number {
+  const nullA = a === null || a === undefined;
+  const nullB = b === null || b === undefined;
+  if (nullA || nullB) return nullA === nullB ? 0 : nullA ? -1 : 1;
+  const x = typeof a === 'boolean' ? Number(a) : a;
+  const y = typeof b === 'boolean' ? Number(b) : b;
+  if (typeof x === 'number' && typeof y === 'number') return x - y;
+  const sx = String(x);
+  const sy = String(y);
+  return sx < sy ? -1 : sx > sy ? 1 : 0;
 }

@@ -60,6 +60,32 @@ export interface BuildRequestRow {
   results: Result | null;
   /** The build whose Trigger step made this request; null otherwise. */
   parent_buildid: number | null;
+  /** The buildset it was submitted in (null for requests stored before buildsets existed). */
+  buildsetid: number | null;
+  /** A matrix cell's axis values as JSON (master/config/matrix.ts); null for a request that is no cell. */
+  matrix: string | null;
+}
+/** The requests one submission made (Buildbot's buildset); complete when all of them are. */
+export interface BuildsetRow {
+  id: number;
+  /** The scheduler that submitted it; null for a force, a rebuild or the API. */
+  scheduler: string | null;
+  reason: string;
+  submitted_at: number;
+  parent_buildid: number | null;
+}
+/** A dependent scheduler waiting for an upstream buildset to complete. */
+export interface DependentWaitRow {
+  scheduler: string;
+  buildsetid: number;
+}
+/** What a nightly triggerable scheduler was last armed with by a Trigger step. */
+export interface NightlyArmRow {
+  scheduler: string;
+  properties: string; // JSON object
+  changeids: string; // JSON array
+  parent_buildid: number | null;
+  armed_at: number;
 }
 export interface BuildRow {
   id: number;
@@ -94,6 +120,8 @@ export interface LogRow {
   num_lines: number;
   num_bytes: number;
   complete: boolean;
+  /** When the retention janitor removed its chunks (migration 0016); null while they are kept. */
+  expired_at: number | null;
 }
 export interface LogChunkRow {
   id: number;
@@ -101,6 +129,8 @@ export interface LogChunkRow {
   first_line: number;
   last_line: number;
   stream: string; // 'o' stdout, 'e' stderr, 'h' header
+  /** How `content` is kept (master/db/log-codec.ts, migration 0016): 'raw' or 'br'. */
+  codec: string;
   content: Buffer;
 }
 export interface AgentRow {
@@ -131,6 +161,19 @@ export interface ChangeRow {
   masterid: number | null;
   /** A change scheduler of that master holds it for its tree-stable timer. */
   waiting: boolean;
+}
+/** A file an upload step kept as its build's artifact (migration 0011; master/db/artifacts.ts). */
+export interface ArtifactRow {
+  id: number;
+  buildid: number;
+  stepid: number;
+  /** Unique within the build; the last part of its download URL. */
+  name: string;
+  /** Where the file is, on the master that ran the build (under `<basedir>/artifacts/<buildid>/`). */
+  path: string;
+  size: number;
+  sha256: string;
+  created_at: number;
 }
 /** Which changes a build request builds. */
 export interface BuildRequestChangeRow {
@@ -206,8 +249,16 @@ export function entities(kind: DbKind) {
         complete_at: ms,
         results,
         parent_buildid: { type: 'integer', nullable: true },
+        buildsetid: { type: 'integer', nullable: true },
+        matrix: { type: 'text', nullable: true },
       },
-      indices: [{ columns: ['complete', 'claimed_by_masterid'] }, { columns: ['parent_buildid'] }],
+      indices: [
+        { columns: ['complete', 'claimed_by_masterid'] },
+        { columns: ['parent_buildid'] },
+        { columns: ['buildsetid'] },
+        // The queue in claim order (migration 0013).
+        { columns: ['builderid', 'complete', 'claimed_by_masterid', 'priority', 'submitted_at'] },
+      ],
       foreignKeys: [{ target: 'Builder', columnNames: ['builderid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
     }),
     new EntitySchema<BuildRow>({
@@ -261,6 +312,7 @@ export function entities(kind: DbKind) {
         num_lines: { type: 'integer', default: 0 },
         num_bytes: { type: 'bigint', default: 0, transformer: bigintAsNumber },
         complete: { type: 'boolean', default: false },
+        expired_at: ms,
       },
       indices: [{ columns: ['stepid', 'slug'], unique: true }],
       foreignKeys: [{ target: 'Step', columnNames: ['stepid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
@@ -274,6 +326,7 @@ export function entities(kind: DbKind) {
         first_line: { type: 'integer' },
         last_line: { type: 'integer' },
         stream: { type: 'varchar', length: 1 },
+        codec: { type: 'varchar', length: 8, default: 'raw' },
         content: { type: t.binary },
       },
       indices: [{ columns: ['logid', 'first_line'] }],
@@ -322,6 +375,58 @@ export function entities(kind: DbKind) {
       foreignKeys: [
         { target: 'BuildRequest', columnNames: ['buildrequestid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
         { target: 'Change', columnNames: ['changeid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+      ],
+    }),
+    new EntitySchema<BuildsetRow>({
+      name: 'Buildset',
+      tableName: 'buildsets',
+      columns: {
+        id,
+        scheduler: { type: 'varchar', length: 100, nullable: true },
+        reason: { type: 'text' },
+        submitted_at: { ...ms, nullable: false },
+        parent_buildid: { type: 'integer', nullable: true },
+      },
+      indices: [{ columns: ['scheduler'] }],
+    }),
+    new EntitySchema<DependentWaitRow>({
+      name: 'DependentWait',
+      tableName: 'dependent_waits',
+      columns: {
+        scheduler: { type: 'varchar', length: 100, primary: true },
+        buildsetid: { type: 'integer', primary: true },
+      },
+      indices: [{ columns: ['buildsetid'] }],
+      foreignKeys: [{ target: 'Buildset', columnNames: ['buildsetid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+    }),
+    new EntitySchema<NightlyArmRow>({
+      name: 'NightlyArm',
+      tableName: 'nightly_arms',
+      columns: {
+        scheduler: { type: 'varchar', length: 100, primary: true },
+        properties: { type: 'text', default: '{}' },
+        changeids: { type: 'text', default: '[]' },
+        parent_buildid: { type: 'integer', nullable: true },
+        armed_at: { ...ms, nullable: false },
+      },
+    }),
+    new EntitySchema<ArtifactRow>({
+      name: 'Artifact',
+      tableName: 'artifacts',
+      columns: {
+        id,
+        buildid: { type: 'integer' },
+        stepid: { type: 'integer' },
+        name: { type: 'varchar', length: 200 },
+        path: { type: 'text' },
+        size: { type: 'bigint', transformer: bigintAsNumber },
+        sha256: { type: 'varchar', length: 64 },
+        created_at: { ...ms, nullable: false },
+      },
+      indices: [{ columns: ['buildid', 'name'], unique: true }],
+      foreignKeys: [
+        { target: 'Build', columnNames: ['buildid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
+        { target: 'Step', columnNames: ['stepid'], referencedColumnNames: ['id'], onDelete: 'CASCADE' },
       ],
     }),
     new EntitySchema<ReporterOutboxRow>({

@@ -1,9 +1,10 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
-import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { parseCollectionQuery, rawBool, rawCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
-import { insertedId } from './inserted-id.ts';
+import { plainSql, type PlainSql } from './plain-sql.ts';
 import { LogMovedError } from './log-moved-error.ts';
+import { decodeLogChunk, encodeLogChunk, type StoredChunk } from './log-codec.ts';
 
 export const logFields: FieldMap = {
   logid: { column: 'id', type: 'int' },
@@ -14,6 +15,33 @@ export const logFields: FieldMap = {
   complete: { column: 'complete', type: 'bool' },
 };
 
+const LOG_COLUMNS = [
+  'id',
+  'stepid',
+  'name',
+  'slug',
+  'type',
+  'num_lines',
+  'num_bytes',
+  'complete',
+  'expired_at',
+] as const satisfies readonly (keyof LogRow)[];
+
+/** A plain row of LOG_COLUMNS as a LogRow (num_bytes is a bigint column). */
+function logRow(r: RawRow): LogRow {
+  return {
+    id: Number(r.id),
+    stepid: Number(r.stepid),
+    name: String(r.name),
+    slug: String(r.slug),
+    type: String(r.type),
+    num_lines: Number(r.num_lines),
+    num_bytes: Number(r.num_bytes),
+    complete: rawBool(r.complete),
+    expired_at: r.expired_at === null || r.expired_at === undefined ? null : Number(r.expired_at),
+  };
+}
+
 export function slugify(name: string): string {
   return (
     name
@@ -23,21 +51,27 @@ export function slugify(name: string): string {
   );
 }
 
-/** Logs are stored as ordered chunks of raw bytes, so a log is byte-exact and can be read in pages. */
+/** A chunk as read back: its bytes as written (so `codec` is 'raw'), whatever codec keeps them at rest. */
+export type LogChunk = LogChunkRow & { codec: 'raw' };
+
+/**
+ * Logs are stored as ordered chunks of bytes, so a log is byte-exact and can be read in pages.
+ * Chunks are compressed at rest (log-codec.ts); every read here hands back the bytes as written.
+ */
 export class LogsRepo {
   private readonly logs: Repository<LogRow>;
   private readonly chunks: Repository<LogChunkRow>;
+  /** A log's create, chunks and finish: plain statements, one text each (see plain-sql.ts). */
+  private readonly sql: PlainSql;
   constructor(private readonly source: DataSource) {
     this.logs = source.getRepository<LogRow>('Log');
     this.chunks = source.getRepository<LogChunkRow>('LogChunk');
+    this.sql = plainSql(source);
   }
 
   async create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
-    // insert() merges PostgreSQL's RETURNING values into the object it is given, untransformed (bigint
-    // as a string): give it a copy and build the row from our own values.
-    const values = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false };
-    const result = await this.logs.insert({ ...values });
-    return { ...values, id: insertedId(result) };
+    const values = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false, expired_at: null };
+    return { ...values, id: await this.sql.insertReturningId('logs', values) };
   }
 
   /**
@@ -47,12 +81,23 @@ export class LogsRepo {
    * landed but its answer was lost (the connection died during COMMIT), and nothing is written again.
    * Any other count means the log is not what this writer left (gone, or written by someone else):
    * LogMovedError, which no retry can help.
+   * `stored` is `content` as encodeLogChunk() made it, when the caller compressed it already (the log
+   * writer does, once, before its retries); else it is compressed here, before the transaction.
    */
-  async appendChunk(log: { id: number; num_lines: number; num_bytes: number }, stream: 'o' | 'e' | 'h', content: Buffer): Promise<void> {
+  async appendChunk(
+    log: { id: number; num_lines: number; num_bytes: number },
+    stream: 'o' | 'e' | 'h',
+    content: Buffer,
+    stored?: StoredChunk,
+  ): Promise<void> {
+    const atRest = stored ?? (await encodeLogChunk(content));
     let newlines = 0;
     for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) newlines++;
     const first = log.num_lines;
     const after = { num_lines: first + newlines, num_bytes: log.num_bytes + content.length };
+    // Through TypeORM still: the same two statements as plain ones (plain-sql.ts) failed the 15-second
+    // PostgreSQL outage of test/faults/postgres-restart.test.ts (a chunk taken for a deleted log), for
+    // a reason not found yet. A chunk is 256 KB, so these two statements are not what a log costs.
     await transaction(this.source, async (em) => {
       const moved = await em.getRepository<LogRow>('Log').update({ id: log.id, num_bytes: log.num_bytes }, after);
       if (moved.affected === 0) {
@@ -62,7 +107,7 @@ export class LogsRepo {
       }
       await em
         .getRepository<LogChunkRow>('LogChunk')
-        .insert({ logid: log.id, first_line: first, last_line: after.num_lines, stream, content });
+        .insert({ logid: log.id, first_line: first, last_line: after.num_lines, stream, codec: atRest.codec, content: atRest.content });
     });
     log.num_lines = after.num_lines;
     log.num_bytes = after.num_bytes;
@@ -78,7 +123,7 @@ export class LogsRepo {
   }
 
   async finish(id: number, counts: { num_lines: number }): Promise<void> {
-    await this.logs.update({ id }, { complete: true, num_lines: counts.num_lines });
+    await this.sql.updateById('logs', id, { complete: true, num_lines: counts.num_lines });
   }
 
   get(id: number): Promise<LogRow | null> {
@@ -90,7 +135,7 @@ export class LogsRepo {
   }
 
   /** The log's bytes in order, a page of chunks at a time (a 50 MB log is never held whole). */
-  async *readChunks(logid: number, pageSize = 64): AsyncGenerator<LogChunkRow> {
+  async *readChunks(logid: number, pageSize = 64): AsyncGenerator<LogChunk> {
     let after = 0;
     for (;;) {
       const page = await this.chunks
@@ -101,7 +146,7 @@ export class LogsRepo {
         .getMany();
       for (const chunk of page) {
         after = chunk.id;
-        yield chunk;
+        yield await decoded(chunk);
       }
       if (page.length < pageSize) return;
     }
@@ -112,7 +157,8 @@ export class LogsRepo {
    * that hold them; and the log's line count, an unterminated last line included.
    */
   async lines(log: LogRow, offset: number, limit: number): Promise<{ lines: Buffer[]; total: number }> {
-    const last = await this.chunks.findOne({ where: { logid: log.id }, order: { id: 'DESC' } });
+    const stored = await this.chunks.findOne({ where: { logid: log.id }, order: { id: 'DESC' } });
+    const last = stored && (await decoded(stored));
     const total = log.num_lines + (last && last.content.length > 0 && last.content[last.content.length - 1] !== 10 ? 1 : 0);
     const end = Math.min(offset + limit, total);
     const lines: Buffer[] = [];
@@ -123,7 +169,8 @@ export class LogsRepo {
       .orderBy('c.id', 'ASC')
       .getMany();
     let partial: Buffer[] = [];
-    for (const chunk of chunks) {
+    for (const row of chunks) {
+      const chunk = await decoded(row);
       let line = chunk.first_line;
       let start = 0;
       // A chunk starting mid-line continues a line whose start lies in an earlier chunk, outside the window.
@@ -140,7 +187,14 @@ export class LogsRepo {
     return { lines, total };
   }
 
-  query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
-    return scopedCollectionQuery(this.logs, logFields, raw, { field: 'logid', desc: false }, scope);
+  /** A page of logs (the API's collection query), read as plain rows. */
+  async query(raw: Record<string, unknown>, scope: { stepid?: number } = {}): Promise<{ rows: LogRow[]; total: number }> {
+    const q = parseCollectionQuery(raw, logFields);
+    const page = await rawCollectionQuery(this.source, 'logs', LOG_COLUMNS, logFields, q, { field: 'logid', desc: false }, scope);
+    return { rows: page.rows.map(logRow), total: page.total };
   }
+}
+
+async function decoded(row: LogChunkRow): Promise<LogChunk> {
+  return { ...row, codec: 'raw', content: await decodeLogChunk(row.codec, row.content, `chunk ${row.id} of log ${row.logid}`) };
 }

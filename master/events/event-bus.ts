@@ -8,8 +8,16 @@ import type { Result } from '../../core/results.ts';
 export interface DomainEvents {
   'buildrequest.new': { buildrequestid: number; builderid: number };
   'buildrequest.complete': { buildrequestid: number; results: Result };
-  /** queuedMs: from the request's submission to the build's start. */
-  'build.started': { buildid: number; builderid: number; number: number; agent: string; buildrequestid: number; queuedMs: number };
+  /** queuedMs: from the request's submission to the build's start; matrix: a matrix cell's axis values (master/config/matrix.ts). */
+  'build.started': {
+    buildid: number;
+    builderid: number;
+    number: number;
+    agent: string;
+    buildrequestid: number;
+    queuedMs: number;
+    matrix?: Readonly<Record<string, string>>;
+  };
   'build.finished': { buildid: number; builderid: number; number: number; results: Result; durationMs: number };
   'step.started': { buildid: number; stepid: number; number: number; name: string };
   'step.finished': { buildid: number; builderid: number; stepid: number; name: string; results: Result; durationMs: number };
@@ -18,6 +26,20 @@ export interface DomainEvents {
   'agent.disconnected': { name: string };
   'agent.available': { name: string };
   'change.new': { changeid: number };
+  /** A reconfig took effect: what it added, removed and changed, by name (master/reconfig.ts). */
+  'master.reconfigured': ReconfiguredEvent;
+}
+
+/** The names a reconfig added, removed and changed, per part of the config. */
+export interface ReconfiguredEvent {
+  builders: NamedChanges;
+  agents: NamedChanges;
+  schedulers: NamedChanges;
+}
+export interface NamedChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
 }
 export type EventName = keyof DomainEvents;
 

@@ -16,13 +16,10 @@
 import type { ChangeSchedulerConfig, SchedulerConfig } from '../config/schedulers.ts';
 import type { OfferedChange } from '../changes/change.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { SubmitBuildset } from './request-submitter.ts';
 
-export type SubmitChanges = (
-  builderName: string,
-  reason: string,
-  properties: Record<string, unknown>,
-  changeids: number[],
-) => Promise<number>;
+/** A change scheduler's builders for some changes: one buildset (master/scheduler/request-submitter.ts). */
+export type SubmitChanges = SubmitBuildset;
 
 const KIND: Record<ChangeSchedulerConfig['type'], string> = { singleBranch: 'SingleBranchScheduler', anyBranch: 'AnyBranchScheduler' };
 
@@ -134,7 +131,7 @@ class ChangeScheduler {
     this.released(waiting.changes);
   }
 
-  /** One request per builder for `changes`, building `newest` (the last of them). */
+  /** One request per builder for `changes` (one buildset), building `newest` (the last of them). */
   private async request(changes: OfferedChange[], newest: OfferedChange): Promise<void> {
     const s = this.config;
     const properties = {
@@ -147,12 +144,8 @@ class ChangeScheduler {
     };
     const reason = s.reason ?? `The ${KIND[s.type]} '${s.name}' triggered this build`;
     const ids = changes.map((c) => c.id);
-    await Promise.all(
-      s.builderNames.map((builder) =>
-        this.submit(builder, reason, properties, ids).catch((e: unknown) =>
-          this.log.error('change scheduler could not request a build', { scheduler: s.name, builder, changes: ids, error: String(e) }),
-        ),
-      ),
+    await this.submit({ scheduler: s.name, builderNames: s.builderNames, reason, properties, changeids: ids }).catch((e: unknown) =>
+      this.log.error('change scheduler could not request builds', { scheduler: s.name, changes: ids, error: String(e) }),
     );
   }
 }

@@ -48,7 +48,7 @@ describe.skipIf(!chromiumAvailable())('names with spaces and hidden steps in Chr
   });
 
   it('forces "my builder" from its page; a hidden step shows only when asked for', async () => {
-    await page.goto(`${master.url}/#/`);
+    await page.goto(`${master.url}/#/builders`);
     await page.click('a.builder-link:has-text("my builder")');
     await page.waitForURL(/#\/builders\/my%20builder$/);
     await page.fill('form#force-form input[name=reason]', 'spaces');

@@ -88,7 +88,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
   });
 
   it('lists builders with their last result and Grafana links', async () => {
-    await page.goto(`${master.url}/#/`);
+    await page.goto(`${master.url}/#/builders`);
     await page.waitForSelector('text=hello');
     const body = await text(page, 'body');
     expect(body).toContain('Caliper e2e');
@@ -213,7 +213,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
     await page.waitForFunction((x) => document.querySelector('li.step[data-step="evil"] pre.log-lines')?.textContent?.includes(x), XSS, {
       timeout: 15_000,
     });
-    await page.goto(`${master.url}/#/`);
+    await page.goto(`${master.url}/#/builders`);
     await page.waitForSelector('text=hostile');
     expect(await text(page, 'body')).toContain(XSS);
     await page.waitForTimeout(300);
@@ -291,7 +291,7 @@ describe.skipIf(!chromiumAvailable())('web UI in Chromium', () => {
   it.runIf(Boolean(process.env.UPDATE_SCREENSHOTS))('takes the screenshots for the docs', async () => {
     fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
     const shots: [string, string][] = [
-      ['builders', '#/'],
+      ['builders', '#/builders'],
       ['builder', '#/builders/hello'],
       ['build', `#/builds/1`],
       ['agents', '#/agents'],
@@ -315,7 +315,7 @@ describe.skipIf(!chromiumAvailable())('web UI without Grafana', () => {
     try {
       const { build } = await forceAndWait(master, 'hello');
       const page = await browser.newPage();
-      for (const hash of ['#/', '#/builders/hello', `#/builds/${build.buildid}`, '#/agents']) {
+      for (const hash of ['#/', '#/builders', '#/builders/hello', `#/builds/${build.buildid}`, '#/agents']) {
         await page.goto(`${master.url}/${hash}`);
         await page.waitForLoadState('networkidle');
         await page.waitForTimeout(500);

@@ -430,7 +430,7 @@ describe('compileConfig: inputs that once crashed it or misreported', () => {
           const builder = buildersOf(input)[0] as AnyBuilder;
           if (inDecodeRC)
             builder.factory.steps[0] = new ShellCommand({ name: 's', command: 'true', decodeRC: { [key]: 'bogus' } } as never);
-          else builder.properties = { [key]: () => 'not JSON' };
+          else builder.properties = { [key]: 10n }; // neither JSON nor a renderable
           const outcome = compile(input);
           if (outcome.ok) throw new Error('compiled');
           for (const issue of outcome.issues) if (issue.path !== '') expect(issue.path).toMatch(PATH_RE);

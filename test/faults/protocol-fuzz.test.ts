@@ -20,6 +20,7 @@ import {
   AgentToMaster,
   MasterToAgent,
   MAX_FRAME_BYTES,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   parseAgentMessage,
   parseMasterMessage,
@@ -207,7 +208,7 @@ const scriptArb: fc.Arbitrary<Frame[]> = fc.oneof(
     arbitrary: fc
       .tuple(
         goodHelloArb,
-        fc.integer({ min: -3, max: PROTOCOL_VERSION - 1 }),
+        fc.integer({ min: -3, max: MIN_PROTOCOL_VERSION - 1 }),
         fc.option(fc.jsonValue({ maxDepth: 1 }), { nil: undefined }),
         fc.array(garbageFrameArb, { maxLength: 3 }),
       )
@@ -255,7 +256,10 @@ function olderHello(frame: string): boolean {
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json) || !('type' in json) || !('protocol' in json)) return false;
   return (
-    json.type === 'hello' && typeof json.protocol === 'number' && Number.isSafeInteger(json.protocol) && json.protocol < PROTOCOL_VERSION
+    json.type === 'hello' &&
+    typeof json.protocol === 'number' &&
+    Number.isSafeInteger(json.protocol) &&
+    json.protocol < MIN_PROTOCOL_VERSION
   );
 }
 
@@ -293,10 +297,12 @@ function expected(frames: (string | Buffer)[]): Expected {
     const m = parsed.ok ? (parsed.value as Message) : null;
     if (!authenticated) {
       if (olderHello(f)) return offend(1008, false, true);
-      if (!m || m.type !== 'hello' || m.protocol !== PROTOCOL_VERSION) return offend(1008);
+      // Agents of protocol 2 are welcomed still (they cannot transfer files); newer ones are refused.
+      const p = m?.protocol;
+      if (!m || m.type !== 'hello' || typeof p !== 'number' || p < MIN_PROTOCOL_VERSION || p > PROTOCOL_VERSION) return offend(1008);
       if (m.name !== 'a1' || m.token !== TOKEN) return offend(1008, true);
       authenticated = true;
-    } else if (!m || m.type !== 'pong') return offend(1008); // no runs exist: output/exit/error are for unknown runs
+    } else if (!m || m.type !== 'pong') return offend(1008); // no runs exist: output/exit/error/ack are for unknown runs
   }
   return { close: false, code: null, racy: false, preAuth: false, authFailure: false, authenticated, legacy: false };
 }

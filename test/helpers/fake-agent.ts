@@ -20,7 +20,14 @@
  * `lost`, `error`, `killed` and `signal` are reported as given; the fake does not time anything
  * itself (a `killed: 'timeout'` is what the agent would say after the timeout).
  */
-import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from '../../master/agents/agent-connection.ts';
+import type {
+  AgentConnection,
+  CommandExit,
+  CommandSink,
+  CommandSpec,
+  RunningCommand,
+  TransferSpec,
+} from '../../master/agents/agent-connection.ts';
 
 export interface FakeChunk {
   stream: 'stdout' | 'stderr';
@@ -131,6 +138,12 @@ export class FakeAgentConnection implements AgentConnection {
         cancellation.abort();
       },
     };
+  }
+
+  /** File transfers are not faked: they need a real agent (test/integration/file-transfer.test.ts). */
+  transfer(spec: TransferSpec): RunningCommand {
+    const error = `the in-memory fake agent does not transfer files (${spec.kind} of ${spec.path})`;
+    return { done: Promise.resolve({ code: null, signal: null, killed: null, durationMs: 0, lost: false, error }), cancel: () => {} };
   }
 
   private behaviourFor(spec: CommandSpec): FakeBehaviour {

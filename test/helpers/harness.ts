@@ -11,7 +11,8 @@ import { silentLogger } from '../../core/logger.ts';
 import { internalsOf } from '../../master/testing.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CLI = path.join(ROOT, 'bin/caliper.js');
+/** The `caliper` command from the sources (tsx): never stale, where bin/caliper.js runs dist/. */
+export const CLI = path.join(ROOT, 'bin/caliper-dev.js');
 
 export async function startTestMaster(config: ConfigInput, dbUrl: string, name = `test-${process.pid}`): Promise<RunningMaster> {
   return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name, shutdownTimeoutMs: 3000 });

@@ -63,6 +63,21 @@ const codeField = (codes: Record<string, string>): Field => {
   };
 };
 const retryableField: Field = { valid: fc.boolean(), invalid: notBoolean };
+/** File transfer (protocol 3): paths relative without "..", sizes, checksums. */
+const safePathArb = fc
+  .array(
+    fc.stringMatching(/^[A-Za-z0-9_.-]{1,10}$/).filter((p) => p !== '..'),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((p) => p.join('/'));
+const badPath = fc.oneof(fc.constantFrom('', '/abs', '..', 'a/../b', 'a\\b', 'a\u0000b', 'w'.repeat(501)), notString);
+const sha256Arb = fc.stringMatching(/^[0-9a-f]{64}$/);
+const badSha256 = fc.oneof(fc.constantFrom('', 'A'.repeat(64), 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64)), notString);
+const maxsizeField: Field = {
+  valid: fc.oneof(fc.constant(null), fc.nat()),
+  invalid: fc.oneof(fc.constantFrom(-1, 0.5, '10'), fc.boolean()),
+  numeric: true,
+};
 
 export const agentShapes: Record<string, Shape> = {
   hello: {
@@ -96,7 +111,10 @@ export const agentShapes: Record<string, Shape> = {
   output: {
     run: { valid: runId, invalid: badRunId },
     seq: { valid: seq, invalid: badSeq, numeric: true },
-    stream: { valid: fc.constantFrom('stdout', 'stderr'), invalid: fc.oneof(fc.constantFrom('stdin', 'STDOUT', ''), notString) },
+    stream: {
+      valid: fc.constantFrom('stdout', 'stderr', 'file'),
+      invalid: fc.oneof(fc.constantFrom('stdin', 'STDOUT', 'FILE', ''), notString),
+    },
     data: {
       valid: fc.oneof(fc.base64String({ maxLength: 200 }), fc.constant('A'.repeat(349_528))),
       invalid: fc.oneof(fc.constant('A'.repeat(349_529)), notString),
@@ -128,6 +146,8 @@ export const agentShapes: Record<string, Shape> = {
       optional: true,
       default: null,
     },
+    bytes: { valid: fc.nat(), invalid: fc.oneof(fc.constantFrom(-1, 0.5), notNumber), optional: true, numeric: true },
+    sha256: { valid: sha256Arb, invalid: badSha256, optional: true },
   },
   error: {
     run: { valid: runId, invalid: badRunId },
@@ -136,6 +156,7 @@ export const agentShapes: Record<string, Shape> = {
     message: { valid: fc.oneof(str(10_000), fc.constant('m'.repeat(10_000))), invalid: badStr(10_000) },
   },
   pong: {},
+  ack: { run: { valid: runId, invalid: badRunId }, seq: { valid: seq, invalid: badSeq, numeric: true } },
 };
 
 export const masterShapes: Record<string, Shape> = {
@@ -192,6 +213,39 @@ export const masterShapes: Record<string, Shape> = {
   cancel: { run: { valid: runId, invalid: badRunId } },
   ack: { run: { valid: runId, invalid: badRunId }, seq: { valid: seq, invalid: badSeq, numeric: true } },
   ping: {},
+  upload: {
+    run: { valid: runId, invalid: badRunId },
+    root: { valid: safePathArb, invalid: badPath },
+    path: { valid: safePathArb, invalid: badPath },
+    directory: { valid: fc.boolean(), invalid: notBoolean },
+    compress: { valid: fc.boolean(), invalid: notBoolean },
+    maxsize: maxsizeField,
+  },
+  download: {
+    run: { valid: runId, invalid: badRunId },
+    root: { valid: safePathArb, invalid: badPath },
+    path: { valid: safePathArb, invalid: badPath },
+    mode: {
+      valid: fc.oneof(fc.constant(null), int(0, 0o7777)),
+      invalid: fc.oneof(fc.constantFrom(-1, 0o10000, 0.5, '755'), fc.boolean()),
+      numeric: true,
+    },
+    maxsize: maxsizeField,
+  },
+  data: {
+    run: { valid: runId, invalid: badRunId },
+    seq: { valid: seq, invalid: badSeq, numeric: true },
+    data: {
+      valid: fc.oneof(fc.base64String({ maxLength: 200 }), fc.constant('A'.repeat(349_528))),
+      invalid: fc.oneof(fc.constant('A'.repeat(349_529)), notString),
+    },
+  },
+  end: {
+    run: { valid: runId, invalid: badRunId },
+    seq: { valid: seq, invalid: badSeq, numeric: true },
+    bytes: { valid: fc.nat(), invalid: fc.oneof(fc.constantFrom(-1, 0.5), notNumber), numeric: true },
+    sha256: { valid: sha256Arb, invalid: badSha256 },
+  },
 };
 
 export type Message = Record<string, unknown> & { type: string };

@@ -34,6 +34,17 @@ describe('the agent process stays small', () => {
     expect(outside).toContain('protocol/messages.ts');
   });
 
+  it('the agent program loads prom-client only for --metrics-server, and then on demand', () => {
+    const { files, packages } = staticImports('agent/main.ts');
+    expect([...packages].sort()).toEqual(['ws', 'zod']);
+    expect([...files].map((f) => path.relative(root, f))).not.toContain('agent/metrics-server.ts');
+    // metrics-server.ts itself imports prom-client dynamically: a static import would be hoisted
+    // into the bundled agent (scripts/build.mjs keeps the package outside it) and load every time.
+    expect([...staticImports('agent/metrics-server.ts').packages]).not.toContain('prom-client');
+    expect(fs.readFileSync(path.join(root, 'agent/metrics-server.ts'), 'utf8')).toContain("await import('prom-client')");
+    expect(fs.readFileSync(path.join(root, 'scripts/build.mjs'), 'utf8')).toMatch(/external: \[[^\]]*'prom-client'/);
+  });
+
   it('the CLI imports the master and the agent only in the command that runs them', () => {
     const { packages, files } = staticImports('master/cli.ts');
     expect([...packages]).toEqual([]);

@@ -103,7 +103,13 @@ describe('fileIsImportant / onlyImportant', () => {
     const released: number[] = [];
     const s = startChangeSchedulers(
       [anyBranchScheduler({ name: 's', builderNames: ['b'], fileIsImportant: docsOnly, ...options })],
-      async (builder, _reason, properties, changeids) => (requests.push({ builder, changeids, revision: properties.revision }), 1),
+      async ({ builderNames, properties, changeids = [] }) =>
+        builderNames.map(
+          (builder, i) => (
+            requests.push({ builder, changeids, revision: properties.revision }),
+            { builder, builderid: 1, buildrequestid: i + 1 }
+          ),
+        ),
       silentLogger,
       (ids) => released.push(...ids),
     );

@@ -7,6 +7,7 @@ import {
   BuildFactory,
   defineConfig,
   interpolate,
+  Lint,
   renderer,
   Results,
   SetPropertyFromCommand,
@@ -188,6 +189,14 @@ describe('compileConfig: step options', () => {
     expect(issuesOf(() => compileConfig(withStep(new ShellCommand({ name: 's', command: 'x', timeout: -5 }))))).toEqual([
       { path: 'builders[0].factory.steps[0].timeout', message: expect.any(String) as string },
     ]);
+  });
+
+  it('refuses a Lint step whose name cannot start its series names, before any build runs', () => {
+    // `lint tests` would capture `lint tests_warnings`, which the metrics service refuses mid-build.
+    expect(issuesOf(() => compileConfig(withStep(new Lint({ name: 'lint tests', command: 'x', format: 'eslint' }))))).toEqual([
+      { path: 'builders[0].factory.steps[0].name', message: expect.stringContaining('series') as string },
+    ]);
+    expect(() => compileConfig(withStep(new Lint({ name: 'lint', command: 'x', format: 'eslint' })))).not.toThrow();
   });
 
   it('accepts a positive or null timeout', () => {

@@ -1,21 +1,26 @@
 /**
- * The orphan guard's helper, run as the agent runs it (plain node on the file, detached): real
+ * The orphan guard's helper, run as the agent runs it (/bin/sh on orphan-guard.sh, detached): real
  * process groups are registered on its stdin and die when stdin closes, whatever signals reached the
  * helper before. test/faults/agent-faults.test.ts covers the whole path with a SIGKILLed agent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ORPHAN_GUARD_HELPER, OrphanGuard } from '../../agent/orphan-guard.ts';
+import { OrphanGuard, spawnOrphanGuard } from '../../agent/orphan-guard.ts';
 import { alive } from '../helpers/processes.ts';
 
-/** Whether the process has handlers for all of `signals` installed (SigCgt in /proc/PID/status). */
-function catches(pid: number, signals: number[]): boolean {
+/** A field of /proc/PID/status. */
+function status(pid: number, field: string): string {
   const line = fs
     .readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
-    .find((l) => l.startsWith('SigCgt:'));
-  const mask = BigInt(`0x${line?.split(/\s+/)[1] ?? '0'}`);
+    .find((l) => l.startsWith(`${field}:`));
+  return line?.split(/\s+/)[1] ?? '';
+}
+
+/** Whether the process ignores all of `signals` (SigIgn in /proc/PID/status). */
+function ignores(pid: number, signals: number[]): boolean {
+  const mask = BigInt(`0x${status(pid, 'SigIgn') || '0'}`);
   return signals.every((s) => (mask >> BigInt(s - 1)) & 1n);
 }
 
@@ -40,7 +45,7 @@ async function commandGroup(): Promise<{ pgid: number; pids: number[] }> {
 }
 
 function startHelper(): ChildProcess {
-  const helper = spawn(process.execPath, [ORPHAN_GUARD_HELPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const helper = spawnOrphanGuard();
   started.push(helper);
   return helper;
 }
@@ -59,7 +64,7 @@ describe('orphan guard helper', () => {
   it('is deaf to SIGINT, SIGTERM and SIGHUP and SIGKILLs the groups still listed when its stdin closes', async () => {
     const helper = startHelper();
     const pid = helper.pid ?? 0;
-    await until('the helper to install its signal handlers', () => catches(pid, [1, 2, 15]));
+    await until('the helper to ignore the terminal signals', () => ignores(pid, [1, 2, 15]));
     const watched = await commandGroup();
     const forgotten = await commandGroup();
     helper.stdin?.write(`+${watched.pgid}\n+${forgotten.pgid}\n`);
@@ -74,6 +79,15 @@ describe('orphan guard helper', () => {
     expect(await exited).toBe(0);
     await until('the watched group to die', () => !watched.pids.some(alive));
     expect(forgotten.pids.every(alive)).toBe(true);
+  });
+
+  it('is small: no second node beside the agent', async () => {
+    const helper = startHelper();
+    const pid = helper.pid ?? 0;
+    await until('the helper to be ready', () => ignores(pid, [1, 2, 15]));
+    // A shell holds about 1 MB (mostly libc pages it shares); a node helper held 40 MB.
+    expect(Number(status(pid, 'VmRSS'))).toBeLessThan(8 * 1024);
+    expect(fs.readlinkSync(`/proc/${pid}/exe`)).not.toBe(fs.realpathSync(process.execPath));
   });
 
   it('dies with its groups when the agent stops it (OrphanGuard.stop)', async () => {

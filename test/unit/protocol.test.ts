@@ -207,7 +207,11 @@ describe('reject and command error codes', () => {
   it('retries only what can succeed later', () => {
     const retryable = Object.values(RejectCode).filter((c) => REJECT_RETRYABLE[c]);
     expect(retryable.sort()).toEqual(['already_connected', 'handshake_timeout', 'master_error', 'rate_limited']);
-    expect(Object.values(CommandErrorCode).filter((c) => COMMAND_ERROR_RETRYABLE[c])).toEqual(['out_of_resources']);
+    expect(Object.values(CommandErrorCode).filter((c) => COMMAND_ERROR_RETRYABLE[c])).toEqual([
+      'out_of_resources',
+      'checksum_mismatch',
+      'io_error',
+    ]);
   });
 });
 

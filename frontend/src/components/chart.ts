@@ -108,6 +108,8 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     value: fmt,
     ...(dash ? { dash } : {}),
   });
+  const css = getComputedStyle(document.documentElement);
+  const theme = { text: css.getPropertyValue('--muted').trim() || '#656d76', grid: css.getPropertyValue('--row-line').trim() || '#eaeef2' };
   const opts: uPlot.Options = {
     width: widthOf(box),
     height,
@@ -123,7 +125,17 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     ],
     // The band fills between the +1σ series (upper edge) and the −1σ series (lower edge).
     bands: [{ series: [4, 3], fill: COLORS.band }],
-    axes: [{}, { size: 64, values: (_u, splits) => splits.map((v) => formatValue(v)) }],
+    // Axis labels and grid take the theme's colours (a canvas does not inherit CSS).
+    axes: [
+      { stroke: theme.text, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } },
+      {
+        size: 64,
+        stroke: theme.text,
+        grid: { stroke: theme.grid },
+        ticks: { stroke: theme.grid },
+        values: (_u, splits) => splits.map((v) => formatValue(v)),
+      },
+    ],
     scales: { x: { time: true } },
     legend: { live: true },
   };

@@ -4,7 +4,7 @@
  */
 import type { Agent, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
-import { h, replaceChildren, table } from '../dom.ts';
+import { h, replaceChildren, routeHref, table } from '../dom.ts';
 import { formatTime } from '../format.ts';
 import { coalesced } from '../refresh.ts';
 
@@ -22,7 +22,9 @@ export function agentsPage(ctx: PageContext): HTMLElement {
     }
   };
   const reload = coalesced(ctx.scope, load);
-  ctx.scope.add(ctx.live.onAny(['agent.connected', 'agent.disconnected', 'build.started', 'build.finished'], reload));
+  ctx.scope.add(
+    ctx.live.onAny(['agent.connected', 'agent.disconnected', 'build.started', 'build.finished', 'master.reconfigured'], reload),
+  );
   ctx.scope.add(ctx.live.onReconnect(reload));
   void load();
   return root;
@@ -34,7 +36,7 @@ function agentsTable(agents: Agent[]): HTMLElement {
     h(
       'tr',
       { 'data-agent': a.name },
-      h('td', null, a.name),
+      h('td', null, h('a', { href: routeHref('agents', a.name), class: 'agent-link' }, a.name)),
       h(
         'td',
         null,

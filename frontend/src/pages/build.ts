@@ -8,6 +8,7 @@ import type {
   BuildMetric,
   BuildMetricsPage,
   BuildRequest,
+  Buildset,
   MetricSeriesPage,
   Page,
   RequestSubmitted,
@@ -33,6 +34,11 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const changesBox = h('section', { class: 'build-changes', hidden: true }, h('h2', null, 'Changes'));
   const triggeredBody = h('div');
   const triggeredBox = h('section', { class: 'build-triggered', hidden: true }, h('h2', null, 'Triggered builds'), triggeredBody);
+  // A matrix cell's siblings: the cells of its buildset (the matrix's parent) with their results.
+  const matrixBody = h('div');
+  const matrixBox = h('section', { class: 'build-matrix', hidden: true }, h('h2', null, 'Matrix'), matrixBody);
+  const artifactsBody = h('ul', { class: 'artifacts' });
+  const artifactsBox = h('section', { class: 'build-artifacts', hidden: true }, h('h2', null, 'Artifacts'), artifactsBody);
   const stepsList = h('ol', { class: 'steps' });
   // Steps a config hides (hideStepIf) are left out unless asked for; the toggle shows when there are some.
   const showHidden = h('input', { type: 'checkbox', id: 'show-hidden-steps' });
@@ -42,8 +48,10 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     { class: 'page page-build' },
     head,
     changesBox,
+    matrixBox,
     h('section', null, h('h2', null, 'Steps'), showHiddenLabel, stepsList),
     triggeredBox,
+    artifactsBox,
     h('section', { class: 'build-metrics' }, h('h2', null, 'Build metrics'), metricsBox),
     h('details', { class: 'card properties' }, h('summary', null, h('h2', null, 'Properties')), propsBox),
   );
@@ -76,6 +84,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       if (b.complete) stopping = false;
       replaceChildren(head, header(b));
       replaceChildren(propsBox, propertiesTable(b.properties));
+      if (b.matrix) void loadMatrix(b);
       if (!parentLooked) {
         parentLooked = true;
         void findParent(b).then(() => build && replaceChildren(head, header(build)));
@@ -84,6 +93,19 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       if (isAbort(e)) return;
       ctx.message.error(e, `Build ${buildid}`);
       if (!build) replaceChildren(head, h('h1', null, `Build ${buildid}`), h('p', { class: 'error' }, 'This build could not be loaded.'));
+    }
+  };
+
+  const loadMatrix = async (b: Build): Promise<void> => {
+    try {
+      const req = await ctx.api.get<Page<'buildrequests'>>(`/buildrequests/${b.buildrequestid}`, undefined, ctx.scope.signal);
+      const setid = req.buildrequests[0]?.buildsetid;
+      if (setid === null || setid === undefined) return;
+      const set = (await ctx.api.get<Page<'buildsets'>>(`/buildsets/${setid}`, undefined, ctx.scope.signal)).buildsets[0];
+      if (set) replaceChildren(matrixBody, matrixTable(set, buildid));
+      matrixBox.hidden = !set;
+    } catch (e) {
+      if (!isAbort(e)) ctx.message.error(e, 'Could not load the matrix');
     }
   };
 
@@ -189,6 +211,27 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     }
   };
 
+  // Files the build's upload steps kept: a download link each, with its size; shown when there are some.
+  const loadArtifacts = async (): Promise<void> => {
+    try {
+      const res = await ctx.api.get<Page<'artifacts'>>(`/builds/${buildid}/artifacts`, undefined, ctx.scope.signal);
+      replaceChildren(
+        artifactsBody,
+        res.artifacts.map((a) =>
+          h(
+            'li',
+            { class: 'artifact', 'data-name': a.name },
+            h('a', { href: a.url, download: a.name }, a.name),
+            h('span', { class: 'muted' }, ` ${formatBytes(a.size)} · ${a.step ?? 'step'}`),
+          ),
+        ),
+      );
+      artifactsBox.hidden = res.artifacts.length === 0;
+    } catch (e) {
+      if (!isAbort(e) && !(e instanceof ApiError && e.status === 404)) ctx.message.error(e, 'Could not load the artifacts');
+    }
+  };
+
   let points: BuildMetric[] = [];
   const loadMetrics = async (): Promise<void> => {
     try {
@@ -245,13 +288,14 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
       rebuild.addEventListener('click', () => void rebuildBuild(rebuild));
       actions.appendChild(rebuild);
     }
+    actions.appendChild(h('a', { href: `#/compare/${b.buildid}/previous`, id: 'compare-link' }, 'Compare with the previous success'));
     const grafana = externalLink(b.links?.grafana, 'Open in Grafana', 'grafana-link');
     if (grafana) actions.appendChild(grafana);
     return [
       h(
         'nav',
         { class: 'crumbs' },
-        h('a', { href: '#/' }, 'Builders'),
+        h('a', { href: '#/builders' }, 'Builders'),
         ' / ',
         builderName ? h('a', { href: routeHref('builders', builderName) }, builderName) : title,
         ' /',
@@ -317,6 +361,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   const reloadSteps = coalesced(ctx.scope, loadSteps, 50);
   const reloadMetrics = coalesced(ctx.scope, loadMetrics, 300);
   const reloadTriggered = coalesced(ctx.scope, loadTriggered, 300);
+  const reloadArtifacts = coalesced(ctx.scope, loadArtifacts, 300);
   // Triggered builds are other builds: any build or request event may concern them while some are open.
   for (const event of ['buildrequest.new', 'build.started', 'build.finished'] as const) {
     ctx.scope.add(ctx.live.on(event, () => triggeredOpen && reloadTriggered()));
@@ -326,6 +371,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
     reloadSteps();
     reloadMetrics();
     reloadTriggered();
+    reloadArtifacts();
   };
   const mine = (d: { buildid: number }) => d.buildid === buildid;
   ctx.scope.add(
@@ -344,8 +390,21 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
   void loadSteps();
   void loadChanges();
   void loadTriggered();
+  void loadArtifacts();
   void buildLoaded.then(loadMetrics);
   return root;
+}
+
+/** "1.5 MiB": a size as people read it. */
+function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 function fact(label: string, value: string): HTMLElement[] {
@@ -396,5 +455,35 @@ function deltaTable(points: BuildMetric[], units: ReadonlyMap<string, string | n
       ),
     ),
     h('tbody', null, rows),
+  );
+}
+
+/** The cells of a matrix: axis values, result, a link to each cell's build; the combined result above. */
+function matrixTable(set: Buildset, current: number): HTMLElement {
+  const rows = set.requests.map((r) =>
+    h(
+      'tr',
+      { class: r.buildid === current ? 'current' : '' },
+      ...set.axes.map((axis) => h('td', null, r.matrix?.[axis] ?? '')),
+      h('td', null, r.complete ? resultBadge(r.result) : h('span', { class: 'muted' }, r.buildid === null ? 'queued' : 'running')),
+      h('td', null, r.buildid === null ? '' : h('a', { href: routeHref('builds', r.buildid) }, `#${r.build_number ?? r.buildid}`)),
+    ),
+  );
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      null,
+      'Combined result: ',
+      set.complete ? resultBadge(set.result) : h('span', { class: 'muted' }, 'running'),
+      ` (buildset ${set.buildsetid})`,
+    ),
+    h(
+      'table',
+      { class: 'matrix-cells' },
+      h('thead', null, h('tr', null, ...set.axes.map((a) => h('th', null, a)), h('th', null, 'result'), h('th', null, 'build'))),
+      h('tbody', null, ...rows),
+    ),
   );
 }

@@ -26,7 +26,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   const root = h(
     'section',
     { class: 'page page-builder' },
-    h('nav', { class: 'crumbs' }, h('a', { href: '#/' }, 'Builders'), ' / '),
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/builders' }, 'Builders'), ' / '),
     h('h1', null, name),
     info,
     h('section', { class: 'card' }, h('h2', null, 'Force a build'), forceForm(ctx, name)),

@@ -1,6 +1,6 @@
 /**
  * `#/`: every builder with its last build, running count and average duration, from one request
- * (`GET /builders`) rendered at once. Reloads when a build starts or finishes.
+ * (`GET /builders`) rendered at once. Reloads when a build starts or finishes, and on a reconfig.
  */
 import type { Builder, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
@@ -22,7 +22,8 @@ export function buildersPage(ctx: PageContext): HTMLElement {
     }
   };
   const reload = coalesced(ctx.scope, load);
-  ctx.scope.add(ctx.live.onAny(['build.started', 'build.finished'], reload));
+  // A reconfig may have added or removed builders.
+  ctx.scope.add(ctx.live.onAny(['build.started', 'build.finished', 'master.reconfigured'], reload));
   ctx.scope.add(ctx.live.onReconnect(reload));
   void load();
   return root;

@@ -2,22 +2,34 @@
 import type { PageContext } from '../context.ts';
 import type { Route } from '../router.ts';
 import { h } from '../dom.ts';
+import { agentPage } from './agent.ts';
 import { agentsPage } from './agents.ts';
 import { buildPage } from './build.ts';
 import { builderPage } from './builder.ts';
 import { buildersPage } from './builders.ts';
+import { changesPage } from './changes.ts';
+import { comparePage } from './compare.ts';
 import { loginPage } from './login.ts';
+import { overviewPage } from './overview.ts';
 
 export function renderPage(route: Route, ctx: PageContext): HTMLElement {
   switch (route.page) {
+    case 'overview':
+      return overviewPage(ctx);
     case 'builders':
       return buildersPage(ctx);
     case 'builder':
       return builderPage(ctx, route.name);
     case 'build':
       return buildPage(ctx, route.buildid);
+    case 'compare':
+      return comparePage(ctx, route.buildid, route.other);
+    case 'changes':
+      return changesPage(ctx, route.query);
     case 'agents':
       return agentsPage(ctx);
+    case 'agent':
+      return agentPage(ctx, route.name);
     case 'login':
       return loginPage(ctx);
     case 'not-found':
@@ -25,7 +37,7 @@ export function renderPage(route: Route, ctx: PageContext): HTMLElement {
         'section',
         { class: 'page' },
         h('h1', null, 'Not found'),
-        h('p', null, `Nothing here: ${route.path}. `, h('a', { href: '#/' }, 'Builders')),
+        h('p', null, `Nothing here: ${route.path}. `, h('a', { href: '#/' }, 'Overview')),
       );
     default: {
       const never: never = route;

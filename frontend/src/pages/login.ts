@@ -7,7 +7,7 @@ export function loginPage(ctx: PageContext): HTMLElement {
   const methods = loginMethods();
   const page = h('section', { class: 'page login-page' }, h('h1', null, 'Log in'));
   if (!methods || (!methods.password && !methods.oidc)) {
-    page.appendChild(h('p', null, 'This master has no user logins. ', h('a', { href: '#/' }, 'Builders')));
+    page.appendChild(h('p', null, 'This master has no user logins. ', h('a', { href: '#/' }, 'Overview')));
     return page;
   }
   if (methods.password) {

@@ -8,6 +8,11 @@ import { TriggeredBy1764000000007 } from './0007-triggered-by.ts';
 import { BuildNumberCounter1764000000008 } from './0008-build-number-counter.ts';
 import { ReporterOutbox1764000000009 } from './0009-reporter-outbox.ts';
 import { ChangeProperties1764000000010 } from './0010-change-properties.ts';
+import { Artifacts1764000000011 } from './0011-artifacts.ts';
+import { Buildsets1764000000012 } from './0012-buildsets.ts';
+import { RequestPriority1764000000013 } from './0013-request-priority.ts';
+import { Matrix1764000000015 } from './0015-matrix.ts';
+import { LogCompression1764000000016 } from './0016-log-compression.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -21,4 +26,9 @@ export const migrations = [
   BuildNumberCounter1764000000008,
   ReporterOutbox1764000000009,
   ChangeProperties1764000000010,
+  Artifacts1764000000011,
+  Buildsets1764000000012,
+  RequestPriority1764000000013,
+  Matrix1764000000015,
+  LogCompression1764000000016,
 ];

@@ -1,0 +1,89 @@
+/** The change-point detector: exact positions, incremental = full, no alert on quiet series, significance. */
+import { describe, expect, it } from 'vitest';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { ChangePointDetector, detectChangePoints, verdict } from '../../metrics/change-points/index.ts';
+
+const level = (n: number, v: number) => Array<number>(n).fill(v);
+
+/** Seeded Gaussian noise around `mean` with coefficient of variation `cv`. */
+function noisy(values: number[], cv: number, seed: number): number[] {
+  const rng = xoroshiro128plus(seed);
+  const u = () => uniformFloat64(rng) || Number.MIN_VALUE;
+  return values.map((v) => v * (1 + cv * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u())));
+}
+
+describe('change points', () => {
+  it('finds noiseless steps at their exact positions, with magnitude and direction', () => {
+    const series = [...level(30, 100), ...level(25, 110), ...level(40, 99), ...level(12, 120)];
+    const changes = detectChangePoints(series);
+    expect(changes.map((c) => c.index)).toEqual([30, 55, 95]);
+    expect(changes.map((c) => c.change)).toEqual(['increase', 'decrease', 'increase']);
+    expect(changes[0]?.magnitudePercent).toBeCloseTo(10, 9);
+    expect(changes[1]?.magnitudePercent).toBeCloseTo(-10, 9);
+    expect(changes[0]?.before).toEqual({ start: 0, end: 30, mean: 100, stddev: 0 });
+    expect(changes.every((c) => c.pValue === 0)).toBe(true);
+  });
+
+  it('finds a step 3 builds after it happened (the fewest a segment may have)', () => {
+    const d = new ChangePointDetector();
+    d.addAll([...level(40, 50), 55, 55]);
+    expect(d.changes().map((c) => c.index)).not.toContain(40);
+    d.add(55);
+    expect(d.changes().map((c) => c.index)).toEqual([40]);
+  });
+
+  it('updated point by point gives what a full recomputation gives, at every length', () => {
+    const series = noisy([...level(70, 100), ...level(60, 106), ...level(50, 97), ...level(40, 125)], 0.01, 7);
+    const d = new ChangePointDetector();
+    const seen = new Set<string>();
+    for (let i = 0; i < series.length; i++) {
+      d.add(series[i] ?? 0);
+      const incremental = d.changes();
+      expect(incremental).toEqual(detectChangePoints(series.slice(0, i + 1)));
+      for (const c of incremental) seen.add(String(c.index));
+    }
+    // Not vacuous: the noisy series has its three changes, near where they are.
+    expect(d.changes().map((c) => c.index)).toEqual([70, 130, 180]);
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('raises nothing on a constant series, nor on noise, nor on a slow drift', () => {
+    expect(detectChangePoints(level(200, 42))).toEqual([]);
+    expect(detectChangePoints(noisy(level(300, 100), 0.02, 3))).toEqual([]);
+    // 10 % over 200 builds, under 1 % noise: the level moves, but never jumps.
+    const drift = noisy(
+      Array.from({ length: 200 }, (_, i) => 100 * (1 + (0.1 * i) / 199)),
+      0.01,
+      11,
+    );
+    const d = new ChangePointDetector();
+    for (const v of drift) {
+      d.add(v);
+      expect(d.changes()).toEqual([]);
+    }
+  });
+
+  it('reports a p-value from the t-test: small for a clear step, and a small step under noise is not significant', () => {
+    const clear = detectChangePoints(noisy([...level(60, 100), ...level(30, 110)], 0.01, 5));
+    expect(clear).toHaveLength(1);
+    expect(clear[0]?.pValue).toBeLessThan(1e-20);
+    expect(clear[0]?.pValue).toBeGreaterThan(0);
+    // 0.5 % under 2 % noise: indistinguishable from noise over 40 builds.
+    expect(detectChangePoints(noisy([...level(60, 100), ...level(40, 100.5)], 0.02, 9))).toEqual([]);
+  });
+
+  it('calls a change better or worse by the series kind', () => {
+    expect(verdict('increase', 'duration')).toBe('worse');
+    expect(verdict('decrease', 'size')).toBe('better');
+    expect(verdict('increase', 'count')).toBe('worse');
+    expect(verdict('increase', 'ratio')).toBe('better');
+    expect(verdict('decrease', 'ratio')).toBe('worse');
+  });
+
+  it('refuses bad options and non-finite points, naming them', () => {
+    expect(() => new ChangePointDetector({ maxPValue: 2 })).toThrow(/maxPValue must be in \(0, 1\), got 2/);
+    expect(() => new ChangePointDetector({ windowLength: 4 })).toThrow(/windowLength must be an integer/);
+    expect(() => new ChangePointDetector().add(Number.NaN)).toThrow(/point 0 is not a finite number/);
+  });
+});
