@@ -54,6 +54,8 @@ export interface Builder {
   /** Seconds, over the builder's recent finished builds. */
   average_duration: number | null;
   links: Links;
+  /** A matrix builder's axis names, in the order declared (one build per cell); absent for other builders. */
+  matrix?: { axes: string[] };
 }
 
 /** Buildbot's shape of a build property: its value and where it came from. */
@@ -340,6 +342,10 @@ export interface RequestSubmitted {
 export interface StopRequested {
   buildid: number;
   stopping: true;
+}
+/** `GET /changes/{id}/buildrequests`: the requests that build a change, oldest first. */
+export interface ChangeBuildRequests {
+  buildrequestids: number[];
 }
 /** `POST /changes` (201). */
 export interface ChangeAdded {

@@ -9,6 +9,7 @@ import { NotFoundError } from '../../core/errors/index.ts';
 import { buildPresenter } from './builds.ts';
 import { memoryCollectionQuery, parseCollectionQuery, type FieldMap } from '../db/collection-query.ts';
 import { seconds, sendPage } from './respond.ts';
+import { toSpec } from '../config/matrix-schema.ts';
 import type { PropertyValue } from '../../steps/properties/properties.ts';
 
 const jsonValue: z.ZodType<PropertyValue> = z.lazy(() =>
@@ -79,6 +80,8 @@ export function buildersRouter(deps: ApiDeps): Router {
       running: s?.running ?? 0,
       average_duration: s?.averageMs === null || s?.averageMs === undefined ? null : s.averageMs / 1000,
       links: deps.links.builder(b.config.name),
+      // The axes let the UI offer "split by" on the builder's charts (metric points carry them as tags).
+      ...(b.config.matrix ? { matrix: { axes: Object.keys(toSpec(b.config.matrix).axes) } } : {}),
     };
   };
   const find = (key: string) => {

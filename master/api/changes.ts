@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import type { ApiDeps } from './deps.ts';
 import type { ChangeRow } from '../db/entities.ts';
-import type { Change, ChangeAdded } from '../../protocol/api-types.ts';
+import type { Change, ChangeAdded, ChangeBuildRequests } from '../../protocol/api-types.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, found, idPath, parseBody, parseParams } from './params.ts';
 import { seconds, sendPage } from './respond.ts';
@@ -42,6 +42,12 @@ export function changesRouter(deps: ApiDeps): Router {
     const { id } = parseParams(req, changePath);
     const change = found(await deps.repos.changes.get(id), `change ${id}`);
     sendPage(res, 'changes', [presentChange(change)], 1);
+  });
+  // Which requests build a change (a change can feed several builders); their builds are found by buildrequestid.
+  r.get('/changes/:id/buildrequests', async (req, res) => {
+    const { id } = parseParams(req, changePath);
+    found(await deps.repos.changes.get(id), `change ${id}`);
+    res.json({ buildrequestids: await deps.repos.changes.requestIdsOf(id) } satisfies ChangeBuildRequests);
   });
   r.get('/buildrequests/:id/changes', async (req, res) => {
     const { id } = parseParams(req, requestPath);

@@ -72,6 +72,19 @@ export class ChangesRepo {
     return scopedCollectionQuery(this.repo, changeFields, raw, { field: 'changeid', desc: false });
   }
 
+  /** The build requests that build a change, oldest first (the inverse of ofBuildRequest). */
+  async requestIdsOf(changeid: number): Promise<number[]> {
+    const rows = await this.source
+      .createQueryBuilder()
+      .select('l.buildrequestid', 'buildrequestid')
+      .from('buildrequest_changes', 'l')
+      .where('l.changeid = :c', { c: changeid })
+      .orderBy('l.buildrequestid', 'ASC')
+      .getRawMany<{ buildrequestid: number | string }>();
+    // PostgreSQL's driver may hand integers back as text.
+    return rows.map((r) => Number(r.buildrequestid));
+  }
+
   /** The changes a build request builds, oldest first. */
   ofBuildRequest(buildrequestid: number, raw: Record<string, unknown> = {}): Promise<{ rows: ChangeRow[]; total: number }> {
     const qb = this.repo

@@ -47,6 +47,12 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
               .addStep(new MeasureShellCommand({ name: 'size', command: ['echo', '120'], unit: 'bytes' })),
           },
           { name: 'broken', factory: new BuildFactory().addStep(new ShellCommand({ name: 'fail', command: ['false'] })) },
+          {
+            // A matrix builder: its charts have the "split by" select, its cells' pages a --matrix try line.
+            name: 'grid',
+            matrix: { node: ['18', '20'] },
+            factory: new BuildFactory().addStep(new MeasureShellCommand({ name: 'size', command: ['echo', '7'], unit: 'bytes' })),
+          },
         ],
       },
       await db.create(),
@@ -64,11 +70,14 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
     await forceAndWait(master, 'app');
     const second = await forceAndWait(master, 'app');
     await forceAndWait(master, 'broken');
+    const cell = await forceAndWait(master, 'grid');
     pages = [
       ['overview', '#/'],
       ['builders', '#/builders'],
       ['builder', '#/builders/app'],
       ['build', `#/builds/${second.build.buildid}`],
+      ['matrix builder', '#/builders/grid'],
+      ['matrix cell', `#/builds/${cell.build.buildid}`],
       ['compare', `#/compare/${second.build.buildid}/previous`],
       ['changes', '#/changes'],
       ['agents', '#/agents'],

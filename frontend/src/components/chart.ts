@@ -19,6 +19,8 @@ export interface ChartOptions {
   /** How many of the latest points to plot. */
   limit?: number;
   height?: number;
+  /** A tag (a matrix axis) to split the series by: one line per value of it, with a legend. */
+  splitBy?: string | undefined;
 }
 
 const MIN_WIDTH = 280;
@@ -43,9 +45,10 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
 
   void (async () => {
     try {
+      const split = options.splitBy === undefined ? {} : { splitBy: options.splitBy };
       const [pointsRes, summaryRes] = await Promise.all([
-        ctx.api.get<PointsPage>(`${path}/points`, { ...filter, order: '-time', limit: options.limit ?? 500 }, scope.signal),
-        ctx.api.get<SummaryAnswer>(`${path}/summary`, filter, scope.signal),
+        ctx.api.get<PointsPage>(`${path}/points`, { ...filter, ...split, order: '-time', limit: options.limit ?? 500 }, scope.signal),
+        ctx.api.get<SummaryAnswer>(`${path}/summary`, { ...filter, ...split }, scope.signal),
       ]);
       if (scope.disposed) return;
       const points = [...pointsRes.points].reverse();
@@ -56,7 +59,11 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
         return;
       }
       replaceChildren(plotBox);
-      draw(plotBox, scope, points, summary, options.height ?? 200);
+      if (pointsRes.split && summaryRes.split) {
+        root.dataset.splitBy = pointsRes.split.tag;
+        summaryBox.append(...splitSummaryItems(summaryRes.split));
+        drawSplit(plotBox, scope, pointsRes.split, summary.unit, options.height ?? 200);
+      } else draw(plotBox, scope, points, summary, options.height ?? 200);
     } catch (e) {
       if (isAbort(e)) return;
       replaceChildren(plotBox, h('p', { class: 'error' }, `chart unavailable: ${describeError(e)}`));
@@ -126,6 +133,87 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     // The band fills between the +1σ series (upper edge) and the −1σ series (lower edge).
     bands: [{ series: [4, 3], fill: COLORS.band }],
     // Axis labels and grid take the theme's colours (a canvas does not inherit CSS).
+    axes: [
+      { stroke: theme.text, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } },
+      {
+        size: 64,
+        stroke: theme.text,
+        grid: { stroke: theme.grid },
+        ticks: { stroke: theme.grid },
+        values: (_u, splits) => splits.map((v) => formatValue(v)),
+      },
+    ],
+    scales: { x: { time: true } },
+    legend: { live: true },
+  };
+  const plot = new uPlot(opts, data, box);
+  const observer = new ResizeObserver(() => {
+    const width = widthOf(box);
+    if (width !== plot.width) plot.setSize({ width, height });
+  });
+  observer.observe(box);
+  scope.add(() => {
+    observer.disconnect();
+    plot.destroy();
+  });
+}
+
+/** Per value of the split tag: its count and average, so each line's level reads as a number too. */
+function splitSummaryItems(split: NonNullable<SummaryAnswer['split']>): HTMLElement[] {
+  return split.groups.map((g) =>
+    h(
+      'span',
+      { class: 'stat split-stat', 'data-value': g.value },
+      h('span', { class: 'stat-label' }, `${split.tag}=${g.value}`),
+      ' ',
+      h('span', { class: 'stat-value' }, `n=${g.summary.count}, average ${formatValue(g.summary.average, g.summary.unit)}`),
+    ),
+  );
+}
+
+/** Distinct hues for the lines of a split, readable on both themes; they repeat past eight values. */
+const SPLIT_COLORS = ['#2563eb', '#d97706', '#16a34a', '#db2777', '#7c3aed', '#0891b2', '#dc2626', '#65a30d'];
+
+/**
+ * One line per value of the split tag, over the union of their times: a group has no value at the
+ * others' times, and its line spans those gaps. The legend names each line `tag=value`.
+ */
+function drawSplit(
+  box: HTMLElement,
+  scope: PageContext['scope'],
+  split: NonNullable<PointsPage['split']>,
+  unit: string | null,
+  height: number,
+): void {
+  const groups = split.groups.map((g) => ({ value: g.value, points: [...g.points].sort((a, b) => a.time - b.time) }));
+  const xs = [...new Set(groups.flatMap((g) => g.points.map((p) => p.time)))].sort((a, b) => a - b);
+  const data: uPlot.AlignedData = [
+    xs,
+    ...groups.map((g) => {
+      const at = new Map(g.points.map((p) => [p.time, p.value]));
+      return xs.map((x) => at.get(x) ?? null);
+    }),
+  ];
+  const fmt = (_u: uPlot, v: number | null) => formatValue(v, unit);
+  const css = getComputedStyle(document.documentElement);
+  const theme = { text: css.getPropertyValue('--muted').trim() || '#656d76', grid: css.getPropertyValue('--row-line').trim() || '#eaeef2' };
+  const opts: uPlot.Options = {
+    width: widthOf(box),
+    height,
+    series: [
+      {},
+      ...groups.map((g, i): uPlot.Series => {
+        const color = SPLIT_COLORS[i % SPLIT_COLORS.length] as string;
+        return {
+          label: `${split.tag}=${g.value}`,
+          stroke: color,
+          width: 1.5,
+          spanGaps: true,
+          points: { show: true, size: 5, fill: color },
+          value: fmt,
+        };
+      }),
+    ],
     axes: [
       { stroke: theme.text, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } },
       {

@@ -1,10 +1,33 @@
-/** A card for one metric series of a builder: its name, kind and unit, links, and its chart. */
+/**
+ * A card for one metric series of a builder: its name, kind and unit, links, and its chart. For a
+ * matrix builder, a "split by" select redraws the chart with one line per value of an axis.
+ */
 import type { MetricSeries } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
-import { externalLink, h } from '../dom.ts';
+import { externalLink, h, replaceChildren } from '../dom.ts';
 import { metricChart } from './chart.ts';
 
-export function metricCard(ctx: PageContext, series: MetricSeries, builder: string): HTMLElement {
+export function metricCard(ctx: PageContext, series: MetricSeries, builder: string, axes: readonly string[] = []): HTMLElement {
+  const chartBox = h('div', { class: 'metric-chart-box' });
+  // Each chart owns a child scope: a redraw disposes the previous chart's requests and plot.
+  let chartScope = ctx.scope.child();
+  const showChart = (splitBy: string | undefined): void => {
+    chartScope.dispose();
+    chartScope = ctx.scope.child();
+    replaceChildren(chartBox, metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy }));
+  };
+  let splitControl: HTMLElement | null = null;
+  if (axes.length > 0) {
+    const select = h(
+      'select',
+      { name: 'split-by', class: 'split-by', 'aria-label': `Split by (${series.series})` },
+      h('option', { value: '' }, 'none'),
+      ...axes.map((a) => h('option', { value: a }, a)),
+    );
+    select.addEventListener('change', () => showChart(select.value === '' ? undefined : select.value));
+    splitControl = h('label', { class: 'split-by-label' }, 'Split by ', select);
+  }
+  showChart(undefined);
   return h(
     'article',
     { class: 'card metric-card' },
@@ -20,6 +43,7 @@ export function metricCard(ctx: PageContext, series: MetricSeries, builder: stri
         externalLink(series.links?.influxdb, 'InfluxDB', 'influxdb-link'),
       ),
     ),
-    metricChart(ctx, { series: series.series, builder }),
+    splitControl,
+    chartBox,
   );
 }

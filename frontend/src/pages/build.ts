@@ -22,6 +22,7 @@ import { propertiesTable } from '../components/properties-table.ts';
 import { metricValues } from '../components/metric-values.ts';
 import { changesList } from '../components/changes-list.ts';
 import { triggeredList, type TriggeredItem } from '../components/triggered-list.ts';
+import { tryCommand } from '../components/try-command.ts';
 import { coalesced } from '../refresh.ts';
 import { waitForBuild } from '../wait-for-build.ts';
 import { StepView } from './build-step.ts';
@@ -321,6 +322,8 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
               h('dd', null, h('a', { href: routeHref('builds', parent.buildid), id: 'triggered-by' }, parent.label)),
             ]
           : null,
+        // The builder's name is what `caliper try` takes; a builder gone from the config has none to give.
+        builderName ? [h('dt', null, 'Run locally'), h('dd', null, tryCommand(builderName, b))] : null,
       ),
     ];
   };

@@ -1,7 +1,7 @@
 /**
  * `#/builders/NAME`: the force form, the queued requests (each with Cancel), the builder's builds
  * (newest first, 50 a page, updated when one of its builds starts or finishes) and a chart per metric
- * series of the builder.
+ * series of the builder (for a matrix builder, splittable by an axis).
  */
 import type { Build, MetricSeriesPage, Page } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
@@ -22,6 +22,8 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   const buildsBox = h('div', null, h('p', { class: 'muted' }, 'loading…'));
   const metricsBox = h('div', { class: 'metric-grid' }, h('p', { class: 'muted' }, 'loading…'));
   let builderid: number | null = null;
+  /** A matrix builder's axes: its charts offer to split by them. */
+  let axes: string[] = [];
   const queued = queuedRequests(ctx, name, () => builderid);
   const root = h(
     'section',
@@ -43,6 +45,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
       const b = res.builders[0];
       if (!b) return;
       builderid = b.builderid;
+      axes = b.matrix?.axes ?? [];
       queued.load();
       replaceChildren(
         info,
@@ -81,7 +84,7 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
       else
         replaceChildren(
           metricsBox,
-          res.metrics.map((m) => metricCard(ctx, m, name)),
+          res.metrics.map((m) => metricCard(ctx, m, name, axes)),
         );
     } catch (e) {
       replaceChildren(metricsBox, h('p', { class: 'error' }, 'Metrics could not be loaded.'));
@@ -94,9 +97,10 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   ctx.scope.add(ctx.live.on('build.started', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.on('build.finished', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.onReconnect(reloadBuilds));
-  void loadInfo();
+  // The charts wait for the builder's info, which says whether they may be split by an axis.
+  const infoLoaded = loadInfo();
   void loadBuilds();
-  void loadMetrics();
+  void infoLoaded.then(loadMetrics);
   return root;
 }
 
