@@ -25,7 +25,8 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnAgent(master: RunningMaster, name: string, token: string, extra: string[] = []): AgentProcess {
+/** An agent process from the sources (bin/caliper-dev.js), dialling `master` (or anything listening where it says, a proxy say). */
+export function spawnAgent(master: Pick<RunningMaster, 'port'>, name: string, token: string, extra: string[] = []): AgentProcess {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `caliper-agent-${name}-`));
   const child = spawn(
     process.execPath,

@@ -5,11 +5,8 @@
  * bytes sent, the connection's state and reconnects (through a TCP proxy that cuts it), the `_info`
  * gauge, process metrics. And the flag's bad values and a port in use, refused with a clear message.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import { PROTOCOL_VERSION } from '../../protocol/messages.ts';
@@ -17,50 +14,15 @@ import type { RunningMaster } from '../../master/master.ts';
 import { internalsOf } from '../../master/testing.ts';
 import { parseMetricsAddress } from '../../agent/metrics-address.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, CLI, forceAndWait, ROOT, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { api, forceAndWait, spawnAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const TOKEN = 'agent-metrics-token';
 const sqlite = testDatabases().find((d) => d.kind === 'sqlite');
-const DEV = path.join(ROOT, 'bin/caliper-dev.js');
-
-/** The agent from the TypeScript sources (bin/caliper-dev.js where the checkout has it). */
-function spawnAgent(masterPort: number, name: string, extra: string[]): AgentProcess {
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `caliper-metrics-${name}-`));
-  const child = spawn(
-    process.execPath,
-    [
-      fs.existsSync(DEV) ? DEV : CLI,
-      'agent',
-      '--master',
-      `ws://127.0.0.1:${masterPort}/agents`,
-      '--name',
-      name,
-      '--workdir',
-      workdir,
-      ...extra,
-    ],
-    { env: { ...process.env, CALIPER_AGENT_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return {
-    child,
-    workdir,
-    output: () => out,
-    kill: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
-}
 
 /** The agent's exit code and what it printed, for a run that must end by itself. */
 async function agentExit(extra: string[]): Promise<{ code: number | null; output: string }> {
-  const agent = spawnAgent(1, 'bad', extra);
+  const agent = spawnAgent({ port: 1 }, 'bad', TOKEN, extra);
   const code = await new Promise<number | null>((resolve) => agent.child.once('exit', (c) => resolve(c)));
   return { code, output: agent.output() };
 }
@@ -128,7 +90,7 @@ describe('the agent serves its own metrics', () => {
       await sqlite.create(),
     );
     proxy = await tcpProxy(master.port);
-    agent = spawnAgent(proxy.port, 'p1', ['--metrics-server', '127.0.0.1:0']);
+    agent = spawnAgent(proxy, 'p1', TOKEN, ['--metrics-server', '127.0.0.1:0']);
     await waitFor(`agent p1 (${agent.output()})`, () => internalsOf(master).registry.isConnected('p1'), 30_000);
     url = await waitFor('the metrics URL in the log', () => /metrics at (http:\/\/\S+)/.exec(agent.output())?.[1]);
   }, 60_000);

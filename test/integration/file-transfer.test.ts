@@ -5,7 +5,6 @@
  * that try to leave their folder on either side, maxsize, mode, artifacts through the API, a
  * protocol 2 agent, a stop and a lost agent mid-transfer.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +31,7 @@ import { internalsOf } from '../../master/testing.ts';
 import { removeBuildArtifacts } from '../../master/build/file-transfer-artifacts.ts';
 import type { Artifact, Page } from '../../protocol/api-types.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, CLI, ROOT, stepLog, waitFor, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
+import { api, spawnAgent, stepLog, waitFor, waitForRequest, type AgentProcess } from '../helpers/harness.ts';
 
 const TOKEN = 'file-transfer-token';
 const sqlite = testDatabases().find((d) => d.kind === 'sqlite');
@@ -48,33 +47,8 @@ const noPartials = (dir: string) =>
 /** A builder whose steps all run whatever failed before (each is checked on its own). */
 const goOn = { haltOnFailure: false };
 
-/** The agent from the TypeScript sources (bin/caliper-dev.js where the checkout has it). */
-function spawnAgent(master: RunningMaster, name: string): AgentProcess {
-  const dev = path.join(ROOT, 'bin/caliper-dev.js');
-  const workdir = fs.mkdtempSync(path.join(tmp, `agent-${name}-`));
-  const child = spawn(
-    process.execPath,
-    [fs.existsSync(dev) ? dev : CLI, 'agent', '--master', `ws://127.0.0.1:${master.port}/agents`, '--name', name, '--workdir', workdir],
-    { env: { ...process.env, CALIPER_AGENT_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return {
-    child,
-    workdir,
-    output: () => out,
-    kill: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
-}
-
 async function startAgent(master: RunningMaster, name: string): Promise<AgentProcess> {
-  const agent = spawnAgent(master, name);
+  const agent = spawnAgent(master, name, TOKEN);
   await waitFor(`agent ${name} (${agent.output()})`, () => internalsOf(master).registry.isConnected(name), 30_000);
   return agent;
 }

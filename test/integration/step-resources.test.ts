@@ -5,17 +5,13 @@
  * `resources`, stored by the master as `step_cpu_seconds` and `step_max_rss_bytes`) must be within
  * 20 % of the figures the processes report for themselves (getrusage), and of the nominal ones.
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildFactory, ShellCommand } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { internalsOf } from '../../master/testing.ts';
 import type { MetricPoint, PointsPage } from '../../protocol/api-types.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, CLI, forceAndWait, ROOT, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { api, forceAndWait, spawnAgent, startTestMaster, stepLog, waitFor, type AgentProcess } from '../helpers/harness.ts';
 
 const TOKEN = 'step-resources-token';
 const MiB = 1024 * 1024;
@@ -29,31 +25,6 @@ const ALLOC = `import resource, time\nTAG = 'alloc'\nb = b'x' * (200 << 20)\ntim
 const BURN = `import resource, time\nTAG = 'burn'\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass\n${SELF_REPORT}`;
 /** Burns 1 s of CPU time, writes its own figures into the fifo `burnt`, then waits to be killed: left behind by its shell. */
 const BURN_AND_STAY = `import resource, sys, time\nTAG = 'stay'\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass\nsys.stdout = open('burnt', 'w')\n${SELF_REPORT}\ntime.sleep(600)`;
-
-/** The agent from the TypeScript sources (bin/caliper-dev.js where the checkout has it). */
-function spawnAgent(master: RunningMaster, name: string): AgentProcess {
-  const dev = path.join(ROOT, 'bin/caliper-dev.js');
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `caliper-res-${name}-`));
-  const child = spawn(
-    process.execPath,
-    [fs.existsSync(dev) ? dev : CLI, 'agent', '--master', `ws://127.0.0.1:${master.port}/agents`, '--name', name, '--workdir', workdir],
-    { env: { ...process.env, CALIPER_AGENT_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return {
-    child,
-    workdir,
-    output: () => out,
-    kill: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
-}
 
 /** `value` is within `fraction` of `expected`. */
 function near(value: number, expected: number, fraction = 0.2): boolean {
@@ -109,7 +80,7 @@ describe('per-step CPU time and peak memory', () => {
       },
       await sqlite.create(),
     );
-    agent = spawnAgent(master, 'r1');
+    agent = spawnAgent(master, 'r1', TOKEN);
     await waitFor(`agent r1 (${agent.output()})`, () => internalsOf(master).registry.isConnected('r1'), 30_000);
   }, 60_000);
 
