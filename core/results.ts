@@ -87,3 +87,34 @@ export function applyStepResult(flags: ResultFlags, stepResult: Result, buildRes
   }
   return { buildResult: worstResult(buildResult, counted), terminate };
 }
+
+/**
+ * A finished build's one line, as Buildbot words it: `failed test lint`. `stopReason` follows a
+ * cancel (who stopped it, or why); `retryReason` a retry (the master's builds retry when an agent is lost).
+ */
+export function buildStateString(
+  result: Result,
+  failed: readonly string[],
+  why: { stopReason?: string | null; retryReason?: string } = {},
+): string {
+  switch (result) {
+    case Results.SUCCESS:
+      return 'build successful';
+    case Results.WARNINGS:
+      return `warnings ${failed.join(' ')}`.trim();
+    case Results.FAILURE:
+      return `failed ${failed.join(' ')}`.trim();
+    case Results.SKIPPED:
+      return 'skipped';
+    case Results.EXCEPTION:
+      return `exception ${failed.join(' ')}`.trim();
+    case Results.RETRY:
+      return why.retryReason ? `retry: ${why.retryReason}` : 'retry';
+    case Results.CANCELLED:
+      return `cancelled${why.stopReason ? `: ${why.stopReason}` : ''}`;
+    default: {
+      const never: never = result;
+      return String(never);
+    }
+  }
+}

@@ -20,7 +20,7 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { AgentConnection, CommandSink, CommandSpec } from '../agents/agent-connection.ts';
 import type { Step, StepOutcome } from '../../steps/step.ts';
-import { applyStepResult, resultName, Results, type Result } from '../../core/results.ts';
+import { applyStepResult, buildStateString, resultName, Results, type Result } from '../../core/results.ts';
 import { parsePropertyValues, Properties, type PropertyValue } from '../../steps/properties/properties.ts';
 import type { WorkerInfo } from '../../steps/properties/interpolate.ts';
 import { errorMessage } from '../../core/error-message.ts';
@@ -189,20 +189,20 @@ export class Build {
 
     const complete = now();
     const state = this.deps.masker.maskText(
-      unrendered === null ? stateString(result, failedSteps, this.stopReason) : `exception: ${unrendered}`,
+      unrendered === null
+        ? buildStateString(result, failedSteps, { stopReason: this.stopReason, retryReason: 'agent lost' })
+        : `exception: ${unrendered}`,
       STATE_STRING_MAX_CHARS,
     );
     const properties = this.deps.masker.maskJson(props.toJSON());
+    // The build's end and its request's (completed, or released for another try on RETRY) in one
+    // transaction: one commit, and never a finished build whose request still looks claimed.
+    const request = result === Results.RETRY ? ({ release: this.request.id } as const) : ({ complete: this.request.id } as const);
     await this.landWrite('finish the build', () =>
-      repos.builds.update(row.id, { results: result, complete_at: complete, state_string: state, properties }),
+      repos.builds.finish(row.id, { results: result, complete_at: complete, state_string: state, properties }, request),
     );
     Object.assign(row, { results: result, complete_at: complete, state_string: state, properties });
-    if (result === Results.RETRY) {
-      await this.landWrite('release the request', () => repos.buildRequests.unclaim(this.request.id));
-    } else {
-      await this.landWrite('complete the request', () => repos.buildRequests.complete(this.request.id, result, complete));
-      bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
-    }
+    if (result !== Results.RETRY) bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
     this.finish();
     bus.publish('build.finished', {
       buildid: row.id,
@@ -222,7 +222,14 @@ export class Build {
       () => repos.steps.create({ buildid: build.id, number, name: step.name, started_at: started }),
       () => repos.steps.ofBuild(build.id, number),
     );
-    await this.landWrite('store the build state', () => repos.builds.update(build.id, { state_string: `running ${step.name}` }));
+    // The properties ride along when they changed (the first step: `buildnumber`, known only once the
+    // build was stored): one write, where the step's end would otherwise make a second.
+    const startProperties = this.deps.masker.maskJson(props.toJSON());
+    const changed = startProperties !== build.properties ? { properties: startProperties } : {};
+    await this.landWrite('store the build state', () =>
+      repos.builds.update(build.id, { state_string: `running ${step.name}`, ...changed }),
+    );
+    build.properties = startProperties;
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
@@ -326,29 +333,6 @@ function landWriteFactory(log: Logger): LandWrite {
         if (attempt === 1) log.warn(`database unavailable; retrying to ${what}`, { error: String(e) });
       },
     });
-}
-
-function stateString(result: Result, failed: string[], stopReason: string | null): string {
-  switch (result) {
-    case Results.SUCCESS:
-      return 'build successful';
-    case Results.WARNINGS:
-      return `warnings ${failed.join(' ')}`.trim();
-    case Results.FAILURE:
-      return `failed ${failed.join(' ')}`.trim();
-    case Results.SKIPPED:
-      return 'skipped';
-    case Results.EXCEPTION:
-      return `exception ${failed.join(' ')}`.trim();
-    case Results.RETRY:
-      return 'retry: agent lost';
-    case Results.CANCELLED:
-      return `cancelled${stopReason ? `: ${stopReason}` : ''}`;
-    default: {
-      const never: never = result;
-      return String(never);
-    }
-  }
 }
 
 /** The agent as a build's steps see it: the builder's `env` under every command's own (Buildbot's builder env). */

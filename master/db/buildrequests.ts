@@ -1,7 +1,7 @@
 import { In, IsNull, type DataSource, type EntityManager, type Repository } from 'typeorm';
-import type { BuildRequestRow } from './entities.ts';
+import { resultOrNull, type BuildRequestRow } from './entities.ts';
 import { Results, type Result } from '../../core/results.ts';
-import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawBool, rawTime, scopedCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 import { cellKey, type MatrixCell } from '../config/matrix.ts';
@@ -50,7 +50,10 @@ function requestRow(values: NewBuildRequest, now: number) {
 
 /** Stores a request and its links to the changes it builds, inside the caller's transaction. */
 export async function insertBuildRequest(m: EntityManager, values: NewBuildRequest, now: number): Promise<BuildRequestRow> {
-  const saved = await m.getRepository<BuildRequestRow>('BuildRequest').save(requestRow(values, now), { transaction: false });
+  // A plain insert: TypeORM's save() read the row back for its defaults, a second statement per force.
+  const row = requestRow(values, now);
+  const id = await plainSql(m.connection).insertReturningId('buildrequests', row, m);
+  const saved: BuildRequestRow = { ...row, id, claimed_by_masterid: null, claimed_at: null, complete_at: null, results: null };
   const changeids = values.changeids ?? [];
   if (changeids.length > 0)
     await m.insert(
@@ -58,6 +61,46 @@ export async function insertBuildRequest(m: EntityManager, values: NewBuildReque
       changeids.map((changeid) => ({ buildrequestid: saved.id, changeid })),
     );
   return saved;
+}
+
+const REQUEST_COLUMNS = [
+  'id',
+  'builderid',
+  'reason',
+  'properties',
+  'priority',
+  'submitted_at',
+  'claimed_by_masterid',
+  'claimed_at',
+  'complete',
+  'complete_at',
+  'results',
+  'parent_buildid',
+  'buildsetid',
+  'matrix',
+]
+  .map((c) => `"${c}"`)
+  .join(', ');
+
+/** A plain row of REQUEST_COLUMNS as the entity reads it (bigints and booleans as each driver gives them). */
+function requestFromRaw(r: RawRow): BuildRequestRow {
+  const intOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: Number(r.id),
+    builderid: Number(r.builderid),
+    reason: String(r.reason),
+    properties: String(r.properties),
+    priority: Number(r.priority),
+    submitted_at: Number(r.submitted_at),
+    claimed_by_masterid: intOrNull(r.claimed_by_masterid),
+    claimed_at: rawTime(r.claimed_at),
+    complete: rawBool(r.complete),
+    complete_at: rawTime(r.complete_at),
+    results: resultOrNull.from(r.results),
+    parent_buildid: intOrNull(r.parent_buildid),
+    buildsetid: intOrNull(r.buildsetid),
+    matrix: r.matrix === null || r.matrix === undefined ? null : String(r.matrix),
+  };
 }
 
 /**
@@ -76,7 +119,7 @@ export class BuildRequestsRepo {
 
   /** A new request; with `changeids`, linked to the changes it builds in the same transaction. */
   create(values: NewBuildRequest, now: number): Promise<BuildRequestRow> {
-    if ((values.changeids ?? []).length === 0) return this.repo.save(requestRow(values, now), { transaction: false });
+    if ((values.changeids ?? []).length === 0) return insertBuildRequest(this.source.manager, values, now);
     return transaction(this.source, (m) => insertBuildRequest(m, values, now));
   }
 
@@ -95,26 +138,24 @@ export class BuildRequestsRepo {
    * that however many requests a builder that cannot run has queued, the others' are still seen.
    * Read without locks: claim() is what makes taking one atomic.
    */
-  unclaimed(builderids: readonly number[], perBuilder: number): Promise<BuildRequestRow[]> {
-    if (builderids.length === 0 || perBuilder < 1) return Promise.resolve([]);
+  async unclaimed(builderids: readonly number[], perBuilder: number): Promise<BuildRequestRow[]> {
+    if (builderids.length === 0 || perBuilder < 1) return [];
+    // Plain SQL, rows mapped by hand: the claimer reads this on every pass (several per build), and
+    // TypeORM's query building and entity hydration cost more than the query. One text per number
+    // of builders, so the driver's statement cache finds it again.
     // ROW_NUMBER() over each builder's queue: PostgreSQL and SQLite (3.25+) both have it.
-    const ranked = this.source
-      .createQueryBuilder()
-      .select('q.id', 'id')
-      .addSelect('ROW_NUMBER() OVER (PARTITION BY q.builderid ORDER BY q.priority DESC, q.submitted_at ASC, q.id ASC)', 'place')
-      .from('buildrequests', 'q')
-      .where('q.complete = :incomplete AND q.claimed_by_masterid IS NULL AND q.builderid IN (:...builderids)', {
-        incomplete: false,
-        builderids,
-      });
-    return this.repo
-      .createQueryBuilder('r')
-      .where(`r.id IN (SELECT ranked.id FROM (${ranked.getQuery()}) ranked WHERE ranked.place <= :perBuilder)`)
-      .setParameters({ ...ranked.getParameters(), perBuilder })
-      .orderBy('r.priority', 'DESC')
-      .addOrderBy('r.submitted_at', 'ASC')
-      .addOrderBy('r.id', 'ASC')
-      .getMany();
+    const sql = this.sql.text(`buildrequests:unclaimed:${builderids.length}`, (p) => {
+      // Numbered in the order they appear: SQLite's `?` binds by position.
+      const ids = builderids.map((_, i) => p(i + 2)).join(', ');
+      return `SELECT ${REQUEST_COLUMNS} FROM "buildrequests" WHERE "id" IN (
+        SELECT "id" FROM (
+          SELECT "id", ROW_NUMBER() OVER (PARTITION BY "builderid" ORDER BY "priority" DESC, "submitted_at" ASC, "id" ASC) AS "place"
+          FROM "buildrequests" WHERE "complete" = ${p(1)} AND "claimed_by_masterid" IS NULL AND "builderid" IN (${ids})
+        ) "ranked" WHERE "place" <= ${p(builderids.length + 2)})
+      ORDER BY "priority" DESC, "submitted_at" ASC, "id" ASC`;
+    });
+    const { rows } = await this.sql.run(sql, [false, ...builderids, perBuilder]);
+    return rows.map(requestFromRaw);
   }
 
   /** Of each of `builderids` with queued requests: the highest priority among them, and when the oldest was submitted. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DataSource, Repository } from 'typeorm';
 import { resultOrNull, type BuildRow } from './entities.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
+import type { Result } from '../../core/results.ts';
 import { parseCollectionQuery, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
@@ -93,6 +94,36 @@ export class BuildsRepo {
 
   async update(id: number, values: Partial<Pick<BuildRow, 'state_string' | 'properties' | 'results' | 'complete_at'>>): Promise<void> {
     await this.sql.updateById('builds', id, values);
+  }
+
+  /**
+   * A build's end: its result, times and properties, and its request completed with the same result
+   * and time (or released, for another try), in one transaction. Both writes may be repeated safely
+   * (a retry after a lost answer writes the same values).
+   */
+  async finish(
+    id: number,
+    values: { results: Result; complete_at: number; state_string: string; properties: string },
+    request: { complete: number } | { release: number },
+  ): Promise<void> {
+    await transaction(this.source, async (em) => {
+      await this.sql.updateById('builds', id, values, em);
+      if ('complete' in request) {
+        await this.sql.updateById(
+          'buildrequests',
+          request.complete,
+          { complete: true, complete_at: values.complete_at, results: values.results },
+          em,
+        );
+      } else {
+        const unclaim = this.sql.text(
+          'buildrequests:unclaim',
+          (p) =>
+            `UPDATE "buildrequests" SET "claimed_by_masterid" = NULL, "claimed_at" = NULL WHERE "id" = ${p(1)} AND "complete" = ${p(2)}`,
+        );
+        await this.sql.run(unclaim, [request.release, false], em);
+      }
+    });
   }
 
   /** The builder's latest builds that ended SUCCESS or WARNINGS, newest first, before `beforeId`. */

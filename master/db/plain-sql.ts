@@ -34,7 +34,10 @@ export class PlainSql {
     return this.postgres ? `$${n}` : '?';
   }
 
-  /** The statement `build()` makes for `key`, built once. */
+  /**
+   * The statement `build()` makes for `key`, built once. Number the placeholders in the order they
+   * appear in the text: SQLite's `?` binds by position, whatever number `p()` was given.
+   */
   text(key: string, build: (p: (n: number) => string) => string): string {
     let sql = this.texts.get(key);
     if (sql === undefined) this.texts.set(key, (sql = build((n) => this.param(n))));

@@ -16,7 +16,7 @@
  */
 import type { CompiledBuilder } from '../config/compile.ts';
 import { SecretMasker } from '../build/secret-masker.ts';
-import { applyStepResult, resultName, Results, type Result } from '../../core/results.ts';
+import { applyStepResult, buildStateString, resultName, Results, type Result } from '../../core/results.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { Properties, type PropertyValue } from '../../steps/properties/properties.ts';
@@ -166,30 +166,6 @@ export class LocalBuild {
       return { result: Results.EXCEPTION, stateString: `exception: ${masker.maskText(errorMessage(e))}` };
     } finally {
       ctx.finish();
-    }
-  }
-}
-
-/** The build's one line, as the master words it. */
-function buildStateString(result: Result, failed: string[]): string {
-  switch (result) {
-    case Results.SUCCESS:
-      return 'build successful';
-    case Results.WARNINGS:
-      return `warnings ${failed.join(' ')}`.trim();
-    case Results.FAILURE:
-      return `failed ${failed.join(' ')}`.trim();
-    case Results.SKIPPED:
-      return 'skipped';
-    case Results.EXCEPTION:
-      return `exception ${failed.join(' ')}`.trim();
-    case Results.RETRY:
-      return 'retry';
-    case Results.CANCELLED:
-      return 'cancelled';
-    default: {
-      const never: never = result;
-      return String(never);
     }
   }
 }
