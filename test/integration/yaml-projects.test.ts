@@ -82,7 +82,11 @@ runs:
   });
 
   it('caliper check-config prints them and exits 1, run from another folder', () => {
-    const r = spawnSync(process.execPath, [DEV_CLI, 'check-config', '--config', config], { cwd: os.tmpdir(), encoding: 'utf8' });
+    // A folder of its own: os.tmpdir() itself may hold the checkout (a clone in /tmp), and paths under
+    // the working directory are printed relative to it.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-elsewhere-'));
+    const r = spawnSync(process.execPath, [DEV_CLI, 'check-config', '--config', config], { cwd: elsewhere, encoding: 'utf8' });
+    fs.rmSync(elsewhere, { recursive: true, force: true });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(
       `${path.join(path.dirname(config), 'projects', 'b-unknown.yml')}:8:9: runs[0].steps[0].comand: unknown key "comand"`,
