@@ -115,8 +115,6 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     value: fmt,
     ...(dash ? { dash } : {}),
   });
-  const css = getComputedStyle(document.documentElement);
-  const theme = { text: css.getPropertyValue('--muted').trim() || '#656d76', grid: css.getPropertyValue('--row-line').trim() || '#eaeef2' };
   const opts: uPlot.Options = {
     width: widthOf(box),
     height,
@@ -132,30 +130,11 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     ],
     // The band fills between the +1σ series (upper edge) and the −1σ series (lower edge).
     bands: [{ series: [4, 3], fill: COLORS.band }],
-    // Axis labels and grid take the theme's colours (a canvas does not inherit CSS).
-    axes: [
-      { stroke: theme.text, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } },
-      {
-        size: 64,
-        stroke: theme.text,
-        grid: { stroke: theme.grid },
-        ticks: { stroke: theme.grid },
-        values: (_u, splits) => splits.map((v) => formatValue(v)),
-      },
-    ],
+    axes: themedAxes(),
     scales: { x: { time: true } },
     legend: { live: true },
   };
-  const plot = new uPlot(opts, data, box);
-  const observer = new ResizeObserver(() => {
-    const width = widthOf(box);
-    if (width !== plot.width) plot.setSize({ width, height });
-  });
-  observer.observe(box);
-  scope.add(() => {
-    observer.disconnect();
-    plot.destroy();
-  });
+  mount(new uPlot(opts, data, box), box, scope, height);
 }
 
 /** Per value of the split tag: its count and average, so each line's level reads as a number too. */
@@ -195,8 +174,6 @@ function drawSplit(
     }),
   ];
   const fmt = (_u: uPlot, v: number | null) => formatValue(v, unit);
-  const css = getComputedStyle(document.documentElement);
-  const theme = { text: css.getPropertyValue('--muted').trim() || '#656d76', grid: css.getPropertyValue('--row-line').trim() || '#eaeef2' };
   const opts: uPlot.Options = {
     width: widthOf(box),
     height,
@@ -214,20 +191,26 @@ function drawSplit(
         };
       }),
     ],
-    axes: [
-      { stroke: theme.text, grid: { stroke: theme.grid }, ticks: { stroke: theme.grid } },
-      {
-        size: 64,
-        stroke: theme.text,
-        grid: { stroke: theme.grid },
-        ticks: { stroke: theme.grid },
-        values: (_u, splits) => splits.map((v) => formatValue(v)),
-      },
-    ],
+    axes: themedAxes(),
     scales: { x: { time: true } },
     legend: { live: true },
   };
-  const plot = new uPlot(opts, data, box);
+  mount(new uPlot(opts, data, box), box, scope, height);
+}
+
+/** Time and value axes in the theme's colours (a canvas does not inherit CSS). */
+function themedAxes(): uPlot.Axis[] {
+  const css = getComputedStyle(document.documentElement);
+  const text = css.getPropertyValue('--muted').trim() || '#656d76';
+  const grid = css.getPropertyValue('--row-line').trim() || '#eaeef2';
+  return [
+    { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } },
+    { size: 64, stroke: text, grid: { stroke: grid }, ticks: { stroke: grid }, values: (_u, splits) => splits.map((v) => formatValue(v)) },
+  ];
+}
+
+/** Keeps a plot as wide as its box, and destroys it with the page. */
+function mount(plot: uPlot, box: HTMLElement, scope: PageContext['scope'], height: number): void {
   const observer = new ResizeObserver(() => {
     const width = widthOf(box);
     if (width !== plot.width) plot.setSize({ width, height });
