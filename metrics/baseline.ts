@@ -1,6 +1,6 @@
 import type { Repositories } from '../master/db/index.ts';
 import type { MetricsService } from './metrics-service.ts';
-import { computeBaseline, type Baseline } from './regression.ts';
+import { computeBaseline, resolutionOf, type Baseline } from './regression.ts';
 
 export interface BaselineScope {
   builderid: number;
@@ -29,5 +29,5 @@ export async function seriesBaseline(
   );
   const perBuild = new Map<number, number>();
   for (const p of points) if (p.buildid !== null && ids.has(p.buildid)) perBuild.set(p.buildid, p.value);
-  return computeBaseline([...perBuild.values()]);
+  return computeBaseline([...perBuild.values()], resolutionOf(series));
 }

@@ -18,7 +18,7 @@ import type { Repositories } from '../db/repositories.ts';
 import type { BuildRow } from '../db/entities.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
-import { computeBaseline, regressionScore, type Baseline } from '../../metrics/regression.ts';
+import { computeBaseline, regressionScore, resolutionOf, type Baseline } from '../../metrics/regression.ts';
 import { parseJson } from '../../core/parse-json.ts';
 import type { MetricDelta } from './reporter.ts';
 
@@ -139,7 +139,7 @@ export async function pointDeltas(deps: MetricDeltaDeps, build: BuildRow): Promi
   for (const point of points) {
     if (!kinds.has(point.series)) kinds.set(point.series, await deps.metrics.describe(point.series));
     const description = kinds.get(point.series) ?? null;
-    const baseline = computeBaseline(history.get(keyOf(point)) ?? []);
+    const baseline = computeBaseline(history.get(keyOf(point)) ?? [], resolutionOf(point.series));
     const score = baseline ? regressionScore(point.value, baseline) : null;
     const kind = description?.kind ?? null;
     out.push({

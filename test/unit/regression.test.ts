@@ -1,6 +1,6 @@
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
-import { computeBaseline, MIN_BASELINE, regressionScore, type Baseline } from '../../metrics/regression.ts';
+import { computeBaseline, MIN_BASELINE, regressionScore, resolutionOf, type Baseline } from '../../metrics/regression.ts';
 
 /** Deterministic values for property checks (a small LCG, so a failure is reproducible). */
 function series(seed: number, n: number, scale: number): number[] {
@@ -14,6 +14,14 @@ function series(seed: number, n: number, scale: number): number[] {
 }
 
 describe('computeBaseline', () => {
+  it('does not flag a series that moved by one tick of its measurement (step CPU: 0 s, then 0.01 s)', () => {
+    // A trivial step's CPU reads 0 s on most builds: with MAD = 0 and median 0, the old floor (1 % of 0)
+    // made 0.01 s, one clock tick, a regression of a million sigmas on the overview page.
+    const b = computeBaseline([0, 0, 0, 0], resolutionOf('step_cpu_seconds'))!;
+    expect(regressionScore(0.01, b)).toBeLessThan(3);
+    expect(regressionScore(0.5, b)).toBeGreaterThan(3);
+  });
+
   it('needs at least MIN_BASELINE (3) values', () => {
     expect(MIN_BASELINE).toBe(3);
     expect(computeBaseline([])).toBeNull();
