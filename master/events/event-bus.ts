@@ -26,8 +26,32 @@ export interface DomainEvents {
   'agent.disconnected': { name: string };
   'agent.available': { name: string };
   'change.new': { changeid: number };
+  /**
+   * A change point was found (and stored) in a series a build measured: `confirmed` is false while
+   * confirming reruns are pending. Emitted again with `confirmed: true` once it holds.
+   */
+  'changepoint.detected': ChangePointEvent;
   /** A reconfig took effect: what it added, removed and changed, by name (master/reconfig.ts). */
   'master.reconfigured': ReconfiguredEvent;
+}
+
+/** A stored change point, as the regression watcher publishes it (master/regressions). */
+export interface ChangePointEvent {
+  id: number;
+  series: string;
+  /** The tag combination the detector watched (builder, branch, step, …). */
+  tags: Readonly<Record<string, string>>;
+  builderid: number | null;
+  branch: string | null;
+  before: { buildid: number | null; revision: string | null };
+  after: { buildid: number | null; revision: string | null };
+  /** Relative change of the mean, in percent (signed). */
+  magnitude: number;
+  pValue: number;
+  direction: 'better' | 'worse';
+  confirmed: boolean;
+  /** The build whose points revealed it. */
+  detectedBy: number | null;
 }
 
 /** The names a reconfig added, removed and changed, per part of the config. */
