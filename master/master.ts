@@ -49,6 +49,7 @@ import { OutboxRepo } from './db/outbox.ts';
 import { createReporters } from './reporters/index.ts';
 import type { Reporter } from './reporters/reporter.ts';
 import { Outbox } from './reporters/outbox.ts';
+import type { BackoffOptions } from '../core/retry.ts';
 import { ReporterService } from './reporters/reporter-service.ts';
 import { buildReport } from './reporters/build-report.ts';
 import { metricDeltas } from './reporters/metric-deltas.ts';
@@ -76,6 +77,8 @@ export interface MasterOptions {
    * /api/v2/control/reconfig`, `caliper reconfig`. Without it only `reconfig(config)` can.
    */
   reloadConfig?: () => Promise<CompiledConfig>;
+  /** How reporters' failed deliveries are retried (default DEFAULT_OUTBOX_BACKOFF: 1 s doubling to 5 min). */
+  reporterBackoff?: BackoffOptions;
 }
 
 export interface RunningMaster {
@@ -332,7 +335,13 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   const port = web.port;
 
   // Reporters: build events -> reports -> the durable outbox -> each reporter, off the builds' path.
-  outbox = new Outbox({ repo: new OutboxRepo(db.source), reporters, masterid: master.id, log });
+  outbox = new Outbox({
+    repo: new OutboxRepo(db.source),
+    reporters,
+    masterid: master.id,
+    log,
+    ...(options.reporterBackoff ? { backoff: options.reporterBackoff } : {}),
+  });
   const deltas = metricDeltas({ repos, metrics, window: config.metrics.regression.window });
   reporterService = new ReporterService({
     bus,

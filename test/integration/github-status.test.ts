@@ -67,6 +67,8 @@ describe.each(testDatabases())('githubStatus on $kind', (db) => {
       log: capturingLogger(logs),
       name: `gh-${process.pid}`,
       shutdownTimeoutMs: 3000,
+      // Retries as in production, at a tenth of the pace: the failures below cost seconds, not tens.
+      reporterBackoff: { initialMs: 100, maxMs: 2000 },
     });
     agent = await startAgent(master, 'g1', 'github-agent-token');
   });
