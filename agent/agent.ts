@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import { WebSocket } from 'ws';
-import { CommandRunner } from './command-runner.ts';
+import { CommandRunner, agentEnv } from './command-runner.ts';
 import { DownloadRunner } from './download-runner.ts';
 import type { AgentRun } from './file-transfer.ts';
 import { UploadRunner } from './upload-runner.ts';
@@ -30,6 +30,7 @@ import {
   type MasterMessage,
 } from '../protocol/messages.ts';
 import { REJECT_RETRYABLE, type RejectCode } from '../protocol/reject-codes.ts';
+import { BINARY_OUTPUT_PROTOCOL_VERSION, encodeOutputFrame, type OutputChunk } from '../protocol/output-frame.ts';
 
 export interface AgentOptions {
   master: string;
@@ -82,6 +83,8 @@ export class Agent {
   private lastHeard = Date.now();
   /** The master's grace period (from its welcome): how long runs may wait for a reconnect. */
   private graceMs = 60_000;
+  /** The welcome's protocol is 4 or later: command output goes as binary frames (protocol/output-frame.ts). */
+  private binaryOutput = false;
   private graceTimer: NodeJS.Timeout | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly log: (line: string) => void;
@@ -91,6 +94,8 @@ export class Agent {
   private connectAttempts = 0;
   /** What this agent counts about itself (read by `--metrics-server`). */
   readonly stats = new AgentStats();
+  /** Every command's environment starts from this copy, taken when the agent is made. */
+  private readonly baseEnv = agentEnv();
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
@@ -163,6 +168,18 @@ export class Agent {
     this.stats.sent(Buffer.byteLength(text));
   }
 
+  /** A piece of a command's output, in the encoding the welcome allows. */
+  private sendOutput(chunk: OutputChunk): void {
+    if (!this.binaryOutput) {
+      if (chunk.stream !== 'file') this.send({ ...chunk, data: chunk.data.toString('base64') });
+      return;
+    }
+    if (this.state !== 'ready' || this.ws?.readyState !== WebSocket.OPEN) return;
+    const frame = encodeOutputFrame(chunk.run, chunk.seq, chunk.stream, chunk.data);
+    this.ws.send(frame);
+    this.stats.sent(frame.length);
+  }
+
   private onFrame(raw: string): void {
     // Stopping: nothing more is sent, and no message can change that.
     if (this.state === 'stopped') return;
@@ -183,6 +200,7 @@ export class Agent {
         this.enter('ready');
         this.reconnectAttempt = 0;
         this.graceMs = m.graceMs;
+        this.binaryOutput = m.protocol >= BINARY_OUTPUT_PROTOCOL_VERSION;
         if (this.graceTimer) clearTimeout(this.graceTimer);
         this.graceTimer = null;
         const resume = new Set(m.resume);
@@ -217,8 +235,10 @@ export class Agent {
           windowBytes: this.options.windowBytes ?? 8 * 1024 * 1024,
           killGraceMs: this.options.killGraceMs ?? 3000,
           send: (msg) => this.send(msg),
+          sendOutput: (chunk) => this.sendOutput(chunk),
           onDone: (id) => this.runs.delete(id),
           guard: this.guard,
+          baseEnv: this.baseEnv,
           resources: this.resources,
           onExit: (exit) => this.stats.commandEnded(exit),
         });

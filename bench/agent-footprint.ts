@@ -12,7 +12,9 @@
  *     mostly the node binary's pages, shared by every node process on the machine);
  *   - spawn: 200 sequential spawn('true') (stdio as the agent's commands have it), median, timed
  *     inside the running agent (a module preloaded with --import), beside the same from a bare node
- *     and from a node holding 100 MB: fork's cost grows with the parent's address space.
+ *     and from a node holding 100 MB: fork's cost grows with the parent's address space;
+ *   - after a log: the same agent's RSS, its malloc heap and the spawn again once it has run a build
+ *     printing LOG_MIB: what its output path leaves behind makes every later step's fork dearer.
  * Linux only (/proc). Run `npm run build` first when --cli is bin/caliper.js (the compiled agent).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -32,10 +34,12 @@ const RUNS = Number(values.runs ?? 3);
 const IDLE_MS = 12_000;
 const TOKEN = 'footprint-token-0123456789';
 const SPAWNS = 200;
+const LOG_MIB = 50;
 
 // Times SPAWNS spawns of `true` in the process it is preloaded into, once it has run a while
-// (the agent connected), and writes the median to $FOOTPRINT_OUT. BALLAST_MB first allocates and
-// touches that much memory. Only in the process whose argv names the agent command (not helpers).
+// (the agent connected) or, with FOOTPRINT_ON_SIGNAL, on SIGUSR2, and writes the median to
+// $FOOTPRINT_OUT. BALLAST_MB first allocates and touches that much memory. Only in the process whose
+// argv names the agent command (not helpers).
 const PROBE = `
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,8 +51,11 @@ const once = () => new Promise((resolve, reject) => {
   child.on('error', reject);
   child.on('close', resolve);
 });
+const onSignal = process.env.FOOTPRINT_ON_SIGNAL !== undefined;
+delete process.env.FOOTPRINT_ON_SIGNAL;
 if (out && (process.argv.includes('agent') || process.env.BALLAST_MB !== undefined)) {
-  setTimeout(async () => {
+  const when = (probe) => (onSignal ? process.once('SIGUSR2', probe) : setTimeout(probe, 1500));
+  when(async () => {
     for (let i = 0; i < 20; i++) await once();
     const times = [];
     for (let i = 0; i < ${SPAWNS}; i++) {
@@ -60,7 +67,7 @@ if (out && (process.argv.includes('agent') || process.env.BALLAST_MB !== undefin
     const rss = Number(/VmRSS:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
     fs.writeFileSync(out, JSON.stringify({ medianMs: times[times.length >> 1], rssMb: rss, ballast: ballast.length }));
     if (process.env.BALLAST_MB !== undefined) process.exit(0);
-  }, 1500);
+  });
 }
 `;
 
@@ -127,7 +134,17 @@ const probeFile = path.join(tmp, 'probe.mjs');
 fs.writeFileSync(probeFile, PROBE);
 const config = compileConfig({
   agents: [{ name: 'fp', token: TOKEN }],
-  builders: [{ name: 'noop', agents: ['fp'], factory: new BuildFactory([new ShellCommand({ name: 'true', command: ['true'] })]) }],
+  builders: [
+    { name: 'noop', agents: ['fp'], factory: new BuildFactory([new ShellCommand({ name: 'true', command: ['true'] })]) },
+    // LOG_MIB of 100-byte lines (99 'x' and a newline), as bench/dispatch.ts prints.
+    {
+      name: 'log',
+      agents: ['fp'],
+      factory: new BuildFactory([
+        new ShellCommand({ name: 'print', command: ['sh', '-c', `yes ${'x'.repeat(99)} | head -n ${(LOG_MIB * 1024 * 1024) / 100}`] }),
+      ]),
+    },
+  ],
 });
 const master = await startMaster(config, { port: 0, dbUrl: `sqlite:${path.join(tmp, 'fp.sqlite')}`, log: silentLogger });
 const registry = internalsOf(master).registry;
@@ -165,9 +182,65 @@ try {
   console.log(`  from the agent (${inAgent.rssMb.toFixed(0)} MB RSS): ${inAgent.medianMs.toFixed(2)} ms`);
   console.log(`  from a bare node (${bare.rssMb.toFixed(0)} MB RSS): ${bare.medianMs.toFixed(2)} ms`);
   console.log(`  from a node holding 100 MB (${big.rssMb.toFixed(0)} MB RSS): ${big.medianMs.toFixed(2)} ms`);
+
+  let afterLog: { tree: ReturnType<typeof treeRss>; heapMb: number } | null = null;
+  const afterLogSpawn = await probeSpawn({ FOOTPRINT_ON_SIGNAL: '1' }, async (env) => {
+    const agent = startAgent(master.port, path.join(tmp, 'agent'), env);
+    await agent.connected;
+    await buildOnce(master.port, 'log');
+    await sleep(2000);
+    const pid = agent.child.pid ?? 0;
+    afterLog = { tree: treeRss(pid), heapMb: mallocHeapMb(pid) };
+    agent.child.kill('SIGUSR2');
+    await waitForFile(out(env));
+    await stop(agent.child);
+  });
+  const after = afterLog as { tree: ReturnType<typeof treeRss>; heapMb: number } | null;
+  if (after) {
+    console.log(
+      `after a ${LOG_MIB} MiB log: RSS with helpers ${after.tree.rss.toFixed(1)} MB (anonymous ${after.tree.anon.toFixed(1)} MB, ` +
+        `of which malloc's heap ${after.heapMb.toFixed(1)} MB); spawn('true') from the agent ${afterLogSpawn.medianMs.toFixed(2)} ms`,
+    );
+  }
 } finally {
   await master.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** The probe's output file named in `env`. */
+function out(env: NodeJS.ProcessEnv): string {
+  return env.FOOTPRINT_OUT ?? '';
+}
+
+async function waitForFile(file: string): Promise<void> {
+  for (let i = 0; i < 600 && !fs.existsSync(file); i++) await sleep(50);
+}
+
+/** Anonymous memory of a process's `[heap]` (glibc malloc's main arena), in MiB, from /proc. */
+function mallocHeapMb(pid: number): number {
+  const smaps = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const at = smaps.search(/ \[heap\]\n/);
+  if (at < 0) return 0;
+  return Number(/^Anonymous:\s+(\d+) kB/m.exec(smaps.slice(at))?.[1] ?? 0) / 1024;
+}
+
+/** Forces a build of `builder` on the master at `port` and waits for its request to complete. */
+async function buildOnce(port: number, builder: string): Promise<void> {
+  const api = `http://127.0.0.1:${port}/api/v2`;
+  const forced = await fetch(`${api}/builders/${builder}/force`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (!forced.ok) throw new Error(`force ${builder}: HTTP ${forced.status} ${await forced.text()}`);
+  const { buildrequestid } = (await forced.json()) as { buildrequestid: number };
+  for (;;) {
+    const { buildrequests } = (await (await fetch(`${api}/buildrequests/${buildrequestid}`)).json()) as {
+      buildrequests: { complete: boolean }[];
+    };
+    if (buildrequests[0]?.complete) return;
+    await sleep(100);
+  }
 }
 
 function runNode(env: NodeJS.ProcessEnv): Promise<void> {

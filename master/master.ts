@@ -53,6 +53,11 @@ import type { BackoffOptions } from '../core/retry.ts';
 import { ReporterService } from './reporters/reporter-service.ts';
 import { buildReport } from './reporters/build-report.ts';
 import { metricDeltas } from './reporters/metric-deltas.ts';
+import { changePointsRepo, startRegressionWatcher } from './regressions/start-watcher.ts';
+import type { RegressionWatcher } from './regressions/regression-watcher.ts';
+import { BisectionsRepo } from './db/bisections.ts';
+import { startBisections } from './bisect/bisections.ts';
+import { tellCulprit } from './bisect/culprit-notice.ts';
 
 export interface MasterOptions {
   /** Overrides config.web.port (0 picks a free port). */
@@ -246,6 +251,23 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   });
   const reloadConfig = options.reloadConfig;
   const reconfig = reloadConfig ? () => reconfigurer.reconfig(reloadConfig) : null;
+  const changePoints = changePointsRepo(db.source);
+
+  // Bisections of change points to their culprit commits (master/bisect): resumed from the database.
+  let publicUrl = config.web.publicUrl ?? '';
+  const bisections = startBisections({
+    repos,
+    bisections: new BisectionsRepo(db.source),
+    metrics,
+    submit,
+    bus,
+    buildersById: current.buildersById,
+    basedir,
+    masterid: master.id,
+    log,
+    now,
+    onCulprit: (found) => tellCulprit(found, reporters, publicUrl, log),
+  });
 
   // The web: API, UI, live updates and agents on one HTTP server.
   const actions = buildActions({
@@ -273,6 +295,8 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       regressionWindow: config.metrics.regression.window,
       links: linkMaker(grafana, influx),
       masker,
+      bisections,
+      changePoints,
       ui: {
         title: config.title,
         auth: config.web.auth !== undefined,
@@ -295,12 +319,14 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   let stopped = false;
   let reporterService: ReporterService | null = null;
   let outbox: Outbox | null = null;
+  let watcher: RegressionWatcher | null = null;
   let stopJanitor = () => {};
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     stopping = true;
     shutdown.abort();
+    await bisections.stop();
     await schedulers.stop();
     stopJanitor();
     await claimer.stop();
@@ -311,6 +337,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     if (running.size > 0) log.info('waiting for running builds to finish', { builds: running.size, timeoutMs: deadline });
     await running.drain(deadline, 'master shutting down');
     stopMetricsListener();
+    await watcher?.stop();
     // After the builds: their last events are stored, then deliveries under way get a moment.
     await reporterService?.stop();
     await outbox?.stop();
@@ -333,6 +360,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     },
   );
   const port = web.port;
+  publicUrl ||= `http://${host}:${port}/`;
 
   // Reporters: build events -> reports -> the durable outbox -> each reporter, off the builds' path.
   outbox = new Outbox({
@@ -358,6 +386,23 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
       }),
   });
   reporterService.start();
+  // The regression watcher: change points of the series builds measure, their reruns and grouped alerts.
+  const service = reporterService;
+  watcher = startRegressionWatcher(
+    {
+      bus,
+      repos,
+      metrics,
+      builders: current.buildersById,
+      submit,
+      regressed: (buildid, items) => service.regressed(buildid, items),
+      publicUrl: () => config.web.publicUrl ?? `http://${host}:${port}/`,
+      counts: prometheus?.changePoints ?? null,
+      log,
+      now,
+    },
+    changePoints,
+  );
   await outbox.start();
 
   claimer.start();

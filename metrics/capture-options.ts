@@ -19,6 +19,9 @@ export const tagKey = z
     `is a field name (${[...RESERVED_TAG_NAMES].join(', ')}, or starts with "${RESERVED_TAG_PREFIX}") and cannot be a tag`,
   );
 
+/** Samples one point may keep. */
+export const MAX_SAMPLES = 1000;
+
 export const captureOptionsSchema = z
   .strictObject({
     tags: z.record(tagKey, z.string().min(1).max(200)).optional(),
@@ -34,9 +37,15 @@ export const captureOptionsSchema = z
     buildid: z.number().int().nullable().optional(),
     /** Epoch microseconds, for points measured elsewhere (POST /metrics/{series}/points); else now. */
     time: z.number().int().positive().optional(),
+    /** The samples of a repeated measurement, kept with the point (the value is usually their median). */
+    samples: z.array(z.number().refine(Number.isFinite, 'must be a finite number')).min(1).max(MAX_SAMPLES).optional(),
   })
   .refine((o) => [o.accumulate, o.absValue, o.diff].filter(Boolean).length <= 1, {
     message: 'accumulate, absValue and diff exclude each other',
+  })
+  .refine((o) => o.samples === undefined || !(o.accumulate || o.absValue || o.diff), {
+    message: 'samples are of the value itself: they cannot go with accumulate, absValue or diff',
+    path: ['samples'],
   });
 
 export type CaptureOptions = z.input<typeof captureOptionsSchema>;
@@ -88,6 +97,10 @@ export function plainCaptureOptions(o: unknown): o is z.output<typeof captureOpt
       case 'buildNumber':
       case 'buildid':
         if (!isInt(v)) return false;
+        break;
+      case 'samples':
+        // Rare (repeated measurements): the schema checks them and words the error.
+        if (v !== undefined) return false;
         break;
       default:
         return false;

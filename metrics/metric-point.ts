@@ -12,6 +12,22 @@ export interface MetricPoint {
   tags: Record<string, string>;
   buildNumber: number | null;
   buildid: number | null;
+  /**
+   * Every sample of a measurement repeated within one build (MeasureShellCommand's `repeat`), in
+   * run order; `value` is their median. Absent for a single measurement.
+   */
+  samples?: number[];
+}
+
+/** A point's samples as a store keeps them (a JSON array); text that is not one reads as no samples. */
+export function parseSamples(text: string): number[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) && parsed.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (parsed as number[]) : undefined;
 }
 
 /** Canonical key of a series and tag set: points with the same key need distinct times. */

@@ -85,6 +85,7 @@ export class MetricsService {
       tags,
       buildNumber: o.buildNumber ?? null,
       buildid: o.buildid ?? null,
+      ...(o.samples ? { samples: o.samples } : {}),
     };
     await this.registry.note(name, o.kind ?? 'gauge', o.unit ?? null, Object.keys(tags));
     try {

@@ -12,7 +12,17 @@ const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600,
 
 export interface PrometheusExporter {
   registry: Registry;
+  /** Fed by the regression watcher (master/regressions): stored change points and open regressions. */
+  changePoints: ChangePointCounts;
   stop(): void;
+}
+
+/** `caliper_change_points_total{direction,state}` and `caliper_open_regressions`. */
+export interface ChangePointCounts {
+  /** A change point entered `state` (stored confirming or confirmed, or decided by its reruns). */
+  counted(direction: 'better' | 'worse', state: 'confirming' | 'confirmed' | 'dismissed'): void;
+  /** Worse changes confirming or confirmed that no later change of their series followed. */
+  openRegressions(n: number): void;
 }
 
 export function startPrometheusExporter(bus: EventBus, buildersById: Map<number, MeasuredBuilder>): PrometheusExporter {
@@ -52,6 +62,17 @@ export function startPrometheusExporter(bus: EventBus, buildersById: Map<number,
     labelNames: ['builder'],
     registers: [registry],
   });
+  const changePoints = new Counter({
+    name: 'caliper_change_points_total',
+    help: 'Change points the regression watcher stored or decided, by direction and the state they entered',
+    labelNames: ['direction', 'state'],
+    registers: [registry],
+  });
+  const openRegressions = new Gauge({
+    name: 'caliper_open_regressions',
+    help: 'Worse change points (confirming or confirmed) not followed by a later change of their series',
+    registers: [registry],
+  });
   const name = (builderid: number) => buildersById.get(builderid)?.name ?? String(builderid);
   for (const b of buildersById.values()) running.set({ builder: b.name }, 0);
   agents.set(0);
@@ -74,5 +95,12 @@ export function startPrometheusExporter(bus: EventBus, buildersById: Map<number,
     bus.subscribe('agent.connected', () => agents.inc()),
     bus.subscribe('agent.disconnected', () => agents.dec()),
   ];
-  return { registry, stop: () => unsubscribe.forEach((u) => u()) };
+  return {
+    registry,
+    changePoints: {
+      counted: (direction, state) => changePoints.inc({ direction, state }),
+      openRegressions: (n) => openRegressions.set(n),
+    },
+    stop: () => unsubscribe.forEach((u) => u()),
+  };
 }

@@ -18,7 +18,7 @@ export const STANDARD_TAGS = ['builder', 'step', 'agent', 'result'] as const;
 export type StandardTag = (typeof STANDARD_TAGS)[number];
 
 /** Field names: a tag may never use one (InfluxDB 3 rejects a tag and a field with the same name). */
-export const FIELD_NAMES = ['value', 'build_number', 'buildid'] as const;
+export const FIELD_NAMES = ['value', 'build_number', 'buildid', 'samples'] as const;
 export const RESERVED_TAG_NAMES = new Set<string>([...FIELD_NAMES, 'time', 'series']);
 /** Tag names with this prefix are the InfluxDB store's own (its rollup rows' fields and writer tag). */
 export const RESERVED_TAG_PREFIX = 'caliper_';

@@ -221,6 +221,8 @@ export interface MetricSeries {
   unit: string | null;
   tagKeys: string[];
   links: Links;
+  /** The smallest step its values move in (a CPU time's clock tick), the regression spread's floor; 0 when none is known. */
+  resolution: number;
 }
 
 export interface Baseline {
@@ -236,6 +238,8 @@ export interface MetricPoint {
   tags: Record<string, string>;
   build_number: number | null;
   buildid: number | null;
+  /** A repeated measurement's samples in run order (MeasureShellCommand `repeat`); `value` is their median. */
+  samples?: number[];
 }
 
 /**
@@ -304,16 +308,22 @@ export interface Collections {
   agents: Agent;
   artifacts: Artifact;
   buildsets: Buildset;
+  changepoints: ChangePointRecord;
 }
 export type CollectionName = keyof Collections;
 
 /** One page of a collection; `Page<'builds'>` is `{ builds: Build[]; meta: Meta }`. */
 export type Page<K extends CollectionName> = Record<K, Collections[K][]> & { meta: Meta };
 
-/** `GET /metrics`. */
+/** `GET /metrics`; `regression` is the gate's baseline: the last `window` good builds, flagged beyond `threshold` spreads. */
 export interface MetricSeriesPage {
   metrics: MetricSeries[];
-  meta: Meta;
+  meta: Meta & { regression?: { window: number; threshold: number } };
+}
+/** `GET /metrics/{series}/tags`: each tag's values among the series' latest points (`points` read). */
+export interface SeriesTags {
+  tags: Record<string, string[]>;
+  meta: Meta & { points: number };
 }
 /** `GET /builds/{id}/metrics`; `window` is how many successful builds make a baseline. */
 export interface BuildMetricsPage {
@@ -394,4 +404,155 @@ export interface MetricChangesPage {
 /** `POST /metrics/{series}/points`. */
 export interface PointsAdded {
   points: MetricPoint[];
+}
+
+/** A builder as the console, grid and waterfall show it: a column (console) or a row (grid, waterfall). */
+export interface ViewBuilder {
+  builderid: number;
+  name: string;
+  tags: string[];
+}
+/**
+ * A request of one builder for one change, with its build: a console cell holds these (several when
+ * the change was rebuilt). A request still waiting, or one that ended without a build (cancelled,
+ * skipped), has `buildid` null.
+ */
+export interface ConsoleBuild {
+  builderid: number;
+  buildrequestid: number;
+  buildid: number | null;
+  number: number | null;
+  /** The build finished (or, without a build, the request ended). */
+  complete: boolean;
+  results: Result | null;
+  result: ResultName | null;
+  started_at: number | null;
+  complete_at: number | null;
+}
+/** A change with the builds of it on the answer's builders, oldest first. */
+export interface ConsoleChange extends Change {
+  builds: ConsoleBuild[];
+}
+/** `GET /console`: the changes (newest first, one page) × the builders (configuration's order). */
+export interface ConsoleAnswer {
+  builders: ViewBuilder[];
+  changes: ConsoleChange[];
+  /** `total`: changes matching the branch filter, across all pages. */
+  meta: Meta;
+}
+/** A build as a waterfall bar. */
+export interface TimelineBuild {
+  buildid: number;
+  builderid: number;
+  number: number;
+  started_at: number;
+  complete_at: number | null;
+  complete: boolean;
+  results: Result | null;
+  result: ResultName | null;
+}
+/** `GET /waterfall`: the builds overlapping the window [from, to] (the master's clock), oldest first. */
+export interface WaterfallAnswer {
+  builders: ViewBuilder[];
+  builds: TimelineBuild[];
+  /** `total`: builds in the window (more than `builds` holds when over the limit). */
+  meta: Meta & { from: number; to: number };
+}
+
+/** A bisection (`GET /api/v2/bisections`, docs/metrics.md "Bisection"): a change point narrowed to its culprit commit. */
+export interface Bisection {
+  bisectionid: number;
+  builderid: number;
+  builder: string | null;
+  series: string;
+  tags: Record<string, string>;
+  branch: string | null;
+  good: string;
+  bad: string;
+  /** The change point that started it; null when started by hand. */
+  changepointid: number | null;
+  state: 'running' | 'found' | 'inconclusive';
+  /** Why it ended without a culprit (budget, a failed build, …). */
+  reason: string | null;
+  /** Commits after good up to bad (first-parent); 0 until listed. */
+  commits: number;
+  /** Builds it requested (the budget counts these), repeats included. */
+  builds_requested: number;
+  culprit: { revision: string; author: string | null; email: string | null; subject: string | null } | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** One build a bisection read: requested (`buildrequestid`) or borrowed for a side (null). */
+export interface BisectionBuild {
+  buildrequestid: number | null;
+  buildid: number | null;
+  state: 'pending' | 'done';
+  results: Result | null;
+  result: ResultName | null;
+  /** The series' values it measured. */
+  samples: number[];
+}
+
+/** One commit the bisection looked at, in the order it did. */
+export interface BisectionStep {
+  revision: string;
+  /** Its place in good..bad: 0 the first commit after good; -1 good itself. */
+  position: number;
+  /** 'good' and 'bad' are the two ends; 'commit' one in between. */
+  role: 'good' | 'bad' | 'commit';
+  builds: BisectionBuild[];
+  /** null while undecided (its builds pending, or a repeat asked for). */
+  verdict: 'good' | 'bad' | null;
+  /** How it was decided: rank test, median, or borderline with the figures. */
+  how: string | null;
+}
+
+/** `GET /api/v2/bisections/:id`. */
+export interface BisectionDetail {
+  bisection: Bisection;
+  steps: BisectionStep[];
+}
+
+/** `GET /api/v2/bisections`. */
+export interface BisectionList {
+  bisections: Bisection[];
+  meta: Meta;
+}
+
+/** `POST /api/v2/bisections`: the new bisection's id. */
+export interface BisectionStarted {
+  bisectionid: number;
+}
+
+/** A stored change point of a watched series (`GET /changepoints`, master/regressions). */
+export interface ChangePointRecord {
+  changepointid: number;
+  series: string;
+  /** The tag combination watched (builder, step, branch, user tags; agent only for a builder watched per agent). */
+  tags: Record<string, string>;
+  builderid: number | null;
+  builder: string | null;
+  branch: string | null;
+  /** The last point before the change and the first after it (`time`: epoch seconds). */
+  before: { buildid: number | null; revision: string | null };
+  after: { buildid: number | null; revision: string | null; time: number };
+  mean_before: number;
+  mean_after: number;
+  /** Relative change of the mean, in percent (signed); null when the mean before is 0. */
+  magnitude_percent: number | null;
+  p_value: number;
+  /** Better or worse by the series' kind (a ratio is worse lower; times, sizes and counts higher). */
+  direction: 'better' | 'worse';
+  /** confirming: its reruns are pending; confirmed: it holds (or needed none); dismissed: the reruns did not repeat it. */
+  state: 'confirming' | 'confirmed' | 'dismissed';
+  /** Confirming reruns requested (0: none), and the values of those finished (null: measured nothing). */
+  reruns: number;
+  rerun_values: (number | null)[];
+  /** The build whose points revealed it. */
+  detected_by: number | null;
+  /** Whether the reporters were handed it (worse and confirmed only). */
+  alerted: boolean;
+  created_at: number;
+  decided_at: number | null;
 }

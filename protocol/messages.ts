@@ -13,8 +13,10 @@ import { COMMAND_ERROR_RETRYABLE, CommandErrorCode, REJECT_RETRYABLE, RejectCode
  *    `file`; `exit` with `bytes` and `sha256`). A master of protocol 3 still welcomes agents of
  *    protocol 2: they run commands as before and cannot transfer files. Also in 3: a command's
  *    `exit` may carry `resources` (the CPU time and peak memory of its process tree).
+ * 4: a command's output may come as binary frames (output-frame.ts) instead of JSON with base64;
+ *    agents of protocol 2 and 3 keep sending JSON, which the master still reads.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** The oldest agent protocol this master welcomes; older agents get the reject protocol 1 could read. */
 export const MIN_PROTOCOL_VERSION = 2;
 /** The first protocol with file transfer. */

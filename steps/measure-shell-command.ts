@@ -1,3 +1,4 @@
+import { median } from 'simple-statistics';
 import { z } from 'zod';
 import { Results, worstResult } from '../core/results.ts';
 import { METRIC_KINDS, seriesName, type MetricKind } from '../metrics/capture-options.ts';
@@ -15,7 +16,14 @@ export interface MeasureShellCommandOptions extends ShellCommandOptions, Regress
   unit?: string;
   kind?: MetricKind;
   tags?: Record<string, string>;
+  /**
+   * Runs the command this many times (1–50) in a row; each value is the median of its runs, and every
+   * run's number is kept with the point as its samples (for the change-point tests).
+   */
+  repeat?: number;
 }
+
+export const MAX_REPEAT = 50;
 
 const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 
@@ -59,6 +67,12 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
       unit: z.string().max(30).optional(),
       kind: z.enum(METRIC_KINDS).optional(),
       tags: tagMap.optional(),
+      repeat: z
+        .number({ error: () => `must be a whole number of runs from 1 to ${MAX_REPEAT}` })
+        .refine((n) => Number.isInteger(n) && n >= 1 && n <= MAX_REPEAT, {
+          error: (issue) => `must be a whole number of runs from 1 to ${MAX_REPEAT}, got ${String(issue.input)}`,
+        })
+        .optional(),
     })
     .refine((o) => o.metric !== undefined || o.keys !== undefined || seriesName.safeParse(o.name).success, {
       message: 'the step name is the series name: it must start with a letter or "_" (or set metric)',
@@ -74,24 +88,46 @@ export class MeasureShellCommand extends ShellCommand<MeasureShellCommandOptions
   }
 
   override async run(ctx: StepContext): Promise<StepOutcome> {
-    const r = await ctx.runCommand(await this.commandRequest(ctx, { collectStdout: true }));
-    const outcome = this.evaluate(r);
-    if (outcome.result !== Results.SUCCESS) return outcome;
-    const parsed = parseMeasurements(r.stdout, this.options.metric ?? this.name);
-    if (!parsed.ok) {
-      const log = await ctx.addLog('measure-error');
-      await log.append(`${parsed.error}\n`);
-      return { result: Results.FAILURE, stateString: `unparsable output: ${parsed.error}` };
+    const repeat = this.options.repeat ?? 1;
+    const runs: [string, number][][] = [];
+    for (let run = 1; run <= repeat; run++) {
+      // Every run's output goes into the one stdio log, under a header saying which run it is.
+      const request = await this.commandRequest(ctx, { collectStdout: true });
+      if (repeat > 1) request.header = `${run === 1 ? (request.header ?? '') : ''}measurement run ${run} of ${repeat}\n`;
+      const r = await ctx.runCommand(request);
+      const outcome = this.evaluate(r);
+      if (outcome.result !== Results.SUCCESS)
+        return repeat > 1 ? { ...outcome, stateString: `run ${run} of ${repeat}: ${outcome.stateString}` } : outcome;
+      const parsed = parseMeasurements(r.stdout, this.options.metric ?? this.name);
+      const error = parsed.ok ? this.unexpectedKeys(parsed.values, runs[0]) : parsed.error;
+      if (error !== null) {
+        const which = repeat > 1 ? `run ${run} of ${repeat}: ` : '';
+        const log = await ctx.addLog('measure-error');
+        await log.append(`${which}${error}\n`);
+        return { result: Results.FAILURE, stateString: `${parsed.ok ? '' : 'unparsable output: '}${which}${error}` };
+      }
+      if (parsed.ok) runs.push(parsed.values);
     }
-    const { unit, kind, tags, keys } = this.options;
-    const unexpected = keys ? parsed.values.find(([k]) => !keys.includes(k) && k !== (this.options.metric ?? this.name)) : undefined;
-    if (unexpected) return { result: Results.FAILURE, stateString: `unexpected key "${unexpected[0]}" (keys: ${keys?.join(', ')})` };
-    for (const [name, value] of parsed.values) {
+    const { unit, kind, tags } = this.options;
+    const values: [string, number][] = (runs[0] ?? []).map(([name], i) => [name, median(runs.map((r) => r[i]?.[1] ?? NaN))]);
+    for (const [i, [name, value]] of values.entries()) {
       ctx.properties.set(name, value, this.name);
-      await ctx.captureData(name, value, { ...(unit ? { unit } : {}), kind: kind ?? 'gauge', ...(tags ? { tags } : {}) });
+      const samples = repeat > 1 ? { samples: runs.map((r) => r[i]?.[1] ?? NaN) } : {};
+      await ctx.captureData(name, value, { ...(unit ? { unit } : {}), kind: kind ?? 'gauge', ...(tags ? { tags } : {}), ...samples });
     }
-    const gate = await checkRegressions(ctx, parsed.values, this.options);
-    const summary = parsed.values.map(([k, v]) => `${k}=${v}${unit ? ` ${unit}` : ''}`).join(', ');
+    const gate = await checkRegressions(ctx, values, this.options);
+    const of = repeat > 1 ? ` (median of ${repeat})` : '';
+    const summary = values.map(([k, v]) => `${k}=${v}${unit ? ` ${unit}` : ''}`).join(', ') + of;
     return { result: worstResult(Results.SUCCESS, gate.result), stateString: [summary, ...gate.notes].join('; ') };
+  }
+
+  /** Why a run's keys are wrong (not among `keys`, or not those of the first run), or null. */
+  private unexpectedKeys(values: [string, number][], first: [string, number][] | undefined): string | null {
+    const { keys } = this.options;
+    const unexpected = keys ? values.find(([k]) => !keys.includes(k) && k !== (this.options.metric ?? this.name)) : undefined;
+    if (unexpected) return `unexpected key "${unexpected[0]}" (keys: ${keys?.join(', ')})`;
+    const names = (v: [string, number][]) => v.map(([k]) => k).join(', ');
+    if (first && names(values) !== names(first)) return `printed ${names(values)}, but the first run printed ${names(first)}`;
+    return null;
   }
 }

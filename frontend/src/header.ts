@@ -58,9 +58,16 @@ function navSection(route: Route): string {
       return 'builders';
     case 'changes':
       return 'changes';
+    case 'console':
+    case 'grid':
+    case 'waterfall':
+      return route.page;
     case 'agents':
     case 'agent':
       return 'agents';
+    case 'metrics':
+    case 'bisection':
+      return 'metrics';
     case 'login':
     case 'not-found':
       return '';

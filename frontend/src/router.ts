@@ -1,6 +1,6 @@
 /**
  * Hash routing: `#/` overview, `#/builders`, `#/builders/NAME`, `#/builds/ID`, `#/compare/A/B` (B may be `previous`),
- * `#/changes`, `#/agents`, `#/agents/NAME`, `#/login`. A route's query (`#/changes?branch=main`) is read by its page. Each change of the hash
+ * `#/changes`, `#/console`, `#/grid`, `#/waterfall`, `#/agents`, `#/agents/NAME`, `#/metrics` (the explorer), `#/login`, `#/bisections/ID`. A route's query (`#/changes?branch=main`) is read by its page. Each change of the hash
  * disposes the current page (its listeners, charts, fetches) and mounts the next one.
  */
 import { h, replaceChildren } from './dom.ts';
@@ -13,9 +13,14 @@ export type Route =
   | { page: 'build'; buildid: number }
   | { page: 'compare'; buildid: number; other: number | 'previous' }
   | { page: 'changes'; query: URLSearchParams }
+  | { page: 'console'; query: URLSearchParams }
+  | { page: 'grid'; query: URLSearchParams }
+  | { page: 'waterfall'; query: URLSearchParams }
   | { page: 'agents' }
   | { page: 'agent'; name: string }
+  | { page: 'metrics'; query: URLSearchParams }
   | { page: 'login' }
+  | { page: 'bisection'; bisectionid: number }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(hash: string): Route {
@@ -39,9 +44,12 @@ export function parseRoute(hash: string): Route {
   if (first === 'compare' && isId(second) && decoded.length === 3 && (isId(third) || third === 'previous'))
     return { page: 'compare', buildid: Number(second), other: third === 'previous' ? 'previous' : Number(third) };
   if (first === 'changes' && decoded.length === 1) return { page: 'changes', query };
+  if ((first === 'console' || first === 'grid' || first === 'waterfall') && decoded.length === 1) return { page: first, query };
   if (first === 'agents' && decoded.length === 1) return { page: 'agents' };
   if (first === 'agents' && second !== undefined && decoded.length === 2) return { page: 'agent', name: second };
+  if (first === 'metrics' && decoded.length === 1) return { page: 'metrics', query };
   if (first === 'login' && decoded.length === 1) return { page: 'login' };
+  if (first === 'bisections' && isId(second) && decoded.length === 2) return { page: 'bisection', bisectionid: Number(second) };
   return { page: 'not-found', path };
 }
 

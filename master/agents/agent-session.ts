@@ -24,11 +24,10 @@
  * way, through its DownloadSender (download-sender.ts), which the agent's `ack` frames pace. A session
  * of a protocol 2 agent ends every transfer at once with an error saying to upgrade the agent.
  */
-import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../core/logger.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
-import type { CommandExit, CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
+import type { CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
 import { closeReason } from '../../protocol/close-reason.ts';
 import {
   PROTOCOL_VERSION,
@@ -39,9 +38,10 @@ import {
 } from '../../protocol/messages.ts';
 import type { TransferSpec } from './agent-connection.ts';
 import { DownloadSender } from './download-sender.ts';
+import { Run, RunStates } from './agent-run.ts';
+import { BINARY_OUTPUT_PROTOCOL_VERSION, decodeOutputFrame, type OutputChunk } from '../../protocol/output-frame.ts';
 
 export const CLOSE_PROTOCOL_ERROR = 1008;
-const LOST: CommandExit = { code: null, signal: null, killed: null, durationMs: 0, lost: true, error: null };
 
 /**
  * Output received from one agent connection and not yet stored, past which the master stops reading
@@ -55,136 +55,7 @@ export const MAX_UNSTORED_BYTES_PER_RUN = 16 * 1024 * 1024;
 /** What an output frame costs besides its bytes (its bookkeeping until stored): a flood of empty frames is bounded too. */
 export const UNSTORED_FRAME_COST = 1024;
 
-/** What a run does: a command (output comes back), an upload (file bytes come back), a download (bytes go out). */
-export type RunKind = 'command' | 'upload' | 'download';
-
-/** Where a run's incoming bytes go: a command's output into its log, an upload's into its file. */
-export interface RunSink {
-  output(stream: 'stdout' | 'stderr' | 'file', data: Buffer): Promise<void>;
-}
-
-export const RunStates = { started: 'started', exited: 'exited', lost: 'lost', cancelled: 'cancelled' } as const;
-export type RunState = (typeof RunStates)[keyof typeof RunStates];
-
-/** One command the master asked an agent to run: where its output goes, how far it got, who carries it. */
-export class Run {
-  readonly id = randomUUID();
-  /** Resolves with how the command ended: once, after everything received before the end is stored. */
-  readonly done: Promise<CommandExit>;
-  /** The seq the next new output must carry. */
-  nextSeq = 0;
-  /** Resolves when everything received so far is stored. */
-  stored: Promise<void> = Promise.resolve();
-  /** What the agent reported going wrong (an `error` frame); given with the exit. */
-  error: string | null = null;
-  /** Output of this run received and not yet stored, with UNSTORED_FRAME_COST per frame (flow control). */
-  unstoredBytes = 0;
-  /** An ack answering replays is waiting for the stored output: later replays need no other. */
-  replayAckQueued = false;
-  /** A cancel was asked for: if the session closes before the run ends, it ends cancelled then. */
-  private cancelRequested = false;
-  private readonly startedAt = Date.now();
-  private readonly resolve: (exit: CommandExit) => void;
-  private current: RunState = RunStates.started;
-  private storeFailure: string | null = null;
-  private carrier: AgentSession;
-
-  /** A download's sender, which the agent's acks pace; null for other kinds. */
-  sender: DownloadSender | null = null;
-
-  constructor(
-    readonly sink: RunSink,
-    session: AgentSession,
-    readonly kind: RunKind = 'command',
-  ) {
-    let resolve!: (exit: CommandExit) => void;
-    this.done = new Promise<CommandExit>((r) => (resolve = r));
-    this.resolve = resolve;
-    this.carrier = session;
-  }
-
-  get state(): RunState {
-    return this.current;
-  }
-
-  /** The session that carries the run now (changes when the agent reconnects). */
-  get session(): AgentSession {
-    return this.carrier;
-  }
-
-  /** Why storing output failed; once set, the run is cancelled and nothing more is stored or acked. */
-  get storeFailed(): string | null {
-    return this.storeFailure;
-  }
-
-  /** A started run goes on in the agent's next session. */
-  moveTo(session: AgentSession): void {
-    if (this.current !== RunStates.started) throw this.refused('move to another session');
-    this.carrier = session;
-  }
-
-  /** Records the first failure to store output (there is no second: nothing is stored after it). */
-  failStore(reason: string): void {
-    if (this.storeFailure !== null) throw this.refused('fail storing output again');
-    this.storeFailure = reason;
-  }
-
-  /** started -> exited: the agent's exit frame. `onStored` runs, then the command resolves, once all output is stored. */
-  exit(
-    frame: Pick<CommandExit, 'code' | 'signal' | 'killed' | 'durationMs' | 'bytes' | 'sha256' | 'resources'>,
-    onStored: () => void,
-  ): void {
-    this.enter(RunStates.exited, 'exit');
-    void this.stored.then(() => {
-      onStored();
-      this.resolve({ ...frame, lost: false, error: this.storeFailure ?? this.error });
-    });
-  }
-
-  /** started -> lost: the agent is gone for good; the command resolves as lost once stored output is. */
-  lose(): void {
-    this.enter(RunStates.lost, 'be lost');
-    void this.stored.then(() => this.resolve(LOST));
-  }
-
-  /**
-   * Asks for the command to end. While its session is open the agent is told (it kills the command
-   * and reports the exit). While the agent is away: started -> cancelled, the command ends here once
-   * the output received is stored, and the agent kills it when back (its next session does not
-   * resume it). A run that has ended already has nothing to stop.
-   */
-  cancel(): void {
-    if (this.current !== RunStates.started) return;
-    this.cancelRequested = true;
-    // Sent if the socket is open still; if the session closes before the exit, `wasCancelled` ends it then.
-    if (this.carrier.isOpen) return this.carrier.send({ type: 'cancel', run: this.id });
-    this.enter(RunStates.cancelled, 'be cancelled');
-    const exit: CommandExit = {
-      code: null,
-      signal: null,
-      killed: 'cancel',
-      durationMs: Date.now() - this.startedAt,
-      lost: false,
-      error: null,
-    };
-    void this.stored.then(() => this.resolve(exit));
-  }
-
-  /** Whether a cancel was asked for, which the agent may not have heard. */
-  get wasCancelled(): boolean {
-    return this.cancelRequested;
-  }
-
-  private enter(to: RunState, action: string): void {
-    if (this.current !== RunStates.started) throw this.refused(action);
-    this.current = to;
-  }
-
-  private refused(action: string): InvalidStateError {
-    const state = this.storeFailure === null ? this.current : `${this.current} (storing failed)`;
-    return new InvalidStateError(`run ${this.id} on agent ${this.carrier.name}`, state, action);
-  }
-}
+export { Run, RunStates, type RunKind, type RunSink, type RunState } from './agent-run.ts';
 
 export const SessionStates = { open: 'open', closed: 'closed' } as const;
 export type SessionState = (typeof SessionStates)[keyof typeof SessionStates];
@@ -218,7 +89,7 @@ export class AgentSession {
     /** The protocol the agent's hello named (older agents are welcomed too: see agent-server.ts). */
     readonly protocol: number = PROTOCOL_VERSION,
   ) {
-    ws.on('message', (data, isBinary) => this.onFrame(isBinary ? null : data.toString()));
+    ws.on('message', (data, isBinary) => (isBinary ? this.onBinaryFrame(data) : this.onFrame(data.toString())));
     ws.on('close', () => this.onClose());
     ws.on('error', (e) => this.log.warn('agent socket error', { agent: name, error: e.message }));
     this.heartbeatTimer = setInterval(() => {
@@ -349,15 +220,24 @@ export class AgentSession {
     this.close(reason);
   }
 
-  private onFrame(raw: string | null): void {
+  private onFrame(raw: string): void {
     this.lastHeard = Date.now();
-    if (raw === null) return this.protocolError('binary frames are not part of the protocol');
     const parsed = parseAgentMessage(raw);
     if (!parsed.ok) return this.protocolError(parsed.error);
     this.onMessage(parsed.message);
   }
 
-  private onMessage(m: AgentMessage): void {
+  /** Protocol 4: a command's output as a binary frame (protocol/output-frame.ts); before it, not part of the protocol. */
+  private onBinaryFrame(data: WebSocket.RawData): void {
+    this.lastHeard = Date.now();
+    if (this.protocol < BINARY_OUTPUT_PROTOCOL_VERSION || !Buffer.isBuffer(data))
+      return this.protocolError(`binary frames are not part of protocol ${this.protocol}`);
+    const parsed = decodeOutputFrame(data);
+    if (!parsed.ok) return this.protocolError(parsed.error);
+    this.onMessage(parsed.message);
+  }
+
+  private onMessage(m: AgentMessage | OutputChunk): void {
     switch (m.type) {
       case 'pong':
         return;
@@ -387,7 +267,7 @@ export class AgentSession {
         // Hand the bytes over at once (the sink keeps order and batches); only the acks wait, in order.
         let stored: Promise<void> = Promise.resolve();
         if (run.storeFailed === null) {
-          const data = Buffer.from(m.data, 'base64');
+          const data = typeof m.data === 'string' ? Buffer.from(m.data, 'base64') : m.data;
           const cost = data.length + UNSTORED_FRAME_COST;
           this.holdUnstored(run, cost);
           stored = run.sink.output(m.stream, data);
@@ -399,7 +279,7 @@ export class AgentSession {
           if (run.storeFailed !== null) return;
           try {
             await stored;
-            run.session.send({ type: 'ack', run: m.run, seq });
+            run.ackStored(seq);
           } catch (e) {
             run.failStore(`storing output failed: ${String(e)}`);
             this.log.error('storing output failed; cancelling the command', { agent: this.name, run: m.run, error: String(e) });
@@ -424,7 +304,8 @@ export class AgentSession {
         const measured = m.resources ? { resources: m.resources } : {};
         run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, ...moved, ...measured }, () => {
           this.runs.delete(m.run);
-          // Acking the exit's own seq tells the agent it may forget the run.
+          // Acking the exit's own seq tells the agent it may forget the run: after every output's ack.
+          run.flushAck();
           run.session.send({ type: 'ack', run: m.run, seq: m.seq });
         });
         return;

@@ -6,6 +6,8 @@ import type { LinkMaker } from '../../metrics/links.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';
 import type { BuildActions } from '../build/build-actions.ts';
 import type { ReconfigResult } from '../reconfig.ts';
+import type { Bisections } from '../bisect/bisections.ts';
+import type { ChangePointsRepo } from '../db/change-points.ts';
 
 export interface ApiDeps {
   repos: Repositories;
@@ -20,8 +22,12 @@ export interface ApiDeps {
   /** How many successful builds make a regression baseline. */
   regressionWindow: number;
   links: LinkMaker;
+  /** The regression watcher's stored change points (`/changepoints`); without it the routes answer 404. */
+  changePoints?: ChangePointsRepo | undefined;
   /** Masks secret values in what the API shows (properties). */
   masker: SecretMasker;
+  /** Bisections to the culprit commit (master/bisect); absent in tests that make an app without them. */
+  bisections?: Bisections;
   /** What the web UI needs to know of the configuration. */
   ui: {
     title: string;

@@ -10,7 +10,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ChangePointDetector, verdict, type ChangePoint } from '../../metrics/change-points/index.ts';
-import { METRIC_KINDS, seriesName, tagKey } from '../../metrics/capture-options.ts';
+import { MAX_SAMPLES, METRIC_KINDS, seriesName, tagKey } from '../../metrics/capture-options.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import type * as Api from '../../protocol/api-types.ts';
@@ -55,6 +55,12 @@ const postedPoint = z.strictObject({
     .optional(),
   revision: z.string().min(1).max(200).optional(),
   build_number: z.number().int().min(0).optional(),
+  /** The runs behind the value (a repeated benchmark): kept with the point, used by the detector's t-tests. */
+  samples: z
+    .array(z.number({ error: () => 'must be a finite number' }).refine(Number.isFinite, 'must be a finite number'))
+    .min(1)
+    .max(MAX_SAMPLES, `at most ${MAX_SAMPLES} samples per point`)
+    .optional(),
 });
 const postedPoints = z.strictObject({
   kind: z.enum(METRIC_KINDS).optional(),
@@ -126,7 +132,7 @@ export function metricChangesRouter(deps: ApiDeps): Router {
       watched.set(key, w);
     }
     for (const p of points.slice(w.times.length)) {
-      w.detector.add(p.value);
+      w.detector.add(p.value, p.samples);
       w.times.push(p.time);
     }
     return w.detector;
@@ -172,6 +178,7 @@ export function metricChangesRouter(deps: ApiDeps): Router {
         ...(body.unit === undefined ? {} : { unit: body.unit }),
         ...(p.time === undefined ? {} : { time: p.time }),
         ...(p.build_number === undefined ? {} : { buildNumber: p.build_number }),
+        ...(p.samples === undefined ? {} : { samples: p.samples }),
       });
       if (point) stored.push(presentPoint(point));
     }

@@ -1,13 +1,15 @@
 /**
  * Metrics over the API: the series list, a series' summary and points (filtered by builder, step,
- * agent, result, `tag.<name>` user tags, `from`/`to` in epoch seconds or ISO 8601), and a build's
- * points with their regression baseline and delta (for a pull request: against its base branch).
+ * agent, result, `tag.<name>` user tags, `from`/`to` in epoch seconds or ISO 8601), the tag values a
+ * series' points carry (the metrics explorer offers them as filters), and a build's points with their
+ * regression baseline and delta (for a pull request: against its base branch).
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import { STANDARD_TAGS, type SeriesFilter, type StandardTag } from '../../metrics/series-filter.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
-import { pointDeltas } from '../reporters/metric-deltas.ts';
+import { DEFAULT_DELTA_THRESHOLD, pointDeltas } from '../reporters/metric-deltas.ts';
+import { resolutionOf } from '../../metrics/regression.ts';
 import { seriesName } from '../../metrics/capture-options.ts';
 import { BadRequestError, NotFoundError } from '../../core/errors/index.ts';
 import type * as Api from '../../protocol/api-types.ts';
@@ -36,6 +38,10 @@ const pointsQuery = z.object({
   order: z.enum(['time', '-time'], { error: () => 'order must be "time" or "-time"' }).default('time'),
 });
 const buildPath = idPath('build id');
+/** Points `/tags` reads, the most recent: enough to name every value in use, bounded on a big store. */
+const TAG_SCAN = 10_000;
+/** Tags left out of `/tags`: a revision is one value per build, never a useful filter. */
+const UNLISTED_TAGS = new Set(['revision']);
 
 /** `from`/`to` in epoch ms, within what every store holds (InfluxDB's nanoseconds end in 2262). */
 function time(raw: string, name: string): number {
@@ -66,7 +72,15 @@ export function parseSeriesFilter(series: string, query: Record<string, unknown>
 }
 
 export function presentPoint(p: MetricPoint): Api.MetricPoint {
-  return { series: p.series, time: p.time / 1e6, value: p.value, tags: p.tags, build_number: p.buildNumber, buildid: p.buildid };
+  return {
+    series: p.series,
+    time: p.time / 1e6,
+    value: p.value,
+    tags: p.tags,
+    build_number: p.buildNumber,
+    buildid: p.buildid,
+    ...(p.samples ? { samples: p.samples } : {}),
+  };
 }
 
 export function metricsRouter(deps: ApiDeps): Router {
@@ -90,8 +104,11 @@ export function metricsRouter(deps: ApiDeps): Router {
       unit: s.unit,
       tagKeys: s.tagKeys,
       links: deps.links.series(s.series, builder),
+      resolution: resolutionOf(s.series),
     }));
-    res.json({ metrics, meta: { total: metrics.length } } satisfies Api.MetricSeriesPage);
+    // The gate's baseline (metrics/regression.ts), so a chart draws the band the gate would use.
+    const regression = { window: deps.regressionWindow, threshold: DEFAULT_DELTA_THRESHOLD };
+    res.json({ metrics, meta: { total: metrics.length, regression } } satisfies Api.MetricSeriesPage);
   });
   r.get('/metrics/:series/summary', async (req, res) => {
     const filter = await knownSeries(req, req.query, ['splitBy']);
@@ -111,6 +128,21 @@ export function metricsRouter(deps: ApiDeps): Router {
     const points = page.points.map(presentPoint);
     const split = splitBy === undefined ? {} : { split: { tag: splitBy, groups: groupPoints(points, (p) => p.tags[splitBy]) } };
     res.json({ points, meta: { total: page.total }, ...split } satisfies Api.PointsPage);
+  });
+  /** Each tag's values among the series' latest points (in `from`/`to` when given), sorted. */
+  r.get('/metrics/:series/tags', async (req, res) => {
+    const filter = await knownSeries(req, req.query);
+    const page = await deps.metrics.points(filter, { limit: TAG_SCAN, offset: 0, order: 'desc' });
+    const values = new Map<string, Set<string>>();
+    for (const p of page.points)
+      for (const [k, v] of Object.entries(p.tags)) {
+        if (UNLISTED_TAGS.has(k)) continue;
+        const set = values.get(k) ?? new Set<string>();
+        set.add(v);
+        values.set(k, set);
+      }
+    const tags = Object.fromEntries([...values].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, set]) => [k, [...set].sort()]));
+    res.json({ tags, meta: { total: Object.keys(tags).length, points: page.points.length } } satisfies Api.SeriesTags);
   });
   /** A build's points, each with its baseline and delta (master/reporters/metric-deltas.ts: the reporters' numbers). */
   r.get('/builds/:id/metrics', async (req, res) => {

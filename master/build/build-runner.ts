@@ -14,7 +14,8 @@
  * throws InvalidStateError; a stop() when stopping or finished does nothing (it may race the end).
  */
 import type { CompiledBuilder } from '../config/compile.ts';
-import type { BuildRequestRow, BuildRow } from '../db/entities.ts';
+import type { BuildRequestRow, BuildRow, LogRow, StepRow } from '../db/entities.ts';
+import type { AfterStep, BuildEnd, StepEnd } from '../db/build-progress.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -86,6 +87,60 @@ export class Build {
     return this.stored;
   }
 
+  /** The properties a build starts with: the builder's, the agent's, the request's, its matrix cell's, and the build's own. */
+  private properties(): Properties {
+    const requested = parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`);
+    // Decided once, before any step runs: a pull request from a fork gets no secrets (pull-request.ts).
+    const secrets = secretsForBuild(this.builder, { ...this.builder.properties, ...requested }, this.deps.secrets);
+    const props = new Properties({}, secrets, this.worker);
+    props.setAll(this.builder.properties, 'Builder');
+    // After the builder's, before the request's: what a user asks for still wins over config defaults.
+    props.setAll(this.deps.agentProperties?.get(this.agent.name) ?? {}, 'Worker');
+    props.setAll(requested, 'Scheduler');
+    // A matrix cell's axis values are what this build is: they win over a property of the same name.
+    const cell = parseStoredCell(this.request.matrix, `build request ${this.request.id}`);
+    props.setAll(cell ?? {}, MATRIX_PROPERTY_SOURCE);
+    props.set('buildername', this.builder.name, 'Builder');
+    props.set('agentname', this.agent.name, 'Agent');
+    props.set('reason', this.request.reason, 'Scheduler');
+    return props;
+  }
+
+  /**
+   * Stores the build's row with its number and properties and, in the same transaction, its first
+   * step's (not when builder properties must be rendered first: a failure there ends the build
+   * before any step; nor when a stop came first). Through a database blink too; a try whose
+   * answer was lost may have stored the build already.
+   */
+  private storeStart(props: Properties): Promise<BuildStart> {
+    const { repos, now } = this.deps;
+    const started = now();
+    const firstStep = this.builder.steps[0];
+    const first =
+      firstStep && Object.keys(this.builder.renderableProperties).length === 0 && !this.abort.signal.aborted
+        ? { number: 0, name: firstStep.name, started_at: started }
+        : null;
+    return this.landWrite<BuildStart>(
+      'store the build',
+      () =>
+        repos.progress.start(
+          {
+            builderid: this.builderid,
+            buildrequestid: this.request.id,
+            masterid: this.deps.masterid,
+            agent: this.agent.name,
+            started_at: started,
+          },
+          (number) => {
+            props.set('buildnumber', number, 'Build');
+            return this.deps.masker.maskJson(props.toJSON());
+          },
+          first,
+        ),
+      () => repos.progress.startLanded(this.request.id, this.deps.masterid, first),
+    );
+  }
+
   /** Asks the build to stop: the running command's process group is killed, the build is CANCELLED. */
   stop(reason: string): void {
     switch (this.current) {
@@ -127,37 +182,11 @@ export class Build {
   async run(hooks: { onStarted?: (row: BuildRow) => void } = {}): Promise<BuildRow> {
     this.begin();
     const { repos, bus, now } = this.deps;
-    const requested = parsePropertyValues(this.request.properties, `build request ${this.request.id}'s properties`);
-    // Decided once, before any step runs: a pull request from a fork gets no secrets (pull-request.ts).
-    const secrets = secretsForBuild(this.builder, { ...this.builder.properties, ...requested }, this.deps.secrets);
-    const props = new Properties({}, secrets, this.worker);
-    props.setAll(this.builder.properties, 'Builder');
-    // After the builder's, before the request's: what a user asks for still wins over config defaults.
-    props.setAll(this.deps.agentProperties?.get(this.agent.name) ?? {}, 'Worker');
-    props.setAll(requested, 'Scheduler');
-    // A matrix cell's axis values are what this build is: they win over a property of the same name.
+    const props = this.properties();
     const cell = parseStoredCell(this.request.matrix, `build request ${this.request.id}`);
-    props.setAll(cell ?? {}, MATRIX_PROPERTY_SOURCE);
-    props.set('buildername', this.builder.name, 'Builder');
-    props.set('agentname', this.agent.name, 'Agent');
-    props.set('reason', this.request.reason, 'Scheduler');
-
-    const started = now();
-    // Through a database blink too; a try whose answer was lost may have stored the build already.
-    const row = await this.landWrite(
-      'store the build',
-      () =>
-        repos.builds.create({
-          builderid: this.builderid,
-          buildrequestid: this.request.id,
-          masterid: this.deps.masterid,
-          agent: this.agent.name,
-          started_at: started,
-          state_string: 'starting',
-          properties: this.deps.masker.maskJson(props.toJSON()),
-        }),
-      () => repos.builds.runningOfRequest(this.request.id, this.deps.masterid),
-    );
+    const { build: row, step: firstRow } = await this.storeStart(props);
+    const started = row.started_at;
+    const { steps } = this.builder;
     this.stored = row;
     props.set('buildnumber', row.number, 'Build');
     // Builder properties given as interpolate(...)/renderer(fn), with all of the above; a failure ends the build before its steps.
@@ -173,63 +202,109 @@ export class Build {
       ...(cell ? { matrix: cell } : {}),
     });
 
-    let result: Result = unrendered === null ? Results.SUCCESS : Results.EXCEPTION;
-    let terminated = false;
-    const failedSteps: string[] = [];
+    const progress: Progress = { result: unrendered === null ? Results.SUCCESS : Results.EXCEPTION, terminated: false, failedSteps: [] };
+    // The row of the step about to run, when the write before it (the build's start, or the previous
+    // step's end) stored it already.
+    let written: StepRow | null = firstRow;
     let number = 0;
-    for (const step of unrendered === null ? this.builder.steps : []) {
-      if ((terminated || this.abort.signal.aborted) && !step.alwaysRun) continue;
-      const outcome = await this.runStep(step, number++, row, props);
-      const applied = applyStepResult(step.flags(), outcome.result, result);
-      if (applied.buildResult !== result && outcome.result !== Results.SUCCESS) failedSteps.push(step.name);
-      result = applied.buildResult;
-      terminated ||= applied.terminate;
+    let index = unrendered === null ? this.nextStep(-1, false) : -1;
+    while (index >= 0) {
+      const step = steps[index];
+      if (!step) break;
+      const ran = await this.runStep(step, number++, row, props, written);
+      const applied = applyStepResult(step.flags(), ran.outcome.result, progress.result);
+      if (applied.buildResult !== progress.result && ran.outcome.result !== Results.SUCCESS) progress.failedSteps.push(step.name);
+      progress.result = applied.buildResult;
+      progress.terminated ||= applied.terminate;
+      index = this.nextStep(index, progress.terminated);
+      const nextStep = steps[index];
+      // The step's end, its logs' close, and the next step's start or the build's end: one transaction.
+      const after: AfterStep = nextStep
+        ? { next: { number, name: nextStep.name, started_at: ran.end.complete_at }, properties: this.changedProperties(row, props) }
+        : { finish: this.buildEnd(progress, null, props, ran.end.complete_at) };
+      written = await this.landWrite(
+        nextStep ? 'finish the step' : 'finish the step and the build',
+        () => repos.progress.endStep(row.id, ran.row.id, ran.end, ran.logs, after),
+        () => repos.progress.endLanded(row.id, after),
+      );
+      for (const log of ran.logs) log.complete = true;
+      if ('next' in after && after.properties !== undefined) row.properties = after.properties;
+      bus.publish('step.finished', {
+        buildid: row.id,
+        builderid: this.builderid,
+        stepid: ran.row.id,
+        name: step.name,
+        results: ran.outcome.result,
+        durationMs: ran.end.complete_at - ran.started,
+      });
+      if ('finish' in after) return this.ended(row, after.finish, started);
     }
-    if (this.stopReason !== null) result = Results.CANCELLED;
+    // No step ran (none left after a stop, a failed rendering, a builder without steps): the build's end alone.
+    const end = this.buildEnd(progress, unrendered, props, now());
+    await this.landWrite('finish the build', () => repos.builds.finish(row.id, end, end.request));
+    return this.ended(row, end, started);
+  }
 
-    const complete = now();
-    const state = this.deps.masker.maskText(
-      unrendered === null
-        ? buildStateString(result, failedSteps, { stopReason: this.stopReason, retryReason: 'agent lost' })
-        : `exception: ${unrendered}`,
-      STATE_STRING_MAX_CHARS,
-    );
-    const properties = this.deps.masker.maskJson(props.toJSON());
-    // The build's end and its request's (completed, or released for another try on RETRY) in one
-    // transaction: one commit, and never a finished build whose request still looks claimed.
-    const request = result === Results.RETRY ? ({ release: this.request.id } as const) : ({ complete: this.request.id } as const);
-    await this.landWrite('finish the build', () =>
-      repos.builds.finish(row.id, { results: result, complete_at: complete, state_string: state, properties }, request),
-    );
-    Object.assign(row, { results: result, complete_at: complete, state_string: state, properties });
-    if (result !== Results.RETRY) bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: result });
+  /** The build's stored end, told: its row brought up to date, the events published, the state finished. */
+  private ended(row: BuildRow, end: BuildEnd, started: number): BuildRow {
+    const { request, ...values } = end;
+    Object.assign(row, values);
+    if ('complete' in request) this.deps.bus.publish('buildrequest.complete', { buildrequestid: this.request.id, results: end.results });
     this.finish();
-    bus.publish('build.finished', {
+    this.deps.bus.publish('build.finished', {
       buildid: row.id,
       builderid: this.builderid,
       number: row.number,
-      results: result,
-      durationMs: complete - started,
+      results: end.results,
+      durationMs: end.complete_at - started,
     });
     return row;
   }
 
-  private async runStep(step: Step, number: number, build: BuildRow, props: Properties): Promise<StepOutcome> {
+  /**
+   * What the build's end stores: its result (CANCELLED once stopped), state string and properties,
+   * and its request completed, or released for another try when the result is RETRY (the agent was lost).
+   */
+  private buildEnd(progress: Progress, unrendered: string | null, props: Properties, complete: number): BuildEnd {
+    const result = this.stopReason !== null ? Results.CANCELLED : progress.result;
+    const state = this.deps.masker.maskText(
+      unrendered === null
+        ? buildStateString(result, progress.failedSteps, { stopReason: this.stopReason, retryReason: 'agent lost' })
+        : `exception: ${unrendered}`,
+      STATE_STRING_MAX_CHARS,
+    );
+    return {
+      results: result,
+      complete_at: complete,
+      state_string: state,
+      properties: this.deps.masker.maskJson(props.toJSON()),
+      request: result === Results.RETRY ? { release: this.request.id } : { complete: this.request.id },
+    };
+  }
+
+  /** The build's properties as stored next, when a step changed them since the last write; else undefined. */
+  private changedProperties(build: BuildRow, props: Properties): string | undefined {
+    const properties = this.deps.masker.maskJson(props.toJSON());
+    return properties !== build.properties ? properties : undefined;
+  }
+
+  /** The first step after `after` that runs, or -1: once the build is terminated or stopped, only alwaysRun steps do. */
+  private nextStep(after: number, terminated: boolean): number {
+    const { steps } = this.builder;
+    for (let i = after + 1; i < steps.length; i++) {
+      if (!((terminated || this.abort.signal.aborted) && !steps[i]?.alwaysRun)) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Runs one step, from its start (its row stored now unless `written` holds it already) to the
+   * moment its logs' bytes are stored; what its end stores is returned, for the build to write.
+   */
+  private async runStep(step: Step, number: number, build: BuildRow, props: Properties, written: StepRow | null): Promise<StepRun> {
     const { repos, bus, now } = this.deps;
-    const started = now();
-    const stepRow = await this.landWrite(
-      'store the step',
-      () => repos.steps.create({ buildid: build.id, number, name: step.name, started_at: started }),
-      () => repos.steps.ofBuild(build.id, number),
-    );
-    // The properties ride along when they changed (the first step: `buildnumber`, known only once the
-    // build was stored): one write, where the step's end would otherwise make a second.
-    const startProperties = this.deps.masker.maskJson(props.toJSON());
-    const changed = startProperties !== build.properties ? { properties: startProperties } : {};
-    await this.landWrite('store the build state', () =>
-      repos.builds.update(build.id, { state_string: `running ${step.name}`, ...changed }),
-    );
-    build.properties = startProperties;
+    const stepRow = written ?? (await this.startStep(step, number, build, props));
+    const started = stepRow.started_at ?? now();
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
@@ -269,16 +344,16 @@ export class Build {
           ? { result: Results.FAILURE, stateString: e.message }
           : { result: Results.EXCEPTION, stateString: `exception: ${errorMessage(e)}` };
     }
+    let logs: LogRow[] = [];
     try {
-      await runtime.finishLogs();
+      logs = await runtime.finishLogs();
     } catch (e) {
       outcome = { result: Results.EXCEPTION, stateString: `storing logs failed: ${String(e)}` };
     }
     const hidden = await this.hideStep(step, outcome.result, props);
-    const complete = now();
-    const finished = {
+    const end: StepEnd = {
       results: outcome.result,
-      complete_at: complete,
+      complete_at: now(),
       // Masked, then cut: a step's state string can quote its command's output.
       state_string: this.deps.masker.maskText(
         step.describe({ ...outcome, stateString: outcome.stateString ?? resultName(outcome.result) ?? undefined }) ?? '',
@@ -286,21 +361,23 @@ export class Build {
       ),
       hidden,
     };
-    await this.landWrite('finish the step', () => repos.steps.update(stepRow.id, finished));
-    const properties = this.deps.masker.maskJson(props.toJSON());
-    if (properties !== build.properties) {
-      await this.landWrite('store the properties', () => repos.builds.update(build.id, { properties }));
-      build.properties = properties;
-    }
-    bus.publish('step.finished', {
-      buildid: build.id,
-      builderid: this.builderid,
-      stepid: stepRow.id,
-      name: step.name,
-      results: outcome.result,
-      durationMs: complete - started,
-    });
-    return outcome;
+    return { row: stepRow, outcome, started, end, logs };
+  }
+
+  /** A step's start written on its own (two writes): when no earlier write of the build could carry it. */
+  private async startStep(step: Step, number: number, build: BuildRow, props: Properties): Promise<StepRow> {
+    const { repos, now } = this.deps;
+    const stepRow = await this.landWrite(
+      'store the step',
+      () => repos.steps.create({ buildid: build.id, number, name: step.name, started_at: now() }),
+      () => repos.steps.ofBuild(build.id, number),
+    );
+    const properties = this.changedProperties(build, props);
+    await this.landWrite('store the build state', () =>
+      repos.builds.update(build.id, { state_string: `running ${step.name}`, properties }),
+    );
+    if (properties !== undefined) build.properties = properties;
+    return stepRow;
   }
 
   /** hideStepIf, decided once the step ended; a function that throws leaves the step shown (and is logged). */
@@ -315,6 +392,29 @@ export class Build {
       return false;
     }
   }
+}
+
+/** A build's stored start: its row, and its first step's when it was written with it. */
+interface BuildStart {
+  build: BuildRow;
+  step: StepRow | null;
+}
+
+/** Where the build stands after the steps run so far. */
+interface Progress {
+  result: Result;
+  /** A step ended it (haltOnFailure, EXCEPTION, RETRY, CANCELLED): only alwaysRun steps still run. */
+  terminated: boolean;
+  failedSteps: string[];
+}
+
+/** A step that ran: its row, its outcome, and what its end stores (with its logs' close). */
+interface StepRun {
+  row: StepRow;
+  outcome: StepOutcome;
+  started: number;
+  end: StepEnd;
+  logs: LogRow[];
 }
 
 /** A write of the build's own; `landed` finds what an earlier try left when its answer was lost. */

@@ -10,14 +10,16 @@
  * each is tried again through the outage (master/db/outage-write.ts, up to two minutes), in order,
  * while later appends collect behind it. Their acks wait, so the agent keeps its output and, past its
  * window, pauses its command's pipes: backpressure, nothing lost. A chunk whose COMMIT answer was
- * lost is not written twice (LogsRepo.appendChunk is keyed by the log's byte count).
+ * lost is not written twice (LogsRepo.appendChunks is keyed by the log's byte count).
  *
- * Each batch is compressed once before it is written (master/db/log-codec.ts: brotli in libuv's
- * thread pool, off the event loop), not once per retry; appends that arrive meanwhile collect into
- * the next batch as they do during a write, so compressing costs no extra transactions.
+ * A batch is every chunk that collected (up to `chunkBytes` each, one stream each), written in one
+ * transaction (LogsRepo.appendChunks): a busy log costs one commit per batch, not one per chunk.
+ * Its chunks are compressed together before it is written (master/db/log-codec.ts: brotli in libuv's
+ * thread pool, off the event loop, several at once), not once per retry; appends that arrive
+ * meanwhile collect into the next batch as they do during a write.
  */
 import type { EventBus } from '../events/event-bus.ts';
-import type { LogsRepo } from '../db/logs.ts';
+import type { AppendedChunk, LogsRepo } from '../db/logs.ts';
 import type { LogRow } from '../db/entities.ts';
 import { writeThroughOutage, type OutageWriteOptions } from '../db/outage-write.ts';
 import { encodeLogChunk } from '../db/log-codec.ts';
@@ -95,7 +97,7 @@ export class LogWriter {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
-      for (const run of batch) await this.write(run);
+      await this.write(batch);
     }
     this.writing = false;
     const done = this.markIdle;
@@ -103,40 +105,54 @@ export class LogWriter {
     done?.();
   }
 
-  private async write(run: Pending): Promise<void> {
+  private async write(batch: Pending[]): Promise<void> {
+    const waiters = batch.flatMap((run) => run.waiters);
     // Once a write failed, nothing later is stored either: the log would have a hole.
     if (this.failed !== null) {
-      for (const w of run.waiters) w.reject(this.failed);
+      for (const w of waiters) w.reject(this.failed);
       return;
     }
-    if (this.truncated) {
-      for (const w of run.waiters) w.resolve();
-      return;
-    }
-    const [first] = run.parts;
-    let content = first !== undefined && run.parts.length === 1 ? first : Buffer.concat(run.parts, run.bytes);
+    const chunks: AppendedChunk[] = [];
     const max = this.options.maxBytes ?? Infinity;
-    const room = max - this.log.num_bytes;
-    const overflow = content.length > room;
-    if (overflow) content = content.subarray(0, Math.max(0, room));
+    let bytes = this.log.num_bytes;
+    let overflow = false;
+    for (const run of batch) {
+      if (this.truncated || overflow) break;
+      const [first] = run.parts;
+      let content = first !== undefined && run.parts.length === 1 ? first : Buffer.concat(run.parts, run.bytes);
+      const room = max - bytes;
+      overflow = content.length > room;
+      if (overflow) content = content.subarray(0, Math.max(0, room));
+      if (content.length > 0) chunks.push({ stream: run.stream, content });
+      bytes += content.length;
+    }
+    if (overflow)
+      chunks.push({
+        stream: 'h',
+        content: Buffer.from(`\n[caliper] log truncated at ${max} bytes (logs.maxBytes); later output was discarded\n`),
+      });
     try {
-      if (content.length > 0) await this.store(run.stream, content);
-      if (overflow) {
-        this.truncated = true;
-        await this.store('h', Buffer.from(`\n[caliper] log truncated at ${max} bytes (logs.maxBytes); later output was discarded\n`));
-      }
+      if (chunks.length > 0) await this.store(chunks);
+      if (overflow) this.truncated = true;
     } catch (e) {
       this.failed = e;
-      for (const w of run.waiters) w.reject(e);
+      for (const w of waiters) w.reject(e);
       return;
     }
-    for (const w of run.waiters) w.resolve();
+    for (const w of waiters) w.resolve();
   }
 
-  private async store(stream: Stream, content: Buffer): Promise<void> {
-    const first = this.log.num_lines;
-    const stored = await encodeLogChunk(content);
-    await writeThroughOutage(() => this.repo.appendChunk(this.log, stream, content, stored), this.options.outage);
-    this.bus.publish('log.appended', { logid: this.log.id, stepid: this.log.stepid, stream, data: content, first_line: first });
+  private async store(chunks: AppendedChunk[]): Promise<void> {
+    const stored = await Promise.all(chunks.map(async (c): Promise<AppendedChunk> => ({ ...c, stored: await encodeLogChunk(c.content) })));
+    const firstLines = await writeThroughOutage(() => this.repo.appendChunks(this.log, stored), this.options.outage);
+    chunks.forEach((c, i) =>
+      this.bus.publish('log.appended', {
+        logid: this.log.id,
+        stepid: this.log.stepid,
+        stream: c.stream,
+        data: c.content,
+        first_line: firstLines[i] ?? 0,
+      }),
+    );
   }
 }

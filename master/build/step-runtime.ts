@@ -4,15 +4,15 @@
  * States: running -> finishing -> finished
  * running: the step starts commands, adds and writes logs, sets its state string, captures data and
  *   triggers builds.
- * finishing: the build called finishLogs() (once, after the step's run ended): every open log is
- *   being completed.
- * finished: every log complete (or failed to be).
+ * finishing: the build called finishLogs() (once, after the step's run ended): the bytes of every
+ *   open log are being stored.
+ * finished: every log's bytes stored (or failed to be); the build closes the logs with the step's end.
  * From finishing on, anything that would write (a command, a log, command output, data, a state
  * string, a trigger) is refused with InvalidStateError: a step that left work running finds out,
  * and nothing lands in a finished step. Reads (properties, regression, waitFor) work in any state.
  */
 import type { CompiledBuilder } from '../config/compile.ts';
-import type { StepRow } from '../db/entities.ts';
+import type { LogRow, StepRow } from '../db/entities.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import path from 'node:path';
@@ -315,15 +315,20 @@ export class StepRuntime implements StepContext {
   }
 
   /**
-   * running -> finishing -> finished: captures what the step's commands used, then completes every
-   * log still open. Called once, by the build, after the step's run ended.
+   * running -> finishing -> finished: captures what the step's commands used, then waits until
+   * every open log's bytes are stored. Returns those logs (their rows, with their final line
+   * counts): the build closes them with the step's end, in the same transaction
+   * (master/db/build-progress.ts), and marks them complete. Called once, by the build, after the
+   * step's run ended; rejects when a log's bytes could not be stored.
    */
-  async finishLogs(): Promise<void> {
+  async finishLogs(): Promise<LogRow[]> {
     if (this.current !== StepRuntimeStates.running) throw this.refused('finish its logs');
     await this.captureUsed();
     this.current = StepRuntimeStates.finishing;
     try {
-      for (const w of this.logWriters.values()) if (!w.log.complete) await w.finish();
+      const open = [...this.logWriters.values()].filter((w) => !w.log.complete);
+      for (const w of open) await allStored(w);
+      return open.map((w) => w.log);
     } finally {
       this.current = StepRuntimeStates.finished;
     }
@@ -355,4 +360,15 @@ export class StepRuntime implements StepContext {
     }
     return w;
   }
+}
+
+/**
+ * Resolves once everything appended to `writer` is stored; rejects with the write's error when one
+ * failed. LogWriter.finish() would also close the log in a statement of its own: the build closes
+ * it with the step's end instead. LogWriter keeps its failure to itself, but an empty append
+ * rejects with it (and otherwise writes nothing).
+ */
+async function allStored(writer: LogWriter): Promise<void> {
+  await writer.flush();
+  await writer.append('h', Buffer.alloc(0));
 }

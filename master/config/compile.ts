@@ -18,7 +18,9 @@ import { renderableProblems } from '../../steps/properties/renderable-problems.t
 import { isInterpolate, type Renderable } from '../../steps/properties/interpolate.ts';
 import type { PropertyValue } from '../../steps/properties/properties.ts';
 import { expandMatrix, type MatrixCell } from './matrix.ts';
+import { bisectIssues } from '../bisect/bisect-options.ts';
 import { toSpec } from './matrix-schema.ts';
+import { confirmingAgentGate } from '../regressions/confirm-agent.ts';
 
 export type CompiledConfig = Omit<ParsedConfig, 'builders'> & {
   builders: CompiledBuilder[];
@@ -68,6 +70,7 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
     ...crossIssues(input),
     ...stepIssues(isRecord(input) ? input.builders : undefined),
     ...trackingIssues(isRecord(input) ? input.builders : undefined),
+    ...bisectIssues(isRecord(input) ? input.builders : undefined),
     // interpolate(...) templates outside steps (builder and scheduler properties, ...): steps are stepIssues'.
     ...renderableProblems(input).map((p) => ({ path: formatPath(p.path), message: p.message })),
   );
@@ -81,6 +84,8 @@ export function compileConfig(input: unknown, file?: string): CompiledConfig {
       steps: [...b.factory.steps],
       dirname: b.workdir ?? builderDirname(b.name),
       matrixCells: b.matrix ? expandMatrix(toSpec(b.matrix)) : null,
+      // confirm.agent: confirming reruns run on the same agent as the build after the change, or another.
+      canStartBuild: b.confirm?.agent ? confirmingAgentGate(b.confirm.agent, b.canStartBuild) : b.canStartBuild,
     })),
     warnings: config.schedulers.flatMap((s, i) =>
       s.builderNames.length > 0

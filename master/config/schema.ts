@@ -17,6 +17,8 @@ import { isReporterConfig, reporterName, reporterSchema } from '../reporters/ind
 import { PULL_REQUEST_ACTIONS } from '../changes/github-pull-request.ts';
 import type { CanStartBuild, CollapseRequestsFn, NextAgent, PrioritizeBuilders } from '../scheduler/queue-hooks.ts';
 import { matrixSchema } from './matrix-schema.ts';
+import { bisectOptionsSchema } from '../bisect/bisect-options.ts';
+import { changePointOptionsSchema, confirmOptionsSchema } from '../regressions/watch-options.ts';
 
 const name = z
   .string()
@@ -110,6 +112,12 @@ export const builderSchema = z.strictObject({
   canStartBuild: queueFunction<CanStartBuild>('(builder, agent, request) => boolean').optional(),
   /** Axes to build every combination of (one build per cell, matrix.ts): `{ node: ['18', '20'], exclude: [...] }`. */
   matrix: matrixSchema.optional(),
+  /** Bisect a confirmed, worse change point of this builder to its culprit commit (master/bisect): opt-in, within this budget. */
+  bisect: bisectOptionsSchema.optional(),
+  /** Confirm a worse change point of this builder with reruns of the same source before alerting (master/regressions). */
+  confirm: confirmOptionsSchema.optional(),
+  /** How the regression watcher splits this builder's series: `{ perAgent: true }` watches each agent apart. */
+  changePoints: changePointOptionsSchema.optional(),
 });
 
 /** May be empty, as in Buildbot: such a scheduler requests nothing, and compile warns of it. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { resultOrNull, type BuildRow } from './entities.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import type { Result } from '../../core/results.ts';
@@ -53,6 +53,14 @@ function buildRow(r: RawRow): BuildRow {
 
 // Raw answers of the database (aggregates are strings or numbers by driver), checked before use.
 const numeric = z.union([z.number(), z.string()]);
+/** What a build's end stores (finish()). */
+export interface BuildEndValues {
+  results: Result;
+  complete_at: number;
+  state_string: string;
+  properties: string;
+}
+
 const runningPerBuilder = z.array(z.object({ builderid: numeric, n: numeric }));
 const averagePerBuilder = z.array(z.object({ builderid: numeric, avg: numeric.nullable() }));
 
@@ -74,18 +82,25 @@ export class BuildsRepo {
    */
   create(values: Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results'>): Promise<BuildRow> {
     return transaction(this.source, async (em) => {
-      // The write comes first: a SQLite transaction that read before writing could find another
-      // connection's write in its way and fail at once instead of waiting its turn. RETURNING gives
-      // the new number in the same statement.
-      const bump = this.sql.text(
-        'builds:next-number',
-        (p) => `UPDATE "builders" SET "last_build_number" = "last_build_number" + 1 WHERE "id" = ${p(1)} RETURNING "last_build_number"`,
-      );
-      const { rows } = await this.sql.run(bump, [values.builderid], em);
-      if (rows.length === 0) throw new NotFoundError(`builder ${values.builderid} does not exist`);
-      const row = { ...values, number: Number(rows[0]?.last_build_number), complete_at: null, results: null };
+      const row = { ...values, number: await this.nextNumber(values.builderid, em), complete_at: null, results: null };
       return { ...row, id: await this.sql.insertReturningId('builds', row, em) };
     });
+  }
+
+  /**
+   * Takes the builder's next build number, in `em`'s transaction (see create()). The write comes
+   * first in its transaction: a SQLite transaction that read before writing could find another
+   * connection's write in its way and fail at once instead of waiting its turn. RETURNING gives the
+   * new number in the same statement.
+   */
+  async nextNumber(builderid: number, em: EntityManager): Promise<number> {
+    const bump = this.sql.text(
+      'builds:next-number',
+      (p) => `UPDATE "builders" SET "last_build_number" = "last_build_number" + 1 WHERE "id" = ${p(1)} RETURNING "last_build_number"`,
+    );
+    const { rows } = await this.sql.run(bump, [builderid], em);
+    if (rows.length === 0) throw new NotFoundError(`builder ${builderid} does not exist`);
+    return Number(rows[0]?.last_build_number);
   }
 
   get(id: number): Promise<BuildRow | null> {
@@ -101,29 +116,33 @@ export class BuildsRepo {
    * and time (or released, for another try), in one transaction. Both writes may be repeated safely
    * (a retry after a lost answer writes the same values).
    */
-  async finish(
+  async finish(id: number, values: BuildEndValues, request: { complete: number } | { release: number }): Promise<void> {
+    await transaction(this.source, (em) => this.finishIn(em, id, values, request));
+  }
+
+  /** finish()'s writes, in `em`'s transaction (a step's end writes them with its own: build-progress.ts). */
+  async finishIn(
+    em: EntityManager,
     id: number,
-    values: { results: Result; complete_at: number; state_string: string; properties: string },
+    values: BuildEndValues,
     request: { complete: number } | { release: number },
   ): Promise<void> {
-    await transaction(this.source, async (em) => {
-      await this.sql.updateById('builds', id, values, em);
-      if ('complete' in request) {
-        await this.sql.updateById(
-          'buildrequests',
-          request.complete,
-          { complete: true, complete_at: values.complete_at, results: values.results },
-          em,
-        );
-      } else {
-        const unclaim = this.sql.text(
-          'buildrequests:unclaim',
-          (p) =>
-            `UPDATE "buildrequests" SET "claimed_by_masterid" = NULL, "claimed_at" = NULL WHERE "id" = ${p(1)} AND "complete" = ${p(2)}`,
-        );
-        await this.sql.run(unclaim, [request.release, false], em);
-      }
-    });
+    const { results, complete_at, state_string, properties } = values; // these columns only, whatever else `values` holds
+    await this.sql.updateById('builds', id, { results, complete_at, state_string, properties }, em);
+    if ('complete' in request) {
+      await this.sql.updateById(
+        'buildrequests',
+        request.complete,
+        { complete: true, complete_at: values.complete_at, results: values.results },
+        em,
+      );
+    } else {
+      const unclaim = this.sql.text(
+        'buildrequests:unclaim',
+        (p) => `UPDATE "buildrequests" SET "claimed_by_masterid" = NULL, "claimed_at" = NULL WHERE "id" = ${p(1)} AND "complete" = ${p(2)}`,
+      );
+      await this.sql.run(unclaim, [request.release, false], em);
+    }
   }
 
   /** The builder's latest builds that ended SUCCESS or WARNINGS, newest first, before `beforeId`. */

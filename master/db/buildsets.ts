@@ -15,7 +15,7 @@ import { In, type DataSource, type EntityManager, type Repository } from 'typeor
 import type { BuildRequestRow, BuildRow, BuildsetRow, DependentWaitRow, NightlyArmRow } from './entities.ts';
 import { insertBuildRequest } from './buildrequests.ts';
 import { transaction } from './transaction.ts';
-import { insertedId } from './inserted-id.ts';
+import { plainSql } from './plain-sql.ts';
 import { Results, worstResult, type Result } from '../../core/results.ts';
 import type { MatrixCell } from '../config/matrix.ts';
 
@@ -160,13 +160,12 @@ export class BuildsetsRepo {
 }
 
 async function insertBuildset(m: EntityManager, set: NewBuildset, now: number): Promise<SubmittedBuildset> {
-  const inserted = await m.insert('buildsets', {
-    scheduler: set.scheduler,
-    reason: set.reason,
-    submitted_at: now,
-    parent_buildid: set.parentBuildid ?? null,
-  });
-  const buildsetid = insertedId(inserted);
+  // A plain statement, one text (plain-sql.ts): TypeORM's insert wrote the time into its text.
+  const buildsetid = await plainSql(m.connection).insertReturningId(
+    'buildsets',
+    { scheduler: set.scheduler, reason: set.reason, submitted_at: now, parent_buildid: set.parentBuildid ?? null },
+    m,
+  );
   const requests: SubmittedBuildset['requests'] = [];
   for (const b of set.builders) {
     const row = await insertBuildRequest(

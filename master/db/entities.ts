@@ -467,6 +467,8 @@ export interface MetricPointRow {
   tagset: string;
   build_number: number | null;
   buildid: number | null;
+  /** A repeated measurement's samples, a JSON array of numbers; null for a single one. */
+  samples: string | null;
 }
 export interface MetricSeriesRow {
   id: number;
@@ -507,6 +509,7 @@ export function metricEntities(kind: DbKind) {
         tagset: { type: 'text', default: '' },
         build_number: { type: 'integer', nullable: true },
         buildid: { type: 'integer', nullable: true },
+        samples: { type: 'text', nullable: true },
       },
       indices: [
         { columns: ['series', 'time'] },

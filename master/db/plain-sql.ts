@@ -5,11 +5,12 @@
  * literals (`UPDATE "steps" SET "complete_at" = 1796608558690 ... WHERE "id" = 1`), so every statement
  * is new text: better-sqlite3 prepares it again (its statement cache, keyed by text, never hits) and the
  * builder itself costs 0.2–0.5 ms a statement. Here each shape of statement has one text, built once
- * and remembered, with every value bound: the driver's statement cache finds it the next time. The
- * statements still run through TypeORM's query runner, so SQLite's turn-taking (transaction.ts) and a
- * surrounding transaction (pass its EntityManager) apply as to any other query.
+ * and remembered, with every value bound: the driver's statement cache finds it the next time. On
+ * PostgreSQL the statements run through TypeORM's query runner (in a surrounding transaction: pass its
+ * EntityManager); on SQLite straight on the connection, in their turn (sqlite-statements.ts).
  */
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { SqliteStatements } from './sqlite-statements.ts';
 
 /** A column's value as the drivers bind it (booleans become 0/1 on SQLite in TypeORM's runner). */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -25,8 +26,12 @@ export class PlainSql {
   private readonly postgres: boolean;
   private readonly texts = new Map<string, string>();
 
+  /** On SQLite, the statements run straight on the driver's connection (sqlite-statements.ts). */
+  private readonly sqlite: SqliteStatements | null;
+
   constructor(private readonly source: DataSource) {
     this.postgres = source.options.type === 'postgres';
+    this.sqlite = source.options.type === 'better-sqlite3' ? new SqliteStatements(source) : null;
   }
 
   /** `$n` on PostgreSQL, `?` on SQLite: the n-th (1-based) bound value. */
@@ -46,6 +51,8 @@ export class PlainSql {
 
   /** Runs `sql` with `params` (in `em`'s transaction when given). */
   async run(sql: string, params: readonly SqlValue[], em?: EntityManager): Promise<PlainResult> {
+    // On SQLite `em` adds nothing: one connection, and the turn says whose transaction is open.
+    if (this.sqlite) return this.sqlite.run(sql, params);
     const own = em?.queryRunner === undefined;
     const runner: QueryRunner = em?.queryRunner ?? this.source.createQueryRunner();
     try {

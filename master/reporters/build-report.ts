@@ -11,12 +11,13 @@ import type { Repositories } from '../db/repositories.ts';
 import type { BuildRow, ChangeRow } from '../db/entities.ts';
 import type { SecretMasker } from '../build/secret-masker.ts';
 import { parsePropertyMap } from '../../steps/properties/properties.ts';
-import type { BuildReport, MetricDelta, ReportEventKind } from './reporter.ts';
+import type { BuildReport, MetricDelta, RegressionItem, ReportEventKind } from './reporter.ts';
 
 export type ReportEvent =
   | { kind: 'build.started'; buildid: number }
   | { kind: 'step.finished'; buildid: number; stepid: number }
-  | { kind: 'build.finished'; buildid: number };
+  | { kind: 'build.finished'; buildid: number }
+  | { kind: 'build.regressed'; buildid: number; regressions: RegressionItem[] };
 
 /** A build's measured series against their baselines (metric-deltas.ts makes the real one). */
 export type MetricDeltas = (buildid: number) => Promise<MetricDelta[]>;
@@ -88,6 +89,7 @@ export async function buildReport(event: ReportEvent, sources: ReportSources): P
       when_timestamp: seconds(c.when_timestamp),
     })),
     metrics: event.kind === 'build.finished' ? await sources.metricDeltas(build.id) : [],
+    ...(event.kind === 'build.regressed' ? { regressions: event.regressions } : {}),
   };
 }
 
@@ -118,7 +120,21 @@ function pullRequestOf(text: (name: string) => string | null): BuildReport['sour
 // The stored report, checked when read back (written by this or an earlier version of the master).
 const result = z.custom<Result>((v) => isResult(v), 'a result code');
 const resultNameSchema = z.enum(['success', 'warnings', 'failure', 'skipped', 'exception', 'retry', 'cancelled']);
-const eventKind = z.enum(['build.started', 'build.finished', 'step.finished'] satisfies ReportEventKind[]);
+const eventKind = z.enum(['build.started', 'build.finished', 'step.finished', 'build.regressed'] satisfies ReportEventKind[]);
+const regressionEnd = z.object({ buildid: z.number().nullable(), revision: z.string().nullable(), url: z.string().nullable() });
+const regressionItem: z.ZodType<RegressionItem> = z.object({
+  id: z.number(),
+  series: z.string(),
+  tags: z.record(z.string(), z.string()),
+  unit: z.string().nullable(),
+  meanBefore: z.number(),
+  meanAfter: z.number(),
+  magnitudePercent: z.number().nullable(),
+  pValue: z.number(),
+  before: regressionEnd,
+  after: regressionEnd,
+  chartUrl: z.string(),
+});
 const buildReportSchema: z.ZodType<BuildReport> = z.object({
   event: eventKind,
   build: z.object({
@@ -183,6 +199,7 @@ const buildReportSchema: z.ZodType<BuildReport> = z.object({
       baselineBranch: z.string().nullable(),
     }),
   ),
+  regressions: z.array(regressionItem).optional(),
 });
 
 /** A stored report read back; throws InvalidJsonError when it does not read as one. */

@@ -20,11 +20,12 @@
 import { z } from 'zod';
 import { Results, type Result } from '../../core/results.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { BuildReport, Delivery, Reporter } from './reporter.ts';
+import type { AuthorNotice, BuildReport, Delivery, Reporter } from './reporter.ts';
 import { octokitGithubApi, type CommitState, type GithubApi, type RepoRef } from './github-client.ts';
 import { upsertComment } from './github-comment.ts';
 import { formatPercent, worstRegression } from './metric-deltas.ts';
 import { KeyedLock } from './keyed-lock.ts';
+import { regressionMarker, regressionMarkdown, regressionSummary } from './regression-text.ts';
 
 export const githubStatusSchema = z.strictObject({
   type: z.literal('githubStatus'),
@@ -42,6 +43,12 @@ export const githubStatusSchema = z.strictObject({
   builders: z.array(z.string().min(1)).min(1).optional(),
   /** Also write the metric deltas as one comment on the pull request, edited by each new build. */
   githubComment: z.boolean().default(false),
+  /**
+   * Also report the confirmed worse change points a build revealed (master/regressions), all in one:
+   * a `failure` status in the context `<context>/regressions` naming them, and with `githubComment`
+   * one comment on the pull request listing them.
+   */
+  regressions: z.boolean().default(false),
   /** A rate limit that resets later than this is left to the outbox's retry instead of waited for. */
   maxRateLimitWaitSeconds: z.number().int().min(0).max(3600).default(60),
   /** A delivery's longest wait on GitHub (ms), retries and rate limit waits included. */
@@ -174,6 +181,7 @@ class GithubStatusReporter implements Reporter {
 
   wants(report: BuildReport): boolean {
     if (report.event === 'step.finished') return false;
+    if (report.event === 'build.regressed' && !this.config.regressions) return false;
     if (this.config.builders && !this.config.builders.includes(report.build.builder)) return false;
     return this.target(report) !== null;
   }
@@ -183,6 +191,7 @@ class GithubStatusReporter implements Reporter {
     if (!target) return;
     const { repo, sha } = target;
     const context = this.config.context ?? `caliper/${report.build.builder}`;
+    if (report.event === 'build.regressed') return this.deliverRegressions(report, repo, sha, context);
     const key = JSON.stringify([repo.owner.toLowerCase(), repo.repo.toLowerCase(), sha, context]);
     await this.lock.run(key, async () => {
       const newest = await this.newestPosted(key, repo, sha, context);
@@ -207,6 +216,33 @@ class GithubStatusReporter implements Reporter {
       if (outcome === 'kept-newer')
         this.deps.log.info('github comment left: it shows a newer build', { pr: pr.number, buildid: report.build.buildid });
     }
+  }
+
+  /** One status (and, on a pull request with githubComment, one comment) naming every series that regressed. */
+  private async deliverRegressions(report: BuildReport, repo: RepoRef, sha: string, context: string): Promise<void> {
+    const items = report.regressions ?? [];
+    if (items.length === 0) return;
+    await this.api.createStatus(repo, sha, {
+      state: 'failure',
+      target_url: report.build.url,
+      description: regressionSummary(items, MAX_DESCRIPTION),
+      context: `${context}/regressions`,
+    });
+    const pr = report.source.pullRequest;
+    if (!this.config.githubComment || !pr) return;
+    const marker = regressionMarker(report.build.builder, report.build.buildid);
+    // One comment per build: a retried delivery finds the one it wrote and edits it.
+    const existing = (await this.api.listComments(repo, pr.number)).find((c) => c.body.includes(marker));
+    const body = regressionMarkdown(report);
+    if (existing) await this.api.updateComment(repo, existing.id, body);
+    else await this.api.createComment(repo, pr.number, body);
+  }
+
+  /** A comment on the pull request the commit came from (nothing when it came from none, or not from GitHub). */
+  async notifyAuthor(notice: AuthorNotice): Promise<void> {
+    const repo = githubRepo(notice.repository, this.host);
+    if (notice.pullRequest === null || !repo) return;
+    await this.api.createComment(repo, notice.pullRequest, notice.text);
   }
 
   private target(report: BuildReport): { repo: RepoRef; sha: string } | null {

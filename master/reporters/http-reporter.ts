@@ -2,7 +2,7 @@
  * `httpReporter(...)`: a JSON POST per build started and finished (and per step finished with
  * `steps: true`) to a URL, signed like GitHub signs its webhooks. The body is the BuildReport (its
  * `event` says which); the headers:
- *   X-Caliper-Event: build.started | step.finished | build.finished
+ *   X-Caliper-Event: build.started | step.finished | build.finished | build.regressed (`regressions: true`)
  *   X-Caliper-Delivery: the delivery's id, the same on every try (a receiver deduplicates by it)
  *   X-Caliper-Signature-256: sha256=<hex HMAC-SHA256 of the body with `secret`> (with a secret)
  * A 2xx answer is delivered; a 4xx other than 408 and 429 is permanent (retrying cannot change it);
@@ -28,6 +28,8 @@ export const httpReporterSchema = z.strictObject({
   secret: z.string().min(16, 'must be at least 16 characters (read it from the environment)').optional(),
   /** Also a POST per step finished. */
   steps: z.boolean().default(false),
+  /** Also a POST (`build.regressed`) per build that revealed confirmed worse change points, listing them all. */
+  regressions: z.boolean().default(false),
   /** A try that has no answer by then is abandoned and tried again. */
   timeoutMs: z.number().int().min(100).max(120_000).default(30_000),
 });
@@ -78,6 +80,8 @@ export class HttpReporter implements Reporter {
         return true;
       case 'step.finished':
         return this.config.steps;
+      case 'build.regressed':
+        return this.config.regressions;
       case 'build.finished': {
         const result = resultName(report.build.results);
         return !this.config.results || (result !== null && this.config.results.includes(result));

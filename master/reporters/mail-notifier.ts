@@ -16,9 +16,10 @@ import { errorMessage } from '../../core/error-message.ts';
 import { isRecord } from '../../core/is-record.ts';
 import type { Repositories } from '../db/repositories.ts';
 import { SecretMasker } from '../build/secret-masker.ts';
-import { PermanentDeliveryError, type BuildReport, type Delivery, type Reporter } from './reporter.ts';
+import { PermanentDeliveryError, type AuthorNotice, type BuildReport, type Delivery, type Reporter } from './reporter.ts';
 import { mailModeOption, modesMatch, verdictByResult, type MailMode } from './mail-modes.ts';
 import { DEFAULT_SUBJECT, composeMail, renderSubject, type LogTail } from './mail-message.ts';
+import { regressionMail, regressionSubject } from './regression-text.ts';
 
 /** An address as nodemailer takes it: `ci@example.com` or `CI <ci@example.com>`. */
 const address = z
@@ -50,6 +51,8 @@ export const mailNotifierSchema = z.strictObject({
   html: z.boolean().default(true),
   /** How many of the failing step's last log lines to include (0: none). */
   logLines: z.number().int().min(0).max(1000).default(40),
+  /** Also one mail per build that revealed confirmed worse change points, listing every series (whatever `mode`). */
+  regressions: z.boolean().default(false),
 });
 
 export type MailNotifierInput = z.input<typeof mailNotifierSchema>;
@@ -110,13 +113,18 @@ export class MailNotifier implements Reporter {
   }
 
   wants(report: BuildReport): boolean {
-    if (report.event !== 'build.finished' || report.build.results === null) return false;
     if (this.config.builders && !this.config.builders.includes(report.build.builder)) return false;
+    if (report.event === 'build.regressed') return this.config.regressions;
+    if (report.event !== 'build.finished' || report.build.results === null) return false;
     return verdictByResult(this.modes, report.build.results) !== 'no';
   }
 
   async deliver(delivery: Delivery): Promise<void> {
     const { report } = delivery;
+    if (report.event === 'build.regressed') {
+      const mail = regressionMail(report);
+      return this.send(delivery, regressionSubject(report, this.deps.title ?? 'Caliper'), mail.text, mail.html);
+    }
     const results = report.build.results;
     if (results === null) return;
     const previous = await this.previousBuild(report);
@@ -125,15 +133,35 @@ export class MailNotifier implements Reporter {
     const logTail = this.config.logLines > 0 ? await this.failingLogTail(report) : null;
     const title = this.deps.title ?? 'Caliper';
     const mail = composeMail({ report, previous, logTail }, renderSubject(this.config.subject, report, title));
+    await this.send(delivery, mail.subject, mail.text, mail.html);
+  }
+
+  /** A mail to the commit's author alone (not the configured recipients), through the same relay. */
+  async notifyAuthor(notice: AuthorNotice): Promise<void> {
+    if (notice.email === null || !notice.email.includes('@')) return;
+    await this.transport.sendMail({
+      from: this.config.from,
+      to: notice.email,
+      subject: notice.subject,
+      text: this.masker.maskText(notice.text),
+    });
+  }
+
+  private async send(delivery: Delivery, subject: string, text: string, html: string): Promise<void> {
+    const { report } = delivery;
     try {
       await this.transport.sendMail({
         from: this.config.from,
         to: this.config.to,
-        subject: this.masker.maskText(mail.subject),
-        text: this.masker.maskText(mail.text),
-        ...(this.config.html ? { html: this.masker.maskText(mail.html) } : {}),
+        subject: this.masker.maskText(subject),
+        text: this.masker.maskText(text),
+        ...(this.config.html ? { html: this.masker.maskText(html) } : {}),
         messageId: `<caliper-${delivery.id.replace(/[^A-Za-z0-9._-]/g, '_')}@${messageIdHost(report.build.url)}>`,
-        headers: { 'X-Caliper-Builder': report.build.builder, 'X-Caliper-Build': String(report.build.number) },
+        headers: {
+          'X-Caliper-Builder': report.build.builder,
+          'X-Caliper-Build': String(report.build.number),
+          'X-Caliper-Event': report.event,
+        },
       });
     } catch (e) {
       throw deliveryError(e);

@@ -18,6 +18,7 @@ import type { Repositories } from '../db/repositories.ts';
 import type { BuildRow } from '../db/entities.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
+import { worseWhen } from '../../metrics/direction.ts';
 import { computeBaseline, regressionScore, resolutionOf, type Baseline } from '../../metrics/regression.ts';
 import { parseJson } from '../../core/parse-json.ts';
 import type { MetricDelta } from './reporter.ts';
@@ -67,11 +68,6 @@ export function branchOfProperties(build: BuildRow): BuildBranch {
   const p = parseJson(build.properties, branchProperties, `build ${build.id}'s properties`);
   const pr = p.pr_number && p.base_branch ? { number: p.pr_number, baseBranch: p.base_branch } : null;
   return { branch: p.branch ?? null, pullRequest: pr };
-}
-
-/** Which way is worse for a series of this kind: sizes, times and counts grow worse; a ratio (coverage, hit rate) shrinks. */
-export function worseWhen(kind: string | null): 'higher' | 'lower' {
-  return kind === 'ratio' ? 'lower' : 'higher';
 }
 
 export function flagOf(score: number | null, kind: string | null, threshold: number): MetricDelta['flag'] {

@@ -10,7 +10,7 @@
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
 import { errorMessage } from '../../core/error-message.ts';
-import type { BuildReport, Reporter } from './reporter.ts';
+import type { BuildReport, RegressionItem, Reporter } from './reporter.ts';
 import type { ReportEvent } from './build-report.ts';
 import type { Outbox } from './outbox.ts';
 
@@ -51,6 +51,17 @@ export class ReporterService {
     this.state = 'stopped';
     for (const off of this.unsubscribe) off();
     await this.queue;
+  }
+
+  /**
+   * The grouped alert of a build's confirmed worse change points (master/regressions): one report,
+   * queued behind the build's own events, for the reporters that opted in (`regressions: true`).
+   * Resolves once it is stored in the outbox.
+   */
+  regressed(buildid: number, regressions: RegressionItem[]): Promise<void> {
+    if (this.state === 'stopped' || this.deps.reporters.length === 0) return Promise.resolve();
+    this.handle({ kind: 'build.regressed', buildid, regressions });
+    return this.queue;
   }
 
   private handle(event: ReportEvent): void {

@@ -9,7 +9,28 @@
 import type { Result, ResultName } from '../../core/results.ts';
 
 /** Times in a report (started_at, complete_at, when_timestamp) are epoch seconds, as in the Data API. */
-export type ReportEventKind = 'build.started' | 'build.finished' | 'step.finished';
+/** `build.regressed`: the grouped alert of the confirmed worse change points a build revealed (master/regressions). */
+export type ReportEventKind = 'build.started' | 'build.finished' | 'step.finished' | 'build.regressed';
+
+/** One series that regressed, in a `build.regressed` report. */
+export interface RegressionItem {
+  /** The stored change point (`GET /api/v2/changepoints/{id}`). */
+  id: number;
+  series: string;
+  /** The tag combination watched (builder, step, branch, …). */
+  tags: Record<string, string>;
+  unit: string | null;
+  meanBefore: number;
+  meanAfter: number;
+  /** Relative change of the mean, in percent (signed); null when the mean before is 0. */
+  magnitudePercent: number | null;
+  pValue: number;
+  /** The last build before the change and the first after it, with their pages. */
+  before: { buildid: number | null; revision: string | null; url: string | null };
+  after: { buildid: number | null; revision: string | null; url: string | null };
+  /** The series' chart in the web UI, filtered to its tags. */
+  chartUrl: string;
+}
 
 /** One measured series of a build, against its baseline (for a pull request: the base branch's). */
 export interface MetricDelta {
@@ -62,6 +83,8 @@ export interface BuildReport {
   changes: { changeid: number; author: string; comments: string; revision: string; when_timestamp: number }[];
   /** Measured series and their deltas; filled for `build.finished`, empty otherwise. */
   metrics: MetricDelta[];
+  /** For `build.regressed`: every series whose confirmed worse change this build revealed. */
+  regressions?: RegressionItem[];
 }
 
 /** One stored delivery: what the outbox hands a reporter, perhaps again after a failure or a restart. */
@@ -84,6 +107,20 @@ export interface Reporter {
   deliver(delivery: Delivery): Promise<void>;
   /** Secret values (tokens, passwords) to mask wherever they would show. */
   readonly secrets: string[];
+  /** Tells a commit's author something about it (a bisection's culprit, master/bisect/culprit-notice.ts), if this reporter can. */
+  notifyAuthor?(notice: AuthorNotice): Promise<void>;
+}
+
+/** A message for a commit's author: a mail to `email`, or a comment on the pull request the commit came from. */
+export interface AuthorNotice {
+  email: string | null;
+  repository: string;
+  revision: string;
+  /** The pull request the commit came from, when known. */
+  pullRequest: number | null;
+  subject: string;
+  /** Plain text; also the PR comment's markdown. */
+  text: string;
 }
 
 /** An answer that retrying cannot change (a 404 for a repository that does not exist, a 422). */

@@ -1,4 +1,5 @@
-/** What the detector reports for one change, and which way is worse for a series of a given kind. */
+/** What the detector reports for one change, and whether it is better or worse for the series' kind. */
+import { worseWhen } from '../direction.ts';
 import type { SegmentStats } from './running-sums.ts';
 
 export interface Segment {
@@ -24,14 +25,6 @@ export interface ChangePoint {
 }
 
 export type Verdict = 'better' | 'worse';
-
-/**
- * Which way is worse for a series of this kind: sizes, times and counts grow worse; a ratio (coverage,
- * hit rate) shrinks. A gauge is read like a size. The reporters' metric deltas use the same rule.
- */
-export function worseWhen(kind: string | null | undefined): 'higher' | 'lower' {
-  return kind === 'ratio' ? 'lower' : 'higher';
-}
 
 export function verdict(change: ChangePoint['change'], kind: string | null | undefined): Verdict {
   const higherIsWorse = worseWhen(kind) === 'higher';

@@ -15,6 +15,10 @@ export interface DetectorOptions {
    * far better than a line; a slow drift fits a line better, so it does not alert.
    */
   maxTrendShare: number;
+  /** Neighbours on each side that judge whether a point is an outlier (outlier-filter.ts); 0: no filter. */
+  outlierHalfWidth: number;
+  /** A point further than this many robust deviations from its neighbours' median is clipped to it. */
+  outlierThreshold: number;
 }
 
 export const DEFAULT_DETECTOR_OPTIONS = {
@@ -23,6 +27,8 @@ export const DEFAULT_DETECTOR_OPTIONS = {
   minMagnitude: 0,
   minSize: 3,
   maxTrendShare: 0.8,
+  outlierHalfWidth: 5,
+  outlierThreshold: 3,
 } as const satisfies DetectorOptions;
 
 export function detectorOptions(given: Partial<DetectorOptions> = {}): DetectorOptions {
@@ -36,6 +42,9 @@ export function detectorOptions(given: Partial<DetectorOptions> = {}): DetectorO
   };
   int('minSize', 1);
   int('windowLength', 2 * o.minSize + 2);
+  int('outlierHalfWidth', 0);
+  if (!(o.outlierThreshold > 0 && Number.isFinite(o.outlierThreshold)))
+    problems.push(`outlierThreshold must be > 0, got ${o.outlierThreshold}`);
   probability('maxPValue');
   if (!(o.maxTrendShare > 0 && o.maxTrendShare <= 1)) problems.push(`maxTrendShare must be in (0, 1], got ${o.maxTrendShare}`);
   if (!(o.minMagnitude >= 0 && Number.isFinite(o.minMagnitude))) problems.push(`minMagnitude must be ≥ 0, got ${o.minMagnitude}`);

@@ -23,7 +23,7 @@ function test(sums: RunningSums, prev: number, index: number, next: number, o: D
   // Not a step unless two levels explain the points better than a trend: then it counts as not significant.
   const levels = (before.n - 1) * before.variance + (after.n - 1) * after.variance;
   const step = levels <= o.maxTrendShare * sums.trendResidual(prev, next);
-  const pValue = step ? tTestPValue(before, after) : 1;
+  const pValue = step ? tTestPValue(sums.testSegment(prev, index), sums.testSegment(index, next)) : 1;
   const low = Math.min(Math.abs(before.mean), Math.abs(after.mean));
   const magnitude = low === 0 ? (before.mean === after.mean ? 0 : Infinity) : Math.abs(after.mean - before.mean) / low;
   return { index, pValue, magnitude };

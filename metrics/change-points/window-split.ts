@@ -23,7 +23,7 @@ export function windowChangePoints(sums: RunningSums, start: number, end: number
       if (candidate && (best === null || candidate.qhat > best.qhat)) best = { ...candidate, a, b };
     }
     if (best === null) break;
-    const p = tTestPValue(sums.segment(best.a, best.index), sums.segment(best.index, best.b));
+    const p = tTestPValue(sums.testSegment(best.a, best.index), sums.testSegment(best.index, best.b));
     if (p > maxPValue) break;
     found.push(best.index);
     found.sort((x, y) => x - y);

@@ -13,7 +13,7 @@
 import { Point } from '@influxdata/influxdb-client';
 import type { Logger } from '../../core/logger.ts';
 import { Backoff } from '../../core/retry.ts';
-import type { MetricPoint } from '../metric-point.ts';
+import { parseSamples, type MetricPoint } from '../metric-point.ts';
 import type { SeriesFilter } from '../series-filter.ts';
 import { quantileFromPositions, quantilePositions, type Aggregates, type Statistics } from '../summary.ts';
 import { InfluxHttp, InfluxHttpError, type InfluxSeries } from './influx-http.ts';
@@ -55,14 +55,15 @@ interface Batch {
 
 function rowsToPoints(seriesName: string, series: { columns: string[]; values: unknown[][] }): MetricPoint[] {
   const col = (name: string) => series.columns.indexOf(name);
-  const [ti, vi, bi, ii] = [col('time'), col('value'), col('build_number'), col('buildid')];
+  const [ti, vi, bi, ii, si] = [col('time'), col('value'), col('build_number'), col('buildid'), col('samples')];
   return series.values
     .filter((row) => row[vi] !== null && row[vi] !== undefined)
     .map((row) => {
       const tags: Record<string, string> = {};
       series.columns.forEach((c, i) => {
-        if (![ti, vi, bi, ii].includes(i) && row[i] !== null && row[i] !== undefined) tags[c] = String(row[i]);
+        if (![ti, vi, bi, ii, si].includes(i) && row[i] !== null && row[i] !== undefined) tags[c] = String(row[i]);
       });
+      const samples = si >= 0 && typeof row[si] === 'string' ? parseSamples(row[si]) : undefined;
       return {
         series: seriesName,
         time: Number(row[ti]),
@@ -70,6 +71,7 @@ function rowsToPoints(seriesName: string, series: { columns: string[]; values: u
         tags,
         buildNumber: bi >= 0 && row[bi] !== null ? Number(row[bi]) : null,
         buildid: ii >= 0 && row[ii] !== null ? Number(row[ii]) : null,
+        ...(samples ? { samples } : {}),
       };
     });
 }
@@ -154,6 +156,8 @@ export class InfluxDbStore implements MetricsStore {
     let fields = `value=${String(p.value)}`;
     if (p.buildNumber !== null) fields += `,build_number=${Math.trunc(p.buildNumber)}i`;
     if (p.buildid !== null) fields += `,buildid=${Math.trunc(p.buildid)}i`;
+    // A string field: JSON of finite numbers holds no quote or backslash to escape.
+    if (p.samples) fields += `,samples="${JSON.stringify(p.samples)}"`;
     return `${prefix} ${fields} ${this.timestamp(p.time)}`;
   }
 

@@ -71,6 +71,18 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
     const second = await forceAndWait(master, 'app');
     await forceAndWait(master, 'broken');
     const cell = await forceAndWait(master, 'grid');
+    // The metrics explorer's page: a posted series with a step, so its chart carries a change mark and flagged points.
+    const now = Math.floor(Date.now() / 1000);
+    const posted = await api(master).post('/metrics/explore_ms/points', {
+      kind: 'duration',
+      unit: 'ms',
+      points: Array.from({ length: 30 }, (_, i) => ({
+        time: now - (30 - i) * 60,
+        value: (i < 15 ? 100 : 130) + (i % 3),
+        tags: { builder: 'app', os: 'linux' },
+      })),
+    });
+    if (posted.status !== 201) throw new Error(`posting points: ${JSON.stringify(posted.body)}`);
     pages = [
       ['overview', '#/'],
       ['builders', '#/builders'],
@@ -80,8 +92,12 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
       ['matrix cell', `#/builds/${cell.build.buildid}`],
       ['compare', `#/compare/${second.build.buildid}/previous`],
       ['changes', '#/changes'],
+      ['console', '#/console'],
+      ['grid', '#/grid'],
+      ['waterfall', '#/waterfall'],
       ['agents', '#/agents'],
       ['agent', '#/agents/a1'],
+      ['metrics explorer', '#/metrics?series=explore_ms&series=size&split=os'],
       ['login', '#/login'],
       ['not found', '#/nowhere'],
     ];

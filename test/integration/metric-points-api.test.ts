@@ -55,6 +55,27 @@ describe.each(testDatabases())('metric points API on $kind', (db) => {
     expect(series.body.metrics).toContainEqual(expect.objectContaining({ series: 'bench.parse_ms', kind: 'duration', unit: 'ms' }));
   });
 
+  it('keeps the samples behind a posted value and answers them with the point', async () => {
+    const posted = await api(master).post(
+      '/metrics/bench.sampled_ms/points',
+      {
+        points: [
+          { value: 10, time: T0, samples: [9.5, 10, 11] },
+          { value: 11, time: T0 + 60 },
+        ],
+      },
+      auth,
+    );
+    expect(posted.status).toBe(201);
+    const read = await api(master).get<PointsPage>('/metrics/bench.sampled_ms/points');
+    expect(read.body.points.map((p) => [p.value, p.samples])).toEqual([
+      [10, [9.5, 10, 11]],
+      [11, undefined],
+    ]);
+    const bad = await api(master).post('/metrics/bench.sampled_ms/points', { points: [{ value: 1, samples: [1, 'x'] }] }, auth);
+    expect([bad.status, String(bad.body.error?.message)]).toEqual([422, expect.stringMatching(/points\[0\]\.samples\[1\]/)]);
+  });
+
   it('refuses a write without the token', async () => {
     const res = await api(master).post('/metrics/bench.x/points', { points: [{ value: 1 }] });
     expect(res.status).toBe(401);

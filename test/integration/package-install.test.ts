@@ -42,7 +42,8 @@ export const step = new ShellCommand({ name: 'x', command: 'true', haltOnFailure
 `;
 
 // Preloaded into the agent (--import): every module it loads, ES modules through a load hook and
-// CommonJS ones from require.cache at exit, one URL or path a line, into $LOADS_FILE.
+// CommonJS ones from require.cache at exit, one URL or path a line, into $LOADS_FILE; Node's own
+// modules from process.moduleLoadList, as \`node:NAME\`.
 const RECORD_LOADS = `import fs from 'node:fs';
 import { createRequire, register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(\`
@@ -53,6 +54,10 @@ export async function load(url, context, next) {
 }\`));
 const cache = createRequire(import.meta.url).cache;
 process.on('exit', () => fs.appendFileSync(process.env.LOADS_FILE, Object.keys(cache).join('\\n') + '\\n'));
+process.on('exit', () => {
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => 'node:' + m.slice(13));
+  fs.appendFileSync(process.env.LOADS_FILE, builtins.join('\\n') + '\\n');
+});
 `;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-package-'));
@@ -127,6 +132,10 @@ describe('the package, installed into a scratch project', () => {
     }
     const files = fs.readdirSync(installed, { recursive: true, encoding: 'utf8' });
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    // The agent carries zod's English messages, not its forty languages (scripts/build.mjs).
+    const agentProgram = fs.readFileSync(path.join(installed, 'dist/agent/caliper-agent.js'), 'utf8');
+    expect(agentProgram).toContain('Invalid input');
+    expect(agentProgram).not.toContain('attendu'); // French: "Entrée invalide : … attendu"
     expect(files.some((f) => f.startsWith('test'))).toBe(false);
     expect(fs.existsSync(path.join(installed, 'dist', 'frontend', 'dist', 'index.html'))).toBe(true);
   });
@@ -224,6 +233,14 @@ describe('the package, installed into a scratch project', () => {
     expect(await (await fetch(`${url}/api/v2/logs/${stdio?.logid}/raw`)).text()).toBe('hello from the package\n');
 
     await stop(agent.child);
+    // The bundle loads TLS and zlib only when ws needs them (a wss:// master, compressed frames;
+    // scripts/build.mjs): a ws:// agent never does.
+    const builtins = fs
+      .readFileSync(loads, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('node:'));
+    expect(builtins).toContain('node:crypto');
+    expect(builtins.filter((l) => ['node:tls', 'node:https', 'node:zlib'].includes(l))).toEqual([]);
     const loaded = fs
       .readFileSync(loads, 'utf8')
       .split('\n')
@@ -231,9 +248,24 @@ describe('the package, installed into a scratch project', () => {
       .map((l) => (l.startsWith('file:') ? new URL(l).pathname : l))
       .filter((f) => f !== path.join(tmp, 'record-loads.mjs'));
     const real = fs.realpathSync(installed);
-    expect([...new Set(loaded)].map((f) => path.relative(real, f)).sort()).toEqual(['bin/caliper.js', 'dist/agent/caliper-agent.js']);
+    const files = [...new Set(loaded)].map((f) => path.relative(real, f));
+    // Besides: ws's native frame masking (bufferutil, a dependency: docs/performance.md, "The 50 MB log").
+    const native = files.filter((f) => /^\.\.\/(bufferutil|node-gyp-build)\//.test(f));
+    expect(files.filter((f) => !native.includes(f)).sort()).toEqual(['bin/caliper.js', 'dist/agent/caliper-agent.js']);
     await stop(master.child);
   }, 90_000);
+
+  it('the lean agent still dials wss://, loading TLS when it first needs it', async () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'caliper');
+    // Nothing listens on port 1: the dial gets as far as TLS's connect, which must be there to fail.
+    const agent = start([bin, 'agent', '--master', 'wss://127.0.0.1:1/agents', '--name', 'a1'], {
+      CALIPER_AGENT_TOKEN: 'package-token-0123',
+    });
+    await waitFor(`a connection error (output: ${agent.output()})`, () => agent.output().includes('retrying in'), 30_000);
+    expect(agent.output()).toMatch(/connection error: connect ECONNREFUSED 127\.0\.0\.1:1/);
+    expect(agent.child.exitCode).toBeNull();
+    await stop(agent.child);
+  }, 60_000);
 });
 
 describe('in this checkout', () => {

@@ -6,6 +6,7 @@ import { AgentSession, CLOSE_PROTOCOL_ERROR, type Run } from '../../master/agent
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
 import { PROTOCOL_VERSION, commandErrorMessage, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
 import { CommandErrorCode } from '../../protocol/reject-codes.ts';
+import { encodeOutputFrame } from '../../protocol/output-frame.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { deferred, eventually, type Deferred } from './helpers.ts';
 
@@ -27,6 +28,11 @@ class FakeAgent {
 
   send(message: Record<string, unknown>): void {
     this.ws.send(JSON.stringify(message));
+  }
+
+  /** Protocol 4's binary output frame (protocol/output-frame.ts). */
+  binaryOutput(run: string, seq: number, data: Buffer | string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+    this.ws.send(encodeOutputFrame(run, seq, stream, Buffer.from(data)), { binary: true });
   }
 
   output(run: string, seq: number, data: Buffer | string, stream: 'stdout' | 'stderr' = 'stdout'): void {
@@ -99,15 +105,15 @@ afterAll(async () => {
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
-async function connect(): Promise<{ session: AgentSession; agent: FakeAgent }> {
+async function connect(protocol = PROTOCOL_VERSION): Promise<{ session: AgentSession; agent: FakeAgent }> {
   const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
   const client = new WebSocket(url);
   const agent = new FakeAgent(client);
   await once(client, 'open');
   const ws = await serverSide;
   open.push(client, ws);
-  const session = new AgentSession('a1', ws, silentLogger, 60_000, 3);
-  session.welcome({ type: 'welcome', protocol: PROTOCOL_VERSION, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
+  const session = new AgentSession('a1', ws, silentLogger, 60_000, 3, protocol);
+  session.welcome({ type: 'welcome', protocol, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
   return { session, agent };
 }
 
@@ -159,15 +165,63 @@ describe('AgentSession', () => {
     sink.calls[1]?.done.resolve();
     await settle();
     expect(agent.acks()).toEqual([]);
+    // Acks are cumulative: 0 and 1, stored in one turn, are acked once, with 1.
     sink.calls[0]?.done.resolve();
-    await eventually('acks 0 and 1', () => agent.acks().length === 2);
-    expect(agent.acks()).toEqual([0, 1]);
+    await eventually('acks up to 1', () => agent.acks().at(-1) === 1);
+    expect(agent.acks()).toEqual([1]);
     sink.calls[2]?.done.resolve();
-    await eventually('ack 2', () => agent.acks().length === 3);
+    await eventually('ack 2', () => agent.acks().at(-1) === 2);
 
-    expect(agent.acks()).toEqual([0, 1, 2]);
+    expect(agent.acks()).toEqual([1, 2]);
     expect(sink.calls.map((c) => c.stream)).toEqual(['stdout', 'stderr', 'stdout']);
     sink.calls.forEach((c, i) => expect(c.data.equals(bytes[i] as Buffer), `output ${i}`).toBe(true));
+  });
+
+  it('takes binary output frames (protocol 4) beside JSON ones: one seq order, bytes exact, acked in order', async () => {
+    const { session, agent } = await connect();
+    const sink = holdingSink(true);
+    const cmd = session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    const bytes = [Buffer.from('one\n'), Buffer.from([0xff, 0x00, 0xfe, 0x0a]), Buffer.alloc(256 * 1024, 0x78)];
+    agent.binaryOutput(run, 0, bytes[0] as Buffer);
+    agent.output(run, 1, bytes[1] as Buffer, 'stderr');
+    agent.binaryOutput(run, 2, bytes[2] as Buffer);
+    agent.exit(run, 3);
+    expect((await cmd.done).code).toBe(0);
+    expect(sink.calls.map((c) => c.stream)).toEqual(['stdout', 'stderr', 'stdout']);
+    sink.calls.forEach((c, i) => expect(c.data.equals(bytes[i] as Buffer), `output ${i}`).toBe(true));
+    await eventually('the exit acked', () => agent.acks().at(-1) === 3);
+    // Cumulative acks, in seq order, the output's last (2) before the exit's (3).
+    expect(agent.acks().slice(-2)).toEqual([2, 3]);
+    expect(agent.acks()).toEqual([...agent.acks()].sort((a, b) => a - b));
+  });
+
+  it('closes with 1008 on a binary output frame whose seq leaves a gap', async () => {
+    const { session, agent } = await connect();
+    session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    agent.binaryOutput(run, 1, 'skipped seq 0');
+    expect(await agent.closed).toEqual({ code: CLOSE_PROTOCOL_ERROR, reason: `output seq 1 for run ${run}, expected 0` });
+  });
+
+  it('stores the JSON output of an agent of protocol 3 as before', async () => {
+    const { session, agent } = await connect(3);
+    const sink = holdingSink(true);
+    const cmd = session.start(SPEC, sink);
+    const { run } = await agent.runMessage();
+    agent.output(run, 0, Buffer.from([0xff, 0x0a]));
+    agent.exit(run, 1);
+    expect((await cmd.done).code).toBe(0);
+    expect(sink.calls.map((c) => [...c.data])).toEqual([[0xff, 0x0a]]);
+    await eventually('the exit acked', () => agent.acks().at(-1) === 1);
+  });
+
+  it('closes with 1008 on a binary frame from an agent of protocol 3, which sends JSON only', async () => {
+    const { session, agent } = await connect(3);
+    session.start(SPEC, holdingSink(true));
+    const { run } = await agent.runMessage();
+    agent.binaryOutput(run, 0, 'hello');
+    expect(await agent.closed).toEqual({ code: CLOSE_PROTOCOL_ERROR, reason: 'binary frames are not part of protocol 3' });
   });
 
   it('drops a replayed seq and acks it again', async () => {
@@ -177,18 +231,19 @@ describe('AgentSession', () => {
     const { run } = await agent.runMessage();
     agent.output(run, 0, 'a');
     agent.output(run, 1, 'b');
-    await eventually('acks 0 and 1', () => agent.acks().length === 2);
+    await eventually('acks up to 1', () => agent.acks().at(-1) === 1);
+    const before = agent.acks().length; // 1 or 2: acks are cumulative, and 0 may ride with 1
 
     agent.output(run, 1, 'b');
-    await eventually('a re-ack', () => agent.acks().length === 3);
+    await eventually('a re-ack', () => agent.acks().length === before + 1);
     agent.output(run, 0, 'a');
-    await eventually('another re-ack', () => agent.acks().length === 4);
-    expect(agent.acks()).toEqual([0, 1, 1, 1]);
+    await eventually('another re-ack', () => agent.acks().length === before + 2);
+    expect(agent.acks().slice(-3)).toEqual([1, 1, 1]);
     expect(sink.calls.map((c) => c.data.toString())).toEqual(['a', 'b']);
 
     // The stream goes on from where it was.
     agent.output(run, 2, 'c');
-    await eventually('ack 2', () => agent.acks().length === 5);
+    await eventually('ack 2', () => agent.acks().at(-1) === 2);
     expect(sink.calls.map((c) => c.data.toString())).toEqual(['a', 'b', 'c']);
     expect(session.isOpen).toBe(true);
   });
@@ -365,9 +420,9 @@ describe('AgentSession', () => {
   it.each([
     ['an invalid frame', (a: FakeAgent) => a.ws.send('not json'), 'frame is not JSON'],
     [
-      'a binary frame',
+      'a binary frame that is no output frame',
       (a: FakeAgent) => a.ws.send(Buffer.from('{"type":"pong"}'), { binary: true }),
-      'binary frames are not part of the protocol',
+      'binary frame: unknown kind 123 at byte 0 (1 = output)',
     ],
     [
       'a second hello',

@@ -11,7 +11,7 @@ import { EventBus, type DomainEvents } from '../../master/events/event-bus.ts';
 import type { Database } from '../../master/db/data-source.ts';
 import type { Repositories } from '../../master/db/repositories.ts';
 import type { LogRow } from '../../master/db/entities.ts';
-import { LogsRepo } from '../../master/db/logs.ts';
+import { LogsRepo, type AppendedChunk } from '../../master/db/logs.ts';
 import { LogMovedError } from '../../master/db/log-moved-error.ts';
 import { writeThroughOutage } from '../../master/db/outage-write.ts';
 import { createStepRow, memoryDb } from './helpers.ts';
@@ -23,13 +23,17 @@ const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLIT
 
 const FAST = { backoff: { initialMs: 1, maxMs: 5 } };
 
-/** LogsRepo whose appendChunk calls go through `fault` first: it may throw, or write and then throw. */
+/** LogsRepo whose appendChunks calls (the log writer's one write) go through `fault` first: it may throw, or write and then throw. */
 class FaultyLogs extends LogsRepo {
   calls = 0;
   fault: (call: number, write: () => Promise<void>) => Promise<void> = (_, write) => write();
 
-  override appendChunk(log: { id: number; num_lines: number; num_bytes: number }, stream: 'o' | 'e' | 'h', content: Buffer) {
-    return this.fault(++this.calls, () => super.appendChunk(log, stream, content));
+  override async appendChunks(log: { id: number; num_lines: number; num_bytes: number }, chunks: readonly AppendedChunk[]) {
+    let firstLines: number[] = [];
+    await this.fault(++this.calls, async () => {
+      firstLines = await super.appendChunks(log, chunks);
+    });
+    return firstLines;
   }
 }
 

@@ -77,9 +77,9 @@ describe('LogWriter', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let writes = 0;
     const slow = Object.create(repos.logs) as typeof repos.logs;
-    slow.appendChunk = async (...args: Parameters<typeof repos.logs.appendChunk>) => {
+    slow.appendChunks = async (...args: Parameters<typeof repos.logs.appendChunks>) => {
       if (++writes === 1) await gate;
-      return repos.logs.appendChunk(...args);
+      return repos.logs.appendChunks(...args);
     };
     const w = new LogWriter(log, slow, bus);
     let firstStored = false;
@@ -91,6 +91,33 @@ describe('LogWriter', () => {
     await Promise.all([first, ...later]);
     expect(text(await chunks())).toEqual(['1', '23']);
     expect(writes).toBe(2);
+  });
+
+  it('writes the chunks that collected during a write together, in one transaction', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batches: number[] = [];
+    const slow = Object.create(repos.logs) as typeof repos.logs;
+    slow.appendChunks = async (...args: Parameters<typeof repos.logs.appendChunks>) => {
+      batches.push(args[1].length);
+      if (batches.length === 1) await gate;
+      return repos.logs.appendChunks(...args);
+    };
+    const w = new LogWriter(log, slow, bus, { chunkBytes: 4 });
+    const first = w.append('o', Buffer.from('1\n'));
+    await new Promise((r) => setTimeout(r, 20));
+    const later = [w.append('o', Buffer.from('2222')), w.append('e', Buffer.from('3\n')), w.append('o', Buffer.from('44'))];
+    release();
+    await Promise.all([first, ...later]);
+    expect(batches).toEqual([1, 3]);
+    expect(text(await chunks())).toEqual(['1\n', '2222', '3\n', '44']);
+    expect(events.map((e) => [e.stream, e.first_line])).toEqual([
+      ['o', 0],
+      ['o', 1],
+      ['e', 1],
+      ['o', 2],
+    ]);
+    expect(await repos.logs.get(log.id)).toMatchObject({ num_lines: 2, num_bytes: 10 });
   });
 
   it('writes at once when the buffer reaches chunkBytes', async () => {
@@ -165,7 +192,8 @@ describe('LogWriter', () => {
       { logid: log.id, stepid: log.stepid, stream: 'o', data: Buffer.from('z'), first_line: 3 },
     ]);
     await new Promise((r) => setTimeout(r, 20));
-    expect(stored).toEqual([1, 2, 3]);
+    // Each event comes after its own chunk is stored; the first two chunks were one batch, one commit.
+    expect(stored).toEqual([2, 2, 3]);
   });
 
   it('makes finish() fail when a chunk could not be stored', async () => {

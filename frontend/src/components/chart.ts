@@ -1,16 +1,18 @@
 /**
  * A metric chart (uPlot) for one series under a filter (builder, optional step): the values over time
  * as line and points, the average, a shaded average ± 1σ band, min and max dashed, p95 dotted; the
- * summary numbers below. Data: the series' last points (`order=-time`, reversed) and its summary.
+ * summary numbers below; the change points detected under the same filter as marks (change-marks.ts).
+ * Data: the series' last points (`order=-time`, reversed), its summary, and its changes.
  * The chart follows its container's width (ResizeObserver), never narrower than 280 px.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { MetricPoint, PointsPage, Summary, SummaryAnswer } from '../../../protocol/api-types.ts';
+import type { MetricChangesPage, MetricPoint, PointsPage, Summary, SummaryAnswer } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { h, replaceChildren } from '../dom.ts';
 import { formatValue } from '../format.ts';
 import { isAbort, describeError } from '../api.ts';
+import { changeList, changeMarks } from './change-marks.ts';
 
 export interface ChartOptions {
   series: string;
@@ -59,11 +61,28 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
         return;
       }
       replaceChildren(plotBox);
+      // Asked for once the points are in, and marked when they come: detection reads up to 10 000
+      // points, and a page of charts should not wait behind it (SQLite answers one query at a time).
+      const changes = ctx.api.get<MetricChangesPage>(`${path}/changes`, filter, scope.signal);
+      const units = new Map([[options.series, summary.unit]]);
+      const marks = changeMarks(units);
       if (pointsRes.split && summaryRes.split) {
         root.dataset.splitBy = pointsRes.split.tag;
         summaryBox.append(...splitSummaryItems(summaryRes.split));
-        drawSplit(plotBox, scope, pointsRes.split, summary.unit, options.height ?? 200);
-      } else draw(plotBox, scope, points, summary, options.height ?? 200);
+        drawSplit(plotBox, scope, pointsRes.split, summary.unit, options.height ?? 200, marks.plugin);
+      } else draw(plotBox, scope, points, summary, options.height ?? 200, marks.plugin);
+      // Marks are extra: a chart without them beats no chart.
+      changes.then(
+        (r) => {
+          if (scope.disposed) return;
+          marks.show(r.changes);
+          const list = changeList(r.changes, units);
+          if (list) root.appendChild(list);
+        },
+        (e: unknown) => {
+          if (!isAbort(e)) console.warn(`changes of ${options.series} unavailable`, e);
+        },
+      );
     } catch (e) {
       if (isAbort(e)) return;
       replaceChildren(plotBox, h('p', { class: 'error' }, `chart unavailable: ${describeError(e)}`));
@@ -91,7 +110,7 @@ function summaryItems(s: Summary): HTMLElement[] {
   ];
 }
 
-function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint[], s: Summary, height: number): void {
+function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint[], s: Summary, height: number, marks: uPlot.Plugin): void {
   const xs = points.map((p) => p.time);
   const flat = (v: number | null) => xs.map(() => v);
   const avg = s.average;
@@ -133,6 +152,7 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     axes: themedAxes(),
     scales: { x: { time: true } },
     legend: { live: true },
+    plugins: [marks],
   };
   mount(new uPlot(opts, data, box), box, scope, height);
 }
@@ -151,7 +171,7 @@ function splitSummaryItems(split: NonNullable<SummaryAnswer['split']>): HTMLElem
 }
 
 /** Distinct hues for the lines of a split, readable on both themes; they repeat past eight values. */
-const SPLIT_COLORS = ['#2563eb', '#d97706', '#16a34a', '#db2777', '#7c3aed', '#0891b2', '#dc2626', '#65a30d'];
+export const SPLIT_COLORS = ['#2563eb', '#d97706', '#16a34a', '#db2777', '#7c3aed', '#0891b2', '#dc2626', '#65a30d'];
 
 /**
  * One line per value of the split tag, over the union of their times: a group has no value at the
@@ -163,6 +183,7 @@ function drawSplit(
   split: NonNullable<PointsPage['split']>,
   unit: string | null,
   height: number,
+  marks: uPlot.Plugin,
 ): void {
   const groups = split.groups.map((g) => ({ value: g.value, points: [...g.points].sort((a, b) => a.time - b.time) }));
   const xs = [...new Set(groups.flatMap((g) => g.points.map((p) => p.time)))].sort((a, b) => a - b);
@@ -194,12 +215,13 @@ function drawSplit(
     axes: themedAxes(),
     scales: { x: { time: true } },
     legend: { live: true },
+    plugins: [marks],
   };
   mount(new uPlot(opts, data, box), box, scope, height);
 }
 
 /** Time and value axes in the theme's colours (a canvas does not inherit CSS). */
-function themedAxes(): uPlot.Axis[] {
+export function themedAxes(): uPlot.Axis[] {
   const css = getComputedStyle(document.documentElement);
   const text = css.getPropertyValue('--muted').trim() || '#656d76';
   const grid = css.getPropertyValue('--row-line').trim() || '#eaeef2';
@@ -210,7 +232,7 @@ function themedAxes(): uPlot.Axis[] {
 }
 
 /** Keeps a plot as wide as its box, and destroys it with the page. */
-function mount(plot: uPlot, box: HTMLElement, scope: PageContext['scope'], height: number): void {
+export function mount(plot: uPlot, box: HTMLElement, scope: PageContext['scope'], height: number): void {
   const observer = new ResizeObserver(() => {
     const width = widthOf(box);
     if (width !== plot.width) plot.setSize({ width, height });
@@ -222,6 +244,6 @@ function mount(plot: uPlot, box: HTMLElement, scope: PageContext['scope'], heigh
   });
 }
 
-function widthOf(el: HTMLElement): number {
+export function widthOf(el: HTMLElement): number {
   return Math.max(MIN_WIDTH, Math.floor(el.clientWidth));
 }

@@ -9,8 +9,13 @@ import { builderPage } from './builder.ts';
 import { buildersPage } from './builders.ts';
 import { changesPage } from './changes.ts';
 import { comparePage } from './compare.ts';
+import { consolePage } from './console.ts';
+import { gridPage } from './grid.ts';
+import { waterfallPage } from './waterfall.ts';
 import { loginPage } from './login.ts';
 import { overviewPage } from './overview.ts';
+import { metricsPage } from './metrics.ts';
+import { bisectionPage } from './bisection.ts';
 
 export function renderPage(route: Route, ctx: PageContext): HTMLElement {
   switch (route.page) {
@@ -26,12 +31,22 @@ export function renderPage(route: Route, ctx: PageContext): HTMLElement {
       return comparePage(ctx, route.buildid, route.other);
     case 'changes':
       return changesPage(ctx, route.query);
+    case 'console':
+      return consolePage(ctx, route.query);
+    case 'grid':
+      return gridPage(ctx, route.query);
+    case 'waterfall':
+      return waterfallPage(ctx, route.query);
     case 'agents':
       return agentsPage(ctx);
     case 'agent':
       return agentPage(ctx, route.name);
+    case 'metrics':
+      return metricsPage(ctx, route.query);
     case 'login':
       return loginPage(ctx);
+    case 'bisection':
+      return bisectionPage(ctx, route.bisectionid);
     case 'not-found':
       return h(
         'section',

@@ -13,6 +13,9 @@ import { Buildsets1764000000012 } from './0012-buildsets.ts';
 import { RequestPriority1764000000013 } from './0013-request-priority.ts';
 import { Matrix1764000000015 } from './0015-matrix.ts';
 import { LogCompression1764000000016 } from './0016-log-compression.ts';
+import { ChangePoints1764000000018 } from './0018-change-points.ts';
+import { Bisections1764000000019 } from './0019-bisections.ts';
+import { PointSamples1764000000020 } from './0020-point-samples.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -31,4 +34,7 @@ export const migrations = [
   RequestPriority1764000000013,
   Matrix1764000000015,
   LogCompression1764000000016,
+  ChangePoints1764000000018,
+  Bisections1764000000019,
+  PointSamples1764000000020,
 ];

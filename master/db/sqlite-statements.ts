@@ -1,0 +1,68 @@
+/**
+ * Plain statements (plain-sql.ts) on SQLite, run straight on better-sqlite3's connection rather than
+ * through TypeORM's query runner. The runner costs more than the statement on the hot path: per
+ * statement it logs, broadcasts before and after to every subscriber, awaits its statement cache and
+ * reads the clock twice, which on a trivial build was more CPU than SQLite's own work. What of it
+ * still matters is kept here:
+ * - the turn (transaction.ts): a statement waits for any other transaction to end, and inside one of
+ *   ours it runs straight away, as part of it (one connection, so one transaction at a time);
+ * - booleans bound as 0/1 (better-sqlite3 binds no booleans);
+ * - a failure is a QueryFailedError wrapping the driver's error (core/transient-error.ts reads its
+ *   code to decide whether a retry can help) and is told to SqliteQueryFailures (sqlite-watch.ts
+ *   checks then whether the database file is gone).
+ * PostgreSQL keeps TypeORM's runner: its pool, reconnects and outage handling are the runner's.
+ */
+import { QueryFailedError, type DataSource } from 'typeorm';
+import { SqliteTurnTaking } from './transaction.ts';
+import { SqliteQueryFailures } from './sqlite-watch.ts';
+import type { PlainResult, SqlValue } from './plain-sql.ts';
+
+/** The parts of better-sqlite3 used here. */
+interface Connection {
+  prepare(sql: string): Statement;
+}
+interface Statement {
+  readonly reader: boolean;
+  run(...params: unknown[]): { changes: number };
+  all(...params: unknown[]): unknown[];
+}
+
+export class SqliteStatements {
+  /** Prepared statements by text, for the connection they were prepared on. */
+  private cache = new Map<string, Statement>();
+  private cachedFor: Connection | null = null;
+
+  constructor(private readonly source: DataSource) {}
+
+  /** Runs `sql` in its turn (at once inside a transaction of ours). */
+  run(sql: string, params: readonly SqlValue[]): Promise<PlainResult> {
+    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    return turns ? turns.hold(async () => this.execute(sql, params)) : Promise.resolve().then(() => this.execute(sql, params));
+  }
+
+  private execute(sql: string, params: readonly SqlValue[]): PlainResult {
+    const bound = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+    try {
+      const statement = this.statement(sql);
+      if (statement.reader) return { rows: statement.all(...bound) as Record<string, unknown>[], affected: 0 };
+      return { rows: [], affected: statement.run(...bound).changes };
+    } catch (e) {
+      this.source.subscribers.find((s) => s instanceof SqliteQueryFailures)?.listener?.();
+      throw new QueryFailedError(sql, bound, e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private statement(sql: string): Statement {
+    // TypeORM opens the connection when the data source initialises; a new one (after a close and a
+    // reopen) cannot run statements prepared on the old.
+    const connection = (this.source.driver as unknown as { databaseConnection: Connection | undefined }).databaseConnection;
+    if (!connection) throw new Error('the SQLite database is not open');
+    if (connection !== this.cachedFor) {
+      this.cache = new Map();
+      this.cachedFor = connection;
+    }
+    let statement = this.cache.get(sql);
+    if (!statement) this.cache.set(sql, (statement = connection.prepare(sql)));
+    return statement;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * What a trivial build costs the database, in commits: the build's start carries its first step, a
+ * step's end carries its logs' close and the next step's start, and the last step's end carries the
+ * build's end and its request's. Counted on the real SQLite driver under a real Build (steps on a
+ * FakeAgentConnection): a COMMIT, or a write outside a transaction (its own commit).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBuildBench, type BuildBench } from '../helpers/build-fixture.ts';
+import { FakeAgentConnection, stdout } from '../helpers/fake-agent.ts';
+import { ShellCommand } from '../../steps/shell-command.ts';
+import { Results } from '../../core/results.ts';
+
+/** The parts of better-sqlite3's Statement counted here. */
+interface Statement {
+  source: string;
+  database: { inTransaction: boolean };
+}
+type Run = (this: Statement, ...a: unknown[]) => unknown;
+
+let bench: BuildBench;
+let commits = 0;
+const restore: (() => void)[] = [];
+beforeAll(async () => {
+  bench = await openBuildBench();
+  // The bench keeps its data source to itself; the repositories hold it (a private field, read here only).
+  const { source } = bench.repos.builds as unknown as { source: { driver: { databaseConnection: { prepare(sql: string): object } } } };
+  // Every statement shares this prototype, those TypeORM prepared and cached before this point too.
+  const proto = Object.getPrototypeOf(source.driver.databaseConnection.prepare('SELECT 1')) as Record<'run' | 'all' | 'get', Run>;
+  for (const m of ['run', 'all', 'get'] as const) {
+    const call = proto[m];
+    proto[m] = function (this: Statement, ...a: unknown[]) {
+      if (/^\s*COMMIT/i.test(this.source) || (/^\s*(INSERT|UPDATE|DELETE)/i.test(this.source) && !this.database.inTransaction)) commits++;
+      return call.apply(this, a);
+    };
+    restore.push(() => (proto[m] = call));
+  }
+});
+afterAll(async () => {
+  for (const r of restore) r();
+  await bench.close();
+});
+
+describe('commits per build', () => {
+  it('three silent steps: one commit to start, then per step one for its log and one for its end', async () => {
+    const f = await bench.fixture({
+      steps: [1, 2, 3].map((n) => new ShellCommand({ name: `s${n}`, command: 'true' })),
+    });
+    commits = 0;
+    const row = await f.run();
+    expect(row).toMatchObject({ results: Results.SUCCESS, state_string: 'build successful' });
+    expect(commits).toBe(1 + 3 * 2);
+    // Everything the separate writes stored is there: the steps ended, their logs closed, the request completed.
+    const steps = await f.steps();
+    expect(steps.map((s) => [s.number, s.name, s.results, s.complete_at !== null])).toEqual([
+      [0, 's1', Results.SUCCESS, true],
+      [1, 's2', Results.SUCCESS, true],
+      [2, 's3', Results.SUCCESS, true],
+    ]);
+    for (const s of steps) expect((await f.log(s.name, 'stdio')).row).toMatchObject({ complete: true, num_lines: 0 });
+    expect(await f.storedRequest()).toMatchObject({ complete: true, results: Results.SUCCESS });
+    expect((await f.properties()).buildnumber).toEqual([row.number, 'Build']);
+    expect(f.events).toEqual([
+      `build.started #${row.number} on ${f.agent.name}`,
+      'step.started 0 s1',
+      'step.finished s1 success',
+      'step.started 1 s2',
+      'step.finished s2 success',
+      'step.started 2 s3',
+      'step.finished s3 success',
+      'buildrequest.complete success',
+      `build.finished #${row.number} success`,
+    ]);
+  });
+
+  it('a step with output closes its log with its final line count, in the step end’s commit', async () => {
+    const agent = new FakeAgentConnection();
+    agent.on('talk', { output: [stdout('one\ntwo\n')] });
+    const f = await bench.fixture({ agent, steps: [new ShellCommand({ name: 'talk', command: 'talk' })] });
+    commits = 0;
+    await f.run();
+    // start, log create, one chunk, the step's end with the build's
+    expect(commits).toBe(4);
+    const log = await f.log('talk', 'stdio');
+    expect(log.row).toMatchObject({ complete: true, num_lines: 2 });
+    expect(log.bytes.toString()).toBe('one\ntwo\n');
+  });
+});
