@@ -141,8 +141,13 @@ export class RegressionWatcher {
     point: MetricPoint,
     perAgent: boolean,
   ): Promise<ChangePointRow[]> {
-    const history = await this.historyOf(ws, point, perAgent);
-    const update = this.detectors.update(`${ws.series}|${ws.key}`, history, (p) => p.buildid === facts.buildid);
+    // A followed series reads only what came after the point its detector saw last (this master's
+    // builds and other masters'); a new one, or one whose last point is gone (retention), its history.
+    const key = `${ws.series}|${ws.key}`;
+    const since = this.detectors.lastTime(key);
+    let history = await this.historyOf(ws, point, perAgent, since);
+    if (since !== undefined && !history.some((p) => p.time === since)) history = await this.historyOf(ws, point, perAgent);
+    const update = this.detectors.update(key, history, (p) => p.buildid === facts.buildid);
     const confirmingChanges: ChangePointRow[] = [];
     if (update.fresh.length === 0) return confirmingChanges;
     const description = await this.deps.metrics.describe(ws.series);
@@ -193,7 +198,7 @@ export class RegressionWatcher {
   }
 
   /** The series' most recent stored points, oldest first, without those of confirming reruns. */
-  private async historyOf(ws: WatchedSeries, point: MetricPoint, perAgent: boolean): Promise<FedPoint[]> {
+  private async historyOf(ws: WatchedSeries, point: MetricPoint, perAgent: boolean, sinceUs?: number): Promise<FedPoint[]> {
     const { builder, step, agent, result: _result, revision: _revision, ...user } = point.tags;
     const filter = {
       series: ws.series,
@@ -201,6 +206,7 @@ export class RegressionWatcher {
       ...(step === undefined ? {} : { step }),
       ...(perAgent && agent !== undefined ? { agent } : {}),
       tags: user,
+      ...(sinceUs === undefined ? {} : { from: Math.floor(sinceUs / 1000) }),
     };
     const page = await this.deps.metrics.points(filter, { limit: this.history * 2, offset: 0, order: 'desc' });
     const out: FedPoint[] = [];

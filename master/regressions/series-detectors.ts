@@ -51,6 +51,11 @@ export class SeriesDetectors {
     },
   ) {}
 
+  /** The time (epoch µs) of the last point `key`'s detector was fed, if it is followed: history after it is all it needs. */
+  lastTime(key: string): number | undefined {
+    return this.followed.get(key)?.points.at(-1)?.time;
+  }
+
   /** Feeds `key`'s detector what it has not seen of `history`; `isNew` marks the points of the build being handled. */
   update(key: string, history: readonly FedPoint[], isNew: (p: FedPoint) => boolean): SeriesUpdate {
     let f = this.followed.get(key);
