@@ -3,6 +3,9 @@
  * as line and points, the average, a shaded average ± 1σ band, min and max dashed, p95 dotted; the
  * summary numbers below; the change points detected under the same filter as marks (change-marks.ts).
  * Data: the series' last points (`order=-time`, reversed), its summary, and its changes.
+ * The points come first and are drawn as soon as they arrive; the summary (its lines and numbers)
+ * and the changes (marks) are asked for after them and added when they come: a page of charts sends
+ * every chart's points before anyone's summary, and SQLite answers one query at a time.
  * The chart follows its container's width (ResizeObserver), never narrower than 280 px.
  */
 import uPlot from 'uplot';
@@ -23,6 +26,11 @@ export interface ChartOptions {
   height?: number;
   /** A tag (a matrix axis) to split the series by: one line per value of it, with a legend. */
   splitBy?: string | undefined;
+  /**
+   * The series' unit when the caller knows it (the series list has it): the chart is then drawn
+   * without waiting for the summary. Without it the summary is asked for beside the points.
+   */
+  unit?: string | null | undefined;
 }
 
 const MIN_WIDTH = 280;
@@ -48,30 +56,49 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
   void (async () => {
     try {
       const split = options.splitBy === undefined ? {} : { splitBy: options.splitBy };
-      const [pointsRes, summaryRes] = await Promise.all([
-        ctx.api.get<PointsPage>(`${path}/points`, { ...filter, ...split, order: '-time', limit: options.limit ?? 500 }, scope.signal),
-        ctx.api.get<SummaryAnswer>(`${path}/summary`, { ...filter, ...split }, scope.signal),
-      ]);
+      const askSummary = () => ctx.api.get<SummaryAnswer>(`${path}/summary`, { ...filter, ...split }, scope.signal);
+      const early = options.unit === undefined ? askSummary() : null;
+      // Settled at once when unused, so an abort or error of it is never an unhandled rejection.
+      early?.catch(() => undefined);
+      const pointsRes = await ctx.api.get<PointsPage>(
+        `${path}/points`,
+        { ...filter, ...split, order: '-time', limit: options.limit ?? 500 },
+        scope.signal,
+      );
+      if (scope.disposed) return;
+      const summaryAnswer = early ?? askSummary();
+      const unit = options.unit !== undefined ? options.unit : (await summaryAnswer).summary.unit;
       if (scope.disposed) return;
       const points = [...pointsRes.points].reverse();
-      const summary = summaryRes.summary;
-      replaceChildren(summaryBox, summaryItems(summary));
+      const showSummary = (answer: SummaryAnswer): void => {
+        replaceChildren(summaryBox, summaryItems(answer.summary));
+        if (answer.split) summaryBox.append(...splitSummaryItems(answer.split));
+      };
       if (points.length === 0) {
         replaceChildren(plotBox, h('p', { class: 'muted' }, 'no points yet'));
+        summaryAnswer.then((a) => !scope.disposed && showSummary(a), ignoreAbort(options.series, 'summary'));
         return;
       }
       replaceChildren(plotBox);
       // Asked for once the points are in, and marked when they come: detection reads up to 10 000
       // points, and a page of charts should not wait behind it (SQLite answers one query at a time).
       const changes = ctx.api.get<MetricChangesPage>(`${path}/changes`, filter, scope.signal);
-      const units = new Map([[options.series, summary.unit]]);
+      const units = new Map([[options.series, unit]]);
       const marks = changeMarks(units);
-      if (pointsRes.split && summaryRes.split) {
+      let withSummary: (s: Summary) => void = () => undefined;
+      if (pointsRes.split) {
         root.dataset.splitBy = pointsRes.split.tag;
-        summaryBox.append(...splitSummaryItems(summaryRes.split));
-        drawSplit(plotBox, scope, pointsRes.split, summary.unit, options.height ?? 200, marks.plugin);
-      } else draw(plotBox, scope, points, summary, options.height ?? 200, marks.plugin);
-      // Marks are extra: a chart without them beats no chart.
+        drawSplit(plotBox, scope, pointsRes.split, unit, options.height ?? 200, marks.plugin);
+      } else withSummary = draw(plotBox, scope, points, unit, options.height ?? 200, marks.plugin);
+      // The summary's numbers and lines, and the marks, are extra: a chart without them beats no chart.
+      summaryAnswer.then(
+        (a) => {
+          if (scope.disposed) return;
+          showSummary(a);
+          withSummary(a.summary);
+        },
+        ignoreAbort(options.series, 'summary'),
+      );
       changes.then(
         (r) => {
           if (scope.disposed) return;
@@ -79,9 +106,7 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
           const list = changeList(r.changes, units);
           if (list) root.appendChild(list);
         },
-        (e: unknown) => {
-          if (!isAbort(e)) console.warn(`changes of ${options.series} unavailable`, e);
-        },
+        ignoreAbort(options.series, 'changes'),
       );
     } catch (e) {
       if (isAbort(e)) return;
@@ -90,6 +115,13 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
   })();
   return root;
 }
+
+/** A failed extra (summary, changes) is logged, not shown: the chart stands without it. */
+const ignoreAbort =
+  (series: string, what: string) =>
+  (e: unknown): void => {
+    if (!isAbort(e)) console.warn(`${what} of ${series} unavailable`, e);
+  };
 
 function summaryItems(s: Summary): HTMLElement[] {
   const unit = s.unit;
@@ -110,22 +142,36 @@ function summaryItems(s: Summary): HTMLElement[] {
   ];
 }
 
-function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint[], s: Summary, height: number, marks: uPlot.Plugin): void {
+/**
+ * The values as line and points; the summary's lines (average, ±1σ band, min, max, p95) are empty
+ * until the returned function is given the summary.
+ */
+function draw(
+  box: HTMLElement,
+  scope: PageContext['scope'],
+  points: MetricPoint[],
+  unit: string | null,
+  height: number,
+  marks: uPlot.Plugin,
+): (s: Summary) => void {
   const xs = points.map((p) => p.time);
+  const values = points.map((p) => p.value);
   const flat = (v: number | null) => xs.map(() => v);
-  const avg = s.average;
-  const dev = s.deviation ?? 0;
-  const data: uPlot.AlignedData = [
-    xs,
-    points.map((p) => p.value),
-    flat(avg),
-    flat(avg === null ? null : avg - dev),
-    flat(avg === null ? null : avg + dev),
-    flat(s.minimum),
-    flat(s.maximum),
-    flat(s.p95),
-  ];
-  const fmt = (_u: uPlot, v: number | null) => formatValue(v, s.unit);
+  const dataOf = (s: Summary | null): uPlot.AlignedData => {
+    const avg = s?.average ?? null;
+    const dev = s?.deviation ?? 0;
+    return [
+      xs,
+      values,
+      flat(avg),
+      flat(avg === null ? null : avg - dev),
+      flat(avg === null ? null : avg + dev),
+      flat(s?.minimum ?? null),
+      flat(s?.maximum ?? null),
+      flat(s?.p95 ?? null),
+    ];
+  };
+  const fmt = (_u: uPlot, v: number | null) => formatValue(v, unit);
   const flatLine = (label: string, stroke: string, dash?: number[]): uPlot.Series => ({
     label,
     stroke,
@@ -154,7 +200,9 @@ function draw(box: HTMLElement, scope: PageContext['scope'], points: MetricPoint
     legend: { live: true },
     plugins: [marks],
   };
-  mount(new uPlot(opts, data, box), box, scope, height);
+  const plot = new uPlot(opts, dataOf(null), box);
+  mount(plot, box, scope, height);
+  return (s) => plot.setData(dataOf(s));
 }
 
 /** Per value of the split tag: its count and average, so each line's level reads as a number too. */

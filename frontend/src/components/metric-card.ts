@@ -14,7 +14,7 @@ export function metricCard(ctx: PageContext, series: MetricSeries, builder: stri
   const showChart = (splitBy: string | undefined): void => {
     chartScope.dispose();
     chartScope = ctx.scope.child();
-    replaceChildren(chartBox, metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy }));
+    replaceChildren(chartBox, metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy, unit: series.unit }));
   };
   let splitControl: HTMLElement | null = null;
   if (axes.length > 0) {

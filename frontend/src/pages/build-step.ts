@@ -135,7 +135,14 @@ export class StepView {
           'div',
           { class: 'card step-chart' },
           h('h4', null, series),
-          metricChart(this.ctx, { series, builder, step: this.step.name, limit: HISTORY_POINTS, height: 150 }),
+          metricChart(this.ctx, {
+            series,
+            builder,
+            step: this.step.name,
+            limit: HISTORY_POINTS,
+            height: 150,
+            ...(this.units.has(series) ? { unit: this.units.get(series) ?? null } : {}),
+          }),
         ),
       );
     }

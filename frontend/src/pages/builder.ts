@@ -77,9 +77,12 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
     void loadBuilds();
   };
 
-  const loadMetrics = async (): Promise<void> => {
+  const loadMetrics = async (infoLoaded: Promise<void>): Promise<void> => {
     try {
       const res = await ctx.api.get<MetricSeriesPage>('/metrics', { builder: name }, ctx.scope.signal);
+      // The charts wait for the builder's info, which says whether they may be split by an axis;
+      // the series list is asked for beside it, not after it.
+      await infoLoaded;
       if (res.metrics.length === 0) replaceChildren(metricsBox, h('p', { class: 'muted' }, 'No metrics recorded for this builder yet.'));
       else
         replaceChildren(
@@ -97,10 +100,9 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   ctx.scope.add(ctx.live.on('build.started', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.on('build.finished', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.onReconnect(reloadBuilds));
-  // The charts wait for the builder's info, which says whether they may be split by an axis.
   const infoLoaded = loadInfo();
   void loadBuilds();
-  void infoLoaded.then(loadMetrics);
+  void loadMetrics(infoLoaded);
   return root;
 }
 
