@@ -407,7 +407,9 @@ export class InfluxDbStore implements MetricsStore {
       .filter((tag): tag is [string, string] => tag[1] !== undefined)
       .map(([k, v]) => `${ident(k)} = ${literal(v)}`);
     const rows = await this.query(`SHOW MEASUREMENTS${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`);
-    const names = (rows[0]?.values ?? []).map((v) => String(v[0])).filter((name) => name !== ROLLUP_MEASUREMENT && name !== COVERAGE_MEASUREMENT);
+    const names = (rows[0]?.values ?? [])
+      .map((v) => String(v[0]))
+      .filter((name) => name !== ROLLUP_MEASUREMENT && name !== COVERAGE_MEASUREMENT);
     if (where.length < 2) return names;
     // SHOW MEASUREMENTS matches each tag on any series of a measurement (builder=app on one series,
     // step=test on another both count): keep the measurements where one series has them all.
