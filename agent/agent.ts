@@ -175,7 +175,7 @@ export class Agent {
       return;
     }
     if (this.state !== 'ready' || this.ws?.readyState !== WebSocket.OPEN) return;
-    const frame = encodeOutputFrame(chunk.run, chunk.seq, chunk.stream, chunk.data);
+    const frame = chunk.frame ?? encodeOutputFrame(chunk.run, chunk.seq, chunk.stream, chunk.data);
     this.ws.send(frame);
     this.stats.sent(frame.length);
   }

@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
-import type { OutputChunk } from '../protocol/output-frame.ts';
+import { encodeOutputFrameFrom, outputFrameHeaderBytes, type OutputChunk } from '../protocol/output-frame.ts';
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
 import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
 
@@ -81,6 +81,19 @@ export function agentEnv(): NodeJS.ProcessEnv {
  */
 function commandEnv(base: NodeJS.ProcessEnv, stepEnv: Record<string, string>, cwd: string): NodeJS.ProcessEnv {
   return { ...base, ...stepEnv, PWD: cwd };
+}
+
+/** The parts' bytes after the first `skip` of them, as views (no copy). */
+function after(parts: readonly Buffer[], skip: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const part of parts) {
+    if (skip >= part.length) skip -= part.length;
+    else {
+      rest.push(skip > 0 ? part.subarray(skip) : part);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 export class CommandRunner {
@@ -218,23 +231,26 @@ export class CommandRunner {
     }
   }
 
-  /** Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK. Its bytes are counted as unacked already. */
+  /**
+   * Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK. Its bytes are counted as unacked already.
+   * Each frame is encoded once, straight from the pipe's reads (no concatenation first), and kept
+   * as it is until acked: the data the runner holds is a view into the frame it sends.
+   */
   private flush(): void {
     const pending = this.pending;
     if (!pending) return;
     this.pending = null;
-    const [first] = pending.parts;
-    const data = first !== undefined && pending.parts.length === 1 ? first : Buffer.concat(pending.parts, pending.bytes);
-    for (let off = 0; off < data.length; off += MAX_OUTPUT_CHUNK) {
-      const chunk: OutputChunk = {
-        type: 'output',
-        run: this.msg.run,
-        seq: this.seq++,
-        stream: pending.stream,
-        data: data.subarray(off, off + MAX_OUTPUT_CHUNK),
-      };
+    const header = outputFrameHeaderBytes(this.msg.run);
+    let parts = pending.parts;
+    for (let left = pending.bytes; left > 0;) {
+      const bytes = Math.min(left, MAX_OUTPUT_CHUNK);
+      const seq = this.seq++;
+      const frame = encodeOutputFrameFrom(this.msg.run, seq, pending.stream, parts, bytes);
+      const chunk: OutputChunk = { type: 'output', run: this.msg.run, seq, stream: pending.stream, data: frame.subarray(header), frame };
       this.unacked.push(chunk);
       this.sendChunk(chunk);
+      left -= bytes;
+      if (left > 0) parts = after(parts, bytes);
     }
   }
 

@@ -33,21 +33,48 @@ export interface OutputChunk {
   seq: number;
   stream: OutputStream;
   data: Buffer;
+  /**
+   * The agent's side only: the binary frame `data` is a view into, already encoded (it carries the
+   * same run, seq and stream), so sending it again copies nothing.
+   */
+  frame?: Buffer;
 }
 
 /** The frame for one piece of output. Throws on a seq or run id the layout cannot carry (a bug of the caller). */
 export function encodeOutputFrame(run: string, seq: number, stream: OutputStream, data: Buffer): Buffer {
+  return encodeOutputFrameFrom(run, seq, stream, [data], data.length);
+}
+
+/**
+ * The frame for the `bytes` bytes of `parts` (in order; the last may be longer, its excess is left
+ * out), copied once straight into the frame: the agent builds its frames from the pipe's reads so
+ * that a big log is not also concatenated into a buffer of its own first (each copy is memory that
+ * waits for V8's garbage collector and stays in malloc's heap; docs/performance.md, "The agent").
+ * The chunk's data is then `frame.subarray(outputFrameHeaderBytes(run))`.
+ */
+export function encodeOutputFrameFrom(run: string, seq: number, stream: OutputStream, parts: readonly Buffer[], bytes: number): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQ) throw new RangeError(`output seq ${seq} does not fit a binary frame`);
-  const runBytes = Buffer.byteLength(run);
-  if (runBytes < 1 || runBytes > 255) throw new RangeError(`run id of ${runBytes} bytes does not fit a binary frame`);
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + runBytes + data.length);
+  const header = outputFrameHeaderBytes(run);
+  const frame = Buffer.allocUnsafe(header + bytes);
   frame[0] = OUTPUT_FRAME_KIND;
   frame[1] = STREAMS.indexOf(stream);
   frame.writeUIntBE(seq, 2, 6);
-  frame[8] = runBytes;
+  frame[8] = header - HEADER_BYTES;
   frame.write(run, HEADER_BYTES, 'utf8');
-  data.copy(frame, HEADER_BYTES + runBytes);
+  let at = header;
+  for (const part of parts) {
+    if (at === frame.length) break;
+    at += part.copy(frame, at, 0, Math.min(part.length, frame.length - at));
+  }
+  if (at !== frame.length) throw new RangeError(`output parts hold ${at - header} bytes, fewer than the ${bytes} announced`);
   return frame;
+}
+
+/** Where a frame's data starts: the header and the run id. Throws on a run id the layout cannot carry. */
+export function outputFrameHeaderBytes(run: string): number {
+  const runBytes = Buffer.byteLength(run);
+  if (runBytes < 1 || runBytes > 255) throw new RangeError(`run id of ${runBytes} bytes does not fit a binary frame`);
+  return HEADER_BYTES + runBytes;
 }
 
 /** A binary frame read back, checked as the JSON message is; `data` is a view into `frame` (no copy). */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_OUTPUT_CHUNK } from '../../protocol/messages.ts';
-import { decodeOutputFrame, encodeOutputFrame } from '../../protocol/output-frame.ts';
+import { decodeOutputFrame, encodeOutputFrame, encodeOutputFrameFrom, outputFrameHeaderBytes } from '../../protocol/output-frame.ts';
 
 const RUN = '5d1e0c4e-8a37-4a5e-9d7a-2b1f3c4d5e6f';
 
@@ -46,6 +46,14 @@ describe('binary output frame', () => {
     expect(errorOf(encodeOutputFrame(RUN, 0, 'stdout', Buffer.alloc(MAX_OUTPUT_CHUNK + 1)))).toBe(
       `binary frame: data of ${MAX_OUTPUT_CHUNK + 1} bytes, more than ${MAX_OUTPUT_CHUNK}`,
     );
+  });
+
+  it('encodes straight from several reads: their first bytes, in order, the same frame as from one buffer', () => {
+    const parts = [Buffer.from('abc'), Buffer.alloc(0), Buffer.from('defg'), Buffer.from('hij')];
+    const frame = encodeOutputFrameFrom(RUN, 9, 'stderr', parts, 8);
+    expect(frame.equals(encodeOutputFrame(RUN, 9, 'stderr', Buffer.from('abcdefgh')))).toBe(true);
+    expect(frame.subarray(outputFrameHeaderBytes(RUN)).toString()).toBe('abcdefgh');
+    expect(() => encodeOutputFrameFrom(RUN, 9, 'stderr', parts, 11)).toThrow('output parts hold 10 bytes, fewer than the 11 announced');
   });
 
   it('will not encode what the layout cannot carry', () => {
