@@ -30,7 +30,7 @@ function runBench(): Promise<{ code: number | null; stdout: string; stderr: stri
 const NUMBER = /^\d+(\.\d+)?$/;
 
 describe('bench:retention at smoke size', () => {
-  it('prints sizes and rows for 100 builds, the compressed file the smaller', async () => {
+  it('prints sizes and rows for 100 builds, the compressed chunks the smaller', async () => {
     const { code, stdout, stderr } = await runBench();
     const report = `stdout:\n${stdout}\nstderr:\n${stderr}`;
     expect(code, report).toBe(0);
@@ -61,7 +61,9 @@ describe('bench:retention at smoke size', () => {
     const [brFile, rawFile] = (rows.get('file size after VACUUM (bytes)') ?? []).map(Number);
     const [brChunks, rawChunks] = (rows.get('log chunks as stored (bytes)') ?? []).map(Number);
     expect(brChunks, report).toBeLessThan(rawChunks as number);
-    expect(brFile, report).toBeLessThan(rawFile as number);
+    // At this size the logs are a few hundred bytes a build and the chunks' saving a few KiB, which
+    // page allocation can swallow (both files came out at 1265664 bytes once): never larger, then.
+    expect(brFile, report).toBeLessThanOrEqual(rawFile as number);
     // The janitor took the chunks of the builds older than 30 days, not the rows.
     expect(stdout, report).toMatch(/compressed \(br\): janitor removed: the chunks of [1-9]\d* logs/);
   }, 120_000);
