@@ -3,12 +3,19 @@
  * finds no serious or critical violation, nothing overflows a 380 px window sideways, and the
  * keyboard reaches the links with a visible focus ring.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { BuildFactory, MeasureShellCommand, ShellCommand } from '../../index.ts';
-import type { RunningMaster } from '../../master/master.ts';
+import { BuildFactory, Git, MeasureShellCommand, ShellCommand, interpolate } from '../../index.ts';
+import { compileConfig } from '../../master/config/compile.ts';
+import { startMaster, type RunningMaster } from '../../master/master.ts';
+import { silentLogger } from '../../core/logger.ts';
+import type { BisectionDetail } from '../../protocol/api-types.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { api, forceAndWait, startAgent, startTestMaster, type AgentProcess } from '../helpers/harness.ts';
+import { api, forceAndWait, startAgent, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import { bisectRepo, measureCommand } from '../helpers/bisect-repo.ts';
 import {
   type AxeViolation,
   buildUi,
@@ -25,13 +32,17 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
   let agent: AgentProcess;
   let browser: Browser;
   let pages: [name: string, hash: string][];
+  let dir: string;
 
   beforeAll(async () => {
     buildUi();
     const db = testDatabases()[0];
     if (!db) throw new Error('no test database');
-    master = await startTestMaster(
-      {
+    // The bisection page's repository (4 commits, commit 2 slower); the master keeps its mirror under `dir`.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-a11y-'));
+    const shas = bisectRepo(path.join(dir, 'repo'), 4, 2);
+    master = await startMaster(
+      compileConfig({
         title: 'Caliper a11y',
         agents: [
           { name: 'a1', token: 'a11y-token-1234', labels: ['linux'] },
@@ -53,10 +64,17 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
             matrix: { node: ['18', '20'] },
             factory: new BuildFactory().addStep(new MeasureShellCommand({ name: 'size', command: ['echo', '7'], unit: 'bytes' })),
           },
+          {
+            name: 'bisected',
+            agents: ['a1'],
+            bisect: { maxBuilds: 5, maxPerDay: 100 },
+            factory: new BuildFactory()
+              .addStep(new Git({ repourl: path.join(dir, 'repo'), branch: 'main' }))
+              .addStep(new MeasureShellCommand({ name: 'measure', metric: 'runtime', command: interpolate(measureCommand(0)) })),
+          },
         ],
-      },
-      await db.create(),
-      'a11y-e2e',
+      }),
+      { port: 0, host: '127.0.0.1', dbUrl: await db.create(), log: silentLogger, basedir: dir, name: 'a11y-e2e', shutdownTimeoutMs: 3000 },
     );
     agent = await startAgent(master, 'a1', 'a11y-token-1234');
     await api(master).post('/changes', {
@@ -83,6 +101,21 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
       })),
     });
     if (posted.status !== 201) throw new Error(`posting points: ${JSON.stringify(posted.body)}`);
+    // The bisection page: its ends built, then bisected to the culprit.
+    for (const revision of [shas[0], shas[3]]) await forceAndWait(master, 'bisected', { properties: { revision } });
+    const started = await api(master).post('/bisections', { builder: 'bisected', series: 'runtime', good: shas[0], bad: shas[3] });
+    if (started.status !== 201) throw new Error(`starting a bisection: ${JSON.stringify(started.body)}`);
+    const bisectionid = started.body.bisectionid as number;
+    const ended = await waitFor(
+      'the bisection to end',
+      async () => {
+        const { body } = await api(master).get<BisectionDetail>(`/bisections/${bisectionid}`);
+        return body.bisection.state === 'running' ? null : body;
+      },
+      60_000,
+    );
+    // Checked with its culprit and every step shown, not an error.
+    if (ended.bisection.state !== 'found') throw new Error(`bisection ${bisectionid}: ${String(ended.bisection.reason)}`);
     pages = [
       ['overview', '#/'],
       ['builders', '#/builders'],
@@ -98,6 +131,7 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
       ['agents', '#/agents'],
       ['agent', '#/agents/a1'],
       ['metrics explorer', '#/metrics?series=explore_ms&series=size&split=os'],
+      ['bisection', `#/bisections/${bisectionid}`],
       ['login', '#/login'],
       ['not found', '#/nowhere'],
     ];
@@ -108,6 +142,7 @@ describe.skipIf(!chromiumAvailable())('accessibility of every page', () => {
     await browser?.close();
     await agent?.kill();
     await master?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   for (const colorScheme of SCHEMES) {

@@ -2,8 +2,11 @@
  * `#/bisections/ID`: one bisection of a change point to its culprit commit (docs/metrics.md,
  * "Bisection"): its state and budget, the culprit (commit, author, subject) or why it ended without
  * one, and every commit it looked at in order: the two ends, then each middle commit with its
- * builds, the values they measured and the verdict (good or bad, and how it was decided). Reloads
- * while running, when a build finishes.
+ * builds, the values they measured and the verdict (good or bad, and how it was decided).
+ *
+ * While running it follows the bisection live: it reloads on the build events of /ws, and, because
+ * the bisector writes its verdicts and requests just *after* those events (and has none of its own),
+ * also every few seconds until the bisection ends.
  */
 import type { Bisection, BisectionDetail, BisectionStep } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
@@ -11,6 +14,9 @@ import { h, replaceChildren, routeHref, table } from '../dom.ts';
 import { formatTime, formatValue } from '../format.ts';
 import { resultBadge } from '../components/result-badge.ts';
 import { coalesced } from '../refresh.ts';
+
+/** How often a running bisection is read again without an event (see the header). */
+const RUNNING_POLL_MS = 3000;
 
 export function bisectionPage(ctx: PageContext, id: number): HTMLElement {
   const facts = h('div', null, h('p', { class: 'muted' }, 'loading…'));
@@ -28,6 +34,7 @@ export function bisectionPage(ctx: PageContext, id: number): HTMLElement {
     try {
       const d = await ctx.api.get<BisectionDetail>(`/bisections/${id}`, {}, ctx.scope.signal);
       running = d.bisection.state === 'running';
+      if (!running) clearInterval(poll);
       replaceChildren(facts, bisectionFacts(d.bisection));
       replaceChildren(stepsBox, stepsTable(d.steps));
     } catch (e) {
@@ -35,8 +42,12 @@ export function bisectionPage(ctx: PageContext, id: number): HTMLElement {
     }
   };
   const reload = coalesced(ctx.scope, load);
-  ctx.scope.add(ctx.live.onAny(['build.finished'], () => running && reload()));
+  ctx.scope.add(
+    ctx.live.onAny(['buildrequest.new', 'build.started', 'build.finished', 'buildrequest.complete'], () => running && reload()),
+  );
   ctx.scope.add(ctx.live.onReconnect(reload));
+  const poll = setInterval(() => running && reload(), RUNNING_POLL_MS);
+  ctx.scope.add(() => clearInterval(poll));
   void load();
   return root;
 }

@@ -322,6 +322,7 @@ export function buildPage(ctx: PageContext, buildid: number): HTMLElement {
               h('dd', null, h('a', { href: routeHref('builds', parent.buildid), id: 'triggered-by' }, parent.label)),
             ]
           : null,
+        bisectionFact(b),
         // The builder's name is what `caliper try` takes; a builder gone from the config has none to give.
         builderName ? [h('dt', null, 'Run locally'), h('dd', null, tryCommand(builderName, b))] : null,
       ),
@@ -408,6 +409,13 @@ function formatBytes(n: number): string {
     u++;
   }
   return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** "Part of bisection #N" for a build a bisection requested (its property `bisect`, docs/metrics.md). */
+function bisectionFact(b: Build): HTMLElement[] | null {
+  const id = b.properties.bisect?.[0];
+  if (typeof id !== 'number') return null;
+  return [h('dt', null, 'Part of'), h('dd', null, h('a', { href: routeHref('bisections', id), id: 'bisection-link' }, `bisection #${id}`))];
 }
 
 function fact(label: string, value: string): HTMLElement[] {
