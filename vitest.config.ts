@@ -8,6 +8,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Each worker process runs its files one after another in the same module graph instead of
+    // importing everything again per file: on this 2-core machine the import phase went from 120 s to
+    // 14 s and the whole vitest run from 538 s to 449 s (one run each). Files must leave the process as they
+    // found it (a changed process.env is restored in afterAll; fake timers are put back).
+    isolate: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration files start masters and agent processes; two cores run two at a time well.

@@ -44,6 +44,9 @@ const FILES: Record<string, string> = {
  * The target builders' first command is `rsync -av --delete SRC/ DEST`. When this machine has no
  * rsync, a stand-in on the agent's PATH copies SRC's files into DEST instead (enough for the test).
  */
+/** PATH as the worker had it: restored after the file (workers run several files in one process). */
+const ORIGINAL_PATH = process.env.PATH;
+
 function rsyncOnPath(dir: string): void {
   const onPath = (process.env.PATH ?? '').split(':').some((p) => fs.existsSync(path.join(p, 'rsync')));
   if (onPath) return;
@@ -122,6 +125,7 @@ describe('the Buildbot port (examples/buildbot-port)', () => {
   });
 
   afterAll(async () => {
+    process.env.PATH = ORIGINAL_PATH;
     await agent?.kill();
     await master?.stop();
     await new Promise((resolve) => receiver?.close(resolve));
