@@ -21,7 +21,7 @@ import { seedUiDatabase } from './ui-seed.ts';
 const smoke = process.argv.includes('--smoke');
 const BUILDS = Number(process.env.BENCH_UI_BUILDS ?? (smoke ? 500 : 10_000));
 const POINTS = Number(process.env.BENCH_UI_POINTS ?? (smoke ? 10_000 : 200_000));
-const RUNS = Number(process.env.BENCH_UI_RUNS ?? (smoke ? 3 : 7));
+const RUNS = Number(process.env.BENCH_UI_RUNS ?? (smoke ? 1 : 7));
 /** Issue 16: data on screen within 300 ms of navigation; the JavaScript under 80 KB gzipped. */
 const TARGET_MS = 300;
 const UI_BUDGET_KB = 80;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileConfig } from '../../master/config/compile.ts';
 import type { ConfigInput } from '../../master/config/schema.ts';
-import { startMaster, type RunningMaster } from '../../master/master.ts';
+import { startMaster, type MasterOptions, type RunningMaster } from '../../master/master.ts';
 import { silentLogger } from '../../core/logger.ts';
 import { internalsOf } from '../../master/testing.ts';
 
@@ -14,8 +14,21 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `caliper` command from the sources (tsx): never stale, where bin/caliper.js runs dist/. */
 export const CLI = path.join(ROOT, 'bin/caliper-dev.js');
 
-export async function startTestMaster(config: ConfigInput, dbUrl: string, name = `test-${process.pid}`): Promise<RunningMaster> {
-  return startMaster(compileConfig(config), { port: 0, host: '127.0.0.1', dbUrl, log: silentLogger, name, shutdownTimeoutMs: 3000 });
+export async function startTestMaster(
+  config: ConfigInput,
+  dbUrl: string,
+  name = `test-${process.pid}`,
+  extra: Partial<MasterOptions> = {},
+): Promise<RunningMaster> {
+  return startMaster(compileConfig(config), {
+    port: 0,
+    host: '127.0.0.1',
+    dbUrl,
+    log: silentLogger,
+    name,
+    shutdownTimeoutMs: 3000,
+    ...extra,
+  });
 }
 
 export interface AgentProcess {

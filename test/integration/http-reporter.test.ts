@@ -144,7 +144,10 @@ describe.each(testDatabases())('httpReporter on $kind', (db) => {
   });
 
   async function start(config: Omit<ConfigInput, 'agents'>, dbUrl?: string): Promise<RunningMaster> {
-    master = await startTestMaster({ agents: [{ name: 'a1', token: TOKEN }], ...config }, dbUrl ?? (await db.create()));
+    // The outbox retries as in production, at a tenth of the pace (the catch-up test waits on it).
+    master = await startTestMaster({ agents: [{ name: 'a1', token: TOKEN }], ...config }, dbUrl ?? (await db.create()), undefined, {
+      reporterBackoff: { initialMs: 100, maxMs: 2000 },
+    });
     agent = await startAgent(master, 'a1', TOKEN);
     return master;
   }
