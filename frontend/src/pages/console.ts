@@ -6,42 +6,13 @@
  */
 import type { ConsoleAnswer } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
-import { h, replaceChildren, routeHref, table } from '../dom.ts';
-import { isAbort } from '../api.ts';
+import { h, routeHref, table } from '../dom.ts';
 import { formatTime } from '../format.ts';
-import { pager } from '../components/pager.ts';
-import { viewFilter } from '../components/view-filter.ts';
 import { consoleCell } from '../components/console-cell.ts';
-import { CONSOLE_PAGE_SIZE, buildsOn, emptyText, followConsole, readConsole, summaryOf } from '../components/console-data.ts';
+import { buildsOn, consoleView, emptyText, summaryOf } from '../components/console-data.ts';
 
 export function consolePage(ctx: PageContext, query: URLSearchParams): HTMLElement {
-  const body = h('div', { id: 'console-body' }, h('p', { class: 'muted' }, 'loading…'));
-  const filter = viewFilter({ view: 'console', query, branch: true, hours: false, navigate: ctx.navigate });
-  const root = h('section', { class: 'page page-console' }, h('h1', null, 'Console'), filter, body);
-  let offset = 0;
-
-  const load = async (): Promise<void> => {
-    try {
-      const answer = await readConsole(ctx, query, offset);
-      replaceChildren(
-        body,
-        consoleTable(answer, query),
-        answer.meta.total > CONSOLE_PAGE_SIZE
-          ? pager(offset, CONSOLE_PAGE_SIZE, answer.meta.total, (o) => {
-              offset = o;
-              void load();
-            })
-          : null,
-      );
-    } catch (e) {
-      if (isAbort(e)) return;
-      ctx.message.error(e, 'Could not load the console');
-      if (!body.querySelector('table')) replaceChildren(body, h('p', { class: 'error' }, 'The console could not be loaded.'));
-    }
-  };
-  followConsole(ctx, load);
-  void load();
-  return root;
+  return consoleView(ctx, query, { name: 'console', title: 'Console', render: consoleTable });
 }
 
 function consoleTable(answer: ConsoleAnswer, query: URLSearchParams): HTMLElement {
