@@ -5,35 +5,13 @@
  * master against 20 WebSocket agents of the load generator). Each must exit 0 and print its whole
  * table, every cell of every figure a number, for both systems.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runBenchSmoke } from '../helpers/run-bench.ts';
 import { figureDefs, FIGURE_KEYS } from '../../bench/compare/table.ts';
 import { compareOptions } from '../../bench/compare/options.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function runBench(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), '--smoke'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The bench's own knobs must not leak in from a developer's shell; Caliper from the sources, as
-      // in the other tests (the npm scripts measure the built package).
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_'))),
-        BENCH_CALIPER_BIN: 'bin/caliper-dev.js',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// Caliper from the sources, as in the other tests (the npm scripts measure the built package).
+const runBench = (script: string) => runBenchSmoke(script, { BENCH_CALIPER_BIN: 'bin/caliper-dev.js' });
 
 /** The Markdown table's body rows, as cells. */
 function tableRows(stdout: string): string[][] {

@@ -3,35 +3,14 @@
  * real master and agent, its copies written through the repositories, the janitor run. It must exit 0,
  * print its table with a number in every cell, and the compressed database must be the smaller one.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/retention-size.ts'), '--smoke'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The bench's own knobs must not leak in from a developer's shell.
-      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_'))),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runBenchSmoke } from '../helpers/run-bench.ts';
 
 const NUMBER = /^\d+(\.\d+)?$/;
 
 describe('bench:retention at smoke size', () => {
   it('prints sizes and rows for 100 builds, the compressed chunks the smaller', async () => {
-    const { code, stdout, stderr } = await runBench();
+    const { code, stdout, stderr } = await runBenchSmoke('bench/retention-size.ts');
     const report = `stdout:\n${stdout}\nstderr:\n${stderr}`;
     expect(code, report).toBe(0);
     expect(stdout, report).toContain('| 100 builds over 90 days | compressed (br) | raw |');
