@@ -420,7 +420,8 @@ try {
   const runs = [await measure(brFile, 'compressed (br)', now), await measure(rawFile, 'raw', now)];
   printTables(template, runs);
   const [br, raw] = runs;
-  if (br && raw && br.before >= raw.before) {
+  // At smoke size the chunks save a few KiB, which page allocation can swallow: equal is no failure there.
+  if (br && raw && (br.before > raw.before || (!SMOKE && br.before === raw.before))) {
     console.error(`compression did not make the file smaller: ${br.before} >= ${raw.before} bytes`);
     exitCode = 1;
   }
