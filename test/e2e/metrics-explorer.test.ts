@@ -139,9 +139,10 @@ describe.skipIf(!chromiumAvailable())('the metrics explorer in Chromium', () => 
     expect(label).toMatch(/bench_ms worse by \+2\d\.\d %/);
     expect(label).toMatch(/p [<=] 0\.\d+/);
     expect(await mark.getAttribute('data-time')).toBe(String(start + STEP_AT * 600));
-    expect(await page.locator('.explorer-chart .change-list li').count()).toBe(1);
+    // The list comes with the marks, a moment after the chart (the changes are their own request).
+    await expect.poll(() => page.locator('.explorer-chart .change-list li').count()).toBe(1);
     // The band flags the first points after the step.
-    expect(Number(await page.locator('.explorer-chart').getAttribute('data-flags'))).toBeGreaterThan(0);
+    await expect.poll(async () => Number(await page.locator('.explorer-chart').getAttribute('data-flags'))).toBeGreaterThan(0);
     await page.locator('.flag-list').waitFor({ state: 'attached' });
 
     // Split instead: one line per os, named in the legend.
