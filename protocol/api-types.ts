@@ -36,6 +36,21 @@ export interface UiInfo {
   influxdb: { url: string; database: string } | null;
 }
 
+/**
+ * What index.html carries for the UI's first render (a JSON script, id `caliper-boot`): the answers
+ * of GET /api/v2/ui, /auth/methods and /auth/me, so no page waits a round trip for them.
+ */
+export interface UiBoot {
+  /** Left out for a visitor not logged in to a read-protected master. */
+  ui?: UiInfo;
+  /** Null on a master without web.auth (no /auth). */
+  auth: {
+    methods: { password: boolean; oidc: { name: string } | null; readProtected: boolean };
+    /** Null when the request had no valid session. */
+    me: { username: string; roles: string[]; builders: Record<string, string[]> } | null;
+  } | null;
+}
+
 export interface LastBuild {
   buildid: number;
   number: number;

@@ -96,3 +96,11 @@ export function externalLink(url: string | undefined | null, text: string, cls: 
   if (!url || safeUrl(url) === null) return null;
   return h('a', { href: url, class: `ext-link ${cls}`, target: '_blank', rel: 'noopener noreferrer' }, text);
 }
+
+/**
+ * Resolves once the browser has drawn the next frame: what the user waits for is on screen before
+ * requests for extras (a chart's marks, a filter's choices) compete with drawing it for the CPU.
+ */
+export function afterPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}

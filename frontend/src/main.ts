@@ -1,6 +1,7 @@
 /**
  * The Caliper web UI: wires the API client, the live stream, the message area and the router, then
- * asks the master for its title and whether writes need a token. Pages render without waiting for that.
+ * applies the master's title, login methods and user from the boot data index.html carries (asked for
+ * with /api/v2/ui and /auth when it has none).
  *
  * | file                          | job                                                            |
  * |-------------------------------|----------------------------------------------------------------|
@@ -15,7 +16,7 @@
  * | components/*.ts               | log viewer (+ log-lines), chart, force form, tables, badges    |
  */
 import './style.css';
-import type { UiInfo } from '../../protocol/api-types.ts';
+import type { UiBoot, UiInfo } from '../../protocol/api-types.ts';
 import type { AppServices } from './context.ts';
 import { api } from './api.ts';
 import { LiveClient } from './live.ts';
@@ -23,12 +24,29 @@ import { MessageArea } from './message.ts';
 import { Router } from './router.ts';
 import { byId } from './dom.ts';
 import { applyUiInfo, markActiveNav, showLiveState, showSession } from './header.ts';
-import { currentUser, loadSession, loginMethods } from './session.ts';
+import { currentUser, loadSession, loginMethods, useBootSession } from './session.ts';
 import { renderPage } from './pages/index.ts';
 
+/** The boot data index.html carries (master/api/app.ts), or null when it has none (an older master). */
+function bootData(): Partial<UiBoot> | null {
+  const el = document.getElementById('caliper-boot');
+  const text = el?.textContent;
+  el?.remove(); // read once; the document keeps only what the pages show
+  if (!text) return null;
+  try {
+    const data: unknown = JSON.parse(text);
+    return typeof data === 'object' && data !== null ? (data as Partial<UiBoot>) : null;
+  } catch (e) {
+    console.warn('unreadable boot data in index.html', e);
+    return null;
+  }
+}
+
 async function start(): Promise<void> {
+  const boot = bootData();
   // Who is logged in decides which actions pages offer: known before the first page renders.
-  await loadSession().catch((e: unknown) => console.warn('loading the session failed', e));
+  if (boot && 'auth' in boot) useBootSession(boot.auth);
+  else await loadSession().catch((e: unknown) => console.warn('loading the session failed', e));
   const live = new LiveClient();
   const message = new MessageArea();
   const services: AppServices = { api, live, message, navigate: (hash) => router.navigate(hash) };
@@ -50,7 +68,8 @@ async function start(): Promise<void> {
   if (loginMethods()?.readProtected && !currentUser()) location.hash = '#/login';
   else live.start();
   router.start();
-  api.get<UiInfo>('/ui').then(applyUiInfo, (e: unknown) => console.warn('GET /api/v2/ui failed; default title, no token field', e));
+  if (boot?.ui) applyUiInfo(boot.ui);
+  else api.get<UiInfo>('/ui').then(applyUiInfo, (e: unknown) => console.warn('GET /api/v2/ui failed; default title, no token field', e));
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void start(), { once: true });

@@ -45,7 +45,17 @@ async function getJson(path: string): Promise<unknown> {
   return res.ok ? res.json() : null;
 }
 
-/** Asks the master again (at start, after login and logout). */
+/**
+ * Takes what index.html carried (UiBoot.auth; null on a master without web.auth) instead of asking:
+ * the first page renders without waiting for /auth.
+ */
+export function useBootSession(auth: unknown): void {
+  methods = isObject(auth) ? asMethods(auth.methods) : null;
+  me = methods && isObject(auth) ? asMe(auth.me) : null;
+  for (const listener of listeners) listener();
+}
+
+/** Asks the master again (after login and logout; at start when the page came without boot data). */
 export async function loadSession(): Promise<void> {
   methods = asMethods(await getJson('/auth/methods').catch(() => null));
   me = methods ? asMe(await getJson('/auth/me').catch(() => null)) : null;

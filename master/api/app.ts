@@ -28,6 +28,7 @@ import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../../core/errors/index.ts';
 import { isWrite, refuseCrossSiteWrites } from './same-origin.ts';
 import { refuseDeepJson } from './json-depth.ts';
+import type { UiBoot } from '../../protocol/api-types.ts';
 import type { WebAuthConfig } from '../auth/auth-config.ts';
 import { createWebAuth } from '../auth/web-auth.ts';
 
@@ -121,6 +122,14 @@ export function createApp(
   }
   const ui = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'frontend', 'dist');
   if (fs.existsSync(path.join(ui, 'index.html'))) {
+    const page = indexPage(fs.readFileSync(path.join(ui, 'index.html'), 'utf8'));
+    app.get(['/', '/index.html'], (req, res) => {
+      const auth = webAuth ? { methods: webAuth.session.methods(), me: webAuth.session.me(req) } : null;
+      // A read-protected master tells a stranger only how to log in (as /api/v2/ui would).
+      const boot: UiBoot = auth?.methods.readProtected && !auth.me ? { auth } : { ui: deps.ui, auth };
+      res.setHeader('Cache-Control', 'no-cache');
+      res.type('html').send(page(boot));
+    });
     app.use(
       express.static(ui, {
         index: 'index.html',
@@ -138,4 +147,16 @@ export function createApp(
   app.use(notFoundHandler);
   app.use(errorMiddleware(options.log));
   return app;
+}
+
+/**
+ * index.html with the UI's boot data in a JSON script before `</head>`: what the first render needs
+ * (title, login methods, the user) without three round trips after the script has loaded. `<` is
+ * escaped so no value can end the script element.
+ */
+function indexPage(html: string): (boot: UiBoot) => string {
+  const at = html.indexOf('</head>');
+  if (at < 0) throw new Error('frontend/dist/index.html has no </head>');
+  return (boot) =>
+    `${html.slice(0, at)}<script id="caliper-boot" type="application/json">${JSON.stringify(boot).replace(/</g, '\\u003c')}</script>\n${html.slice(at)}`;
 }

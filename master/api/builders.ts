@@ -8,6 +8,7 @@ import { fieldsOf, idParam, parseBody, parseParams } from './params.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import { buildPresenter } from './builds.ts';
 import { memoryCollectionQuery, parseCollectionQuery, type FieldMap } from '../db/collection-query.ts';
+import type { BuilderStats as BuilderStatsRow } from '../db/builds.ts';
 import { seconds, sendPage } from './respond.ts';
 import { toSpec } from '../config/matrix-schema.ts';
 import type { PropertyValue } from '../../steps/properties/properties.ts';
@@ -55,7 +56,7 @@ export const builderFields: FieldMap = {
 const builderPath = z.object({ key: z.string() });
 const buildNumberPath = z.object({ number: idParam('build number') });
 
-type BuilderStats = Awaited<ReturnType<ApiDeps['repos']['builds']['builderStats']>>;
+type BuilderStats = Map<number, BuilderStatsRow>;
 
 export function buildersRouter(deps: ApiDeps): Router {
   const r = Router();
@@ -95,7 +96,7 @@ export function buildersRouter(deps: ApiDeps): Router {
     const q = parseCollectionQuery(query, builderFields);
     const listed = deps.builders.map((b) => ({ builderid: b.id, name: b.config.name, description: b.config.description ?? null, b }));
     const { rows, total } = memoryCollectionQuery(listed, builderFields, q);
-    const stats = await deps.repos.builds.builderStats();
+    const stats = await deps.repos.builds.builderStats(rows.map((row) => row.builderid));
     sendPage(
       res,
       'builders',
@@ -106,7 +107,7 @@ export function buildersRouter(deps: ApiDeps): Router {
   });
   r.get('/builders/:key', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);
-    sendPage(res, 'builders', [present(b, await deps.repos.builds.builderStats())], 1, fieldsOf(req.query));
+    sendPage(res, 'builders', [present(b, await deps.repos.builds.builderStats([b.id]))], 1, fieldsOf(req.query));
   });
   r.get('/builders/:key/builds', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);

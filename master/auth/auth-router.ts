@@ -37,7 +37,32 @@ export interface LoginMethods {
   readProtected: boolean;
 }
 
-export function authRouter(auth: WebAuthConfig, builderNames: () => string[], log: Logger, now: () => number = Date.now): Router {
+/** The login methods on offer and who a request's session is: /auth/methods, /auth/me and index.html's boot data. */
+export interface SessionInfo {
+  methods(): LoginMethods;
+  /** Null when the request carries no valid session. */
+  me(req: Request): Me | null;
+}
+
+export function sessionInfo(auth: WebAuthConfig, builderNames: () => string[], now: () => number = Date.now): SessionInfo {
+  const oidcName = auth.oidc ? new OidcClient(auth.oidc).displayName : null;
+  return {
+    methods: () => ({
+      password: auth.users !== undefined,
+      oidc: oidcName === null ? null : { name: oidcName },
+      readProtected: auth.readProtected,
+    }),
+    me: (req) => {
+      const who = identify(auth, req, now());
+      if (who.kind !== 'user') return null;
+      const builders: Record<string, Action[]> = {};
+      for (const name of builderNames()) builders[name] = ACTIONS.filter((a) => decide(auth.allowRules, a, name, who.roles).allowed);
+      return { username: who.username, roles: who.roles, builders };
+    },
+  };
+}
+
+export function authRouter(auth: WebAuthConfig, session: SessionInfo, log: Logger, now: () => number = Date.now): Router {
   const r = Router();
   const limiter = new LoginLimiter(now);
   const oidc = auth.oidc ? new OidcClient(auth.oidc) : null;
@@ -51,12 +76,7 @@ export function authRouter(auth: WebAuthConfig, builderNames: () => string[], lo
   };
 
   r.get('/methods', (_req, res) => {
-    const methods: LoginMethods = {
-      password: auth.users !== undefined,
-      oidc: oidc ? { name: oidc.displayName } : null,
-      readProtected: auth.readProtected,
-    };
-    res.json(methods);
+    res.json(session.methods());
   });
 
   r.post('/login', express.json({ limit: '8kb' }), async (req, res) => {
@@ -90,12 +110,10 @@ export function authRouter(auth: WebAuthConfig, builderNames: () => string[], lo
   });
 
   r.get('/me', (req, res) => {
-    const who = identify(auth, req, now());
-    if (who.kind !== 'user') throw new UnauthorizedError('not logged in');
-    const builders: Record<string, Action[]> = {};
-    for (const name of builderNames()) builders[name] = ACTIONS.filter((a) => decide(auth.allowRules, a, name, who.roles).allowed);
+    const me = session.me(req);
+    if (!me) throw new UnauthorizedError('not logged in');
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ username: who.username, roles: who.roles, builders } satisfies Me);
+    res.json(me);
   });
 
   r.get('/oidc/login', async (req, res) => {

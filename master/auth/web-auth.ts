@@ -8,13 +8,15 @@ import type { Logger } from '../../core/logger.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { WebAuthConfig } from './auth-config.ts';
 import { apiGuard, type BuilderLookup } from './authz.ts';
-import { authRouter } from './auth-router.ts';
+import { authRouter, sessionInfo, type SessionInfo } from './auth-router.ts';
 
 export interface WebAuth {
   /** Mount at /auth. */
   router: Router;
   /** Mount in front of every /api/v2 route. */
   guard: RequestHandler;
+  /** Login methods and the request's user, also embedded in the UI's index.html. */
+  session: SessionInfo;
 }
 
 export interface WebAuthDeps {
@@ -39,8 +41,10 @@ export function createWebAuth(auth: WebAuthConfig, deps: WebAuthDeps): WebAuth {
       return request ? nameOf(request.builderid) : null;
     },
   };
+  const session = sessionInfo(auth, () => deps.builders.map((b) => b.config.name));
   return {
-    router: authRouter(auth, () => deps.builders.map((b) => b.config.name), deps.log),
+    router: authRouter(auth, session, deps.log),
     guard: apiGuard(auth, lookup),
+    session,
   };
 }

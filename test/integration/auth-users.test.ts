@@ -266,6 +266,22 @@ describe('readProtected', () => {
     // A foreign page must not open the live stream with the user's cookie.
     expect(await openWs({ cookie, origin: 'https://evil.example' })).toBe('401');
   });
+
+  it("index.html carries the login methods to anyone, the master's UI info and the user only with a session", async () => {
+    const boot = async (cookie?: string): Promise<Record<string, unknown>> => {
+      const page = await call(master, 'GET', '/', cookie ? { cookie } : {});
+      expect(page.status).toBe(200);
+      const html = String(page.body);
+      const json = /<script id="caliper-boot" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1];
+      if (json === undefined) throw new Error(`no boot data in index.html: ${html.slice(0, 300)}`);
+      return JSON.parse(json) as Record<string, unknown>;
+    };
+    const stranger = await boot();
+    expect(stranger).toEqual({ auth: { methods: { password: true, oidc: null, readProtected: true }, me: null } });
+    const viewer = await boot(await login(master, 'viewer', 'viewer-pass'));
+    expect(viewer.ui).toMatchObject({ auth: true });
+    expect(viewer.auth).toMatchObject({ me: { username: 'viewer' } });
+  });
 });
 
 describe('web.auth config', () => {

@@ -12,7 +12,7 @@ import { h, routeHref } from '../dom.ts';
 import { formatTime, formatValue } from '../format.ts';
 import { rollingBand, type BandAt, type BandPoint } from './baseline-band.ts';
 import { changeList, changeMarks } from './change-marks.ts';
-import { SPLIT_COLORS, mount, themedAxes, widthOf } from './chart.ts';
+import { DOTS, LINE_WIDTH, SPLIT_COLORS, mount, themedAxes, widthOf } from './chart.ts';
 
 export interface ExplorerLine {
   label: string;
@@ -80,9 +80,9 @@ export function explorerChart(scope: Scope, options: ExplorerChartOptions): Expl
       label: line.label,
       scale: scaleOf(line),
       stroke: color,
-      width: 1.5,
+      width: LINE_WIDTH,
       spanGaps: true,
-      points: { show: true, size: 5, fill: color },
+      points: DOTS(color),
       value: fmt,
     });
     const lineFlags = line.points.flatMap((point, j): Flag[] => {

@@ -1,13 +1,19 @@
 /**
  * A card for one metric series of a builder: its name, kind and unit, links, and its chart. For a
- * matrix builder, a "split by" select redraws the chart with one line per value of an axis.
+ * matrix builder, a "split by" select redraws the chart with one line per value of an axis. The
+ * chart does not wait for the axes (the builder's info): the select joins the card when they come.
  */
 import type { MetricSeries } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren } from '../dom.ts';
 import { metricChart } from './chart.ts';
 
-export function metricCard(ctx: PageContext, series: MetricSeries, builder: string, axes: readonly string[] = []): HTMLElement {
+export function metricCard(
+  ctx: PageContext,
+  series: MetricSeries,
+  builder: string,
+  axes: Promise<readonly string[]> = Promise.resolve([]),
+): HTMLElement {
   const chartBox = h('div', { class: 'metric-chart-box' });
   // Each chart owns a child scope: a redraw disposes the previous chart's requests and plot.
   let chartScope = ctx.scope.child();
@@ -16,19 +22,8 @@ export function metricCard(ctx: PageContext, series: MetricSeries, builder: stri
     chartScope = ctx.scope.child();
     replaceChildren(chartBox, metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy, unit: series.unit }));
   };
-  let splitControl: HTMLElement | null = null;
-  if (axes.length > 0) {
-    const select = h(
-      'select',
-      { name: 'split-by', class: 'split-by', 'aria-label': `Split by (${series.series})` },
-      h('option', { value: '' }, 'none'),
-      ...axes.map((a) => h('option', { value: a }, a)),
-    );
-    select.addEventListener('change', () => showChart(select.value === '' ? undefined : select.value));
-    splitControl = h('label', { class: 'split-by-label' }, 'Split by ', select);
-  }
   showChart(undefined);
-  return h(
+  const card = h(
     'article',
     { class: 'card metric-card' },
     h(
@@ -43,7 +38,18 @@ export function metricCard(ctx: PageContext, series: MetricSeries, builder: stri
         externalLink(series.links?.influxdb, 'InfluxDB', 'influxdb-link'),
       ),
     ),
-    splitControl,
     chartBox,
   );
+  void axes.then((names) => {
+    if (names.length === 0 || ctx.scope.disposed) return;
+    const select = h(
+      'select',
+      { name: 'split-by', class: 'split-by', 'aria-label': `Split by (${series.series})` },
+      h('option', { value: '' }, 'none'),
+      ...names.map((a) => h('option', { value: a }, a)),
+    );
+    select.addEventListener('change', () => showChart(select.value === '' ? undefined : select.value));
+    card.insertBefore(h('label', { class: 'split-by-label' }, 'Split by ', select), chartBox);
+  });
+  return card;
 }

@@ -22,8 +22,6 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   const buildsBox = h('div', null, h('p', { class: 'muted' }, 'loading…'));
   const metricsBox = h('div', { class: 'metric-grid' }, h('p', { class: 'muted' }, 'loading…'));
   let builderid: number | null = null;
-  /** A matrix builder's axes: its charts offer to split by them. */
-  let axes: string[] = [];
   const queued = queuedRequests(ctx, name, () => builderid);
   const root = h(
     'section',
@@ -39,13 +37,13 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   const path = `/builders/${encodeURIComponent(name)}`;
   let offset = 0;
 
-  const loadInfo = async (): Promise<void> => {
+  /** A matrix builder's axes (from its info): its charts offer to split by them. */
+  const loadInfo = async (): Promise<readonly string[]> => {
     try {
       const res = await ctx.api.get<Page<'builders'>>(path, undefined, ctx.scope.signal);
       const b = res.builders[0];
-      if (!b) return;
+      if (!b) return [];
       builderid = b.builderid;
-      axes = b.matrix?.axes ?? [];
       queued.load();
       replaceChildren(
         info,
@@ -57,10 +55,12 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
           externalLink(b.links?.grafana, 'Open in Grafana', 'grafana-link'),
         ),
       );
+      return b.matrix?.axes ?? [];
     } catch (e) {
       if (e instanceof ApiError && e.status === 404)
         replaceChildren(info, h('p', { class: 'error' }, `There is no builder named "${name}".`));
       ctx.message.error(e, `Builder "${name}"`);
+      return [];
     }
   };
 
@@ -77,12 +77,9 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
     void loadBuilds();
   };
 
-  const loadMetrics = async (infoLoaded: Promise<void>): Promise<void> => {
+  const loadMetrics = async (axes: Promise<readonly string[]>): Promise<void> => {
     try {
       const res = await ctx.api.get<MetricSeriesPage>('/metrics', { builder: name }, ctx.scope.signal);
-      // The charts wait for the builder's info, which says whether they may be split by an axis;
-      // the series list is asked for beside it, not after it.
-      await infoLoaded;
       if (res.metrics.length === 0) replaceChildren(metricsBox, h('p', { class: 'muted' }, 'No metrics recorded for this builder yet.'));
       else
         replaceChildren(
@@ -100,9 +97,9 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   ctx.scope.add(ctx.live.on('build.started', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.on('build.finished', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.onReconnect(reloadBuilds));
-  const infoLoaded = loadInfo();
+  const axes = loadInfo();
   void loadBuilds();
-  void loadMetrics(infoLoaded);
+  void loadMetrics(axes);
   return root;
 }
 

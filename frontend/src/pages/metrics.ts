@@ -8,7 +8,7 @@
 import type { MetricChangesPage, MetricSeries, MetricSeriesPage, PointsPage, SeriesTags } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import type { Scope } from '../scope.ts';
-import { externalLink, h, replaceChildren } from '../dom.ts';
+import { afterPaint, externalLink, h, replaceChildren } from '../dom.ts';
 import { isAbort } from '../api.ts';
 import { coalesced } from '../refresh.ts';
 import {
@@ -311,9 +311,14 @@ export function metricsPage(ctx: PageContext, query: URLSearchParams): HTMLEleme
         replaceChildren(output, h('p', { class: 'muted explorer-empty' }, 'No points match these series, filters and time range.'));
         return;
       }
-      // The changes are asked for once the points are in, and marked when they come: the chart does
-      // not wait behind the detection (SQLite answers one query at a time).
-      const changes = Promise.all(
+      const k = state.k ?? regression.threshold;
+      const chart = explorerChart(scope, { lines: nonEmpty, band: state.band ? { window: regression.window, k } : null });
+      replaceChildren(output, chart.el);
+      // The changes (and, after this returns, the tags) are asked for once the chart is on screen:
+      // detection reads up to 10 000 points, and the chart should not share the CPU with it.
+      await afterPaint();
+      if (scope.disposed) return;
+      Promise.all(
         state.series.map((name) =>
           ctx.api
             .get<MetricChangesPage>(
@@ -323,13 +328,9 @@ export function metricsPage(ctx: PageContext, query: URLSearchParams): HTMLEleme
             )
             .then((r) => r.changes),
         ),
-      ).then((all) => all.flat());
-      const k = state.k ?? regression.threshold;
-      const chart = explorerChart(scope, { lines: nonEmpty, band: state.band ? { window: regression.window, k } : null });
-      replaceChildren(output, chart.el);
-      changes.then(
+      ).then(
         (all) => {
-          if (!scope.disposed) chart.showChanges(all);
+          if (!scope.disposed) chart.showChanges(all.flat());
         },
         (e: unknown) => {
           if (!isAbort(e)) ctx.message.error(e, 'Could not load the detected changes');
