@@ -30,8 +30,11 @@ const BUILDERS = 20;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-bench-ui-'));
 const dbUrl = `sqlite:${path.join(dir, 'ui.sqlite')}`;
 buildUi();
-const js = fs.readFileSync(path.join(ROOT, 'frontend/dist/app.js'));
-const gzKb = zlib.gzipSync(js).length / 1024;
+// app.js and its lazy chunks (uPlot): everything a visit to every page downloads.
+const dist = path.join(ROOT, 'frontend/dist');
+const scripts = fs.readdirSync(dist).filter((f) => f.endsWith('.js'));
+const jsKb = scripts.reduce((n, f) => n + fs.statSync(path.join(dist, f)).size, 0) / 1024;
+const gzKb = scripts.reduce((n, f) => n + zlib.gzipSync(fs.readFileSync(path.join(dist, f))).length, 0) / 1024;
 
 const config: ConfigInput = {
   agents: [{ name: 'b1', token: 'bench-ui-token', maxBuilds: 8 }],
@@ -117,5 +120,5 @@ for (const r of results)
     `ui: ${r.name}: data shown ${r.ms.toFixed(0)} ms after navigation (target <= ${TARGET_MS} ms: ${r.ms <= TARGET_MS ? 'met' : 'NOT met'}; runs ${r.runs.map((x) => x.toFixed(0)).join(' ')})`,
   );
 console.log(
-  `ui: JavaScript ${(js.length / 1024).toFixed(1)} KB, ${gzKb.toFixed(1)} KB gzipped (target <= ${UI_BUDGET_KB} KB: ${gzKb <= UI_BUDGET_KB ? 'met' : 'NOT met'})`,
+  `ui: JavaScript (${scripts.length} files) ${jsKb.toFixed(1)} KB, ${gzKb.toFixed(1)} KB gzipped (target <= ${UI_BUDGET_KB} KB: ${gzKb <= UI_BUDGET_KB ? 'met' : 'NOT met'})`,
 );

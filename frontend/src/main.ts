@@ -16,6 +16,7 @@
  * | components/*.ts               | log viewer (+ log-lines), chart, force form, tables, badges    |
  */
 import './style.css';
+import 'uplot/dist/uPlot.min.css'; // here, not in the lazy chart chunk (components/uplot-lib.ts)
 import type { UiBoot, UiInfo } from '../../protocol/api-types.ts';
 import type { AppServices } from './context.ts';
 import { api } from './api.ts';

@@ -8,14 +8,14 @@
  * of charts sends every chart's points before anyone's summary, and SQLite answers one query at a time.
  * The chart follows its container's width (ResizeObserver), never narrower than 280 px.
  */
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import type uPlot from 'uplot';
 import type { MetricChangesPage, MetricPoint, PointsPage, Summary, SummaryAnswer } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { afterPaint, h, replaceChildren } from '../dom.ts';
 import { formatValue } from '../format.ts';
 import { isAbort, describeError } from '../api.ts';
 import { changeList, changeMarks } from './change-marks.ts';
+import { loadUplot, type UPlotClass } from './uplot-lib.ts';
 
 export interface ChartOptions {
   series: string;
@@ -31,6 +31,10 @@ export interface ChartOptions {
    * without waiting for the summary. Without it the summary is asked for beside the points.
    */
   unit?: string | null | undefined;
+  /** Waited for before the points are asked for: a page's top chart goes first (pages/builder.ts). */
+  startAfter?: Promise<unknown> | undefined;
+  /** Called once the chart is on screen (or has failed): the charts waiting for it may start. */
+  onShown?: (() => void) | undefined;
 }
 
 const MIN_WIDTH = 280;
@@ -65,8 +69,11 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
   if (options.step !== undefined) filter.step = options.step;
   const path = `/metrics/${encodeURIComponent(options.series)}`;
 
+  const lib = loadUplot();
   void (async () => {
     try {
+      await options.startAfter;
+      if (scope.disposed) return;
       const split = options.splitBy === undefined ? {} : { splitBy: options.splitBy };
       const askSummary = () => ctx.api.get<SummaryAnswer>(`${path}/summary`, { ...filter, ...split }, scope.signal);
       const early = options.unit === undefined ? askSummary() : null;
@@ -85,6 +92,8 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
         replaceChildren(summaryBox, summaryItems(answer.summary));
         if (answer.split) summaryBox.append(...splitSummaryItems(answer.split));
       };
+      const UPlot = await lib;
+      if (scope.disposed) return;
       if (points.length === 0) {
         replaceChildren(plotBox, h('p', { class: 'muted' }, 'no points yet'));
         (early ?? askSummary()).then((a) => !scope.disposed && showSummary(a), ignoreAbort(options.series, 'summary'));
@@ -96,12 +105,13 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
       let withSummary: (s: Summary) => void = () => undefined;
       if (pointsRes.split) {
         root.dataset.splitBy = pointsRes.split.tag;
-        drawSplit(plotBox, scope, pointsRes.split, unit, options.height ?? 200, marks.plugin);
-      } else withSummary = draw(plotBox, scope, points, unit, options.height ?? 200, marks.plugin);
+        drawSplit(UPlot, plotBox, scope, pointsRes.split, unit, options.height ?? 200, marks.plugin);
+      } else withSummary = draw(UPlot, plotBox, scope, points, unit, options.height ?? 200, marks.plugin);
       // The summary and the changes are asked for once the chart is on screen: detection reads up to
       // 10 000 points, and neither should share the CPU (or SQLite, one query at a time) with drawing.
       await afterPaint();
       if (scope.disposed) return;
+      options.onShown?.();
       const summaryAnswer = early ?? askSummary();
       const changes = ctx.api.get<MetricChangesPage>(`${path}/changes`, filter, scope.signal);
       // The summary's numbers and lines, and the marks, are extra: a chart without them beats no chart.
@@ -125,6 +135,8 @@ export function metricChart(ctx: PageContext, options: ChartOptions): HTMLElemen
     } catch (e) {
       if (isAbort(e)) return;
       replaceChildren(plotBox, h('p', { class: 'error' }, `chart unavailable: ${describeError(e)}`));
+    } finally {
+      options.onShown?.(); // again is harmless; without points or after a failure, the others go on
     }
   })();
   return root;
@@ -161,6 +173,7 @@ function summaryItems(s: Summary): HTMLElement[] {
  * until the returned function is given the summary.
  */
 function draw(
+  UPlot: UPlotClass,
   box: HTMLElement,
   scope: PageContext['scope'],
   points: MetricPoint[],
@@ -214,7 +227,7 @@ function draw(
     legend: { live: true },
     plugins: [marks],
   };
-  const plot = new uPlot(opts, dataOf(null), box);
+  const plot = new UPlot(opts, dataOf(null), box);
   mount(plot, box, scope, height);
   return (s) => plot.setData(dataOf(s));
 }
@@ -240,6 +253,7 @@ export const SPLIT_COLORS = ['#2563eb', '#d97706', '#16a34a', '#db2777', '#7c3ae
  * others' times, and its line spans those gaps. The legend names each line `tag=value`.
  */
 function drawSplit(
+  UPlot: UPlotClass,
   box: HTMLElement,
   scope: PageContext['scope'],
   split: NonNullable<PointsPage['split']>,
@@ -279,7 +293,7 @@ function drawSplit(
     legend: { live: true },
     plugins: [marks],
   };
-  mount(new uPlot(opts, data, box), box, scope, height);
+  mount(new UPlot(opts, data, box), box, scope, height);
 }
 
 /** Time and value axes in the theme's colours (a canvas does not inherit CSS). */

@@ -4,14 +4,14 @@
  * right), the regression band of each line shaded in its colour with the points outside it ringed,
  * and the detected change points as marks. Under it, the flagged points and the changes as lists.
  */
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
+import type uPlot from 'uplot';
 import type { MetricChange } from '../../../protocol/api-types.ts';
 import type { Scope } from '../scope.ts';
 import { h, routeHref } from '../dom.ts';
 import { formatTime, formatValue } from '../format.ts';
 import { rollingBand, type BandAt, type BandPoint } from './baseline-band.ts';
 import { changeList, changeMarks } from './change-marks.ts';
+import type { UPlotClass } from './uplot-lib.ts';
 import { DOTS, LINE_WIDTH, SPLIT_COLORS, mount, themedAxes, widthOf } from './chart.ts';
 
 export interface ExplorerLine {
@@ -55,7 +55,8 @@ export interface ExplorerChart {
   showChanges(changes: readonly MetricChange[]): void;
 }
 
-export function explorerChart(scope: Scope, options: ExplorerChartOptions): ExplorerChart {
+/** `UPlot`: the class, loaded by the page (uplot-lib.ts) beside its points. */
+export function explorerChart(UPlot: UPlotClass, scope: Scope, options: ExplorerChartOptions): ExplorerChart {
   const plotBox = h('div', { class: 'metric-plot explorer-plot' });
   const root = h('div', { class: 'metric-chart explorer-chart' }, plotBox);
   const { lines } = options;
@@ -120,7 +121,7 @@ export function explorerChart(scope: Scope, options: ExplorerChartOptions): Expl
   requestAnimationFrame(() => {
     if (scope.disposed) return;
     opts.width = widthOf(plotBox);
-    mount(new uPlot(opts, data as uPlot.AlignedData, plotBox), plotBox, scope, height);
+    mount(new UPlot(opts, data as uPlot.AlignedData, plotBox), plotBox, scope, height);
   });
   root.dataset.lines = String(lines.length);
   root.dataset.flags = String(flags.length);

@@ -6,23 +6,27 @@
 import type { MetricSeries } from '../../../protocol/api-types.ts';
 import type { PageContext } from '../context.ts';
 import { externalLink, h, replaceChildren } from '../dom.ts';
-import { metricChart } from './chart.ts';
+import { metricChart, type ChartOptions } from './chart.ts';
 
 export function metricCard(
   ctx: PageContext,
   series: MetricSeries,
   builder: string,
   axes: Promise<readonly string[]> = Promise.resolve([]),
+  order: Pick<ChartOptions, 'startAfter' | 'onShown'> = {},
 ): HTMLElement {
   const chartBox = h('div', { class: 'metric-chart-box' });
   // Each chart owns a child scope: a redraw disposes the previous chart's requests and plot.
   let chartScope = ctx.scope.child();
-  const showChart = (splitBy: string | undefined): void => {
+  const showChart = (splitBy: string | undefined, first: Pick<ChartOptions, 'startAfter' | 'onShown'> = {}): void => {
     chartScope.dispose();
     chartScope = ctx.scope.child();
-    replaceChildren(chartBox, metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy, unit: series.unit }));
+    replaceChildren(
+      chartBox,
+      metricChart({ ...ctx, scope: chartScope }, { series: series.series, builder, splitBy, unit: series.unit, ...first }),
+    );
   };
-  showChart(undefined);
+  showChart(undefined, order);
   const card = h(
     'article',
     { class: 'card metric-card' },

@@ -22,6 +22,7 @@ import {
   type RangePreset,
 } from '../components/explorer-state.ts';
 import { explorerChart, type ExplorerLine } from '../components/explorer-chart.ts';
+import { loadUplot } from '../components/uplot-lib.ts';
 
 /** Points read per series: the latest in the range. */
 const POINTS_PER_SERIES = 2000;
@@ -312,7 +313,9 @@ export function metricsPage(ctx: PageContext, query: URLSearchParams): HTMLEleme
         return;
       }
       const k = state.k ?? regression.threshold;
-      const chart = explorerChart(scope, { lines: nonEmpty, band: state.band ? { window: regression.window, k } : null });
+      const UPlot = await loadUplot();
+      if (scope.disposed) return;
+      const chart = explorerChart(UPlot, scope, { lines: nonEmpty, band: state.band ? { window: regression.window, k } : null });
       replaceChildren(output, chart.el);
       // The changes (and, after this returns, the tags) are asked for once the chart is on screen:
       // detection reads up to 10 000 points, and the chart should not share the CPU with it.
@@ -363,6 +366,7 @@ export function metricsPage(ctx: PageContext, query: URLSearchParams): HTMLEleme
   // The address names the series: their points are asked for beside the series list, not after it;
   // the tags (for the filter selects) after the points, which they would delay.
   catalogLoaded = loadCatalog();
+  void loadUplot().catch((e: unknown) => ctx.message.error(e, 'Could not load the charting code'));
   void loadChart().then(() => loadTags());
   return root;
 }
