@@ -6,7 +6,8 @@ import type { Build, RequestSubmitted, StopRequested } from '../../protocol/api-
 import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, found, idPath, parseBody, parseParams } from './params.ts';
-import { seconds, sendJsonPage, sendPage } from './respond.ts';
+import { seconds, sendPage } from './respond.ts';
+import { jsonItem, sendJsonItems, type JsonItem } from './collection-json.ts';
 import { parsePropertyMap } from '../../steps/properties/properties.ts';
 import { MATRIX_PROPERTY_SOURCE } from '../config/matrix.ts';
 
@@ -20,8 +21,10 @@ const CACHE_SIZE = 5000;
 
 export interface BuildPresenter {
   (b: BuildRow): Build;
-  /** The build as JSON text: `JSON.stringify(present(b))`, remembered for a build that has not changed since. */
-  json(b: BuildRow): string;
+  /** The build as JSON (`JSON.stringify(present(b))`), remembered for a build that has not changed since. */
+  json(b: BuildRow): JsonItem;
+  /** The JSON of build `id` if it is remembered and the build finished (so its row cannot change). */
+  finishedJson(id: number): JsonItem | undefined;
 }
 
 /**
@@ -40,7 +43,7 @@ export function buildPresenter(deps: Pick<ApiDeps, 'builders' | 'masker' | 'link
     return names.get(builderid) ?? null;
   };
   const properties = new Map<string, Build['properties']>();
-  const texts = new Map<number, { row: BuildRow; json: string }>();
+  const texts = new Map<number, { row: BuildRow; json: JsonItem }>();
   const remember = <K, V>(cache: Map<K, V>, key: K, value: V) => {
     if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as K);
     cache.set(key, value);
@@ -77,14 +80,18 @@ export function buildPresenter(deps: Pick<ApiDeps, 'builders' | 'masker' | 'link
   // An unfinished build's Grafana link ends at "now": its text is made anew each time.
   const linksTimeless = Object.keys(deps.links.build('builder', 0, null)).length === 0;
   const timeless = (b: BuildRow) => b.complete_at !== null || linksTimeless;
-  const json = (b: BuildRow): string => {
+  const json = (b: BuildRow): JsonItem => {
     const known = texts.get(b.id);
     if (known && sameRow(known.row, b)) return known.json;
-    const text = JSON.stringify(present(b));
-    if (timeless(b)) remember(texts, b.id, { row: b, json: text });
-    return text;
+    const item = jsonItem(JSON.stringify(present(b)));
+    if (timeless(b)) remember(texts, b.id, { row: b, json: item });
+    return item;
   };
-  return Object.assign(present, { json });
+  const finishedJson = (id: number): JsonItem | undefined => {
+    const known = texts.get(id);
+    return known && known.row.complete_at !== null ? known.json : undefined;
+  };
+  return Object.assign(present, { json, finishedJson });
 }
 
 /** A matrix cell's axis values: the build's properties of source 'Matrix' (master/config/matrix.ts). */
@@ -117,10 +124,26 @@ export function buildsRouter(deps: ApiDeps): Router {
   const present = buildPresenter(deps);
   r.get('/builds', async (req, res) => {
     const query = req.query; // express parses it anew on each read
-    const { rows, total } = await deps.repos.builds.query(query);
     const fields = fieldsOf(query);
-    if (fields) sendPage(res, 'builds', rows.map(present), total, fields);
-    else sendJsonPage(res, 'builds', rows.map(present.json), total);
+    if (fields) {
+      const { rows, total } = await deps.repos.builds.query(query);
+      sendPage(res, 'builds', rows.map(present), total, fields);
+      return;
+    }
+    // The page's finished builds this presenter has made are not read again, only their ids: their
+    // JSON is taken when the ids arrive, so a cache eviction during the rest of the read loses nothing.
+    const held = new Map<number, JsonItem>();
+    const page = await deps.repos.builds.queryUnheld(query, (id) => {
+      const item = present.finishedJson(id);
+      if (item !== undefined) held.set(id, item);
+      return item !== undefined;
+    });
+    const items = page.ids.flatMap((id) => {
+      const row = page.rows.get(id);
+      const item = row ? present.json(row) : held.get(id);
+      return item === undefined ? [] : [item];
+    });
+    sendJsonItems(res, 'builds', items, page.total);
   });
   r.get('/builds/:id', async (req, res) => {
     const { id } = parseParams(req, buildPath);

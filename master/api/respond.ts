@@ -31,13 +31,3 @@ export function sendPage<K extends CollectionName>(
 ): void {
   res.json({ [key]: selectFields(items, fields), meta: { total } });
 }
-
-/**
- * Sends one page whose items are already JSON text (one string per item): the same bytes `sendPage`
- * would send for those items, without serialising them again. For hot collections whose items
- * rarely change (finished builds).
- */
-export function sendJsonPage(res: Response, key: CollectionName, items: readonly string[], total: number): void {
-  res.set('Content-Type', 'application/json');
-  res.send(`{${JSON.stringify(key)}:[${items.join(',')}],"meta":{"total":${JSON.stringify(total)}}}`);
-}

@@ -33,6 +33,9 @@ const BUILD_COLUMNS = [
   'properties',
 ] as const satisfies readonly (keyof BuildRow)[];
 
+/** The builds' order when the query names none. */
+const BUILD_ORDER = { field: 'buildid', desc: false } as const;
+
 /** A plain row of BUILD_COLUMNS as a BuildRow (bigints as numbers, the result checked as the entity does). */
 function buildRow(r: RawRow): BuildRow {
   return {
@@ -225,7 +228,41 @@ export class BuildsRepo {
   /** A page of builds (the API's collection query), read as plain rows: no entities are made. */
   async query(raw: Record<string, unknown>, scope: { builderid?: number } = {}): Promise<{ rows: BuildRow[]; total: number }> {
     const q = parseCollectionQuery(raw, buildFields);
-    const page = await rawCollectionQuery(this.source, 'builds', BUILD_COLUMNS, buildFields, q, { field: 'buildid', desc: false }, scope);
+    const page = await rawCollectionQuery(this.source, 'builds', BUILD_COLUMNS, buildFields, q, BUILD_ORDER, scope);
     return { rows: page.rows.map(buildRow), total: page.total };
+  }
+
+  /**
+   * A page of builds as query() finds it, reading in full only the rows the caller does not hold:
+   * the page's ids first, then the other rows by id. `held(id)` says the caller has that build
+   * already and it is finished; a finished build's row is never written again, so what the caller
+   * holds is what the database has. Reading a row costs SQLite far more than reading its id (50 rows
+   * of eleven columns ≈ 130 µs, their ids ≈ 16 µs), and the API's pages are mostly finished builds
+   * it has presented before. `rows` lacks a build deleted between the two reads (retention).
+   */
+  async queryUnheld(
+    raw: Record<string, unknown>,
+    held: (id: number) => boolean,
+    scope: { builderid?: number } = {},
+  ): Promise<{ ids: number[]; rows: Map<number, BuildRow>; total: number }> {
+    const q = parseCollectionQuery(raw, buildFields);
+    const page = await rawCollectionQuery(this.source, 'builds', ['id'], buildFields, q, BUILD_ORDER, scope);
+    const ids = page.rows.map((r) => Number(r.id));
+    const missing = ids.filter((id) => !held(id));
+    const rows = new Map((await this.byIds(missing)).map((row) => [row.id, row]));
+    return { ids, rows, total: page.total };
+  }
+
+  /** The builds of `ids`, in no particular order; one statement text whatever their number. */
+  private async byIds(ids: readonly number[]): Promise<BuildRow[]> {
+    if (ids.length === 0) return [];
+    const postgres = this.source.options.type === 'postgres';
+    const sql = this.sql.text('builds:by-ids', (p) => {
+      const list = postgres ? `= ANY(${p(1)}::int[])` : `IN (SELECT "value" FROM json_each(${p(1)}))`;
+      return `SELECT ${BUILD_COLUMNS.map((c) => `"${c}"`).join(', ')} FROM "builds" WHERE "id" ${list}`;
+    });
+    // The ids as one bound text: a PostgreSQL array literal, or a JSON array for SQLite's json_each.
+    const list = postgres ? `{${ids.join(',')}}` : `[${ids.join(',')}]`;
+    return (await this.sql.run(sql, [list])).rows.map(buildRow);
   }
 }

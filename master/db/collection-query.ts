@@ -5,6 +5,7 @@
  */
 import type { DataSource, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { BadRequestError } from '../../core/errors/index.ts';
+import { plainSql, type SqlValue } from './plain-sql.ts';
 
 /** `int`: a 32-bit `integer` column; `time`: a bigint column of epoch ms, given as epoch seconds. */
 export type FieldType = 'int' | 'string' | 'bool' | 'time';
@@ -227,8 +228,8 @@ export async function rawCollectionQuery(
   scope: Record<string, number | undefined> = {},
 ): Promise<{ rows: RawRow[]; total: number }> {
   const postgres = source.options.type === 'postgres';
-  const params: unknown[] = [];
-  const param = (value: unknown): string => {
+  const params: SqlValue[] = [];
+  const param = (value: SqlValue): string => {
     // better-sqlite3 binds no booleans: SQLite stores them as 0 and 1.
     params.push(typeof value === 'boolean' && !postgres ? Number(value) : value);
     return postgres ? `$${params.length}` : '?';
@@ -243,13 +244,13 @@ export async function rawCollectionQuery(
   for (const f of q.filters) {
     const col = column(f.field);
     if ((f.op === 'eq' || f.op === 'ne') && f.values.length > 1) {
-      where.push(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (${f.values.map(param).join(', ')})`);
+      where.push(`${col} ${f.op === 'eq' ? 'IN' : 'NOT IN'} (${f.values.map((v) => param(sqlValue(v))).join(', ')})`);
     } else if (f.op === 'contains') {
       const needle = String(f.values[0]).replace(/[\\%_]/g, (c) => `\\${c}`);
       // Case-insensitive on both databases (SQLite's LIKE already is; PostgreSQL's is not).
       where.push(`LOWER(${col}) LIKE LOWER(${param(`%${needle}%`)}) ESCAPE '\\'`);
     } else {
-      where.push(`${col} ${OPS[f.op]} ${param(f.values[0])}`);
+      where.push(`${col} ${OPS[f.op]} ${param(sqlValue(f.values[0]))}`);
     }
   }
   const whereSql = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
@@ -259,17 +260,19 @@ export async function rawCollectionQuery(
   if (q.limit !== null) sql += ` LIMIT ${param(q.limit)}`;
   else if (q.offset > 0 && !postgres) sql += ' LIMIT -1';
   if (q.offset > 0) sql += ` OFFSET ${param(q.offset)}`;
-  const rows = rawRows(await source.query(sql, params));
+  // Plain statements: on SQLite straight on the connection, without TypeORM's runner (plain-sql.ts).
+  const db = plainSql(source);
+  const { rows } = await db.run(sql, params);
   const whole = q.offset === 0 && (q.limit === null || rows.length < q.limit);
   if (whole) return { rows, total: rows.length };
-  const counted = rawRows(await source.query(`SELECT COUNT(*) AS n FROM "${table}"${whereSql}`, filterParams));
+  const counted = (await db.run(`SELECT COUNT(*) AS n FROM "${table}"${whereSql}`, filterParams)).rows;
   return { rows, total: Number(counted[0]?.n ?? 0) };
 }
 
-/** The rows of a raw query (TypeORM types them as `any`). */
-function rawRows(result: unknown): RawRow[] {
-  if (!Array.isArray(result)) throw new TypeError('a SELECT returned no rows array');
-  return result as RawRow[];
+/** A parsed filter value (parseValue() makes only these) as the drivers bind it. */
+function sqlValue(v: unknown): SqlValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  throw new TypeError(`a filter value of type ${typeof v} cannot be bound`);
 }
 
 /** A bigint column as a number (PostgreSQL's driver returns bigints as strings), or null. */

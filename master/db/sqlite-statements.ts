@@ -27,6 +27,9 @@ interface Statement {
   all(...params: unknown[]): unknown[];
 }
 
+/** Prepared statements kept; the oldest is dropped past it. */
+const MAX_CACHED = 500;
+
 export class SqliteStatements {
   /** Prepared statements by text, for the connection they were prepared on. */
   private cache = new Map<string, Statement>();
@@ -62,7 +65,11 @@ export class SqliteStatements {
       this.cachedFor = connection;
     }
     let statement = this.cache.get(sql);
-    if (!statement) this.cache.set(sql, (statement = connection.prepare(sql)));
+    if (!statement) {
+      // Bounded: collection queries (collection-query.ts) have one text per shape a client asks for.
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(sql, (statement = connection.prepare(sql)));
+    }
     return statement;
   }
 }
