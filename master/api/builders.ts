@@ -6,7 +6,7 @@ import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, idParam, parseBody, parseParams } from './params.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
-import { buildPresenter } from './builds.ts';
+import { buildPresenter, sendBuildsPage } from './builds.ts';
 import { memoryCollectionQuery, parseCollectionQuery, type FieldMap } from '../db/collection-query.ts';
 import type { BuilderStats as BuilderStatsRow } from '../db/builds.ts';
 import { seconds, sendPage } from './respond.ts';
@@ -111,8 +111,7 @@ export function buildersRouter(deps: ApiDeps): Router {
   });
   r.get('/builders/:key/builds', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);
-    const { rows, total } = await deps.repos.builds.query(req.query, { builderid: b.id });
-    sendPage(res, 'builds', rows.map(presentBuild), total, fieldsOf(req.query));
+    await sendBuildsPage(res, deps.repos.builds, presentBuild, req.query, { builderid: b.id });
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);

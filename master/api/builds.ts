@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from './deps.ts';
 import type { BuildRow } from '../db/entities.ts';
@@ -119,31 +119,48 @@ function sameRow(a: BuildRow, b: BuildRow): boolean {
 const buildPath = idPath('build id');
 const actionBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
+/**
+ * A page of builds (`GET /builds`, `/builders/:key/builds`). The page's finished builds this
+ * presenter has made are not read again, only their ids: their JSON is taken when the ids arrive, so
+ * a cache eviction during the rest of the read loses nothing. A `field` selection reads whole rows.
+ */
+export async function sendBuildsPage(
+  res: Response,
+  builds: ApiDeps['repos']['builds'],
+  present: BuildPresenter,
+  query: Record<string, unknown>,
+  scope: { builderid?: number } = {},
+): Promise<void> {
+  const fields = fieldsOf(query);
+  if (fields) {
+    const { rows, total } = await builds.query(query, scope);
+    sendPage(res, 'builds', rows.map(present), total, fields);
+    return;
+  }
+  const held = new Map<number, JsonItem>();
+  const page = await builds.queryUnheld(
+    query,
+    (id) => {
+      const item = present.finishedJson(id);
+      if (item !== undefined) held.set(id, item);
+      return item !== undefined;
+    },
+    scope,
+  );
+  const items = page.ids.flatMap((id) => {
+    const row = page.rows.get(id);
+    const item = row ? present.json(row) : held.get(id);
+    return item === undefined ? [] : [item];
+  });
+  sendJsonItems(res, 'builds', items, page.total);
+}
+
 export function buildsRouter(deps: ApiDeps): Router {
   const r = Router();
   const present = buildPresenter(deps);
   r.get('/builds', async (req, res) => {
     const query = req.query; // express parses it anew on each read
-    const fields = fieldsOf(query);
-    if (fields) {
-      const { rows, total } = await deps.repos.builds.query(query);
-      sendPage(res, 'builds', rows.map(present), total, fields);
-      return;
-    }
-    // The page's finished builds this presenter has made are not read again, only their ids: their
-    // JSON is taken when the ids arrive, so a cache eviction during the rest of the read loses nothing.
-    const held = new Map<number, JsonItem>();
-    const page = await deps.repos.builds.queryUnheld(query, (id) => {
-      const item = present.finishedJson(id);
-      if (item !== undefined) held.set(id, item);
-      return item !== undefined;
-    });
-    const items = page.ids.flatMap((id) => {
-      const row = page.rows.get(id);
-      const item = row ? present.json(row) : held.get(id);
-      return item === undefined ? [] : [item];
-    });
-    sendJsonItems(res, 'builds', items, page.total);
+    await sendBuildsPage(res, deps.repos.builds, present, query);
   });
   r.get('/builds/:id', async (req, res) => {
     const { id } = parseParams(req, buildPath);
