@@ -20,6 +20,8 @@ import { UploadRunner } from './upload-runner.ts';
 import { OrphanGuard } from './orphan-guard.ts';
 import { AgentStats } from './agent-stats.ts';
 import { ResourceMonitor } from './resource-monitor.ts';
+import type { OutputReclaimer } from './output-reclaim.ts';
+import { FramePool } from './frame-pool.ts';
 import { backoffDelay } from '../core/retry.ts';
 import { closeReason } from '../protocol/close-reason.ts';
 import {
@@ -44,6 +46,8 @@ export interface AgentOptions {
   killGraceMs?: number;
   maxBackoffMs?: number;
   log?: (line: string) => void;
+  /** Frees a big output's dead read buffers while it runs (output-reclaim.ts; the agent program's). */
+  reclaimer?: OutputReclaimer | null;
 }
 
 export type AgentState = 'connecting' | 'handshaking' | 'ready' | 'disconnected' | 'stopped';
@@ -96,10 +100,17 @@ export class Agent {
   readonly stats = new AgentStats();
   /** Every command's environment starts from this copy, taken when the agent is made. */
   private readonly baseEnv = agentEnv();
+  /** Big output frames, reused (frame-pool.ts): room for two commands' full windows. */
+  private readonly frames: FramePool;
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
     this.guard = new OrphanGuard(this.log);
+    this.frames = new FramePool(2 * this.windowBytes);
+  }
+
+  private get windowBytes(): number {
+    return this.options.windowBytes ?? 8 * 1024 * 1024;
   }
 
   get name(): string {
@@ -168,15 +179,23 @@ export class Agent {
     this.stats.sent(Buffer.byteLength(text));
   }
 
-  /** A piece of a command's output, in the encoding the welcome allows. */
-  private sendOutput(chunk: OutputChunk): void {
-    if (!this.binaryOutput) {
-      if (chunk.stream !== 'file') this.send({ ...chunk, data: chunk.data.toString('base64') });
+  /**
+   * A piece of a command's output, in the encoding the welcome allows. `sent` is called once the
+   * socket no longer reads the chunk's frame: ws masks a copy, but may write the frame itself when
+   * the mask it drew is zero, or queue it, so its buffer is reused only after ws's callback.
+   */
+  private sendOutput(chunk: OutputChunk, sent?: () => void): void {
+    if (!this.binaryOutput || this.state !== 'ready' || this.ws?.readyState !== WebSocket.OPEN) {
+      if (!this.binaryOutput && chunk.stream !== 'file') this.send({ ...chunk, data: chunk.data.toString('base64') });
+      sent?.();
       return;
     }
-    if (this.state !== 'ready' || this.ws?.readyState !== WebSocket.OPEN) return;
     const frame = chunk.frame ?? encodeOutputFrame(chunk.run, chunk.seq, chunk.stream, chunk.data);
-    this.ws.send(frame);
+    this.ws.send(frame, () => {
+      sent?.();
+      // Written: ws's masked copy and the pipe reads the frame was made of are garbage now.
+      this.options.reclaimer?.read(frame.length);
+    });
     this.stats.sent(frame.length);
   }
 
@@ -232,10 +251,11 @@ export class Agent {
         if (this.state !== 'ready' || this.runs.has(m.run)) return;
         const runner = new CommandRunner(m, {
           basedir: this.options.basedir,
-          windowBytes: this.options.windowBytes ?? 8 * 1024 * 1024,
+          windowBytes: this.windowBytes,
           killGraceMs: this.options.killGraceMs ?? 3000,
           send: (msg) => this.send(msg),
-          sendOutput: (chunk) => this.sendOutput(chunk),
+          sendOutput: (chunk, sent) => this.sendOutput(chunk, sent),
+          frames: this.frames,
           onDone: (id) => this.runs.delete(id),
           guard: this.guard,
           baseEnv: this.baseEnv,

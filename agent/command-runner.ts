@@ -23,6 +23,7 @@ import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessa
 import { encodeOutputFrameFrom, outputFrameHeaderBytes, type OutputChunk } from '../protocol/output-frame.ts';
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
 import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
+import type { FrameLease, FramePool } from './frame-pool.ts';
 
 export interface RunnerOptions {
   basedir: string;
@@ -31,9 +32,13 @@ export interface RunnerOptions {
   send(message: AgentMessage): void;
   /**
    * Sends a piece of output in the connection's encoding (binary frames from protocol 4, see
-   * protocol/output-frame.ts). Absent: output goes through `send` as JSON `output` messages.
+   * protocol/output-frame.ts), and calls `sent` (if given) once the socket no longer reads the
+   * chunk's frame (at once if it was not sent). Absent: output goes through `send` as JSON
+   * `output` messages.
    */
-  sendOutput?(chunk: OutputChunk): void;
+  sendOutput?(chunk: OutputChunk, sent?: () => void): void;
+  /** Reused buffers for big frames (frame-pool.ts); absent: each frame is a buffer of its own. */
+  frames?: FramePool | null;
   onDone(run: string): void;
   /** Told of each command's process group while it lives (see orphan-guard.ts). */
   guard?: { watch(pgid: number): void; forget(pgid: number): void };
@@ -99,7 +104,8 @@ function after(parts: readonly Buffer[], skip: number): Buffer[] {
 export class CommandRunner {
   private child: ChildProcess | null = null;
   private seq = 0;
-  private readonly unacked: OutputChunk[] = [];
+  /** Output sent and not acked yet, in seq order, each with the buffer its frame lives in. */
+  private readonly unacked: { chunk: OutputChunk; lease: FrameLease | null }[] = [];
   /** Output read from the pipes this turn of the event loop, not yet sent: one stream's, in order. */
   private pending: { stream: 'stdout' | 'stderr'; parts: Buffer[]; bytes: number } | null = null;
   private flushScheduled = false;
@@ -166,7 +172,10 @@ export class CommandRunner {
   abandon(): void {
     this.abandoned = true;
     this.kill('cancel');
-    void this.finished.then(() => this.options.onDone(this.msg.run));
+    void this.finished.then(() => {
+      this.releaseUnacked();
+      this.options.onDone(this.msg.run);
+    });
   }
 
   get nextSeq(): number {
@@ -175,7 +184,7 @@ export class CommandRunner {
 
   /** Sends again what the master has not acked: after a reconnect. */
   resend(): void {
-    for (const u of this.unacked) this.sendChunk(u);
+    for (const u of this.unacked) this.sendChunk(u.chunk, u.lease);
     if (this.exitMessage) this.send(this.exitMessage);
   }
 
@@ -183,12 +192,14 @@ export class CommandRunner {
   ack(seq: number): void {
     if (this.state === 'reported' && this.exitMessage && seq >= this.seq) {
       this.exitMessage = null;
+      this.releaseUnacked();
       this.options.onDone(this.msg.run);
       return;
     }
-    while (this.unacked[0] !== undefined && this.unacked[0].seq <= seq) {
-      this.unackedBytes -= this.unacked[0].data.length;
-      this.unacked.shift();
+    while (this.unacked[0] !== undefined && this.unacked[0].chunk.seq <= seq) {
+      const done = this.unacked.shift();
+      this.unackedBytes -= done?.chunk.data.length ?? 0;
+      done?.lease?.release();
     }
     if (this.paused && this.unackedBytes <= this.options.windowBytes / 2) {
       this.paused = false;
@@ -201,9 +212,15 @@ export class CommandRunner {
     if (!this.abandoned) this.options.send(message);
   }
 
-  private sendChunk(chunk: OutputChunk): void {
+  /** The run is over (or dropped): the frames it still holds go back to the pool. */
+  private releaseUnacked(): void {
+    for (const u of this.unacked.splice(0)) u.lease?.release();
+    this.unackedBytes = 0;
+  }
+
+  private sendChunk(chunk: OutputChunk, lease: FrameLease | null): void {
     if (this.abandoned) return;
-    if (this.options.sendOutput) return this.options.sendOutput(chunk);
+    if (this.options.sendOutput) return this.options.sendOutput(chunk, lease?.sending());
     const { run, seq, stream, data } = chunk;
     if (stream !== 'file') this.options.send({ type: 'output', run, seq, stream, data: data.toString('base64') });
   }
@@ -233,8 +250,9 @@ export class CommandRunner {
 
   /**
    * Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK. Its bytes are counted as unacked already.
-   * Each frame is encoded once, straight from the pipe's reads (no concatenation first), and kept
-   * as it is until acked: the data the runner holds is a view into the frame it sends.
+   * Each frame is encoded once, straight from the pipe's reads (no concatenation first), into a
+   * reused buffer when it is big (frame-pool.ts), and kept as it is until acked: the data the
+   * runner holds is a view into the frame it sends.
    */
   private flush(): void {
     const pending = this.pending;
@@ -245,10 +263,11 @@ export class CommandRunner {
     for (let left = pending.bytes; left > 0;) {
       const bytes = Math.min(left, MAX_OUTPUT_CHUNK);
       const seq = this.seq++;
-      const frame = encodeOutputFrameFrom(this.msg.run, seq, pending.stream, parts, bytes);
+      const lease = this.options.frames?.take(header + bytes) ?? null;
+      const frame = encodeOutputFrameFrom(this.msg.run, seq, pending.stream, parts, bytes, lease?.frame);
       const chunk: OutputChunk = { type: 'output', run: this.msg.run, seq, stream: pending.stream, data: frame.subarray(header), frame };
-      this.unacked.push(chunk);
-      this.sendChunk(chunk);
+      this.unacked.push({ chunk, lease });
+      this.sendChunk(chunk, lease);
       left -= bytes;
       if (left > 0) parts = after(parts, bytes);
     }

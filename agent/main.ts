@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_VERSION, Agent } from './agent.ts';
+import { OutputReclaimer } from './output-reclaim.ts';
 import { DEFAULT_METRICS_PORT, parseMetricsAddress, type ListenAddress } from './metrics-address.ts';
 import { errorMessage } from '../core/error-message.ts';
 
@@ -79,6 +80,8 @@ export async function agentCommand(args: string[]): Promise<void> {
     basedir: path.resolve(v.workdir ?? path.join('agent-work', v.name)),
     labels: v.labels ? v.labels.split(',').filter(Boolean) : [],
     ...(v.capacity !== undefined ? { capacity: Number(v.capacity) } : {}),
+    // Only this program's process: it sets a V8 flag for the whole process.
+    reclaimer: OutputReclaimer.create(),
   });
   // Before the first connection, so a master that cannot be reached shows in the metrics too.
   let metrics: { close(): Promise<void> } | null = null;

@@ -50,12 +50,24 @@ export function encodeOutputFrame(run: string, seq: number, stream: OutputStream
  * out), copied once straight into the frame: the agent builds its frames from the pipe's reads so
  * that a big log is not also concatenated into a buffer of its own first (each copy is memory that
  * waits for V8's garbage collector and stays in malloc's heap; docs/performance.md, "The agent").
- * The chunk's data is then `frame.subarray(outputFrameHeaderBytes(run))`.
+ * The chunk's data is then `frame.subarray(outputFrameHeaderBytes(run))`. `into`, when given, is
+ * where the frame is written (the agent's reused buffers, agent/frame-pool.ts): exactly the
+ * frame's length, header included.
  */
-export function encodeOutputFrameFrom(run: string, seq: number, stream: OutputStream, parts: readonly Buffer[], bytes: number): Buffer {
+export function encodeOutputFrameFrom(
+  run: string,
+  seq: number,
+  stream: OutputStream,
+  parts: readonly Buffer[],
+  bytes: number,
+  into?: Buffer,
+): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_SEQ) throw new RangeError(`output seq ${seq} does not fit a binary frame`);
   const header = outputFrameHeaderBytes(run);
-  const frame = Buffer.allocUnsafe(header + bytes);
+  if (into && into.length !== header + bytes) {
+    throw new RangeError(`output frame buffer of ${into.length} bytes, not the ${header + bytes} the frame takes`);
+  }
+  const frame = into ?? Buffer.allocUnsafe(header + bytes);
   frame[0] = OUTPUT_FRAME_KIND;
   frame[1] = STREAMS.indexOf(stream);
   frame.writeUIntBE(seq, 2, 6);
