@@ -10,7 +10,6 @@ import { formatDuration, formatTime, spanSeconds } from '../format.ts';
 import { resultBadge } from '../components/result-badge.ts';
 import { forceForm } from '../components/force-form.ts';
 import { metricCard } from '../components/metric-card.ts';
-import { loadUplot } from '../components/uplot-lib.ts';
 import { pager } from '../components/pager.ts';
 import { queuedRequests } from '../components/queued-requests.ts';
 import { coalesced } from '../refresh.ts';
@@ -102,7 +101,6 @@ export function builderPage(ctx: PageContext, name: string): HTMLElement {
   ctx.scope.add(ctx.live.on('build.started', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.on('build.finished', (d) => ours(d) && reloadBuilds()));
   ctx.scope.add(ctx.live.onReconnect(reloadBuilds));
-  void loadUplot().catch(() => undefined); // beside the data; a failure shows in each chart
   const axes = loadInfo();
   void loadBuilds();
   void loadMetrics(axes);
