@@ -7,6 +7,9 @@
  *   build's state string and properties) or the build's end with its request's (completed, or
  *   released for another try).
  *
+ * Both go through group commit (group-commit.ts): those of builds running together, asked for in
+ * the same turn of the event loop, share one transaction.
+ *
  * Every statement is a plain one with its values bound (plain-sql.ts). A try whose COMMIT answer was
  * lost may have landed: `startLanded()` and `endLanded()` find what it left, so a retry through an
  * outage (outage-write.ts) writes nothing twice; the rest of each transaction is idempotent.
@@ -15,7 +18,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { BuildRow, StepRow } from './entities.ts';
 import type { Result } from '../../core/results.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
-import { transaction } from './transaction.ts';
+import { groupCommit, type GroupCommit } from './group-commit.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 import type { BuildEndValues, BuildsRepo } from './builds.ts';
 import type { StepsRepo } from './steps.ts';
@@ -56,6 +59,7 @@ export type NewBuild = Omit<BuildRow, 'id' | 'number' | 'complete_at' | 'results
 
 export class BuildProgressRepo {
   private readonly sql: PlainSql;
+  private readonly group: GroupCommit;
 
   constructor(
     private readonly source: DataSource,
@@ -63,6 +67,7 @@ export class BuildProgressRepo {
     private readonly steps: StepsRepo,
   ) {
     this.sql = plainSql(source);
+    this.group = groupCommit(source);
   }
 
   /**
@@ -80,7 +85,7 @@ export class BuildProgressRepo {
     properties: (number: number) => string,
     first: StepStart | null,
   ): Promise<{ build: BuildRow; step: StepRow | null }> {
-    return transaction(this.source, async (em) => {
+    return this.group.run(async (em) => {
       const number = await this.builds.nextNumber(values.builderid, em);
       const row: Omit<BuildRow, 'id'> = {
         ...values,
@@ -114,7 +119,7 @@ export class BuildProgressRepo {
    * transaction. Returns the next step's row when one was started.
    */
   endStep(buildid: number, stepid: number, end: StepEnd, logs: readonly LogClose[], after: AfterStep): Promise<StepRow | null> {
-    return transaction(this.source, async (em) => {
+    return this.group.run(async (em) => {
       await this.sql.updateById('steps', stepid, { ...end }, em);
       // The same statement as LogsRepo.finish: the log is complete, with its final line count.
       for (const log of logs) await this.sql.updateById('logs', log.id, { complete: true, num_lines: log.num_lines }, em);

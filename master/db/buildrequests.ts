@@ -234,6 +234,28 @@ export class BuildRequestsRepo {
   }
 
   /**
+   * claim() for several requests in one statement (one commit): the ids this master got, the others
+   * having been claimed by another master or cancelled meanwhile. The claimer takes what one pass
+   * matched with free agents this way, instead of one claim after another.
+   */
+  async claimMany(ids: readonly number[], masterid: number, now: number): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    // One text per number of ids, so the driver's statement cache finds it again (a pass claims at
+    // most as many requests as there are free agents).
+    const sql = this.sql.text(`buildrequests:claim-many:${ids.length}`, (p) => {
+      const list = ids.map((_, i) => p(i + 3)).join(', ');
+      const free = `"claimed_by_masterid" IS NULL AND "complete" = ${p(ids.length + 3)}`;
+      const which =
+        this.source.options.type === 'postgres'
+          ? `"id" IN (SELECT "id" FROM "buildrequests" WHERE "id" IN (${list}) AND ${free} FOR UPDATE SKIP LOCKED)`
+          : `"id" IN (${list}) AND ${free}`;
+      return `UPDATE "buildrequests" SET "claimed_by_masterid" = ${p(1)}, "claimed_at" = ${p(2)} WHERE ${which} RETURNING "id"`;
+    });
+    const { rows } = await this.sql.run(sql, [masterid, now, ...ids, false]);
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
+  /**
    * Completes a request no master has claimed with `results` (a user cancelled it). The same
    * condition as claim(), in one statement: of a cancel and a claim at once, exactly one wins.
    * True when this call completed it.

@@ -2,6 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
 import { parseCollectionQuery, rawBool, rawCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
+import { groupCommit } from './group-commit.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 import { LogMovedError } from './log-moved-error.ts';
 import { decodeLogChunk, encodeLogChunk, type StoredChunk } from './log-codec.ts';
@@ -78,7 +79,9 @@ export class LogsRepo {
 
   async create(stepid: number, name: string, type: 's' | 't'): Promise<LogRow> {
     const values = { stepid, name, slug: slugify(name), type, num_lines: 0, num_bytes: 0, complete: false, expired_at: null };
-    return { ...values, id: await this.sql.insertReturningId('logs', values) };
+    // Group commit (group-commit.ts): the logs of steps starting together in several builds, one commit.
+    const id = await groupCommit(this.source).run((em) => this.sql.insertReturningId('logs', values, em));
+    return { ...values, id };
   }
 
   /** Appends one chunk and its counts: appendChunks() with one chunk. */

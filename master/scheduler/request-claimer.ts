@@ -15,7 +15,8 @@
  * `prioritizeBuilders`, builder by builder in the order it gives. For each request the agent is the
  * least busy free one that fits (found by index in the registry, not by scan), or the one the
  * builder's `nextAgent` picks, vetted by its `canStartBuild`. A queue function that throws or hangs
- * is logged and its request stays queued (queue-hooks.ts): the claimer never stops for it.
+ * is logged and its request stays queued (queue-hooks.ts): the claimer never stops for it. The
+ * requests a pass matched with agents are claimed together, in one statement (claimAndStart()).
  */
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { Repositories } from '../db/repositories.ts';
@@ -47,6 +48,14 @@ export interface ClaimerDeps {
   prioritizeBuilders?: PrioritizeBuilders | undefined;
   /** Starts the build; `locks` must be released when it ends. */
   startBuild(builder: CompiledBuilder, builderid: number, request: BuildRequestRow, agent: AgentEntry, locks: HeldLocks): void;
+}
+
+/** A request matched with a free agent in a pass, holding the agent's slot and the builder's locks until claimed. */
+interface Match {
+  builder: CompiledBuilder;
+  request: BuildRequestRow;
+  agent: AgentEntry;
+  locks: HeldLocks;
 }
 
 export class RequestClaimer {
@@ -126,27 +135,63 @@ export class RequestClaimer {
     const reserved = new Set<string>();
     // Builders whose queue function failed in this pass: their other requests wait for the next one.
     const failed = new Set<number>();
-    let started = 0;
+    // Matched first, then claimed together (one statement, one commit), then started. A match holds
+    // its agent's slot and its locks from the moment it is made, so the requests after it in this
+    // pass see them taken, as they did when each request was claimed before the next was matched.
+    const matched: Match[] = [];
     for (const request of requests) {
-      if (this.stopped) return;
+      if (this.stopped) break;
       const builder = buildersById.get(request.builderid);
       if (!builder || failed.has(request.builderid)) continue; // not a candidate: unclaimed() only returns the builders asked for
       const agent = await this.chooseAgent(builder, request, reserved);
       if (agent === HOOK_FAILED) failed.add(request.builderid);
       // A queue function may have taken a while: the agent may have gone meanwhile.
       if (agent === HOOK_FAILED || agent === null || !agent.handle.connected || this.stopped) continue;
-      if (!(await repos.buildRequests.claim(request.id, this.deps.masterid, this.deps.now()))) continue;
-      if (this.stopped) {
-        // stop() came while the claim was in flight: no build starts during shutdown.
-        await repos.buildRequests.unclaim(request.id);
-        return;
-      }
       registry.acquire(agent.config.name, builder.name);
-      this.deps.startBuild(builder, request.builderid, request, agent, locks.take(builder.locks, agent.config.name));
-      started++;
+      matched.push({ builder, request, agent, locks: locks.take(builder.locks, agent.config.name) });
     }
+    const started = await this.claimAndStart(matched);
     // A builder's queue was read only in part and builds started: its next requests may fit too.
     if (started > 0 && readInPart(read, perBuilder)) this.again = true;
+  }
+
+  /**
+   * Claims the matched requests in one statement and starts the builds of those this master got;
+   * the others (claimed by another master or cancelled meanwhile, or matched with an agent that went
+   * away during the claim) give their agent's slot and their locks back. The builds started.
+   */
+  private async claimAndStart(matched: Match[]): Promise<number> {
+    if (matched.length === 0) return 0;
+    const { repos, registry } = this.deps;
+    const giveBack = (m: Match) => {
+      m.locks.release();
+      registry.release(m.agent.config.name, m.builder.name);
+    };
+    let claimed: Set<number>;
+    try {
+      claimed = this.stopped
+        ? new Set()
+        : await repos.buildRequests.claimMany(
+            matched.map((m) => m.request.id),
+            this.deps.masterid,
+            this.deps.now(),
+          );
+    } catch (e) {
+      matched.forEach(giveBack);
+      throw e;
+    }
+    let started = 0;
+    for (const m of matched) {
+      if (claimed.has(m.request.id) && !this.stopped && m.agent.handle.connected) {
+        this.deps.startBuild(m.builder, m.request.builderid, m.request, m.agent, m.locks);
+        started++;
+        continue;
+      }
+      // stop() came while the claim was in flight (no build starts during shutdown), or the agent left.
+      if (claimed.has(m.request.id)) await repos.buildRequests.unclaim(m.request.id);
+      giveBack(m);
+    }
+    return started;
   }
 
   /**
