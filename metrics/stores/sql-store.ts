@@ -83,6 +83,7 @@ const POINT_COLUMNS = [
   'buildid',
   'samples',
 ] as const;
+const SELECTED_COLUMNS = POINT_COLUMNS.map((c) => `m."${c}" AS "${c}"`).join(', ');
 const numberOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const textOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
@@ -226,19 +227,10 @@ export class SqlMetricsStore implements MetricsStore {
     return this.writing;
   }
 
+  /** The filter's points as a query builder (for the aggregates); the same conditions as points(). */
   private filtered(filter: SeriesFilter): SelectQueryBuilder<MetricPointRow> {
-    const qb = this.repo.createQueryBuilder('m').where('m.series = :series', { series: filter.series });
-    for (const tag of STANDARD_TAGS) {
-      const v = filter[tag];
-      if (v !== undefined) qb.andWhere(`m.${tag} = :${tag}`, { [tag]: v });
-    }
-    userTagFilter(filter).forEach(([k, v], i) => {
-      const needle = `${SEP}${k}=${v}${SEP}`.replace(/[\\%_]/g, (c) => `\\${c}`);
-      qb.andWhere(`m.tagset LIKE :tag${i} ESCAPE '\\'`, { [`tag${i}`]: `%${needle}%` });
-    });
-    if (filter.from !== undefined) qb.andWhere('m.time >= :from', { from: filter.from * 1000 });
-    if (filter.to !== undefined) qb.andWhere('m.time <= :to', { to: filter.to * 1000 + 999 });
-    return qb;
+    const where = this.where(filter, (n) => `:w${n}`);
+    return this.repo.createQueryBuilder('m').where(where.sql, Object.fromEntries(where.params.map((v, i) => [`w${i + 1}`, v])));
   }
 
   async aggregates(filter: SeriesFilter): Promise<Aggregates> {
@@ -304,23 +296,59 @@ export class SqlMetricsStore implements MetricsStore {
     return exactStatistics(this, filter, ps);
   }
 
+  /**
+   * A page of points as plain statements: one text per shape of filter (which tags, how many user
+   * tags, which bounds), every value bound, so the driver's statement cache finds it again. TypeORM's
+   * query builder made the text anew on each call, which cost more than SQLite's own work: the
+   * regression watcher asks for each series' new points at every finished build.
+   */
   async points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {
     await this.flush();
-    const qb = this.filtered(filter);
-    const total = await qb.getCount();
-    // Raw rows, not entities: TypeORM's entity mapping took most of the time of a 10 000-point read.
-    const raw: Record<string, unknown>[] = await POINT_COLUMNS.reduce((q, c) => q.addSelect(`m.${c}`, c), qb.select([]))
-      .orderBy('m.time', page.order === 'asc' ? 'ASC' : 'DESC')
-      .offset(page.offset)
-      .limit(page.limit)
-      .getRawMany();
+    const where = this.where(filter);
+    const counted = await this.source.query(`SELECT COUNT(*) AS "n" FROM "metric_points" m WHERE ${where.sql}`, where.params);
+    const total = Number((counted as { n: unknown }[])[0]?.n ?? 0);
+    const n = where.params.length;
+    const raw = (await this.source.query(
+      `SELECT ${SELECTED_COLUMNS} FROM "metric_points" m WHERE ${where.sql}` +
+        ` ORDER BY m."time" ${page.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ${this.param(n + 1)} OFFSET ${this.param(n + 2)}`,
+      [...where.params, page.limit, page.offset],
+    )) as Record<string, unknown>[];
     return { total, points: raw.map((r) => toPoint(rowOf(r))) };
   }
 
   async buildPoints(buildid: number): Promise<MetricPoint[]> {
     await this.flush();
-    const rows = await this.repo.find({ where: { buildid }, order: { series: 'ASC', time: 'ASC' } });
-    return rows.map(toPoint);
+    const raw = (await this.source.query(
+      `SELECT ${SELECTED_COLUMNS} FROM "metric_points" m WHERE m."buildid" = ${this.param(1)} ORDER BY m."series" ASC, m."time" ASC`,
+      [buildid],
+    )) as Record<string, unknown>[];
+    return raw.map((r) => toPoint(rowOf(r)));
+  }
+
+  /** `$n` on PostgreSQL, `?` on SQLite (which binds by position). */
+  private param(n: number): string {
+    return this.dbKind === 'postgres' ? `$${n}` : '?';
+  }
+
+  /** A filter's conditions as SQL text over `m`, and their values in order (`param(n)`: the n-th's placeholder). */
+  private where(filter: SeriesFilter, param = (n: number) => this.param(n)): { sql: string; params: (string | number)[] } {
+    const params: (string | number)[] = [filter.series];
+    const conditions = [`m."series" = ${param(1)}`];
+    const add = (condition: (p: string) => string, value: string | number) => {
+      params.push(value);
+      conditions.push(condition(param(params.length)));
+    };
+    for (const tag of STANDARD_TAGS) {
+      const v = filter[tag];
+      if (v !== undefined) add((p) => `m."${tag}" = ${p}`, v);
+    }
+    for (const [k, v] of userTagFilter(filter)) {
+      const needle = `${SEP}${k}=${v}${SEP}`.replace(/[\\%_]/g, (c) => `\\${c}`);
+      add((p) => `m."tagset" LIKE ${p} ESCAPE '\\'`, `%${needle}%`);
+    }
+    if (filter.from !== undefined) add((p) => `m."time" >= ${p}`, filter.from * 1000);
+    if (filter.to !== undefined) add((p) => `m."time" <= ${p}`, filter.to * 1000 + 999);
+    return { sql: conditions.join(' AND '), params };
   }
 
   /**
