@@ -108,8 +108,9 @@ export class BuildsRepo {
     return Number(rows[0]?.last_build_number);
   }
 
-  get(id: number): Promise<BuildRow | null> {
-    return this.repo.findOneBy({ id });
+  /** One build by id: a plain statement (every finished build is read by the regression watcher and the reporters). */
+  async get(id: number): Promise<BuildRow | null> {
+    return (await this.byIds([id]))[0] ?? null;
   }
 
   async update(id: number, values: Partial<Pick<BuildRow, 'state_string' | 'properties' | 'results' | 'complete_at'>>): Promise<void> {
