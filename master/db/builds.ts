@@ -53,7 +53,6 @@ function buildRow(r: RawRow): BuildRow {
   };
 }
 
-// Raw answers of the database (aggregates are strings or numbers by driver), checked before use.
 /** What a build's end stores (finish()). */
 export interface BuildEndValues {
   results: Result;
