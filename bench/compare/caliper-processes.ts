@@ -38,7 +38,20 @@ export async function startCaliperMaster(
 ): Promise<CaliperMaster> {
   const child = new LoggedChild(
     'the Caliper master',
-    [process.execPath, caliperBin(), 'start', '--config', opts.configFile, '--port', String(opts.port), '--db', opts.dbUrl],
+    // BENCH_MASTER_NODE_ARGS: node flags for the master alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
+    // (node refuses --cpu-prof in NODE_OPTIONS, and it would profile every process of the bench).
+    [
+      process.execPath,
+      ...(process.env.BENCH_MASTER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      caliperBin(),
+      'start',
+      '--config',
+      opts.configFile,
+      '--port',
+      String(opts.port),
+      '--db',
+      opts.dbUrl,
+    ],
     { cwd: path.dirname(opts.configFile), env: opts.env ?? process.env, logFile: opts.logFile },
   );
   const deadline = Date.now() + timeoutMs;
