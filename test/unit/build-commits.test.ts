@@ -6,37 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBuildBench, type BuildBench } from '../helpers/build-fixture.ts';
+import { countSqliteCommits, sourceOf, type CommitCounter } from '../helpers/sqlite-commits.ts';
 import { FakeAgentConnection, stdout } from '../helpers/fake-agent.ts';
 import { ShellCommand } from '../../steps/shell-command.ts';
 import { Results } from '../../core/results.ts';
 
-/** The parts of better-sqlite3's Statement counted here. */
-interface Statement {
-  source: string;
-  database: { inTransaction: boolean };
-}
-type Run = (this: Statement, ...a: unknown[]) => unknown;
-
 let bench: BuildBench;
-let commits = 0;
-const restore: (() => void)[] = [];
+let counter: CommitCounter;
 beforeAll(async () => {
   bench = await openBuildBench();
-  // The bench keeps its data source to itself; the repositories hold it (a private field, read here only).
-  const { source } = bench.repos.builds as unknown as { source: { driver: { databaseConnection: { prepare(sql: string): object } } } };
-  // Every statement shares this prototype, those TypeORM prepared and cached before this point too.
-  const proto = Object.getPrototypeOf(source.driver.databaseConnection.prepare('SELECT 1')) as Record<'run' | 'all' | 'get', Run>;
-  for (const m of ['run', 'all', 'get'] as const) {
-    const call = proto[m];
-    proto[m] = function (this: Statement, ...a: unknown[]) {
-      if (/^\s*COMMIT/i.test(this.source) || (/^\s*(INSERT|UPDATE|DELETE)/i.test(this.source) && !this.database.inTransaction)) commits++;
-      return call.apply(this, a);
-    };
-    restore.push(() => (proto[m] = call));
-  }
+  counter = countSqliteCommits(sourceOf(bench.repos));
 });
 afterAll(async () => {
-  for (const r of restore) r();
+  counter.restore();
   await bench.close();
 });
 
@@ -45,10 +27,10 @@ describe('commits per build', () => {
     const f = await bench.fixture({
       steps: [1, 2, 3].map((n) => new ShellCommand({ name: `s${n}`, command: 'true' })),
     });
-    commits = 0;
+    counter.reset();
     const row = await f.run();
     expect(row).toMatchObject({ results: Results.SUCCESS, state_string: 'build successful' });
-    expect(commits).toBe(1 + 3 * 2);
+    expect(counter.count).toBe(1 + 3 * 2);
     // Everything the separate writes stored is there: the steps ended, their logs closed, the request completed.
     const steps = await f.steps();
     expect(steps.map((s) => [s.number, s.name, s.results, s.complete_at !== null])).toEqual([
@@ -76,10 +58,10 @@ describe('commits per build', () => {
     const agent = new FakeAgentConnection();
     agent.on('talk', { output: [stdout('one\ntwo\n')] });
     const f = await bench.fixture({ agent, steps: [new ShellCommand({ name: 'talk', command: 'talk' })] });
-    commits = 0;
+    counter.reset();
     await f.run();
     // start, log create, one chunk, the step's end with the build's
-    expect(commits).toBe(4);
+    expect(counter.count).toBe(4);
     const log = await f.log('talk', 'stdio');
     expect(log.row).toMatchObject({ complete: true, num_lines: 2 });
     expect(log.bytes.toString()).toBe('one\ntwo\n');

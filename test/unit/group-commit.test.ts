@@ -6,39 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { openBuildBench, type BuildBench } from '../helpers/build-fixture.ts';
+import { countSqliteCommits, sourceOf, type CommitCounter } from '../helpers/sqlite-commits.ts';
 import { ShellCommand } from '../../steps/shell-command.ts';
 import { Results } from '../../core/results.ts';
 import { groupCommit } from '../../master/db/group-commit.ts';
 import { plainSql } from '../../master/db/plain-sql.ts';
 
-/** The parts of better-sqlite3's Statement counted here. */
-interface Statement {
-  source: string;
-  database: { inTransaction: boolean };
-}
-type Run = (this: Statement, ...a: unknown[]) => unknown;
-
 let bench: BuildBench;
 let source: DataSource;
-let commits = 0;
-const restore: (() => void)[] = [];
+let counter: CommitCounter;
 beforeAll(async () => {
   bench = await openBuildBench();
-  // The bench keeps its data source to itself; the repositories hold it (a private field, read here only).
-  source = (bench.repos.builds as unknown as { source: DataSource }).source;
-  const connection = (source.driver as unknown as { databaseConnection: { prepare(sql: string): object } }).databaseConnection;
-  const proto = Object.getPrototypeOf(connection.prepare('SELECT 1')) as Record<'run' | 'all' | 'get', Run>;
-  for (const m of ['run', 'all', 'get'] as const) {
-    const call = proto[m];
-    proto[m] = function (this: Statement, ...a: unknown[]) {
-      if (/^\s*COMMIT/i.test(this.source) || (/^\s*(INSERT|UPDATE|DELETE)/i.test(this.source) && !this.database.inTransaction)) commits++;
-      return call.apply(this, a);
-    };
-    restore.push(() => (proto[m] = call));
-  }
+  source = sourceOf(bench.repos);
+  counter = countSqliteCommits(source);
 });
 afterAll(async () => {
-  for (const r of restore) r();
+  counter.restore();
   await bench.close();
 });
 
@@ -47,10 +30,10 @@ describe('group commit', () => {
     const fixtures = [];
     for (let i = 0; i < 5; i++)
       fixtures.push(await bench.fixture({ steps: [1, 2, 3].map((n) => new ShellCommand({ name: `s${n}`, command: 'true' })) }));
-    commits = 0;
+    counter.reset();
     const rows = await Promise.all(fixtures.map((f) => f.run()));
     // Alone, each build costs 7 commits (test/unit/build-commits.test.ts): 35 one after another.
-    expect(commits).toBeLessThanOrEqual(7 * 2);
+    expect(counter.count).toBeLessThanOrEqual(7 * 2);
     for (const [i, f] of fixtures.entries()) {
       expect(rows[i]).toMatchObject({ results: Results.SUCCESS, state_string: 'build successful' });
       const steps = await f.steps();
@@ -71,7 +54,7 @@ describe('group commit', () => {
     const insert = (name: string) => group.run((em) => sql.insertReturningId('masters', { name, active: true, last_active: 1 }, em));
     const duplicate = `group-commit-${Date.now()}`;
     await insert(duplicate);
-    commits = 0;
+    counter.reset();
     const [a, bad, b] = await Promise.allSettled([insert(`${duplicate}-a`), insert(duplicate), insert(`${duplicate}-b`)]);
     expect(a.status).toBe('fulfilled');
     expect(b.status).toBe('fulfilled');
@@ -89,9 +72,9 @@ describe('group commit', () => {
     const [first, second, third, fourth] = made as [number, number, number, number];
     await bench.repos.buildRequests.claim(second, 7, 2); // another master took it
     await bench.repos.buildRequests.completeUnclaimed(third, Results.CANCELLED, 2);
-    commits = 0;
+    counter.reset();
     const got = await bench.repos.buildRequests.claimMany([first, second, third, fourth], 1, 3);
-    expect(commits).toBe(1);
+    expect(counter.count).toBe(1);
     expect([...got].sort((x, y) => x - y)).toEqual([first, fourth]);
     expect(await bench.repos.buildRequests.get(second)).toMatchObject({ claimed_by_masterid: 7 });
     expect(await bench.repos.buildRequests.get(fourth)).toMatchObject({ claimed_by_masterid: 1, claimed_at: 3 });
