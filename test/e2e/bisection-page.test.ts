@@ -16,22 +16,13 @@ import { startMaster, type RunningMaster } from '../../master/master.ts';
 import { silentLogger } from '../../core/logger.ts';
 import type { BisectionDetail } from '../../protocol/api-types.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { ROOT, api, forceAndWait, startAgent, type AgentProcess } from '../helpers/harness.ts';
-import { buildUi, chromiumAvailable, launchChromium } from '../helpers/browser.ts';
+import { api, forceAndWait, startAgent, type AgentProcess } from '../helpers/harness.ts';
+import { buildUi, chromiumAvailable, docScreenshot, launchChromium } from '../helpers/browser.ts';
 import { bisectRepo, measureCommand } from '../helpers/bisect-repo.ts';
 
 const TOKEN = 'bisect-page-token';
 const COMMITS = 8;
 const SLOW_AT = 5;
-const shots = Boolean(process.env.UPDATE_SCREENSHOTS);
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shots) return;
-  fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(ROOT, `docs/screenshots/${name}.png`), fullPage: true });
-}
-
 describe.skipIf(!chromiumAvailable())('the bisection page in Chromium', () => {
   let dir: string;
   let shas: string[];
@@ -142,7 +133,7 @@ describe.skipIf(!chromiumAvailable())('the bisection page in Chromium', () => {
     }
     // The culprit was built and judged bad: the bisection ends on it.
     expect(await page.locator(`tr[data-revision="${culprit}"] td`).nth(4).textContent()).toBe('bad');
-    await screenshot(page, 'bisection');
+    await docScreenshot(page, 'bisection');
 
     // The links resolve: one clicked opens its build's page (a middle commit's, built for the
     // bisection), and every one names a build the API has.

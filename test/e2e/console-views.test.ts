@@ -4,27 +4,23 @@
  * cell or bar links to its build, the filters narrow what is shown through the address, and a new
  * build appears without a reload. Screenshots for docs/ui.md with UPDATE_SCREENSHOTS=1.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { BuildFactory, ShellCommand, anyBranchScheduler, singleBranchScheduler } from '../../index.ts';
 import type { ConsoleAnswer } from '../../protocol/api-types.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { ROOT, api, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
-import { buildUi, chromiumAvailable, horizontalOverflow, launchChromium, seriousA11yViolations } from '../helpers/browser.ts';
+import { api, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
+import {
+  buildUi,
+  chromiumAvailable,
+  docScreenshot,
+  horizontalOverflow,
+  launchChromium,
+  seriousA11yViolations,
+} from '../helpers/browser.ts';
 
 const TOKEN = 'views-token-1234';
-const shots = Boolean(process.env.UPDATE_SCREENSHOTS);
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shots) return;
-  fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(ROOT, `docs/screenshots/${name}.png`), fullPage: true });
-}
-
 describe.skipIf(!chromiumAvailable())('console, grid and waterfall in Chromium', () => {
   let master: RunningMaster;
   let agent: AgentProcess;
@@ -128,7 +124,7 @@ describe.skipIf(!chromiumAvailable())('console, grid and waterfall in Chromium',
     await row.locator('td[data-builder="app"] a.console-build.result-success').waitFor({ timeout: 20_000 });
     await row.locator('td[data-builder="lib"] a.console-build.result-failure').waitFor({ timeout: 20_000 });
     expect(await stillMarked(page)).toBe(true);
-    await screenshot(page, 'console');
+    await docScreenshot(page, 'console');
   }, 60_000);
 
   it('shows the grid: builders × changes, with tag and branch filters, live', async () => {
@@ -166,7 +162,7 @@ describe.skipIf(!chromiumAvailable())('console, grid and waterfall in Chromium',
     expect(await stillMarked(page)).toBe(true);
     await page.goto(`${master.url}/#/grid`);
     await rows.first().waitFor();
-    await screenshot(page, 'grid');
+    await docScreenshot(page, 'grid');
   }, 60_000);
 
   it('shows the waterfall: a bar per build in the last hours, a running one growing live, a tag filter', async () => {
@@ -197,7 +193,7 @@ describe.skipIf(!chromiumAvailable())('console, grid and waterfall in Chromium',
     await page.waitForTimeout(1500);
     expect(await running.evaluate((el) => (el as HTMLElement).style.width)).not.toBe(before);
     expect(await stillMarked(page)).toBe(true);
-    await screenshot(page, 'waterfall');
+    await docScreenshot(page, 'waterfall');
     const buildid = Number(await running.getAttribute('data-buildid'));
     await api(master).post(`/builds/${buildid}/stop`, {});
     await page.locator(`a.wf-bar.result-cancelled[data-buildid="${buildid}"]`).waitFor({ timeout: 20_000 });

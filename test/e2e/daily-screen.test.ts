@@ -4,24 +4,13 @@
  * regressions, all following /ws), the changes page with its filters, an agent's page, and the
  * comparison of two builds. Screenshots for docs/ui.md with UPDATE_SCREENSHOTS=1.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { BuildFactory, MeasureShellCommand, ShellCommand, interpolate } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
-import { ROOT, api, forceAndWait, startAgent, startTestMaster, type AgentProcess } from '../helpers/harness.ts';
-import { buildUi, chromiumAvailable, launchChromium } from '../helpers/browser.ts';
-
-const shots = Boolean(process.env.UPDATE_SCREENSHOTS);
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!shots) return;
-  fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(ROOT, `docs/screenshots/${name}.png`), fullPage: true });
-}
+import { api, forceAndWait, startAgent, startTestMaster, type AgentProcess } from '../helpers/harness.ts';
+import { buildUi, chromiumAvailable, docScreenshot, launchChromium } from '../helpers/browser.ts';
 
 describe.skipIf(!chromiumAvailable())('the daily pages in Chromium', () => {
   let master: RunningMaster;
@@ -102,10 +91,10 @@ describe.skipIf(!chromiumAvailable())('the daily pages in Chromium', () => {
     expect(await running.locator('td.elapsed').textContent()).not.toBe(first);
     const build = (await client.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0];
     expect(await page.locator(`#overview-latest tr[data-buildid="${build.buildid}"]`).count()).toBe(1);
-    await screenshot(page, 'overview');
-    if (shots) {
+    await docScreenshot(page, 'overview');
+    if (process.env.UPDATE_SCREENSHOTS) {
       await page.emulateMedia({ colorScheme: 'dark' });
-      await screenshot(page, 'overview-dark');
+      await docScreenshot(page, 'overview-dark');
       await page.emulateMedia({ colorScheme: 'light' });
     }
 
@@ -134,7 +123,7 @@ describe.skipIf(!chromiumAvailable())('the daily pages in Chromium', () => {
     await page.locator('.page-changes', { hasText: 'No change matches the filter.' }).waitFor();
     await page.goto(`${master.url}/#/changes`);
     await rows.first().waitFor();
-    await screenshot(page, 'changes');
+    await docScreenshot(page, 'changes');
   });
 
   it('shows an agent with its builds, and one that never connected', async () => {
@@ -145,7 +134,7 @@ describe.skipIf(!chromiumAvailable())('the daily pages in Chromium', () => {
     await page.locator(`table.agent-builds tr[data-buildid="${regressed.buildid}"]`).waitFor();
     const total = (await api(master).get('/builds?agent=a1')).body.meta.total;
     expect(await page.locator('table.agent-builds tr[data-buildid]').count()).toBe(total);
-    await screenshot(page, 'agent');
+    await docScreenshot(page, 'agent');
     await page.goto(`${master.url}/#/agents/gone`);
     await page.locator('#agent-status', { hasText: 'offline' }).waitFor();
     expect(await page.locator('.agent-facts').textContent()).toContain('never');
@@ -165,7 +154,7 @@ describe.skipIf(!chromiumAvailable())('the daily pages in Chromium', () => {
     const compile = await page.locator('table.compare-steps tr[data-step="compile"] td').allTextContents();
     expect(compile[0]).toBe('success');
     expect(compile[2]).toBe('success');
-    await screenshot(page, 'compare');
+    await docScreenshot(page, 'compare');
 
     // Any two builds by id, from the form; a step only one of them ran shows an empty side.
     const broken = (await api(master).get('/builders/broken/builds?order=-number&limit=1')).body.builds[0];

@@ -75,3 +75,14 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
 export function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
+
+/**
+ * With UPDATE_SCREENSHOTS set, the page as docs/screenshots/NAME.png (whole page, after half a second
+ * for charts and live data to settle); otherwise nothing.
+ */
+export async function docScreenshot(page: Page, name: string): Promise<void> {
+  if (!process.env.UPDATE_SCREENSHOTS) return;
+  fs.mkdirSync(path.join(ROOT, 'docs/screenshots'), { recursive: true });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(ROOT, `docs/screenshots/${name}.png`), fullPage: true });
+}
