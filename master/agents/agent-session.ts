@@ -55,6 +55,14 @@ export const MAX_UNSTORED_BYTES_PER_RUN = 16 * 1024 * 1024;
 /** What an output frame costs besides its bytes (its bookkeeping until stored): a flood of empty frames is bounded too. */
 export const UNSTORED_FRAME_COST = 1024;
 
+/**
+ * How long the ack of a command's exit may wait for a frame to follow (docs/agent-protocol.md, "Acks"):
+ * the exit's ack tells the agent only that it may forget the run, so it is sent after the next frame
+ * to that agent (the next step's `run`) rather than before it, where its write would delay the next
+ * command; when no frame follows, it goes on its own after this long.
+ */
+export const EXIT_ACK_DELAY_MS = 5;
+
 export { Run, RunStates, type RunKind, type RunSink, type RunState } from './agent-run.ts';
 
 export const SessionStates = { open: 'open', closed: 'closed' } as const;
@@ -79,6 +87,9 @@ export class AgentSession {
   private peakUnstored = 0;
   private pauses = 0;
   private readingPaused = false;
+  /** Acks of exits not sent yet (see EXIT_ACK_DELAY_MS), and the timer that sends them if no frame goes first. */
+  private exitAcks: MasterMessage[] = [];
+  private exitAckTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly name: string,
@@ -200,6 +211,21 @@ export class AgentSession {
   send(message: MasterMessage): void {
     if (this.beforeWelcome !== null) this.beforeWelcome.push(message);
     else if (this.current === SessionStates.open && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.exitAcks.length > 0 && message.type !== 'ack') this.sendExitAcks();
+  }
+
+  /** The ack of a run's exit, sent after the next frame to the agent or after EXIT_ACK_DELAY_MS, whichever comes first. */
+  private ackExit(message: MasterMessage): void {
+    this.exitAcks.push(message);
+    this.exitAckTimer ??= setTimeout(() => this.sendExitAcks(), EXIT_ACK_DELAY_MS);
+  }
+
+  private sendExitAcks(): void {
+    if (this.exitAckTimer) clearTimeout(this.exitAckTimer);
+    this.exitAckTimer = null;
+    const acks = this.exitAcks;
+    this.exitAcks = [];
+    for (const ack of acks) this.send(ack);
   }
 
   /** Sends the welcome, then what was held for after it, in order. Once. */
@@ -306,7 +332,10 @@ export class AgentSession {
           this.runs.delete(m.run);
           // Acking the exit's own seq tells the agent it may forget the run: after every output's ack.
           run.flushAck();
-          run.session.send({ type: 'ack', run: m.run, seq: m.seq });
+          const ack: MasterMessage = { type: 'ack', run: m.run, seq: m.seq };
+          // A run moved to the agent's next session meanwhile is acked there at once.
+          if (run.session === this) this.ackExit(ack);
+          else run.session.send(ack);
         });
         return;
       }
@@ -354,6 +383,9 @@ export class AgentSession {
     if (this.current !== SessionStates.open) throw this.refused('close again');
     this.current = SessionStates.closed;
     clearInterval(this.heartbeatTimer);
+    // Acks that can no longer be sent: the agent sends those exits again and is told then.
+    if (this.exitAckTimer) clearTimeout(this.exitAckTimer);
+    this.exitAcks = [];
     const carried = [...this.runs.values()].filter((r) => r.session === this && r.state === RunStates.started);
     // A cancel the agent may not have heard (the socket was closing, or dropped before it arrived)
     // ends its run now; the agent, when back, is not asked to resume it, so it kills the command.

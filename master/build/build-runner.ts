@@ -65,6 +65,8 @@ export class Build {
   private cleanupAbort: AbortController | null = null;
   private readonly landWrite: LandWrite;
   private stopReason: string | null = null;
+  /** The properties' JSON text last masked, and the masked text: a step end that changed none masks nothing. */
+  private maskedProps: { plain: string; masked: string } | null = null;
 
   constructor(
     private readonly deps: BuildDeps,
@@ -133,7 +135,7 @@ export class Build {
           },
           (number) => {
             props.set('buildnumber', number, 'Build');
-            return this.deps.masker.maskJson(props.toJSON());
+            return this.maskedProperties(props);
           },
           first,
         ),
@@ -184,6 +186,11 @@ export class Build {
     const { repos, bus, now } = this.deps;
     const props = this.properties();
     const cell = parseStoredCell(this.request.matrix, `build request ${this.request.id}`);
+    // What every step's runtime gets, made once for the build.
+    const forSteps: StepsShare = {
+      agent: withBuilderEnv(this.agent, this.builder.env ?? {}),
+      metrics: withMatrixTags(this.deps.metrics, cell),
+    };
     const { build: row, step: firstRow } = await this.storeStart(props);
     const started = row.started_at;
     const { steps } = this.builder;
@@ -211,7 +218,7 @@ export class Build {
     while (index >= 0) {
       const step = steps[index];
       if (!step) break;
-      const ran = await this.runStep(step, number++, row, props, written);
+      const ran = await this.runStep(step, number++, row, props, written, forSteps);
       const applied = applyStepResult(step.flags(), ran.outcome.result, progress.result);
       if (applied.buildResult !== progress.result && ran.outcome.result !== Results.SUCCESS) progress.failedSteps.push(step.name);
       progress.result = applied.buildResult;
@@ -277,15 +284,27 @@ export class Build {
       results: result,
       complete_at: complete,
       state_string: state,
-      properties: this.deps.masker.maskJson(props.toJSON()),
+      properties: this.maskedProperties(props),
       request: result === Results.RETRY ? { release: this.request.id } : { complete: this.request.id },
     };
   }
 
   /** The build's properties as stored next, when a step changed them since the last write; else undefined. */
   private changedProperties(build: BuildRow, props: Properties): string | undefined {
-    const properties = this.deps.masker.maskJson(props.toJSON());
+    const properties = this.maskedProperties(props);
     return properties !== build.properties ? properties : undefined;
+  }
+
+  /**
+   * The properties as stored: their JSON with secrets masked. Masking scans every name and value for
+   * every secret, so it is done again only when the JSON differs from the last masked (most steps
+   * set no property); comparing the JSON, not counting set() calls, also sees a value changed in place.
+   */
+  private maskedProperties(props: Properties): string {
+    const values = props.toJSON();
+    const plain = JSON.stringify(values);
+    if (this.maskedProps?.plain !== plain) this.maskedProps = { plain, masked: this.deps.masker.maskJson(values) };
+    return this.maskedProps.masked;
   }
 
   /** The first step after `after` that runs, or -1: once the build is terminated or stopped, only alwaysRun steps do. */
@@ -301,7 +320,14 @@ export class Build {
    * Runs one step, from its start (its row stored now unless `written` holds it already) to the
    * moment its logs' bytes are stored; what its end stores is returned, for the build to write.
    */
-  private async runStep(step: Step, number: number, build: BuildRow, props: Properties, written: StepRow | null): Promise<StepRun> {
+  private async runStep(
+    step: Step,
+    number: number,
+    build: BuildRow,
+    props: Properties,
+    written: StepRow | null,
+    shared: StepsShare,
+  ): Promise<StepRun> {
     const { repos, bus, now } = this.deps;
     const stepRow = written ?? (await this.startStep(step, number, build, props));
     const started = stepRow.started_at ?? now();
@@ -314,7 +340,7 @@ export class Build {
       {
         repos,
         bus,
-        agent: withBuilderEnv(this.agent, this.builder.env ?? {}),
+        agent: shared.agent,
         signal,
         builder: this.builder,
         buildNumber: build.number,
@@ -323,7 +349,7 @@ export class Build {
         buildrequestid: this.request.id,
         properties: props,
         triggerer: this.deps.triggerer,
-        metrics: withMatrixTags(this.deps.metrics, parseStoredCell(this.request.matrix, `build request ${this.request.id}`)),
+        metrics: shared.metrics,
         logMaxBytes: this.deps.logMaxBytes,
         masker: this.deps.masker,
         masterBasedir: this.deps.masterBasedir,
@@ -398,6 +424,12 @@ export class Build {
 interface BuildStart {
   build: BuildRow;
   step: StepRow | null;
+}
+
+/** What every step of a build gets alike: the agent with the builder's env, the metrics with the matrix cell's tags. */
+interface StepsShare {
+  agent: AgentConnection;
+  metrics: StepMetrics;
 }
 
 /** Where the build stands after the steps run so far. */

@@ -119,6 +119,9 @@ export class RegressionWatcher {
     if (facts.bisecting !== null) return;
     const confirming: ChangePointRow[] = [];
     for (const { ws, point } of last.values()) {
+      // SQLite answers synchronously, so without this a build of many series would be watched in one
+      // turn of the event loop, and the agents' frames (other builds' next steps) would wait for it all.
+      await new Promise((resolve) => setImmediate(resolve));
       try {
         confirming.push(...(await this.watch(facts, builder, ws, point, perAgent)));
       } catch (e) {

@@ -3,7 +3,9 @@
  * builds so a build costs the points it adds, not a pass over history.
  *
  * A detector follows the store: each update is handed the series' most recent stored points (oldest
- * first, bounded) and feeds only those after the last point it has seen. It starts over from those
+ * first, bounded) and feeds only those it has not seen: those after the last time it was fed, and of
+ * that time those it was not fed (points of one series from several agents can share a time, each
+ * told apart by its build and value). It starts over from those
  * points (seeded) when it has none yet, when its last point is no longer among them (history moved:
  * deleted, or older than the bound), or when it has grown past twice the bound (memory stays bounded).
  * Seeding leaves out the points of the build being handled, so the changes those points reveal are
@@ -36,6 +38,13 @@ export interface SeriesUpdate {
 interface Followed {
   detector: ChangePointDetector;
   points: FedPoint[];
+  /** The points fed so far with the time of the last one (pointIdentity), so none is fed twice. */
+  atLastTime: Set<string>;
+}
+
+/** What tells apart points of one watched series that share a time (they come from different builds). */
+function pointIdentity(p: FedPoint): string {
+  return `${p.buildid}|${p.value}`;
 }
 
 export class SeriesDetectors {
@@ -59,16 +68,19 @@ export class SeriesDetectors {
   /** Feeds `key`'s detector what it has not seen of `history`; `isNew` marks the points of the build being handled. */
   update(key: string, history: readonly FedPoint[], isNew: (p: FedPoint) => boolean): SeriesUpdate {
     let f = this.followed.get(key);
-    let from = 0;
+    let unseen: readonly FedPoint[];
     const last = f?.points.at(-1);
     const at = last === undefined ? -1 : history.findIndex((p) => p.time === last.time);
-    if (!f || at < 0 || f.points.length > 2 * this.options.history) {
-      f = { detector: new ChangePointDetector(this.options.detector), points: [] };
+    if (!f || !last || at < 0 || f.points.length > 2 * this.options.history) {
+      f = { detector: new ChangePointDetector(this.options.detector), points: [], atLastTime: new Set() };
       const firstNew = history.findIndex(isNew);
       const seed = firstNew < 0 ? history.length : firstNew;
       for (const p of history.slice(0, seed)) this.feed(f, p);
-      from = seed;
-    } else from = at + 1;
+      unseen = history.slice(seed);
+    } else {
+      const fedAtLast = f.atLastTime;
+      unseen = history.slice(at).filter((p) => p.time !== last.time || !fedAtLast.has(pointIdentity(p)));
+    }
     // Re-inserted: the map's order is the order of use, the oldest is evicted first.
     this.followed.delete(key);
     this.followed.set(key, f);
@@ -78,12 +90,14 @@ export class SeriesDetectors {
     }
     const minSize = f.detector.options.minSize;
     const known = f.detector.changes().map((c) => c.index);
-    for (const p of history.slice(from)) this.feed(f, p);
+    for (const p of unseen) this.feed(f, p);
     const fresh = f.detector.changes().filter((c) => !known.some((k) => Math.abs(k - c.index) < minSize));
     return { points: f.points, fresh, minSize };
   }
 
   private feed(f: Followed, p: FedPoint): void {
+    if (f.points.at(-1)?.time !== p.time) f.atLastTime = new Set();
+    f.atLastTime.add(pointIdentity(p));
     f.detector.add(p.value, p.samples);
     f.points.push(p);
   }

@@ -30,6 +30,40 @@ export function tTestPValue(a: SegmentStats, b: SegmentStats): number {
   return Math.min(1, 2 * tCdf(-Math.abs(t), df));
 }
 
+/**
+ * Whether tTestPValue(a, b) <= alpha, mostly without computing it. Whatever the test chosen (Student's
+ * or Welch's, and whatever its degrees of freedom), its p-value is at least the normal distribution's
+ * two-sided tail at the same |t|: Student's t is a normal divided by the root of a mean-one variable,
+ * and the tail is convex in that variable (Jensen). So when a lower bound of the normal tail at both
+ * tests' |t| is above alpha, neither test can pass, and the F-test and t CDFs (incomplete beta
+ * functions, the detector's largest cost) are skipped. Most windows hold no change and end here.
+ * The answer is the same as comparing tTestPValue's result (test/unit/change-points.test.ts).
+ */
+export function isSignificant(a: SegmentStats, b: SegmentStats, alpha: number): boolean {
+  const df = a.n + b.n - 2;
+  if (a.n >= 1 && b.n >= 1 && df >= 1 && !(a.variance === 0 && b.variance === 0)) {
+    const diff = Math.abs(b.mean - a.mean);
+    const pooled = ((a.n - 1) * a.variance + (b.n - 1) * b.variance) / df;
+    const tPooled = diff / Math.sqrt(pooled * (1 / a.n + 1 / b.n));
+    const tWelch = diff / Math.sqrt(a.variance / a.n + b.variance / b.n);
+    if (normalTailAtLeast(Math.max(tPooled, tWelch)) > alpha) return false;
+  }
+  return tTestPValue(a, b) <= alpha;
+}
+
+/** P(|Z| > 1) for a standard normal Z, rounded down. */
+const NORMAL_TAIL_AT_1 = 0.3173;
+
+/**
+ * A lower bound of P(|Z| > x), x ≥ 0: the tail at 1 up to x = 1 (the tail falls as x grows), then
+ * Gordon's inequality 1 − Φ(x) ≥ φ(x)·x / (x² + 1), within 5 % of the tail where tests are decided.
+ * NaN (0/0) gives NaN, which is above nothing: the caller computes the p-value then.
+ */
+export function normalTailAtLeast(x: number): number {
+  if (x <= 1) return NORMAL_TAIL_AT_1;
+  return (2 * Math.exp((-x * x) / 2) * x) / (Math.sqrt(2 * Math.PI) * (x * x + 1));
+}
+
 /** Two-sided F-test p-value that `a` and `b` have the same variance; 0 when exactly one is noiseless. */
 export function varianceRatioPValue(a: SegmentStats, b: SegmentStats): number {
   if (a.n < 2 || b.n < 2) return 1;

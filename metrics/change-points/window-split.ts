@@ -5,7 +5,7 @@
  */
 import { WindowDistances } from './energy-split.ts';
 import type { RunningSums } from './running-sums.ts';
-import { tTestPValue } from './t-test.ts';
+import { isSignificant } from './t-test.ts';
 
 /** Change points (absolute indices, ascending) found in [start, end). */
 export function windowChangePoints(sums: RunningSums, start: number, end: number, minSize: number, maxPValue: number): number[] {
@@ -23,8 +23,7 @@ export function windowChangePoints(sums: RunningSums, start: number, end: number
       if (candidate && (best === null || candidate.qhat > best.qhat)) best = { ...candidate, a, b };
     }
     if (best === null) break;
-    const p = tTestPValue(sums.testSegment(best.a, best.index), sums.testSegment(best.index, best.b));
-    if (p > maxPValue) break;
+    if (!isSignificant(sums.testSegment(best.a, best.index), sums.testSegment(best.index, best.b), maxPValue)) break;
     found.push(best.index);
     found.sort((x, y) => x - y);
   }
