@@ -18,6 +18,8 @@ import { DownloadRunner } from './download-runner.ts';
 import type { AgentRun } from './file-transfer.ts';
 import { UploadRunner } from './upload-runner.ts';
 import { OrphanGuard } from './orphan-guard.ts';
+import { NodeLauncher, type ProcessLauncher } from './process-launcher.ts';
+import { SpawnHelper, findPerl } from './spawn-helper.ts';
 import { AgentStats } from './agent-stats.ts';
 import { ResourceMonitor } from './resource-monitor.ts';
 import type { OutputReclaimer } from './output-reclaim.ts';
@@ -48,7 +50,14 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** Frees a big output's dead read buffers while it runs (output-reclaim.ts; the agent program's). */
   reclaimer?: OutputReclaimer | null;
+  /**
+   * Who forks the commands: `helper`, the spawn helper (spawn-helper.ts; needs perl, else falls
+   * back), or `node`, the agent itself with the orphan guard beside it. Default `helper`.
+   */
+  spawn?: SpawnMode;
 }
+
+export type SpawnMode = 'helper' | 'node';
 
 export type AgentState = 'connecting' | 'handshaking' | 'ready' | 'disconnected' | 'stopped';
 
@@ -92,7 +101,8 @@ export class Agent {
   private graceTimer: NodeJS.Timeout | null = null;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly log: (line: string) => void;
-  private readonly guard: OrphanGuard;
+  /** Starts the commands' processes (process-launcher.ts). */
+  private readonly launcher: ProcessLauncher;
   /** Each command's CPU time and peak memory (null without Linux's /proc). */
   private readonly resources = ResourceMonitor.create();
   private connectAttempts = 0;
@@ -105,7 +115,9 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
-    this.guard = new OrphanGuard(this.log);
+    const perl = options.spawn === 'node' ? null : findPerl();
+    if (!perl && options.spawn === 'helper') this.log('no perl on PATH: commands are forked by the agent itself (slower per step)');
+    this.launcher = perl ? new SpawnHelper(perl, this.baseEnv, this.log) : new NodeLauncher(this.baseEnv, new OrphanGuard(this.log));
     this.frames = new FramePool(2 * this.windowBytes);
   }
 
@@ -124,8 +136,7 @@ export class Agent {
   /** Connects; resolves once the master has welcomed us, rejects if it refuses us for good. */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
-    // Started with the agent, not with its first command: the helper's start-up is not a step's cost.
-    this.guard.start();
+    this.launcher.start();
     this.connect();
     return ready;
   }
@@ -139,7 +150,7 @@ export class Agent {
     const runs = [...this.runs.values()];
     for (const r of runs) r.cancel();
     await Promise.all(runs.map((r) => r.finished));
-    this.guard.stop();
+    this.launcher.stop();
     this.ws?.close(1000, 'agent stopping');
   }
 
@@ -257,8 +268,7 @@ export class Agent {
           sendOutput: (chunk, sent) => this.sendOutput(chunk, sent),
           frames: this.frames,
           onDone: (id) => this.runs.delete(id),
-          guard: this.guard,
-          baseEnv: this.baseEnv,
+          launcher: this.launcher,
           resources: this.resources,
           onExit: (exit) => this.stats.commandEnded(exit),
         });

@@ -16,7 +16,6 @@
  * and the master drops what it already has. An abandoned run (the master no longer follows it) is
  * killed and sends nothing more: the master would not know what it speaks of.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
@@ -24,6 +23,7 @@ import { encodeOutputFrameFrom, outputFrameHeaderBytes, type OutputChunk } from 
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
 import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
 import type { FrameLease, FramePool } from './frame-pool.ts';
+import { NodeLauncher, type LaunchedProcess, type ProcessLauncher, type ReapedCpu } from './process-launcher.ts';
 
 export interface RunnerOptions {
   basedir: string;
@@ -40,10 +40,8 @@ export interface RunnerOptions {
   /** Reused buffers for big frames (frame-pool.ts); absent: each frame is a buffer of its own. */
   frames?: FramePool | null;
   onDone(run: string): void;
-  /** Told of each command's process group while it lives (see orphan-guard.ts). */
-  guard?: { watch(pgid: number): void; forget(pgid: number): void };
-  /** The agent's environment without its token, read once (agentEnv()); absent: read for each command. */
-  baseEnv?: NodeJS.ProcessEnv;
+  /** Starts the command's process (spawn-helper.ts, process-launcher.ts); absent: Node's spawn, unguarded. */
+  launcher?: ProcessLauncher;
   /** Measures each command's CPU time and peak memory (Linux); absent: the exit carries no `resources`. */
   resources?: ResourceMonitor | null;
   /** Told of the exit once, when it is first sent (the agent's own metrics count it). */
@@ -81,11 +79,11 @@ export function agentEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * The agent's environment (without its token) plus the step's, with `PWD` the command's absolute
- * working directory (as Buildbot's worker sets it: a shell would otherwise inherit the agent's own).
+ * The step's variables over the agent's environment (the launcher's base), with `PWD` the command's
+ * absolute working directory (as Buildbot's worker sets it: a shell would otherwise inherit the agent's own).
  */
-function commandEnv(base: NodeJS.ProcessEnv, stepEnv: Record<string, string>, cwd: string): NodeJS.ProcessEnv {
-  return { ...base, ...stepEnv, PWD: cwd };
+function commandEnv(stepEnv: Record<string, string>, cwd: string): Record<string, string> {
+  return { ...stepEnv, PWD: cwd };
 }
 
 /** The parts' bytes after the first `skip` of them, as views (no copy). */
@@ -102,7 +100,9 @@ function after(parts: readonly Buffer[], skip: number): Buffer[] {
 }
 
 export class CommandRunner {
-  private child: ChildProcess | null = null;
+  private process: LaunchedProcess | null = null;
+  /** The command's pid and process group, once it started. */
+  private pid: number | null = null;
   private seq = 0;
   /** Output sent and not acked yet, in seq order, each with the buffer its frame lives in. */
   private readonly unacked: { chunk: OutputChunk; lease: FrameLease | null }[] = [];
@@ -141,31 +141,37 @@ export class CommandRunner {
     const argv = program(msg);
     if (!argv) return this.failToStart(CommandErrorCode.SpawnFailed, 'the run names neither argv nor shell');
     const [file, args] = argv;
-    const child = spawn(file, args, {
-      cwd,
-      env: commandEnv(this.options.baseEnv ?? agentEnv(), msg.env, cwd),
-      detached: true, // own process group: kill(-pid) reaches everything it starts
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    if (child.pid) this.options.guard?.watch(child.pid);
-    if (child.pid) this.meter = this.options.resources?.track(child.pid) ?? null;
-    child.on('error', (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`));
-    child.stdout?.on('data', (d: Buffer) => this.output('stdout', d));
-    child.stderr?.on('data', (d: Buffer) => this.output('stderr', d));
-    child.on('exit', () => {
-      if (this.state === 'running') this.state = 'exiting';
-      // Before the kill: what the command left running is read once more (resource-monitor.ts).
-      this.meter?.exited();
-      this.signalGroup('SIGKILL');
-    });
-    child.on('close', (code, signal) => this.report(code, signal));
+    const launcher = this.options.launcher ?? new NodeLauncher(agentEnv(), null);
+    this.process = launcher.launch(
+      { file, args, cwd, env: commandEnv(msg.env, cwd) },
+      {
+        started: (pid) => this.running(pid),
+        output: (stream, data) => this.output(stream, data),
+        exited: (cpu) => this.exited(cpu),
+        closed: (code, signal) => this.report(code, signal),
+        failed: (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`),
+      },
+    );
     this.armTimeout();
     if (msg.maxTime !== null) this.maxTimeTimer = setTimeout(() => this.kill('maxTime'), msg.maxTime * 1000);
   }
 
   cancel(): void {
     this.kill('cancel');
+  }
+
+  private running(pid: number): void {
+    this.pid = pid;
+    this.meter = this.options.resources?.track(pid) ?? null;
+    // Killed before its pid was known (the spawn helper answers a moment later): signalled now.
+    if (this.killed) this.signalGroup('SIGTERM');
+  }
+
+  private exited(cpu: ReapedCpu | null): void {
+    if (this.state === 'running') this.state = 'exiting';
+    // Before the kill: what the command left running is read once more (resource-monitor.ts).
+    this.meter?.exited(cpu);
+    this.signalGroup('SIGKILL');
   }
 
   /** The master forgot this run (it restarted, or its grace period ran out): kill it and drop it. */
@@ -203,8 +209,7 @@ export class CommandRunner {
     }
     if (this.paused && this.unackedBytes <= this.options.windowBytes / 2) {
       this.paused = false;
-      this.child?.stdout?.resume();
-      this.child?.stderr?.resume();
+      this.process?.resume();
     }
   }
 
@@ -225,7 +230,11 @@ export class CommandRunner {
     if (stream !== 'file') this.options.send({ type: 'output', run, seq, stream, data: data.toString('base64') });
   }
 
-  /** Collects what the pipes give until the end of this turn of the event loop (or a full frame). */
+  /**
+   * Collects what the pipes give until the end of this turn of the event loop; full frames go at
+   * once, and what is left over waits for the turn's end with what comes after it (reads that do not
+   * divide MAX_OUTPUT_CHUNK, as the spawn helper's, would otherwise leave a few bytes in a frame of their own).
+   */
   private output(stream: 'stdout' | 'stderr', data: Buffer): void {
     this.armTimeout();
     if (this.pending && this.pending.stream !== stream) this.flush();
@@ -233,8 +242,8 @@ export class CommandRunner {
     this.pending.parts.push(data);
     this.pending.bytes += data.length;
     this.unackedBytes += data.length;
-    if (this.pending.bytes >= MAX_OUTPUT_CHUNK) this.flush();
-    else if (!this.flushScheduled) {
+    if (this.pending.bytes >= MAX_OUTPUT_CHUNK) this.flush(true);
+    if (this.pending && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
@@ -243,24 +252,26 @@ export class CommandRunner {
     }
     if (!this.paused && this.unackedBytes > this.options.windowBytes) {
       this.paused = true;
-      this.child?.stdout?.pause();
-      this.child?.stderr?.pause();
+      this.process?.pause();
     }
   }
 
   /**
-   * Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK. Its bytes are counted as unacked already.
+   * Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK (`wholeFramesOnly`: full frames
+   * only, the rest stays collected). Its bytes are counted as unacked already.
    * Each frame is encoded once, straight from the pipe's reads (no concatenation first), into a
    * reused buffer when it is big (frame-pool.ts), and kept as it is until acked: the data the
    * runner holds is a view into the frame it sends.
    */
-  private flush(): void {
+  private flush(wholeFramesOnly = false): void {
     const pending = this.pending;
     if (!pending) return;
-    this.pending = null;
+    const sending = wholeFramesOnly ? pending.bytes - (pending.bytes % MAX_OUTPUT_CHUNK) : pending.bytes;
+    const kept = pending.bytes - sending;
+    this.pending = kept > 0 ? { stream: pending.stream, parts: after(pending.parts, sending), bytes: kept } : null;
     const header = outputFrameHeaderBytes(this.msg.run);
     let parts = pending.parts;
-    for (let left = pending.bytes; left > 0;) {
+    for (let left = sending; left > 0;) {
       const bytes = Math.min(left, MAX_OUTPUT_CHUNK);
       const seq = this.seq++;
       const lease = this.options.frames?.take(header + bytes) ?? null;
@@ -286,12 +297,11 @@ export class CommandRunner {
     const graceMs = this.msg.sigtermTime === undefined ? this.options.killGraceMs : this.msg.sigtermTime * 1000;
     this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
     // Paused pipes would keep a killed command from ever closing.
-    this.child?.stdout?.resume();
-    this.child?.stderr?.resume();
+    this.process?.resume();
   }
 
   private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child?.pid;
+    const { pid } = this;
     if (!pid) return;
     try {
       process.kill(-pid, signal);
@@ -310,7 +320,6 @@ export class CommandRunner {
     if (this.state === 'reported') return;
     this.flush(); // the exit's seq counts every frame
     this.state = 'reported';
-    if (this.child?.pid) this.options.guard?.forget(this.child.pid);
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
     const exit: ExitMessage = {
       type: 'exit',

@@ -21,7 +21,10 @@ export const AGENT_USAGE = `Usage: caliper agent --master ws://HOST:PORT/agents 
   --capacity N     most commands run at once (default: 1000; the master also caps it with maxBuilds)
   --metrics-server [HOST:]PORT
                    serve Prometheus metrics at http://HOST:PORT/metrics (default 127.0.0.1:${DEFAULT_METRICS_PORT};
-                   no authentication: keep it on loopback or a private network)`;
+                   no authentication: keep it on loopback or a private network)
+  --spawn helper|node
+                   who forks the commands: a small perl helper (default; the agent itself without perl)
+                   or the agent itself`;
 
 /**
  * `--metrics-server` may come without a value (both defaults), which parseArgs cannot express: a
@@ -57,6 +60,7 @@ export async function agentCommand(args: string[]): Promise<void> {
         labels: { type: 'string' },
         capacity: { type: 'string' },
         'metrics-server': { type: 'string' },
+        spawn: { type: 'string' },
       },
       allowPositionals: false,
       strict: true,
@@ -67,6 +71,7 @@ export async function agentCommand(args: string[]): Promise<void> {
   const token = v.token ?? process.env.CALIPER_AGENT_TOKEN;
   if (!v.master || !v.name || !token) fail(`--master, --name and --token (or CALIPER_AGENT_TOKEN) are required\n\n${AGENT_USAGE}`);
   if (v.capacity !== undefined && !/^\d+$/.test(v.capacity)) fail(`--capacity must be a number, got "${v.capacity}"`);
+  if (v.spawn !== undefined && v.spawn !== 'helper' && v.spawn !== 'node') fail(`--spawn must be helper or node, got "${v.spawn}"`);
   let metricsAddress: ListenAddress | null = null;
   try {
     metricsAddress = v['metrics-server'] === undefined ? null : parseMetricsAddress(v['metrics-server']);
@@ -80,6 +85,7 @@ export async function agentCommand(args: string[]): Promise<void> {
     basedir: path.resolve(v.workdir ?? path.join('agent-work', v.name)),
     labels: v.labels ? v.labels.split(',').filter(Boolean) : [],
     ...(v.capacity !== undefined ? { capacity: Number(v.capacity) } : {}),
+    ...(v.spawn !== undefined ? { spawn: v.spawn } : {}),
     // Only this program's process: it sets a V8 flag for the whole process.
     reclaimer: OutputReclaimer.create(),
   });

@@ -30,6 +30,7 @@
  */
 import fs from 'node:fs';
 import type { CommandResources } from '../protocol/messages.ts';
+import type { ReapedCpu } from './process-launcher.ts';
 import { CLOCK_TICKS_PER_SECOND, pageBytes, readProcStat, selfStatReader, type ProcStat } from './resource-proc.ts';
 
 /** A command younger than this is not sampled: most commands of a build are shorter and cost nothing. */
@@ -99,8 +100,10 @@ export class CommandMeter {
   /**
    * sampling -> exited. Call when the main process was reaped (the child's `exit` event), before
    * the rest of its group is killed: what is still running now was left behind, and is read once more.
+   * `reaped`: the CPU of the main process's tree as the process that reaped it read it (the spawn
+   * helper); absent, the agent reaped it and its own counters tell (settled at the loop turn's end).
    */
-  exited(): void {
+  exited(reaped: ReapedCpu | null = null): void {
     if (this.state !== 'sampling') throw new Error(`command ${this.pid}: exited() while ${this.state}`);
     this.state = 'exited';
     for (const pid of this.members) {
@@ -108,7 +111,10 @@ export class CommandMeter {
       const s = readProcStat(pid);
       if (s && s.pgrp === this.pid) this.orphans.set(pid, ticksOf(s));
     }
-    this.monitor.reaped(this);
+    if (!reaped) return this.monitor.reaped(this);
+    // Reaped by the spawn helper, which read its own counters for this process alone.
+    this.monitor.forget(this);
+    this.settled({ user: reaped.userSeconds * CLOCK_TICKS_PER_SECOND, system: reaped.systemSeconds * CLOCK_TICKS_PER_SECOND });
   }
 
   /** exited -> settled, with the ticks of the main process's tree the agent's counters gained. */

@@ -93,63 +93,75 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
     expect(out).toMatch(/resumed 1 command/);
   }, 90_000);
 
-  it('ends the step RETRY when the agent is killed, and runs the request again on another agent', async () => {
-    master = await startTestMaster(
-      {
-        protocol: { heartbeatMs: 500, graceMs: 1500 },
-        agents: [
-          { name: 'doomed', token: 'doomed-token-1' },
-          { name: 'spare', token: 'spare-token-12' },
-        ],
-        builders: [
-          {
-            name: 'work',
-            factory: new BuildFactory().addStep(
-              new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' }),
-            ),
-          },
-        ],
-      },
-      await db.create(),
-    );
-    const doomed = await startAgent(master, 'doomed', 'doomed-token-1');
-    agents.push(doomed);
-    const c = api(master);
-    const forced = await c.post('/builders/work/force', {});
-    const first = await waitFor(
-      'the build on doomed',
-      async () => (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
-    );
-    expect(first.agent).toBe('doomed');
-    agents.push(await startAgent(master, 'spare', 'spare-token-12'));
-    const orphans = await waitFor('the command on doomed', async () => {
-      // `sleep 31.7 &` outlives the step's main process; only the group kill ends it.
-      const pids = processesMatching('sleep 31.7');
-      return pids.length > 0 ? pids : null;
-    });
-    const killedAt = Date.now();
-    await doomed.kill('SIGKILL');
-    // The agent's orphan guard kills its command's process group as soon as the agent is gone.
-    await waitFor("the killed agent's command to die", async () => orphans.every((pid) => !alive(pid)), 2000);
-    const retried = await waitFor(
-      'the retried build',
-      async () => {
-        const b = (await c.get(`/builds/${first.buildid}`)).body.builds[0];
-        return b.complete ? b : null;
-      },
-      20_000,
-    );
-    // Noticed at once (the socket closed) and given up after the 1.5 s grace period.
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
-    expect(retried).toMatchObject({ result: 'retry', state_string: 'retry: agent lost' });
-    const steps = (await c.get(`/builds/${first.buildid}/steps`)).body.steps;
-    expect(steps[0]).toMatchObject({ result: 'retry', state_string: 'agent lost' });
-    const done = await waitForRequest(master, forced.body.buildrequestid, 30_000);
-    expect(done.build).toMatchObject({ agent: 'spare', result: 'success', number: 2 });
-    expect((await stepLog(master, done.steps[0].stepid)).toString()).toBe('started\nfinished\n');
-    expect((await c.get(`/buildrequests/${forced.body.buildrequestid}`)).body.buildrequests[0]).toMatchObject({
-      complete: true,
-      result: 'success',
-    });
-  }, 60_000);
+  // Both ways of forking: the spawn helper (perl) is the orphan guard by default; `--spawn node` keeps the shell guard.
+  it.each(['helper', 'node'])(
+    'ends the step RETRY when the agent (--spawn %s) is killed, and runs the request again on another agent',
+    async (spawnMode) => {
+      master = await startTestMaster(
+        {
+          protocol: { heartbeatMs: 500, graceMs: 1500 },
+          agents: [
+            { name: 'doomed', token: 'doomed-token-1' },
+            { name: 'spare', token: 'spare-token-12' },
+          ],
+          builders: [
+            {
+              name: 'work',
+              factory: new BuildFactory().addStep(
+                new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' }),
+              ),
+            },
+          ],
+        },
+        await db.create(),
+      );
+      const doomed = await startAgent(master, 'doomed', 'doomed-token-1', ['--spawn', spawnMode]);
+      agents.push(doomed);
+      const c = api(master);
+      const forced = await c.post('/builders/work/force', {});
+      const first = await waitFor(
+        'the build on doomed',
+        async () => (await c.get(`/builds?buildrequestid=${forced.body.buildrequestid}`)).body.builds[0],
+      );
+      expect(first.agent).toBe('doomed');
+      agents.push(await startAgent(master, 'spare', 'spare-token-12'));
+      const orphans = await waitFor('the command on doomed', async () => {
+        // `sleep 31.7 &` outlives the step's main process; only the group kill ends it.
+        const pids = processesMatching('sleep 31.7');
+        return pids.length > 0 ? pids : null;
+      });
+      // Forked by the helper or by the agent itself, as asked.
+      // /proc/PID/stat after the command's name: state, ppid, pgrp. The group's id is the step's main
+      // process (its shell), whose parent forked it.
+      const stat = (pid: number | string) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const main = stat(orphans[0] ?? 0)[2];
+      const parentExe = fs.readlinkSync(`/proc/${stat(main ?? 0)[1]}/exe`);
+      expect(path.basename(parentExe)).toBe(spawnMode === 'helper' ? 'perl' : path.basename(fs.realpathSync(process.execPath)));
+      const killedAt = Date.now();
+      await doomed.kill('SIGKILL');
+      // The agent's orphan guard kills its command's process group as soon as the agent is gone.
+      await waitFor("the killed agent's command to die", async () => orphans.every((pid) => !alive(pid)), 2000);
+      const retried = await waitFor(
+        'the retried build',
+        async () => {
+          const b = (await c.get(`/builds/${first.buildid}`)).body.builds[0];
+          return b.complete ? b : null;
+        },
+        20_000,
+      );
+      // Noticed at once (the socket closed) and given up after the 1.5 s grace period.
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
+      expect(retried).toMatchObject({ result: 'retry', state_string: 'retry: agent lost' });
+      const steps = (await c.get(`/builds/${first.buildid}/steps`)).body.steps;
+      expect(steps[0]).toMatchObject({ result: 'retry', state_string: 'agent lost' });
+      const done = await waitForRequest(master, forced.body.buildrequestid, 30_000);
+      expect(done.build).toMatchObject({ agent: 'spare', result: 'success', number: 2 });
+      expect((await stepLog(master, done.steps[0].stepid)).toString()).toBe('started\nfinished\n');
+      expect((await c.get(`/buildrequests/${forced.body.buildrequestid}`)).body.buildrequests[0]).toMatchObject({
+        complete: true,
+        result: 'success',
+      });
+    },
+    60_000,
+  );
 });

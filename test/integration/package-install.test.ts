@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, waitFor } from '../helpers/harness.ts';
 import { loadConfigFile } from '../../master/config/loader.ts';
+import { findPerl } from '../../agent/spawn-helper.ts';
 import { BuildFactory } from '../../index.ts';
 
 const CONFIG = `import { defineConfig, BuildFactory, ShellCommand } from 'caliper';
@@ -127,6 +128,7 @@ describe('the package, installed into a scratch project', () => {
       'dist/index.d.ts',
       'dist/agent/caliper-agent.js',
       'dist/agent/orphan-guard.sh',
+      'dist/agent/spawn-helper.pl',
     ]) {
       expect(fs.existsSync(path.join(installed, file)), file).toBe(true);
     }
@@ -203,13 +205,15 @@ describe('the package, installed into a scratch project', () => {
     );
     await waitFor(`the agent to connect (output: ${agent.output()})`, () => agent.output().includes('connected to'), 30_000);
 
-    // Its orphan guard is a shell, not a second node.
-    const guards = fs
-      .readFileSync(`/proc/${agent.child.pid}/task/${agent.child.pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
-    expect(guards).toEqual([['/bin/sh', path.join(fs.realpathSync(installed), 'dist', 'agent', 'orphan-guard.sh'), '']]);
+    // Idle, it has no helper process; its spawn helper (perl, not a second node) comes with the first command.
+    const helpers = () =>
+      fs
+        .readFileSync(`/proc/${agent.child.pid}/task/${agent.child.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+    expect(helpers()).toEqual([]);
 
     const forced = await fetch(`${url}/api/v2/builders/hello/force`, {
       method: 'POST',
@@ -225,6 +229,7 @@ describe('the package, installed into a scratch project', () => {
       return res.builds[0]?.complete ? res.builds[0] : null;
     });
     expect(build.result).toBe('success');
+    expect(helpers()).toEqual([[findPerl(), path.join(fs.realpathSync(installed), 'dist', 'agent', 'spawn-helper.pl'), '']]);
     const steps = (await (await fetch(`${url}/api/v2/builds/${build.buildid}/steps`)).json()) as { steps: { stepid: number }[] };
     const logs = (await (await fetch(`${url}/api/v2/steps/${steps.steps[0]?.stepid}/logs`)).json()) as {
       logs: { logid: number; slug: string }[];

@@ -1,0 +1,225 @@
+/**
+ * The spawn helper (agent/spawn-helper.ts and spawn-helper.pl), run as the agent runs it: real perl,
+ * real commands. What a command sees (argv, cwd, environment, process group, signals), what comes
+ * back (bytes exact, exit code or signal, CPU), start failures with Node's errno codes, flow
+ * control, several commands at once, the helper's linger, and the orphan guard it is.
+ * test/faults/agent-faults.test.ts covers a SIGKILLed agent end to end.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LaunchSpec, ProcessEvents, ReapedCpu } from '../../agent/process-launcher.ts';
+import { SpawnHelper, findPerl } from '../../agent/spawn-helper.ts';
+import { ROOT, waitFor } from '../helpers/harness.ts';
+import { alive } from '../helpers/processes.ts';
+
+const perl = findPerl();
+let tmp = '';
+const helpers: SpawnHelper[] = [];
+const logged: string[] = [];
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spawn-helper-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterEach(() => {
+  for (const h of helpers.splice(0)) h.stop();
+  expect(logged.splice(0)).toEqual([]);
+});
+
+function helper(lingerMs = 60_000, baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, BASE: 'from the agent' }): SpawnHelper {
+  if (!perl) throw new Error('perl is not on PATH (Debian: perl-base)');
+  const h = new SpawnHelper(perl, baseEnv, (line) => logged.push(line), lingerMs);
+  helpers.push(h);
+  return h;
+}
+
+interface Ran {
+  pid: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  cpu: ReapedCpu | null;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  failed: NodeJS.ErrnoException | null;
+  /** Event names in the order they came (output once). */
+  order: string[];
+}
+
+/** Launches and collects everything until closed (or failed). `onStart` may pause, signal, etc. */
+function run(h: SpawnHelper, spec: Partial<LaunchSpec> & { file: string }, onStart?: (pid: number) => void) {
+  const ran: Ran = {
+    pid: null,
+    stdout: Buffer.alloc(0),
+    stderr: Buffer.alloc(0),
+    cpu: null,
+    code: null,
+    signal: null,
+    failed: null,
+    order: [],
+  };
+  const outs: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+  let launched: ReturnType<SpawnHelper['launch']> | null = null;
+  const done = new Promise<Ran>((resolve) => {
+    const events: ProcessEvents = {
+      started: (pid) => {
+        ran.pid = pid;
+        ran.order.push('started');
+        onStart?.(pid);
+      },
+      output: (stream, data) => {
+        // Views of the helper's reads: copied, as the runner's frames copy them.
+        outs[stream].push(Buffer.from(data));
+        if (ran.order.at(-1) !== 'output') ran.order.push('output');
+      },
+      exited: (cpu) => {
+        ran.cpu = cpu;
+        ran.order.push('exited');
+      },
+      closed: (code, signal) => {
+        Object.assign(ran, { code, signal, stdout: Buffer.concat(outs.stdout), stderr: Buffer.concat(outs.stderr) });
+        ran.order.push('closed');
+        resolve(ran);
+      },
+      failed: (e) => {
+        ran.failed = e;
+        ran.order.push('failed');
+        resolve(ran);
+      },
+    };
+    launched = h.launch({ args: [], cwd: tmp, env: {}, ...spec }, events);
+  });
+  return { done, control: () => launched as unknown as ReturnType<SpawnHelper['launch']> };
+}
+
+describe.skipIf(!perl)('spawn helper', () => {
+  it('runs argv as given, in cwd, with the base environment under the command’s own, in a process group of its own', async () => {
+    const h = helper();
+    const dir = fs.mkdtempSync(path.join(tmp, 'cwd '));
+    const script =
+      'printf "%s|" "$@"; echo; pwd; echo "$BASE/$STEP/$EMPTY."; ps -o pgid= -p $$ | tr -d " "; echo $$; echo oops >&2; exit 3';
+    const args = ['-c', script, 'sh', 'two words', '', 'quote \' and "', 'new\nline', 'ünïcödé'];
+    const ran = await run(h, { file: 'sh', args, cwd: dir, env: { STEP: 'from the step', EMPTY: '' } }).done;
+    expect(ran.failed).toBeNull();
+    const out = ran.stdout.toString();
+    const [groupId, ownPid] = out.trim().split('\n').slice(-2).map(Number);
+    expect(ownPid).toBe(ran.pid);
+    expect(groupId).toBe(ran.pid);
+    expect(out).toBe(`two words||quote ' and "|new\nline|ünïcödé|\n${dir}\nfrom the agent/from the step/.\n${groupId}\n${ownPid}\n`);
+    expect(ran.stderr.toString()).toBe('oops\n');
+    expect(ran.code).toBe(3);
+    expect(ran.signal).toBeNull();
+    expect(ran.order).toEqual(['started', 'output', 'exited', 'closed']);
+  });
+
+  it('gives the command default signal handling (the helper ignores the terminal’s) and stdin from /dev/null', async () => {
+    const h = helper();
+    const ran = await run(h, { file: 'grep', args: ['-E', '^Sig(Ign|Blk)', '/proc/self/status'] }).done;
+    expect(ran.stdout.toString()).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+    const stdin = await run(h, { file: 'sh', args: ['-c', 'cat; readlink /proc/self/fd/0; echo end'] }).done;
+    expect(stdin.stdout.toString()).toBe('/dev/null\nend\n');
+    const killed = await run(h, { file: 'sleep', args: ['30'] }, (pid) => process.kill(-pid, 'SIGTERM')).done;
+    expect(killed.code).toBeNull();
+    expect(killed.signal).toBe('SIGTERM');
+  });
+
+  it('brings every byte back exactly, a few MiB of binary on both streams', async () => {
+    const h = helper();
+    const blob = path.join(tmp, 'blob');
+    const bytes = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 11)) & 255;
+    fs.writeFileSync(blob, bytes);
+    const ran = await run(h, { file: 'sh', args: ['-c', `cat "${blob}"; cat "${blob}" >&2`] }).done;
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(ran.stdout.length).toBe(bytes.length);
+    expect(sha(ran.stdout)).toBe(sha(bytes));
+    expect(sha(ran.stderr)).toBe(sha(bytes));
+  });
+
+  it('reports a start that fails with Node’s errno codes, and goes on running others', async () => {
+    const h = helper();
+    const missing = await run(h, { file: 'no-such-program-here' }).done;
+    expect(missing.failed?.code).toBe('ENOENT');
+    expect(missing.failed?.message).toContain('no-such-program-here');
+    expect(missing.order).toEqual(['failed']);
+    const notExecutable = path.join(tmp, 'plain.txt');
+    fs.writeFileSync(notExecutable, 'x');
+    expect((await run(h, { file: notExecutable }).done).failed?.code).toBe('EACCES');
+    const noDir = await run(h, { file: 'true', cwd: path.join(tmp, 'gone') }).done;
+    expect(noDir.failed?.code).toBe('ENOENT');
+    expect(noDir.failed?.message).toContain('chdir');
+    expect((await run(h, { file: 'true' }).done).code).toBe(0);
+  });
+
+  it('reports the CPU of the command and everything it waited for', async () => {
+    const h = helper();
+    const burn = 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done';
+    const ran = await run(h, { file: 'sh', args: ['-c', `sh -c '${burn}'`] }).done;
+    expect(ran.code).toBe(0);
+    expect(ran.cpu).not.toBeNull();
+    expect((ran.cpu?.userSeconds ?? 0) + (ran.cpu?.systemSeconds ?? 0)).toBeGreaterThan(0.05);
+    const idle = await run(h, { file: 'sleep', args: ['0.2'] }).done;
+    expect((idle.cpu?.userSeconds ?? 1) + (idle.cpu?.systemSeconds ?? 1)).toBeLessThan(0.05);
+  });
+
+  it('pauses one command’s output while others go on, and resumes it', async () => {
+    const h = helper();
+    const big = run(h, { file: 'sh', args: ['-c', 'head -c 4000000 /dev/zero'] }, () => big.control().pause());
+    // While it is paused, another command runs to its end.
+    const other = await run(h, { file: 'echo', args: ['other'] }).done;
+    expect(other.stdout.toString()).toBe('other\n');
+    await new Promise((r) => setTimeout(r, 300));
+    let settled = false;
+    void big.done.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(settled).toBe(false);
+    big.control().resume();
+    const ran = await big.done;
+    expect(ran.stdout.length).toBe(4_000_000);
+    expect(ran.code).toBe(0);
+  });
+
+  it('runs many commands at once, each with its own output', async () => {
+    const h = helper();
+    const runs = Array.from({ length: 12 }, (_, i) => run(h, { file: 'sh', args: ['-c', `sleep 0.0${i % 5}; seq ${i * 1000}`] }).done);
+    const all = await Promise.all(runs);
+    all.forEach((ran, i) => {
+      expect(ran.code).toBe(0);
+      expect(ran.stdout.toString()).toBe(i === 0 ? '' : `${Array.from({ length: i * 1000 }, (_, k) => k + 1).join('\n')}\n`);
+    });
+  });
+
+  it('ends once idle for its linger time, and starts again with the next command', async () => {
+    const h = helper(150);
+    expect(h.helperRunning).toBe(false);
+    expect((await run(h, { file: 'true' }).done).code).toBe(0);
+    expect(h.helperRunning).toBe(true);
+    await waitFor('the helper to end', () => !h.helperRunning, 5000);
+    expect((await run(h, { file: 'echo', args: ['again'] }).done).stdout.toString()).toBe('again\n');
+  });
+
+  it('is the orphan guard: when the agent dies, the commands it started die with it', async () => {
+    // A separate node holds the helper, starts a command group with a background child, and is SIGKILLed.
+    const holder = path.join(tmp, 'holder.ts');
+    fs.writeFileSync(
+      holder,
+      `import { SpawnHelper, findPerl } from ${JSON.stringify(path.join(ROOT, 'agent', 'spawn-helper.ts'))};
+const h = new SpawnHelper(findPerl()!, process.env, () => {});
+h.launch({ file: 'sh', args: ['-c', 'sleep 60 & echo $$ $!; wait'], cwd: ${JSON.stringify(tmp)}, env: {} }, {
+  started() {}, output: (_s, d) => process.stdout.write(d), exited() {}, closed() {}, failed: (e) => console.error(e),
+});
+setInterval(() => {}, 1000);
+`,
+    );
+    const node = spawn(process.execPath, ['--import', 'tsx', holder], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve) => node.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const pids = line.trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    expect(pids.every(alive)).toBe(true);
+    node.kill('SIGKILL');
+    await waitFor('the command group to die with its agent', () => !pids.some(alive), 5000);
+  });
+});
