@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
 import type { Logger } from '../../core/logger.ts';
 import type { ApiDeps } from './deps.ts';
 import { agentsRouter } from './agents.ts';
@@ -28,6 +28,7 @@ import type { Registry } from 'prom-client';
 import { UnsupportedMediaTypeError } from '../../core/errors/index.ts';
 import { isWrite, refuseCrossSiteWrites } from './same-origin.ts';
 import { refuseDeepJson } from './json-depth.ts';
+import { recordHeaders, securityHeaders } from './security-headers.ts';
 import type { UiBoot } from '../../protocol/api-types.ts';
 import type { WebAuthConfig } from '../auth/auth-config.ts';
 import { createWebAuth } from '../auth/web-auth.ts';
@@ -48,6 +49,46 @@ const requireJsonWrites: RequestHandler = (req, _res, next) => {
   next(new UnsupportedMediaTypeError('request body must be JSON: send Content-Type: application/json (or no body and no Content-Type)'));
 };
 
+/** The security headers, as helmet's options; the UI is same-origin only (uPlot sets inline styles, hence style-src 'unsafe-inline'). */
+export const HELMET_OPTIONS = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'", 'ws:', 'wss:'],
+      upgradeInsecureRequests: null,
+    },
+  },
+  // The master is often served over plain HTTP on a LAN; HSTS would lock browsers out of that.
+  strictTransportSecurity: false,
+} satisfies HelmetOptions;
+
+/**
+ * `handlers` in order for a write (see same-origin.ts: any method but GET, HEAD and OPTIONS); a read
+ * goes past them in one step. A read carries no body the API reads, so none is parsed. Chained here
+ * rather than in a nested express Router: a Router that ends passes on through `setImmediate`, and a
+ * refusal answered a turn later is lost when the client has already half-closed its socket.
+ */
+function writesOnly(...handlers: RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    if (!isWrite(req.method)) return next();
+    let i = 0;
+    const step = (err?: unknown): void => {
+      const handler = handlers[i++];
+      if (err !== undefined || handler === undefined) return next(err);
+      // A handler may call back later (express.json, once the body is read): a throw then is ours to pass on.
+      try {
+        void handler(req, res, step);
+      } catch (e) {
+        next(e);
+      }
+    };
+    step();
+  };
+}
+
 export function createApp(
   deps: ApiDeps,
   options: {
@@ -64,23 +105,8 @@ export function createApp(
 ): Express {
   const app = express();
   app.disable('x-powered-by');
-  // Security headers; the UI is same-origin only (uPlot sets inline styles, hence style-src 'unsafe-inline').
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'", 'ws:', 'wss:'],
-          upgradeInsecureRequests: null,
-        },
-      },
-      // The master is often served over plain HTTP on a LAN; HSTS would lock browsers out of that.
-      strictTransportSecurity: false,
-    }),
-  );
+  // helmet says which security headers and values; they are recorded once and set as one list.
+  app.use(securityHeaders(recordHeaders(helmet(HELMET_OPTIONS))));
   app.set('query parser', 'simple');
   const webAuth = options.auth ? createWebAuth(options.auth, { repos: deps.repos, builders: deps.builders, log: options.log }) : null;
   // The guard decides every write (tokens included), so the routes' own token check stands down.
@@ -88,11 +114,10 @@ export function createApp(
   if (webAuth) app.use('/auth', webAuth.router);
   const api = express.Router();
   // Where a write comes from (before who sends it), what it carries, how deep it nests: before any route.
-  api.use(refuseCrossSiteWrites(options.allowedOrigins ?? []));
+  // Reads skip what only concerns writes (one layer each side of the guard instead of four).
+  api.use(writesOnly(refuseCrossSiteWrites(options.allowedOrigins ?? [])));
   if (webAuth) api.use(webAuth.guard);
-  api.use(requireJsonWrites);
-  api.use(express.json({ limit: options.maxBodyBytes, strict: true }));
-  api.use(refuseDeepJson);
+  api.use(writesOnly(requireJsonWrites, express.json({ limit: options.maxBodyBytes, strict: true }), refuseDeepJson));
   api.use(buildersRouter(routeDeps));
   api.use(buildsRouter(routeDeps));
   api.use(buildRequestsRouter(routeDeps));
