@@ -8,7 +8,8 @@
 # Builtins only (perl-base, no modules), so that it starts in 2 ms and holds little memory.
 #
 # Requests, on stdin, one a line; every byte string is `x` followed by its bytes in hex:
-#   B n K=V...                       the environment every command starts from (sent once)
+#   B n K=V...                       the environment every command starts from (sent first): the
+#                                    helper's own from then on, which its commands inherit
 #   R id cwd argc arg... n K=V...     run argv in cwd with the base environment plus these variables
 #   P id / C id                      pause / continue reading the command's output (flow control)
 # Replies, on stdout, each a type byte, the command's id (u32, big-endian), a length (u32) and
@@ -29,7 +30,6 @@ $SIG{PIPE} = 'IGNORE';
 # Installed so that a child's end interrupts select() (EINTR) and is reaped at once.
 $SIG{CHLD} = sub { };
 
-my %base;       # the base environment
 my %cmds;       # id => { pid, fh => {O => handle, E => handle}, open, paused, reaped }
 my %by_pid;     # pid => id, while unreaped
 my ($last_cu, $last_cs) = (times)[2, 3];
@@ -113,7 +113,8 @@ sub prefork {
     open(STDOUT, '>&', $out_w) or child_fail($status_w, 'stdout');
     open(STDERR, '>&', $err_w) or child_fail($status_w, 'stderr');
     chdir($cwd) or child_fail($status_w, 'chdir');
-    %ENV = (%base, %$env);
+    # The helper's own environment is the base (set at `B`), inherited: only the command's variables change.
+    $ENV{$_} = $env->{$_} for keys %$env;
     exec { $argv[0] } @argv;
     child_fail($status_w, 'exec');
   }
@@ -184,7 +185,7 @@ sub request {
   my $what = $f[0] // '';
   if ($what eq 'B') {
     my ($env) = env_pairs(\@f, 1);
-    %base = %$env;
+    %ENV = %$env;
     # A spare forked before holds the old base: it goes, and the next one is forked now.
     if ($spare) {
       my $old = $spare;

@@ -101,7 +101,8 @@ class HelperProcess {
     baseEnv: NodeJS.ProcessEnv,
     private readonly onEnd: (helper: HelperProcess, why: string | null) => void,
   ) {
-    this.child = spawn(perl, [SPAWN_HELPER_SCRIPT], { detached: true, stdio: ['pipe', 'pipe', 'inherit'] });
+    // Its environment is the commands' base (no agent token); `B` sets it again, exactly, for them.
+    this.child = spawn(perl, [SPAWN_HELPER_SCRIPT], { detached: true, env: baseEnv, stdio: ['pipe', 'pipe', 'inherit'] });
     this.child.on('error', (e) => this.end(`cannot start perl: ${e.message}`));
     this.child.on('exit', (code, signal) => this.end(this.closing ? null : `helper exited (${signal ?? `code ${code}`})`));
     this.child.stdin?.on('error', () => undefined);

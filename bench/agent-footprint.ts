@@ -10,9 +10,13 @@
  *     connecting and idle (12 s after: V8 collects the start-up garbage and gives the pages back
  *     after some seconds without work); "anon" is the part no other process shares (the rest is
  *     mostly the node binary's pages, shared by every node process on the machine);
+ *   - RSS after a build: the agent and its spawn helper (perl), which starts with the first command;
+ *   - a command through the spawn helper: 200 sequential `true`, launch to closed, median (what the
+ *     agent pays per command by default);
  *   - spawn: 200 sequential spawn('true') (stdio as the agent's commands have it), median, timed
  *     inside the running agent (a module preloaded with --import), beside the same from a bare node
- *     and from a node holding 100 MB: fork's cost grows with the parent's address space;
+ *     and from a node holding 100 MB: fork's cost grows with the parent's address space (what
+ *     `--spawn node` pays);
  *   - after a log: the same agent's RSS, its malloc heap and the spawn again once it has run a build
  *     printing LOG_MIB: what its output path leaves behind makes every later step's fork dearer.
  * Linux only (/proc). Run `npm run build` first when --cli is bin/caliper.js (the compiled agent).
@@ -26,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { BuildFactory, ShellCommand, compileConfig, startMaster } from '../index.ts';
 import { silentLogger } from '../core/logger.ts';
 import { internalsOf } from '../master/testing.ts';
+import { SpawnHelper, findPerl } from '../agent/spawn-helper.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { cli: { type: 'string' }, runs: { type: 'string' } } });
@@ -170,6 +175,20 @@ try {
   console.log(`RSS with helpers, median: 1 s after connecting ${rss(early)}; idle (${IDLE_MS / 1000} s) ${rss(idle)}`);
   console.log(`  processes: ${idle.at(-1)?.processes.join('; ')}`);
 
+  // The spawn helper starts with the agent's first command: the agent and its helper while a build runs.
+  const busy = startAgent(master.port, path.join(tmp, 'agent'));
+  await busy.connected;
+  await buildOnce(master.port, 'noop');
+  const working = treeRss(busy.child.pid ?? 0);
+  await stop(busy.child);
+  while (registry.isConnected('fp')) await sleep(20);
+  console.log(
+    `RSS with helpers after a build (the spawn helper running): ${working.rss.toFixed(1)} MB (anonymous ${working.anon.toFixed(1)} MB)`,
+  );
+  console.log(`  processes: ${working.processes.join('; ')}`);
+  const viaHelper = await helperLaunchMs();
+  console.log(`a command through the spawn helper (launch to closed, \`true\`), median of ${SPAWNS}: ${viaHelper.toFixed(2)} ms`);
+
   const inAgent = await probeSpawn({}, async (env) => {
     const agent = startAgent(master.port, path.join(tmp, 'agent'), env);
     await agent.connected;
@@ -205,6 +224,32 @@ try {
 } finally {
   await master.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/** Median time from launch to closed of `true` through a spawn helper (agent/spawn-helper.ts), as the agent runs one. */
+async function helperLaunchMs(): Promise<number> {
+  const perl = findPerl();
+  if (!perl) return NaN;
+  const helper = new SpawnHelper(perl, process.env, (line) => console.error(line));
+  const once = () =>
+    new Promise<void>((resolve, reject) =>
+      helper.launch(
+        { file: 'true', args: [], cwd: tmp, env: {} },
+        { started() {}, output() {}, exited() {}, closed: () => resolve(), failed: reject },
+      ),
+    );
+  try {
+    for (let i = 0; i < 20; i++) await once();
+    const times: number[] = [];
+    for (let i = 0; i < SPAWNS; i++) {
+      const t = performance.now();
+      await once();
+      times.push(performance.now() - t);
+    }
+    return median(times);
+  } finally {
+    helper.stop();
+  }
 }
 
 /** The probe's output file named in `env`. */

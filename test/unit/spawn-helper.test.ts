@@ -115,6 +115,12 @@ describe.skipIf(!perl)('spawn helper', () => {
     expect(ran.order).toEqual(['started', 'output', 'exited', 'closed']);
   });
 
+  it('holds only the base environment itself (never the agent token the agent process has)', async () => {
+    const h = helper();
+    const ran = await run(h, { file: 'sh', args: ['-c', 'tr "\\0" "\\n" < /proc/$PPID/environ | sort'] }).done;
+    expect(ran.stdout.toString()).toBe(`BASE=from the agent\nPATH=${process.env.PATH}\n`);
+  });
+
   it('gives the command default signal handling (the helper ignores the terminal’s) and stdin from /dev/null', async () => {
     const h = helper();
     const ran = await run(h, { file: 'grep', args: ['-E', '^Sig(Ign|Blk)', '/proc/self/status'] }).done;
