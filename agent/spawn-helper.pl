@@ -77,9 +77,10 @@ sub child_fail {
 }
 
 # The next command's process, forked ahead of its request: fork() is the dearest part of a start
-# (0.4-0.6 ms here), so it happens while the previous command runs, not after its request came.
+# (0.4-0.6 ms here), so it happens while the helper would otherwise wait, not after a request came.
 # The child waits for its request on a pipe; the helper holds the other ends.
 my $spare;
+my $prefork_failed = 0;
 
 sub prefork {
   my ($req_r, $req_w, $out_r, $out_w, $err_r, $err_w, $status_r, $status_w);
@@ -123,9 +124,10 @@ sub prefork {
   return '';
 }
 
-# Runs a request (`cwd argc arg... n K=V...`) in the spare process, then forks the next spare.
+# Runs a request (`cwd argc arg... n K=V...`) in the spare process (the main loop forks the next).
 sub run_command {
   my ($id, $request) = @_;
+  $prefork_failed = 0;
   if (!$spare) {
     my $failed = prefork();
     return reply('F', $id, $failed) if $failed;
@@ -154,7 +156,6 @@ sub run_command {
     $by_pid{$pid} = $id;
     reply('S', $id, $pid);
   }
-  prefork();
 }
 
 sub done_if_over {
@@ -220,6 +221,13 @@ while (1) {
     }
   }
   finish() if !$stdin_open;
+  # The next spare is forked once nothing is waiting to be read: a short command's end (its pipes
+  # closing) is handled first, the fork then fills the time until the next request.
+  # (A fork that failed is tried again with the next request, not in a loop.)
+  if (!$spare && !$prefork_failed && select(my $busy = $rin, undef, undef, 0) == 0) {
+    $prefork_failed = prefork() ne '';
+    next;
+  }
   # A child can end between reap() and select(): then no signal wakes select, so it waits at most
   # a moment while any command is unreaped.
   my $n = select(my $rout = $rin, undef, undef, $waiting ? 0.05 : undef);
