@@ -27,8 +27,13 @@ $SIG{INT} = $SIG{TERM} = $SIG{HUP} = 'IGNORE';
 # A write to an agent that is gone fails (and ends this process, below) instead of killing it
 # before it has killed the commands.
 $SIG{PIPE} = 'IGNORE';
-# Installed so that a child's end interrupts select() (EINTR) and is reaped at once.
-$SIG{CHLD} = sub { };
+# Installed so that a child's end interrupts select() (EINTR) and is reaped at once; the main loop
+# calls waitpid() only after one (or after select()'s safety timeout).
+my $chld = 1;
+$SIG{CHLD} = sub { $chld = 1 };
+# Linux: the pipe to the agent holds 1 MiB instead of 64 KiB (F_SETPIPE_SZ, 1031), so a busy
+# command's output does not go in lockstep, one 64 KiB reply and one wake-up of each side at a time.
+fcntl(STDOUT, 1031, 1 << 20) if $^O eq 'linux';
 
 my %cmds;       # id => { pid, fh => {O => handle, E => handle}, open, paused, reaped }
 my %by_pid;     # pid => id, while unreaped
@@ -88,6 +93,9 @@ sub prefork {
   unless (pipe($req_r, $req_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($status_r, $status_w)) {
     return "@{[0 + $!]} pipe";
   }
+  # Linux: a command's stdout pipe holds 256 KiB, so a busy one is read in a quarter of the reads
+  # (a bigger size counts against the user's pipe budget, which the builds' own pipes share).
+  fcntl($out_r, 1031, 1 << 18) if $^O eq 'linux';
   my $pid = fork;
   if (!defined $pid) {
     my $errno = 0 + $!;
@@ -204,8 +212,12 @@ sub request {
 
 my $pending = '';
 my $stdin_open = 1;
+my $read_bytes = 1 << 18;
 while (1) {
-  reap();
+  if ($chld) {
+    $chld = 0;
+    reap();
+  }
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1 if $stdin_open;
   my %ready_fh;
@@ -230,7 +242,9 @@ while (1) {
   }
   # A child can end between reap() and select(): then no signal wakes select, so it waits at most
   # a moment while any command is unreaped.
+  next if $chld;    # signalled since the top of the loop
   my $n = select(my $rout = $rin, undef, undef, $waiting ? 0.05 : undef);
+  $chld = 1 if $n == 0;    # the timeout: a child may have ended unsignalled
   next if $n <= 0;
   if (vec($rout, fileno(STDIN), 1)) {
     my $got = sysread(STDIN, $pending, 65536, length $pending);
@@ -264,7 +278,7 @@ sub drain {
     my $cmd = $cmds{$id} or return;
     my $fh = $cmd->{fh}{$stream} or return;
     my $buf;
-    my $got = sysread($fh, $buf, 65536);
+    my $got = sysread($fh, $buf, $read_bytes);
     return if !defined $got && $!{EINTR};
     if (!$got) {
       close $fh;
@@ -274,7 +288,7 @@ sub drain {
     }
     reply($stream, $id, $buf);
     # A short read emptied the pipe; after a full one, read on only if more is there already.
-    return if $got < 65536;
+    return if $got < $read_bytes;
     my $bit = '';
     vec($bit, fileno($fh), 1) = 1;
     return unless select($bit, undef, undef, 0) > 0;

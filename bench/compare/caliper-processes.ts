@@ -88,6 +88,8 @@ export function startCaliperAgent(opts: {
       opts.name,
       '--workdir',
       opts.workdir,
+      // BENCH_AGENT_ARGS: more `caliper agent` options, e.g. `--spawn node` to measure the agent forking itself.
+      ...(process.env.BENCH_AGENT_ARGS?.split(' ').filter(Boolean) ?? []),
     ],
     { cwd: opts.workdir, env: { ...process.env, CALIPER_AGENT_TOKEN: opts.token }, logFile: opts.logFile },
   );
