@@ -224,7 +224,8 @@ while (1) {
   my $waiting = 0;
   for my $id (keys %cmds) {
     my $cmd = $cmds{$id};
-    $waiting = 1 unless $cmd->{reaped};
+    # Unreaped: 1; unreaped with both pipes closed (its exit is a moment away): 2.
+    $waiting = $cmd->{open} == 0 ? 2 : ($waiting || 1) unless $cmd->{reaped};
     next if $cmd->{paused};
     for my $stream ('O', 'E') {
       my $fh = $cmd->{fh}{$stream} or next;
@@ -241,9 +242,10 @@ while (1) {
     next;
   }
   # A child can end between reap() and select(): then no signal wakes select, so it waits at most
-  # a moment while any command is unreaped.
+  # a moment while any command is unreaped: 1 ms once its pipes closed (the kernel closes them just
+  # before it signals the end, so the signal may come in that gap), else 50 ms.
   next if $chld;    # signalled since the top of the loop
-  my $n = select(my $rout = $rin, undef, undef, $waiting ? 0.05 : undef);
+  my $n = select(my $rout = $rin, undef, undef, $waiting == 2 ? 0.001 : $waiting ? 0.05 : undef);
   $chld = 1 if $n == 0;    # the timeout: a child may have ended unsignalled
   next if $n <= 0;
   if (vec($rout, fileno(STDIN), 1)) {
