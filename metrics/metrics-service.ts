@@ -13,7 +13,7 @@ import { captureOptionsSchema, plainCaptureOptions, seriesName, type CaptureOpti
 import { seriesKey, UniqueClock, type MetricPoint } from './metric-point.ts';
 import type { SeriesFilter } from './series-filter.ts';
 import type { SeriesDescription, SeriesRegistry } from './series-registry.ts';
-import type { MetricsStore, PointsPage } from './stores/metrics-store.ts';
+import type { MetricsStore, PointsPage, RecentPointsQuery } from './stores/metrics-store.ts';
 import { checkPercentile, type Summary } from './summary.ts';
 
 /** How long a summary may be served from cache when no capture through this service touched its series. */
@@ -141,6 +141,11 @@ export class MetricsService {
 
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage> {
     return this.store.points(filter, page);
+  }
+
+  /** Each query's newest points, oldest first, without counting them (MetricsStore.recentPoints). */
+  recentPoints(queries: readonly RecentPointsQuery[]): Promise<MetricPoint[][]> {
+    return this.store.recentPoints(queries);
   }
 
   buildPoints(buildid: number, fromMs: number, toMs: number): Promise<MetricPoint[]> {

@@ -21,6 +21,8 @@ import type { Logger } from '../../core/logger.ts';
 import { verdict } from '../../metrics/change-points/index.ts';
 import type { MetricPoint } from '../../metrics/metric-point.ts';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
+import type { SeriesFilter } from '../../metrics/series-filter.ts';
+import type { RecentPointsQuery } from '../../metrics/stores/metrics-store.ts';
 import type { ChangePointCounts } from '../../metrics/prometheus.ts';
 import { resolutionOf } from '../../metrics/regression.ts';
 import type { ChangePointRow, ChangePointsRepo, ChangePointState } from '../db/change-points.ts';
@@ -47,7 +49,7 @@ export interface WatchedBuilder {
 export interface RegressionWatcherDeps {
   bus: Pick<EventBus, 'subscribe' | 'publish'>;
   repos: Pick<Repositories, 'builds'>;
-  metrics: Pick<MetricsService, 'buildPoints' | 'points' | 'describe'>;
+  metrics: Pick<MetricsService, 'buildPoints' | 'recentPoints' | 'describe'>;
   changePoints: ChangePointsRepo;
   builders: ReadonlyMap<number, WatchedBuilder>;
   /** Requests the confirming reruns of a stored change (confirm-reruns.ts). */
@@ -112,18 +114,24 @@ export class RegressionWatcher {
     const last = new Map<string, { ws: WatchedSeries; point: MetricPoint }>();
     for (const p of [...points].sort((a, b) => a.time - b.time)) {
       const ws = watchedSeries(p, facts.branch, perAgent);
-      last.set(`${ws.series}|${ws.key}`, { ws, point: p });
+      last.set(seriesKey(ws), { ws, point: p });
     }
     if (facts.confirming !== null) return this.confirmingRerun(facts, facts.confirming, [...last.values()]);
     // A bisection's probe builds an old commit after newer ones: in the series it would read as a change.
     if (facts.bisecting !== null) return;
     const confirming: ChangePointRow[] = [];
-    for (const { ws, point } of last.values()) {
+    const watched = [...last.values()];
+    // What is new in every series, in one read (null if it failed: each series then reads its own, and
+    // one that cannot be read is logged without keeping the others from being watched).
+    const recent = await this.deps.metrics
+      .recentPoints(watched.map(({ ws, point }) => this.recentQuery(ws, point, perAgent, this.detectors.lastTime(seriesKey(ws)))))
+      .catch(() => null);
+    for (const [i, { ws, point }] of watched.entries()) {
       // SQLite answers synchronously, so without this a build of many series would be watched in one
       // turn of the event loop, and the agents' frames (other builds' next steps) would wait for it all.
       await new Promise((resolve) => setImmediate(resolve));
       try {
-        confirming.push(...(await this.watch(facts, builder, ws, point, perAgent)));
+        confirming.push(...(await this.watch(facts, builder, ws, point, perAgent, recent?.[i])));
       } catch (e) {
         // One series that cannot be read or stored does not keep the others from being watched.
         this.deps.log.error('regression watcher: a series could not be watched', { buildid, series: ws.series, error: errorMessage(e) });
@@ -143,13 +151,16 @@ export class RegressionWatcher {
     ws: WatchedSeries,
     point: MetricPoint,
     perAgent: boolean,
+    /** The series' points read with the others' at the build's end (recentQuery with the detector's last time). */
+    read: MetricPoint[] | undefined,
   ): Promise<ChangePointRow[]> {
     // A followed series reads only what came after the point its detector saw last (this master's
     // builds and other masters'); a new one, or one whose last point is gone (retention), its history.
-    const key = `${ws.series}|${ws.key}`;
+    const key = seriesKey(ws);
     const since = this.detectors.lastTime(key);
-    let history = await this.historyOf(ws, point, perAgent, since);
-    if (since !== undefined && !history.some((p) => p.time === since)) history = await this.historyOf(ws, point, perAgent);
+    let history = await this.fed(ws, perAgent, read ?? (await this.read(this.recentQuery(ws, point, perAgent, since))));
+    if (since !== undefined && !history.some((p) => p.time === since))
+      history = await this.fed(ws, perAgent, await this.read(this.recentQuery(ws, point, perAgent)));
     const update = this.detectors.update(key, history, (p) => p.buildid === facts.buildid);
     const confirmingChanges: ChangePointRow[] = [];
     if (update.fresh.length === 0) return confirmingChanges;
@@ -200,20 +211,30 @@ export class RegressionWatcher {
     return confirmingChanges;
   }
 
-  /** The series' most recent stored points, oldest first, without those of confirming reruns. */
-  private async historyOf(ws: WatchedSeries, point: MetricPoint, perAgent: boolean, sinceUs?: number): Promise<FedPoint[]> {
+  /**
+   * The read of a watched series' most recent stored points (twice the history: some may be confirming
+   * reruns'), from `sinceUs` on when given: its detector's last time, read again to find its place.
+   */
+  private recentQuery(ws: WatchedSeries, point: MetricPoint, perAgent: boolean, sinceUs?: number): RecentPointsQuery {
     const { builder, step, agent, result: _result, revision: _revision, ...user } = point.tags;
-    const filter = {
+    const filter: SeriesFilter = {
       series: ws.series,
       ...(builder === undefined ? {} : { builder }),
       ...(step === undefined ? {} : { step }),
       ...(perAgent && agent !== undefined ? { agent } : {}),
       tags: user,
-      ...(sinceUs === undefined ? {} : { from: Math.floor(sinceUs / 1000) }),
     };
-    const page = await this.deps.metrics.points(filter, { limit: this.history * 2, offset: 0, order: 'desc' });
+    return { filter, sinceUs, limit: this.history * 2 };
+  }
+
+  private async read(query: RecentPointsQuery): Promise<MetricPoint[]> {
+    return (await this.deps.metrics.recentPoints([query]))[0] ?? [];
+  }
+
+  /** Stored points (oldest first) as the detector is fed them: the last `history`, without confirming reruns' and bisections'. */
+  private async fed(ws: WatchedSeries, perAgent: boolean, points: readonly MetricPoint[]): Promise<FedPoint[]> {
     const out: FedPoint[] = [];
-    for (const p of page.points.reverse()) {
+    for (const p of points) {
       const facts = p.buildid === null ? null : await this.facts.get(p.buildid);
       if (facts?.confirming != null || facts?.bisecting != null) continue;
       if (watchedSeries(p, facts?.branch ?? null, perAgent).key !== ws.key) continue;
@@ -272,6 +293,11 @@ export class RegressionWatcher {
       this.deps.log.error('regression watcher: counting open regressions failed', { error: errorMessage(e) });
     }
   }
+}
+
+/** A watched series' detector key. */
+function seriesKey(ws: WatchedSeries): string {
+  return `${ws.series}|${ws.key}`;
 }
 
 export function changePointEvent(c: ChangePointRow): ChangePointEvent {

@@ -68,6 +68,13 @@ export class InfluxHttp {
 
   /** Runs an InfluxQL statement on /query; returns the first result's series. */
   async query(q: string): Promise<InfluxSeries[]> {
+    return (await this.queryAll([q]))[0] ?? [];
+  }
+
+  /** Runs InfluxQL statements in one /query request (joined with `;`); returns each statement's series, in order. */
+  async queryAll(statements: readonly string[]): Promise<InfluxSeries[][]> {
+    if (statements.length === 0) return [];
+    const q = statements.join('; ');
     const s = this.settings;
     const params = new URLSearchParams({ db: s.database ?? s.bucket ?? '', q, epoch: 'u' });
     if (s.retentionPolicy) params.set('rp', s.retentionPolicy);
@@ -86,9 +93,10 @@ export class InfluxHttp {
     const parsed = queryAnswerSchema.safeParse(JSON.parse(text));
     if (!parsed.success) throw new Error(`InfluxDB answered /query with an unexpected body: ${text.slice(0, 300)} (query: ${q})`);
     const body = parsed.data;
-    const first = body.results?.[0];
-    if (body.error || first?.error) throw new Error(`InfluxQL error: ${body.error ?? first?.error} (query: ${q})`);
-    return first?.series ?? [];
+    const failed = body.results?.find((r) => r.error !== undefined);
+    if (body.error || failed) throw new Error(`InfluxQL error: ${body.error ?? failed?.error} (query: ${q})`);
+    // A statement's result is at its position (InfluxDB numbers them, statement_id, and answers each).
+    return statements.map((_, i) => body.results?.[i]?.series ?? []);
   }
 
   private addV1Auth(headers: Record<string, string>): void {

@@ -4,10 +4,10 @@ import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filte
 export const ident = (name: string): string => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 export const literal = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-/** `FROM "rp"."series" WHERE ...` for a filter (times are epoch ms, inclusive). */
-export function fromWhere(filter: SeriesFilter, retentionPolicy?: string): string {
+/** `FROM "rp"."series" WHERE ...` for a filter (times are epoch ms, inclusive), and any `extra` conditions. */
+export function fromWhere(filter: SeriesFilter, retentionPolicy?: string, extra: readonly string[] = []): string {
   const from = retentionPolicy ? `${ident(retentionPolicy)}.${ident(filter.series)}` : ident(filter.series);
-  const conditions = tagConditions(filter);
+  const conditions = [...tagConditions(filter), ...extra];
   if (filter.from !== undefined) conditions.push(`time >= ${BigInt(Math.trunc(filter.from)) * 1_000_000n}`);
   if (filter.to !== undefined) conditions.push(`time <= ${BigInt(Math.trunc(filter.to)) * 1_000_000n + 999_999n}`);
   return `FROM ${from}${conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : ''}`;

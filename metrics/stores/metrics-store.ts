@@ -11,6 +11,15 @@ export interface PointsPage {
   total: number;
 }
 
+/** One series' read in recentPoints(): its newest points, from a time on. */
+export interface RecentPointsQuery {
+  filter: SeriesFilter;
+  /** Only points at or after this time (epoch µs, inclusive: the time itself is read again); absent: any time. */
+  sinceUs?: number | undefined;
+  /** At most this many: the newest. */
+  limit: number;
+}
+
 export interface MetricsStore {
   readonly kind: 'sql' | 'influxdb';
   /** Smallest time difference the store keeps apart, in microseconds (its write precision). */
@@ -25,6 +34,12 @@ export interface MetricsStore {
   /** Aggregates and percentiles ps (each in [0, 1]) together. */
   statistics(filter: SeriesFilter, ps: number[]): Promise<Statistics>;
   points(filter: SeriesFilter, page: { limit: number; offset: number; order: 'asc' | 'desc' }): Promise<PointsPage>;
+  /**
+   * For each query, its newest points (at most `limit`), oldest first; several series in one round
+   * trip and without the count points() makes. The regression watcher reads what is new in every
+   * series a build wrote with it at each build's end.
+   */
+  recentPoints(queries: readonly RecentPointsQuery[]): Promise<MetricPoint[][]>;
   /** Names of the series that have points with these tags. */
   seriesWith(tags: { builder?: string; step?: string }): Promise<string[]>;
   /** Every point a build produced (all series), found by its buildid field within its time span. */

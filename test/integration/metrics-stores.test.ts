@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { max, mean, min, quantile, sampleStandardDeviation } from 'simple-statistics';
 import type { MetricsService } from '../../metrics/metrics-service.ts';
+import type { MetricPoint } from '../../metrics/metric-point.ts';
 import type { SeriesFilter } from '../../metrics/series-filter.ts';
 import { MetricInputError } from '../../core/errors/index.ts';
 import { storesUnderTest } from '../helpers/metric-stores.ts';
@@ -153,6 +154,89 @@ describe.each(storesUnderTest())('metrics store conformance: $name', (store) => 
     });
     const last = await service.points({ series: 'conf_small' }, { limit: 1, offset: 0, order: 'desc' });
     expect(last.points[0]?.value).toBe(small[small.length - 1]?.value);
+  });
+
+  it('reads the newest points of several series at once, from a time on, oldest first', async () => {
+    const alpha = small.filter((d) => d.builder === 'alpha');
+    const debugBeta = small.filter((d) => d.builder === 'beta' && d.flavour === 'debug');
+    const since = alpha[alpha.length - 4];
+    expect(since, 'test data: alpha has 4 points').toBeDefined();
+    const [newest, fromSince, tagged, none] = await service.recentPoints([
+      { filter: { series: 'conf_small', builder: 'alpha' }, limit: 5 },
+      { filter: { series: 'conf_small', builder: 'alpha' }, sinceUs: (since?.timeMs ?? 0) * 1000, limit: 100 },
+      { filter: { series: 'conf_small', builder: 'beta', tags: { flavour: 'debug' } }, limit: 3 },
+      { filter: { series: 'conf_nothing' }, limit: 10 },
+    ]);
+    expect(newest?.map((p) => p.value)).toEqual(alpha.slice(-5).map((d) => d.value));
+    expect(newest?.map((p) => p.time)).toEqual(alpha.slice(-5).map((d) => d.timeMs * 1000));
+    // Inclusive: the point at sinceUs itself is read again (the watcher finds its place by it).
+    expect(fromSince?.map((p) => p.value)).toEqual(alpha.slice(-4).map((d) => d.value));
+    expect(tagged?.map((p) => p.value)).toEqual(debugBeta.slice(-3).map((d) => d.value));
+    expect(tagged?.[0]).toMatchObject({ series: 'conf_small', tags: { builder: 'beta', flavour: 'debug' }, buildNumber: 1 });
+    expect(none).toEqual([]);
+    // More series than one statement holds (the SQL store reads 50 per statement): each its own answer.
+    const many = await service.recentPoints(
+      Array.from({ length: 120 }, (_, i) => ({ filter: { series: 'conf_small', builder: i % 2 ? 'alpha' : 'beta' }, limit: 1 + (i % 3) })),
+    );
+    const beta = small.filter((d) => d.builder === 'beta');
+    expect(many.map((points) => points.length)).toEqual(Array.from({ length: 120 }, (_, i) => 1 + (i % 3)));
+    expect(many[119]?.map((p) => p.value)).toEqual(alpha.slice(-3).map((d) => d.value));
+    expect(many[118]?.map((p) => p.value)).toEqual(beta.slice(-2).map((d) => d.value));
+    expect(await service.recentPoints([])).toEqual([]);
+  });
+
+  it('reads the points of many steps from their own times as it reads each alone, a step last run long ago too', async () => {
+    // The watcher's read at a build's end: one query per step, each from the time its detector stopped.
+    // Two agents' points of a step share a time; `rare` ran once, long before the others.
+    const t0 = T0_MS + 20_000_000;
+    clock.nowUs = t0 * 1000;
+    await service.captureData('conf_steps', -1, { tags: { builder: 'alpha', step: 'rare', agent: 'a1' } });
+    const steps = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    for (let build = 0; build < 12; build++)
+      for (const [k, step] of steps.entries()) {
+        clock.nowUs = (t0 + 1000 + build * 100 + k) * 1000;
+        for (const agent of ['a1', 'a2'])
+          await service.captureData('conf_steps', build * 100 + k + (agent === 'a2' ? 0.5 : 0), {
+            tags: { builder: 'alpha', step, agent },
+          });
+      }
+    await service.captureData('conf_steps', 7, { tags: { builder: 'beta', step: 's0', agent: 'a1' } });
+    await service.flush();
+    const all = async (step: string) =>
+      (await service.points({ series: 'conf_steps', builder: 'alpha', step }, { limit: 1000, offset: 0, order: 'asc' })).points;
+    const queries = await Promise.all(
+      [...steps, 'rare'].map(async (step, i) => {
+        const points = await all(step);
+        // From an older point for each step (a step's detector stopped at different builds), at most 4 or
+        // 400: even, as the two agents' points of a time are a pair, and which of a pair a limit cuts is not said.
+        const since = points[Math.max(0, points.length - 2 - 2 * (i % 5))]?.time ?? 0;
+        return { step, since, limit: i % 3 === 0 ? 4 : 400, points };
+      }),
+    );
+    const read = await service.recentPoints(
+      queries.map((q) => ({ filter: { series: 'conf_steps', builder: 'alpha', step: q.step }, sinceUs: q.since, limit: q.limit })),
+    );
+    const shape = (points: readonly { time: number; value: number; tags: Record<string, string> }[]) =>
+      points.map((p) => `${p.time} ${p.value} ${p.tags.step} ${p.tags.agent}`).sort();
+    const check = (what: string, asked: { step: string; since?: number; limit: number; points: MetricPoint[] }[], got: MetricPoint[][]) =>
+      asked.forEach((q, i) => {
+        const expected = q.points.filter((p) => q.since === undefined || p.time >= q.since).slice(-q.limit);
+        expect(expected.length, `test data: step ${q.step} has points to read`).toBeGreaterThan(0);
+        // Two agents' points of one time may come in either order; the times must come oldest first.
+        expect(shape(got[i] ?? []), `${what}: step ${q.step}`).toEqual(shape(expected));
+        const times = (got[i] ?? []).map((p) => p.time);
+        expect(times, `${what}: step ${q.step}: oldest first`).toEqual([...times].sort((a, b) => a - b));
+      });
+    check('from their times', queries, read);
+    // Detectors seeded (no time: the newest `limit` of each step), some with others from a time on.
+    const seeded = queries.map((q, i) => (i % 2 === 0 ? { ...q, since: undefined, limit: 6 } : q));
+    check(
+      'seeded',
+      seeded,
+      await service.recentPoints(
+        seeded.map((q) => ({ filter: { series: 'conf_steps', builder: 'alpha', step: q.step }, sinceUs: q.since, limit: q.limit })),
+      ),
+    );
   });
 
   it('never lets two points of a series share a timestamp (InfluxDB would overwrite one)', async () => {
