@@ -25,6 +25,7 @@ import {
   forceToStartMs,
   logEndToEnd,
   perStepOverheadMs,
+  quietMachine,
   median,
   throughputStepsPerSecond,
   topUpBuilds,
@@ -69,17 +70,26 @@ async function versions(): Promise<string> {
 /** The spawn floor measured before each per-step build, per system. */
 const floors: Record<SystemName, number[]> = { Buildbot: [], Caliper: [] };
 
+/** Before each figure: the machine quiet again (the other system, or the last figure, done with its work). */
+async function settle(what: string): Promise<void> {
+  if ((await quietMachine()) < 0) log(`note: the machine was still busy after 10 s before ${what}; measuring anyway`);
+}
+
 async function measureRun(sys: BenchSystem, values: RunValues): Promise<void> {
   const v = values[sys.name];
+  await settle(`${sys.name}'s per-step build`);
   const { overheadMs: perStep, floorMs } = await perStepOverheadMs(sys, size);
   v.perStepMs.push(perStep);
   floors[sys.name].push(floorMs);
+  await settle(`${sys.name}'s throughput builds`);
   const throughput = await throughputStepsPerSecond(sys, size, options.queued);
   v.stepsPerSecond.push(throughput);
+  await settle(`${sys.name}'s log`);
   const logRun = await logEndToEnd(sys, size);
   v.logMiBs.push(logRun.mibPerSecond);
   v.logExact.push(logRun.exact ? 1 : 0);
   v.logRssGrowthMiB.push(logRun.rssGrowthMiB);
+  await settle(`${sys.name}'s force-to-start`);
   const start = await forceToStartMs(sys, options.forces);
   v.forceToStartMs.push(start);
   log(
@@ -117,6 +127,7 @@ try {
     const stored = Math.max(options.apiMinBuilds, ...(await Promise.all(systems.map((s) => s.buildCount()))));
     for (const s of systems) await topUpBuilds(s, stored);
     for (const s of systems) {
+      await settle(`${s.name}'s builds API`);
       const api = await measureBuildsApi(s.url, options.apiClients, options.apiSeconds, Math.min(50, stored));
       const v = values[s.name];
       v.apiOneReqPerSecond.push(api.oneClientReqPerSecond);

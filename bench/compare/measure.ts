@@ -5,6 +5,8 @@
  * 10–500 ms) so that it adds at most ~2 % and does not load the master it waits for.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { rssKib } from '../soak/processes.ts';
 import type { BenchSystem, FinishedBuild } from './system.ts';
@@ -31,6 +33,38 @@ export async function spawnFloorMs(): Promise<number> {
     loops.push((performance.now() - t0) / n);
   }
   return median(loops);
+}
+
+/** The machine's busy and total CPU time so far, in clock ticks (/proc/stat's first line); null off Linux. */
+function cpuTicks(): { busy: number; total: number } | null {
+  try {
+    const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/) ?? [];
+    const n = fields.map(Number);
+    const idle = (n[3] ?? 0) + (n[4] ?? 0);
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the whole machine has been quiet for a moment (under a fifth of one core busy over
+ * 300 ms), at most `maxMs`: what one system did last (Buildbot's master still writing its log,
+ * say) must not run beside the other's measurement. Returns the ms waited, or -1 if it never settled.
+ */
+export async function quietMachine(maxMs = 10_000): Promise<number> {
+  const cores = os.cpus().length;
+  const t0 = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const a = cpuTicks();
+    await sleep(300);
+    const b = cpuTicks();
+    if (!a || !b) return 0;
+    const busyCores = ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * cores;
+    if (busyCores < 0.2) return performance.now() - t0;
+  }
+  return -1;
 }
 
 /** Waits until the request completes; throws after `timeoutMs`. The time it saw completion, in performance.now() ms. */
