@@ -23,19 +23,28 @@ const MIN_COMPRESS_BYTES = 128;
  */
 const QUALITY = 1;
 
+/** The encoder's output buffer: bigger than any chunk the log writer makes (256 KiB). */
+const OUTPUT_BUFFER_BYTES = 1024 * 1024;
+
 const brotliCompress = promisify(zlib.brotliCompress);
 const brotliDecompress = promisify(zlib.brotliDecompress);
 
 export async function encodeLogChunk(content: Buffer): Promise<StoredChunk> {
   if (content.length < MIN_COMPRESS_BYTES) return { codec: 'raw', content };
   const packed = await brotliCompress(content, {
+    // One output buffer the whole chunk fits in: node's stream plumbing around the encoder then runs
+    // once per chunk instead of once per 16 KiB of output, and brotli takes its one-pass path (main
+    // thread's time per 50 MiB: 50-60 -> 15-25 ms; docs/performance.md, "The 50 MB log").
+    chunkSize: OUTPUT_BUFFER_BYTES,
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: QUALITY,
       [zlib.constants.BROTLI_PARAM_SIZE_HINT]: content.length,
       [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
     },
   });
-  return packed.length < content.length ? { codec: 'br', content: packed } : { codec: 'raw', content };
+  if (packed.length >= content.length) return { codec: 'raw', content };
+  // A view into that 1 MiB buffer would keep all of it alive as long as the chunk: copied out.
+  return { codec: 'br', content: Buffer.from(packed) };
 }
 
 /** The chunk's bytes as written; `where` names the chunk in the error for a codec this master does not know. */
