@@ -112,7 +112,11 @@ describe.skipIf(!perl)('spawn helper', () => {
     expect(ran.stderr.toString()).toBe('oops\n');
     expect(ran.code).toBe(3);
     expect(ran.signal).toBeNull();
-    expect(ran.order).toEqual(['started', 'output', 'exited', 'closed']);
+    // Started first, closed last; the exit may come before the last output is read (as with Node's spawn).
+    expect(ran.order[0]).toBe('started');
+    expect(ran.order.at(-1)).toBe('closed');
+    expect(ran.order.filter((e) => e === 'exited')).toHaveLength(1);
+    expect(ran.order).toContain('output');
   });
 
   it('holds only the base environment itself (never the agent token the agent process has)', async () => {
