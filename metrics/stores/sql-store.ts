@@ -19,32 +19,10 @@ import { parseSamples, type MetricPoint } from '../metric-point.ts';
 import { STANDARD_TAGS, userTagFilter, type SeriesFilter } from '../series-filter.ts';
 import type { Aggregates, Statistics } from '../summary.ts';
 import { exactStatistics, type MetricsStore, type PointsPage, type RecentPointsQuery } from './metrics-store.ts';
+import { RECENT_PER_STATEMENT, RECENT_ROWS_PER_STATEMENT, expectedRows, planRecentReads, type Branch } from './recent-reads.ts';
 
 const SEP = '\u001f';
 const BATCH = 1000;
-/**
- * Series read by one recentPoints() statement: each is a branch of a UNION ALL, and SQLite allows
- * 500 branches and (before 3.32) 999 bound values; a branch binds at most a dozen.
- */
-const RECENT_PER_STATEMENT = 50;
-/** Rows one recentPoints() statement may read (expectedRows): two reads of a whole history of 400 points. */
-const RECENT_ROWS_PER_STATEMENT = 1000;
-/** Rows a read of several steps' points together may read per step before the steps it missed are read alone. */
-const GROUP_ROWS_PER_QUERY = 8;
-
-/** One SELECT of recentPoints(): a query, and the queries (by position) it answers. */
-interface Branch {
-  query: RecentPointsQuery;
-  members: number[];
-}
-
-/**
- * The rows a branch is expected to read: its limit for a whole history; from a time on, what came
- * since the last build, a few per query (GROUP_ROWS_PER_QUERY, which bounds a read of steps together).
- */
-function expectedRows(b: Branch): number {
-  return b.query.sinceUs === undefined ? b.query.limit : Math.min(b.query.limit, b.members.length * GROUP_ROWS_PER_QUERY);
-}
 /** Points kept in memory while the database is away; past it the oldest are dropped (and logged). */
 export const MAX_WAITING_POINTS = 100_000;
 
@@ -386,74 +364,16 @@ export class SqlMetricsStore implements MetricsStore {
   /**
    * Each query's newest points, read with one branch of a UNION ALL per query (ORDER BY time DESC
    * LIMIT n over the series' time index, as a page of points()), so a build's end reads all its series
-   * in a statement or a few, and counts none of them.
-   *
-   * Queries that differ only in their step are read together, as one branch without the step, from
-   * the earliest of their times: the indexes hold the builder but not the step, so a branch per step
-   * would walk every later point of the builder's other steps to find its own (in a build of S steps,
-   * S² index entries and table rows at its end; the read together walks each once). That branch
-   * reads at most GROUP_ROWS_PER_QUERY rows per query; a query whose points it did not reach (a step
-   * last run long ago) is read on its own in a second statement.
+   * in a statement or a few, and counts none of them; queries of one builder's steps are read
+   * together (recent-reads.ts says how and why).
    */
   async recentPoints(queries: readonly RecentPointsQuery[]): Promise<MetricPoint[][]> {
     await this.flush();
-    const out: (MetricPoint[] | undefined)[] = queries.map(() => undefined);
-    const alone: Branch[] = [];
-    const together = new Map<string, Branch & { members: number[] }>();
-    queries.forEach((q, i) => {
-      const { step, ...rest } = q.filter;
-      // A read of the whole history (a detector seeded) is alone: read together, the steps' reads would
-      // be one long statement (SQLite's holds the event loop), and it happens once per series, not per build.
-      if (step === undefined || q.sinceUs === undefined) return alone.push({ query: q, members: [i] });
-      const key = JSON.stringify([rest.series, rest.builder, rest.agent, rest.result, userTagFilter(rest), rest.from, rest.to]);
-      const group = together.get(key);
-      if (!group) together.set(key, { query: { filter: rest, sinceUs: q.sinceUs, limit: GROUP_ROWS_PER_QUERY }, members: [i] });
-      else {
-        group.members.push(i);
-        const sinceUs = Math.min(group.query.sinceUs ?? q.sinceUs, q.sinceUs);
-        group.query = { ...group.query, sinceUs, limit: group.query.limit + GROUP_ROWS_PER_QUERY };
-      }
-    });
-    const grouped: (Branch & { members: number[] })[] = [];
-    for (const group of together.values()) {
-      const [only] = group.members;
-      const q = only === undefined ? undefined : queries[only];
-      if (group.members.length === 1 && q) alone.push({ query: q, members: group.members });
-      else grouped.push(group);
-    }
-    const first = await this.readBranches([...alone, ...grouped]);
-    alone.forEach((b, k) => {
-      const [i] = b.members;
-      if (i !== undefined) out[i] = first[k] ?? [];
-    });
-    const again: Branch[] = [];
-    grouped.forEach((b, k) => {
-      const rows = first[alone.length + k] ?? [];
-      // Read newest first down to `oldest`: complete above it; at it, points of that time may be missing.
-      const truncated = rows.length >= b.query.limit;
-      const oldest = rows[0]?.time ?? Infinity;
-      const byStep = new Map<string | undefined, MetricPoint[]>();
-      for (const p of rows) {
-        const same = byStep.get(p.tags.step);
-        if (same) same.push(p);
-        else byStep.set(p.tags.step, [p]);
-      }
-      for (const i of b.members) {
-        const q = queries[i];
-        if (!q) continue;
-        const since = q.sinceUs ?? -Infinity;
-        const own = (byStep.get(q.filter.step) ?? []).filter((p) => p.time >= since);
-        const complete = !truncated || since > oldest || own.filter((p) => p.time > oldest).length >= q.limit;
-        if (complete) out[i] = own.slice(-q.limit);
-        else again.push({ query: q, members: [i] });
-      }
-    });
-    const second = await this.readBranches(again);
-    again.forEach((b, k) => {
-      const [i] = b.members;
-      if (i !== undefined) out[i] = second[k] ?? [];
-    });
-    return out.map((points) => points ?? []);
+    const plan = planRecentReads(queries);
+    const first = await this.readBranches(plan.branches);
+    const again = plan.answer(first);
+    const second = await this.readBranches(again.branches);
+    return again.answer(second);
   }
 
   /**
