@@ -116,7 +116,8 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.log = options.log ?? ((line) => console.log(`${new Date().toISOString()} [agent ${options.name}] ${line}`));
     const perl = options.spawn === 'node' ? null : findPerl();
-    if (!perl && options.spawn === 'helper') this.log('no perl on PATH: commands are forked by the agent itself (slower per step)');
+    if (!perl && options.spawn !== 'node')
+      this.log('no perl on PATH: commands are forked by the agent itself (slower per step; see --spawn)');
     this.launcher = perl ? new SpawnHelper(perl, this.baseEnv, this.log) : new NodeLauncher(this.baseEnv, new OrphanGuard(this.log));
     this.frames = new FramePool(2 * this.windowBytes);
   }

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LaunchSpec, ProcessEvents, ReapedCpu } from '../../agent/process-launcher.ts';
 import { SpawnHelper, findPerl } from '../../agent/spawn-helper.ts';
+import { Agent } from '../../agent/agent.ts';
 import { ROOT, waitFor } from '../helpers/harness.ts';
 import { alive } from '../helpers/processes.ts';
 
@@ -209,6 +210,26 @@ describe.skipIf(!perl)('spawn helper', () => {
     expect(h.helperRunning).toBe(true);
     await waitFor('the helper to end', () => !h.helperRunning, 5000);
     expect((await run(h, { file: 'echo', args: ['again'] }).done).stdout.toString()).toBe('again\n');
+  });
+
+  it('is not needed: without perl on PATH the agent says so and forks its commands itself', () => {
+    const lines: string[] = [];
+    const path0 = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      new Agent({ master: 'ws://127.0.0.1:1/agents', name: 'no-perl', token: 'no-perl-token', basedir: tmp, log: (l) => lines.push(l) });
+      new Agent({
+        master: 'ws://127.0.0.1:1/agents',
+        name: 'asked',
+        token: 'no-perl-token',
+        basedir: tmp,
+        log: (l) => lines.push(l),
+        spawn: 'node',
+      });
+    } finally {
+      process.env.PATH = path0;
+    }
+    expect(lines).toEqual(['no perl on PATH: commands are forked by the agent itself (slower per step; see --spawn)']);
   });
 
   it('is the orphan guard: when the agent dies, the commands it started die with it', async () => {
