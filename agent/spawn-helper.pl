@@ -269,14 +269,16 @@ while (1) {
   for my $fd (sort { $ready_fh{$a}[0] <=> $ready_fh{$b}[0] || $ready_fh{$b}[1] cmp $ready_fh{$a}[1] } keys %ready_fh) {
     next unless vec($rout, $fd, 1);
     my ($id, $stream) = @{ $ready_fh{$fd} };
+    next if $cmds{$id} && $cmds{$id}{paused};    # paused by a request read in this same pass
     drain($id, $stream);
   }
 }
 
-# Reads what one command's pipe holds now (at most 16 reads, so that other commands get their turn).
+# Reads what one command's pipe holds now, at most 4 reads (1 MiB): other commands get their turn,
+# and a pause the agent asks for meanwhile is heard within that much more output.
 sub drain {
   my ($id, $stream) = @_;
-  for (1 .. 16) {
+  for (1 .. 4) {
     my $cmd = $cmds{$id} or return;
     my $fh = $cmd->{fh}{$stream} or return;
     my $buf;
