@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBuildBench, type BuildBench } from '../helpers/build-fixture.ts';
-import { countSqliteCommits, sourceOf, type CommitCounter } from '../helpers/sqlite-commits.ts';
+import { countSqliteCommits, expectThreeStepsStored, sourceOf, threeTrueSteps, type CommitCounter } from '../helpers/sqlite-commits.ts';
 import { FakeAgentConnection, stdout } from '../helpers/fake-agent.ts';
 import { ShellCommand } from '../../steps/shell-command.ts';
 import { Results } from '../../core/results.ts';
@@ -25,21 +25,14 @@ afterAll(async () => {
 describe('commits per build', () => {
   it('three silent steps: one commit to start, then per step one for its log and one for its end', async () => {
     const f = await bench.fixture({
-      steps: [1, 2, 3].map((n) => new ShellCommand({ name: `s${n}`, command: 'true' })),
+      steps: threeTrueSteps(),
     });
     counter.reset();
     const row = await f.run();
     expect(row).toMatchObject({ results: Results.SUCCESS, state_string: 'build successful' });
     expect(counter.count).toBe(1 + 3 * 2);
     // Everything the separate writes stored is there: the steps ended, their logs closed, the request completed.
-    const steps = await f.steps();
-    expect(steps.map((s) => [s.number, s.name, s.results, s.complete_at !== null])).toEqual([
-      [0, 's1', Results.SUCCESS, true],
-      [1, 's2', Results.SUCCESS, true],
-      [2, 's3', Results.SUCCESS, true],
-    ]);
-    for (const s of steps) expect((await f.log(s.name, 'stdio')).row).toMatchObject({ complete: true, num_lines: 0 });
-    expect(await f.storedRequest()).toMatchObject({ complete: true, results: Results.SUCCESS });
+    await expectThreeStepsStored(f);
     expect((await f.properties()).buildnumber).toEqual([row.number, 'Build']);
     expect(f.events).toEqual([
       `build.started #${row.number} on ${f.agent.name}`,

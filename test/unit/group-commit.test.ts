@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { openBuildBench, type BuildBench } from '../helpers/build-fixture.ts';
-import { countSqliteCommits, sourceOf, type CommitCounter } from '../helpers/sqlite-commits.ts';
+import { countSqliteCommits, expectThreeStepsStored, sourceOf, threeTrueSteps, type CommitCounter } from '../helpers/sqlite-commits.ts';
 import { ShellCommand } from '../../steps/shell-command.ts';
 import { Results } from '../../core/results.ts';
 import { groupCommit } from '../../master/db/group-commit.ts';
@@ -28,22 +28,14 @@ afterAll(async () => {
 describe('group commit', () => {
   it('five builds of three silent steps running together share their commits', async () => {
     const fixtures = [];
-    for (let i = 0; i < 5; i++)
-      fixtures.push(await bench.fixture({ steps: [1, 2, 3].map((n) => new ShellCommand({ name: `s${n}`, command: 'true' })) }));
+    for (let i = 0; i < 5; i++) fixtures.push(await bench.fixture({ steps: threeTrueSteps() }));
     counter.reset();
     const rows = await Promise.all(fixtures.map((f) => f.run()));
     // Alone, each build costs 7 commits (test/unit/build-commits.test.ts): 35 one after another.
     expect(counter.count).toBeLessThanOrEqual(7 * 2);
     for (const [i, f] of fixtures.entries()) {
       expect(rows[i]).toMatchObject({ results: Results.SUCCESS, state_string: 'build successful' });
-      const steps = await f.steps();
-      expect(steps.map((s) => [s.number, s.name, s.results, s.complete_at !== null])).toEqual([
-        [0, 's1', Results.SUCCESS, true],
-        [1, 's2', Results.SUCCESS, true],
-        [2, 's3', Results.SUCCESS, true],
-      ]);
-      for (const s of steps) expect((await f.log(s.name, 'stdio')).row).toMatchObject({ complete: true, num_lines: 0 });
-      expect(await f.storedRequest()).toMatchObject({ complete: true, results: Results.SUCCESS });
+      await expectThreeStepsStored(f);
     }
     expect(new Set(rows.map((r) => r.id)).size).toBe(5);
   });
