@@ -349,6 +349,7 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     live.close();
     await web?.close();
     await repos.masters.deactivate(master.id).catch(() => {});
+    await repos.logs.close();
     await db.close();
   };
   // A port already taken: what was opened is closed again before the error reaches the caller.

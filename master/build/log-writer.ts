@@ -14,15 +14,14 @@
  *
  * A batch is every chunk that collected (up to `chunkBytes` each, one stream each), written in one
  * transaction (LogsRepo.appendChunks): a busy log costs one commit per batch, not one per chunk.
- * Its chunks are compressed together before it is written (master/db/log-codec.ts: brotli in libuv's
- * thread pool, off the event loop, several at once), not once per retry; appends that arrive
+ * Its chunks are compressed together before it is written (master/db/log-codec.ts: brotli on worker
+ * threads, off the event loop), not once per retry; appends that arrive
  * meanwhile collect into the next batch as they do during a write.
  */
 import type { EventBus } from '../events/event-bus.ts';
 import type { AppendedChunk, LogsRepo } from '../db/logs.ts';
 import type { LogRow } from '../db/entities.ts';
 import { writeThroughOutage, type OutageWriteOptions } from '../db/outage-write.ts';
-import { encodeLogChunk } from '../db/log-codec.ts';
 
 export type Stream = 'o' | 'e' | 'h';
 
@@ -143,7 +142,9 @@ export class LogWriter {
   }
 
   private async store(chunks: AppendedChunk[]): Promise<void> {
-    const stored = await Promise.all(chunks.map(async (c): Promise<AppendedChunk> => ({ ...c, stored: await encodeLogChunk(c.content) })));
+    const stored = await Promise.all(
+      chunks.map(async (c): Promise<AppendedChunk> => ({ ...c, stored: await this.repo.encode(c.content) })),
+    );
     const firstLines = await writeThroughOutage(() => this.repo.appendChunks(this.log, stored), this.options.outage);
     chunks.forEach((c, i) =>
       this.bus.publish('log.appended', {

@@ -1,0 +1,92 @@
+/**
+ * The log compressor (master/db/log-compressor.ts): brotli on worker threads, byte-exact, with the
+ * in-process fallback when a worker dies or the pool is closed, and no thread left when idle.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogCompressor } from '../../master/db/log-compressor.ts';
+import { LOG_COMPRESS_SETTINGS } from '../../master/db/log-codec.ts';
+
+const text = (n: number, seed = 0): Buffer =>
+  Buffer.from(Array.from({ length: n }, (_, i) => `[${i + seed}] cc -c src/module_${(i * 7) % 97}.c -o obj/module_${i % 97}.o\n`).join(''));
+
+/** The pool's workers, reached past `private` to kill one as a crash would. */
+const workersOf = (c: LogCompressor): { worker: Worker }[] => (c as unknown as { workers: { worker: Worker }[] }).workers;
+
+describe('LogCompressor', () => {
+  const made: LogCompressor[] = [];
+  const compressor = (size?: number, idleMs?: number): LogCompressor => {
+    const c = new LogCompressor(LOG_COMPRESS_SETTINGS, size, idleMs);
+    made.push(c);
+    return c;
+  };
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((c) => c.close()));
+  });
+
+  it('compresses on a worker, byte-exact, and leaves the caller its bytes (a view into a larger buffer)', async () => {
+    const c = compressor(1);
+    const whole = Buffer.concat([Buffer.from('prefix that is not part of the chunk\n'), text(3000), Buffer.from('suffix')]);
+    const chunk = whole.subarray(37, whole.length - 6);
+    const before = Buffer.from(chunk);
+    const packed = await c.compress(chunk);
+    expect(c.running).toBe(1);
+    expect(packed).not.toBeNull();
+    expect(packed!.length).toBeLessThan(chunk.length / 3);
+    expect(zlib.brotliDecompressSync(packed!).equals(before)).toBe(true);
+    expect(chunk.equals(before)).toBe(true); // not detached, not changed
+  });
+
+  it('answers null for bytes brotli cannot shrink', async () => {
+    expect(await compressor(1).compress(randomBytes(64 * 1024))).toBeNull();
+  });
+
+  it('starts a second worker only while the first is busy, and matches every answer to its chunk', async () => {
+    const c = compressor(2);
+    const chunks = Array.from({ length: 12 }, (_, i) => text(2000, i * 1000));
+    const packed = await Promise.all(chunks.map((b) => c.compress(b)));
+    expect(c.running).toBe(2);
+    packed.forEach((p, i) => expect(zlib.brotliDecompressSync(p!).equals(chunks[i]!)).toBe(true));
+  });
+
+  it('finishes the chunks of a worker that dies on the fallback, and replaces the worker', async () => {
+    const c = compressor(1);
+    await c.compress(text(10)); // the worker is up
+    const chunks = Array.from({ length: 6 }, (_, i) => text(4000, i));
+    const pending = chunks.map((b) => c.compress(b));
+    await workersOf(c)[0]!.worker.terminate(); // as a crash would end it, with chunks in flight
+    const packed = await Promise.all(pending);
+    packed.forEach((p, i) => expect(zlib.brotliDecompressSync(p!).equals(chunks[i]!)).toBe(true));
+    expect(c.running).toBe(0);
+    const again = await c.compress(chunks[0]!);
+    expect(c.running).toBe(1);
+    expect(zlib.brotliDecompressSync(again!).equals(chunks[0]!)).toBe(true);
+  });
+
+  it('keeps compressing in process after close(), the chunks in flight included', async () => {
+    const c = compressor(1);
+    const chunk = text(5000);
+    const inFlight = c.compress(chunk);
+    await c.close();
+    expect(c.running).toBe(0);
+    const packed = await Promise.all([inFlight, c.compress(chunk)]);
+    for (const p of packed) expect(zlib.brotliDecompressSync(p!).equals(chunk)).toBe(true);
+    expect(c.running).toBe(0);
+  });
+
+  it('ends its workers after idleMs without a chunk', async () => {
+    const c = compressor(1, 50);
+    await c.compress(text(100));
+    expect(c.running).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.running).toBe(0);
+  });
+
+  it('rejects a chunk that neither a worker nor the fallback can compress (bad settings), naming the cause', async () => {
+    const c = new LogCompressor({ ...LOG_COMPRESS_SETTINGS, chunkSize: 1 }, 1);
+    made.push(c);
+    await expect(c.compress(text(100))).rejects.toThrow(/chunkSize/);
+  });
+});
