@@ -2,6 +2,11 @@
 # Starts throwaway services for the test suite on loopback, installing them from Debian's packages if
 # missing. Usage: source scripts/services.sh && start_postgres   (exports CALIPER_TEST_PG_URL)
 #                 stop_services
+# Each service lives in $CALIPER_SERVICES_DIR on its port (CALIPER_PG_PORT, CALIPER_INFLUX_PORT). A
+# start finds the one of its directory already running on its port and reuses it as it is (tests make
+# their own databases in it); only when none runs is a new one made, from an empty directory. One that
+# runs on another port, or another process on the port, is an error: making a new one would break
+# whoever uses it.
 set -euo pipefail
 
 CALIPER_SERVICES_DIR="${CALIPER_SERVICES_DIR:-/tmp/caliper-services}"
@@ -20,26 +25,65 @@ pg_bindir() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
 }
 
+# Whether pid $2 is the one listening on 127.0.0.1:$1 (ss -p shows every process's sockets to root).
+listens_on() {
+  command -v ss >/dev/null || apt_install iproute2
+  [[ "$(ss -Hltnp "sport = :$1")" == *"pid=$2,"* ]]
+}
+
+# The pids listening on 127.0.0.1:$1, for an error message; empty when the port is free.
+port_owners() {
+  command -v ss >/dev/null || apt_install iproute2
+  ss -Hltnp "sport = :$1" | sed -n 's/.*users:(\(.*\))$/\1/p' | tr '\n' ' '
+}
+
+# Reuse ($1: the service's name, $2: the pid its directory records, $3: its port): 0 when that process
+# runs and listens on the port; 1 when nothing runs there and a new one can be made; otherwise says
+# why not and returns 2.
+running_here() {
+  local name=$1 pid=$2 port=$3 owners
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if listens_on "$port" "$pid"; then return 0; fi
+    echo "services: the $name of $CALIPER_SERVICES_DIR runs (pid $pid: $(ps -o args= -p "$pid")) but not on port $port;" \
+      "stop it (stop_services) or use its port" >&2
+    return 2
+  fi
+  owners="$(port_owners "$port")"
+  if [ -n "$owners" ]; then
+    echo "services: port $port is taken by another process ($owners), not by the $name of $CALIPER_SERVICES_DIR" >&2
+    return 2
+  fi
+  return 1
+}
+
 start_postgres() {
   if [ -z "$(pg_bindir)" ]; then
     echo "services: installing postgresql from Debian's packages" >&2
     apt_install postgresql
   fi
-  local bin data run
+  local bin data run pid="" state=0
   bin="$(pg_bindir)"
   data="$CALIPER_SERVICES_DIR/pg-data"
   run="$CALIPER_SERVICES_DIR/pg-run"
-  # A throwaway cluster each time: tests never depend on what an earlier run left.
-  if [ -f "$data/postmaster.pid" ]; then
-    runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
-  fi
+  if [ -f "$data/postmaster.pid" ]; then pid="$(head -1 "$data/postmaster.pid")"; fi
+  running_here postgresql "$pid" "$PG_PORT" || state=$?
+  export CALIPER_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  case $state in
+    0)
+      # Another shell's tests may be using it: re-creating it under them broke their runs.
+      echo "services: postgresql already running on 127.0.0.1:$PG_PORT ($data, pid $pid); reused" >&2
+      return 0
+      ;;
+    1) ;;
+    *) return 1 ;;
+  esac
+  # A new cluster from an empty directory: tests never depend on what an earlier run left.
   rm -rf "$data" "$run"
   mkdir -p "$data" "$run"
   chown -R postgres:postgres "$CALIPER_SERVICES_DIR"
   runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres -A trust --no-sync >/dev/null
   runuser -u postgres -- "$bin/pg_ctl" -D "$data" -w -l "$CALIPER_SERVICES_DIR/pg.log" \
     -o "-h 127.0.0.1 -p $PG_PORT -k $run -c fsync=off -c full_page_writes=off -c max_connections=300" start >/dev/null
-  export CALIPER_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   echo "services: postgresql on 127.0.0.1:$PG_PORT" >&2
 }
 
@@ -58,8 +102,18 @@ start_influxdb() {
     echo "services: installing influxdb from Debian's packages" >&2
     apt_install influxdb
   fi
-  local dir="$CALIPER_SERVICES_DIR/influx"
-  stop_influxdb
+  local dir="$CALIPER_SERVICES_DIR/influx" pid="" state=0
+  if [ -f "$dir/pid" ]; then pid="$(cat "$dir/pid")"; fi
+  running_here influxdb "$pid" "$INFLUX_PORT" || state=$?
+  case $state in
+    0)
+      export CALIPER_TEST_INFLUX_URL="http://127.0.0.1:$INFLUX_PORT"
+      echo "services: influxdb already running on 127.0.0.1:$INFLUX_PORT ($dir, pid $pid); reused" >&2
+      return 0
+      ;;
+    1) ;;
+    *) return 1 ;;
+  esac
   rm -rf "$dir"
   mkdir -p "$dir"
   # Everything on loopback, in a throwaway directory; no usage reporting (no network here anyway).

@@ -514,6 +514,8 @@ export function metricEntities(kind: DbKind) {
       indices: [
         { columns: ['series', 'time'] },
         { columns: ['series', 'builder', 'time'] },
+        // A step's newest points (the regression watcher's reads), for reads naming a step only: migration 0021.
+        { columns: ['series', 'builder', 'step', 'time'], where: '"step" IS NOT NULL' },
         { columns: ['buildid'] },
         { columns: ['series', 'value'] },
         { columns: ['series', 'builder', 'value'] },

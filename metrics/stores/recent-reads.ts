@@ -4,13 +4,15 @@
  * as one UNION ALL per batch, and hands back each branch's rows.
  *
  * Queries that differ only in their step are read together, as one branch without the step, from
- * the earliest of their times: the indexes hold the builder but not the step, so a branch per step
- * would walk every later point of the builder's other steps to find its own (in a build of S steps,
- * S² index entries and table rows at its end; the read together walks each once). That branch
- * reads at most GROUP_ROWS_PER_QUERY rows per query; a query whose points it did not reach (a step
- * last run long ago) is read on its own in a second round. A read of a whole history (a detector
- * seeded) is always alone: read together, the steps' reads would be one long statement (SQLite's
- * holds the event loop), and it happens once per series, not per build.
+ * the earliest of their times: one range of the builder's points over (series, builder, time), each
+ * new point read once. (It was needed when the indexes held the builder but not the step: a branch
+ * per step walked every later point of the builder's other steps, S² index entries and rows at the
+ * end of a build of S steps. Migration 0021's (series, builder, step, time) index makes a read of
+ * one step direct, which the reads alone below use.) That branch reads at most GROUP_ROWS_PER_QUERY
+ * rows per query; a query whose points it did not reach (a step last run long ago) is read on its
+ * own in a second round. A read of a whole history (a detector seeded) is always alone: read
+ * together, the steps' reads would be one long statement (SQLite's holds the event loop), and it
+ * happens once per series, not per build.
  */
 import type { MetricPoint } from '../metric-point.ts';
 import { userTagFilter } from '../series-filter.ts';

@@ -16,6 +16,7 @@ import { LogCompression1764000000016 } from './0016-log-compression.ts';
 import { ChangePoints1764000000018 } from './0018-change-points.ts';
 import { Bisections1764000000019 } from './0019-bisections.ts';
 import { PointSamples1764000000020 } from './0020-point-samples.ts';
+import { MetricStepIndex1764000000021 } from './0021-metric-step-index.ts';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const migrations = [
@@ -37,4 +38,5 @@ export const migrations = [
   ChangePoints1764000000018,
   Bisections1764000000019,
   PointSamples1764000000020,
+  MetricStepIndex1764000000021,
 ];
