@@ -58,6 +58,12 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
     return this.evaluate(result);
   }
 
+  /** `stdio`, which runCommand() writes first; not for a subclass with a run() or request of its own (it may write another first). */
+  override firstLog(): { name: string; type: 's' | 't' } | undefined {
+    const own = this.run === ShellCommand.prototype.run && this.commandRequest === ShellCommand.prototype.commandRequest;
+    return own ? { name: 'stdio', type: 's' } : undefined;
+  }
+
   protected async commandRequest(ctx: StepContext, extra: Partial<CommandRequest> = {}): Promise<CommandRequest> {
     const o = this.options;
     const env: Record<string, string> = {};

@@ -124,6 +124,16 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
     return typeof cond === 'function' ? Boolean(await cond(result, props)) : cond;
   }
 
+  /**
+   * The log this step's run() writes first, when that is known before it runs (a plain command's
+   * `stdio`): the master then stores the log's row with the step's own, and the command goes out
+   * without a database write of its own first. undefined (the default): not known; a step that
+   * never writes it loses nothing, the master removes it at the step's end.
+   */
+  firstLog(): { name: string; type: 's' | 't' } | undefined {
+    return undefined;
+  }
+
   /** The state string shown for the finished step: descriptionDone on success, then descriptionSuffix. */
   describe(outcome: StepOutcome): string | undefined {
     const { descriptionDone, descriptionSuffix } = this.options;

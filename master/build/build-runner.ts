@@ -15,7 +15,7 @@
  */
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { BuildRequestRow, BuildRow, LogRow, StepRow } from '../db/entities.ts';
-import type { AfterStep, BuildEnd, StepEnd } from '../db/build-progress.ts';
+import type { AfterStep, BuildEnd, FirstLog, StartedStep, StepEnd } from '../db/build-progress.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -120,7 +120,7 @@ export class Build {
     const firstStep = this.builder.steps[0];
     const first =
       firstStep && Object.keys(this.builder.renderableProperties).length === 0 && !this.abort.signal.aborted
-        ? { number: 0, name: firstStep.name, started_at: started }
+        ? { number: 0, name: firstStep.name, started_at: started, log: firstLogOf(firstStep) }
         : null;
     return this.landWrite<BuildStart>(
       'store the build',
@@ -210,9 +210,9 @@ export class Build {
     });
 
     const progress: Progress = { result: unrendered === null ? Results.SUCCESS : Results.EXCEPTION, terminated: false, failedSteps: [] };
-    // The row of the step about to run, when the write before it (the build's start, or the previous
-    // step's end) stored it already.
-    let written: StepRow | null = firstRow;
+    // The row of the step about to run (and of its first log), when the write before it (the build's
+    // start, or the previous step's end) stored it already.
+    let written: StartedStep | null = firstRow;
     let number = 0;
     let index = unrendered === null ? this.nextStep(-1, false) : -1;
     while (index >= 0) {
@@ -227,11 +227,14 @@ export class Build {
       const nextStep = steps[index];
       // The step's end, its logs' close, and the next step's start or the build's end: one transaction.
       const after: AfterStep = nextStep
-        ? { next: { number, name: nextStep.name, started_at: ran.end.complete_at }, properties: this.changedProperties(row, props) }
+        ? {
+            next: { number, name: nextStep.name, started_at: ran.end.complete_at, log: firstLogOf(nextStep) },
+            properties: this.changedProperties(row, props),
+          }
         : { finish: this.buildEnd(progress, null, props, ran.end.complete_at) };
       written = await this.landWrite(
         nextStep ? 'finish the step' : 'finish the step and the build',
-        () => repos.progress.endStep(row.id, ran.row.id, ran.end, ran.logs, after),
+        () => repos.progress.endStep(row.id, ran.row.id, ran.end, ran.logs, after, ran.unused),
         () => repos.progress.endLanded(row.id, after),
       );
       for (const log of ran.logs) log.complete = true;
@@ -317,19 +320,20 @@ export class Build {
   }
 
   /**
-   * Runs one step, from its start (its row stored now unless `written` holds it already) to the
-   * moment its logs' bytes are stored; what its end stores is returned, for the build to write.
+   * Runs one step, from its start (its row stored now unless `written` holds it already, with its
+   * first log's when that was known) to the moment its logs' bytes are stored; what its end stores
+   * is returned, for the build to write.
    */
   private async runStep(
     step: Step,
     number: number,
     build: BuildRow,
     props: Properties,
-    written: StepRow | null,
+    written: StartedStep | null,
     shared: StepsShare,
   ): Promise<StepRun> {
     const { repos, bus, now } = this.deps;
-    const stepRow = written ?? (await this.startStep(step, number, build, props));
+    const stepRow = written?.row ?? (await this.startStep(step, number, build, props));
     const started = stepRow.started_at ?? now();
     bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
 
@@ -355,6 +359,7 @@ export class Build {
         masterBasedir: this.deps.masterBasedir,
       },
       stepRow,
+      written?.log ?? null,
     );
     let outcome: StepOutcome;
     try {
@@ -387,7 +392,7 @@ export class Build {
       ),
       hidden,
     };
-    return { row: stepRow, outcome, started, end, logs };
+    return { row: stepRow, outcome, started, end, logs, unused: runtime.unusedLog() };
   }
 
   /** A step's start written on its own (two writes): when no earlier write of the build could carry it. */
@@ -423,7 +428,7 @@ export class Build {
 /** A build's stored start: its row, and its first step's when it was written with it. */
 interface BuildStart {
   build: BuildRow;
-  step: StepRow | null;
+  step: StartedStep | null;
 }
 
 /** What every step of a build gets alike: the agent with the builder's env, the metrics with the matrix cell's tags. */
@@ -447,6 +452,8 @@ interface StepRun {
   started: number;
   end: StepEnd;
   logs: LogRow[];
+  /** The log written with the step's start that it never wrote to: removed with its end. */
+  unused: number | null;
 }
 
 /** A write of the build's own; `landed` finds what an earlier try left when its answer was lost. */
@@ -475,4 +482,9 @@ function withBuilderEnv(agent: AgentConnection, env: Record<string, string>): Ag
     start: (spec: CommandSpec, sink: CommandSink) => agent.start({ ...spec, env: { ...env, ...spec.env } }, sink),
     transfer: (spec) => agent.transfer(spec),
   };
+}
+
+/** What the step says it writes first (Step.firstLog()); none from a step object that predates the method. */
+function firstLogOf(step: Step): FirstLog | undefined {
+  return typeof step.firstLog === 'function' ? step.firstLog() : undefined;
 }

@@ -31,6 +31,7 @@ import { downloadToAgent, uploadFromAgent, type TransferDeps } from './file-tran
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
 import { LogWriter, type Stream } from './log-writer.ts';
+import { slugify } from '../db/logs.ts';
 import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
@@ -78,6 +79,8 @@ export class StepRuntime implements StepContext {
   constructor(
     private readonly deps: StepRuntimeDeps,
     private readonly step: StepRow,
+    /** The log stored with the step's start (Step.firstLog()): the step's first log of that name and type is this row. */
+    private premade: LogRow | null = null,
   ) {}
 
   get state(): StepRuntimeState {
@@ -352,13 +355,33 @@ export class StepRuntime implements StepContext {
     let w = this.logWriters.get(name);
     if (!w) {
       this.expectRunning(`add log "${name}"`);
-      // Through a database blink; a create whose answer was lost is found, not made twice.
-      const { logs } = this.deps.repos;
-      const row = await writeThroughOutage(() => logs.create(this.step.id, name, type), { landed: () => logs.created(this.step.id, name) });
+      const row = await this.newLog(name, type);
       w = new LogWriter(row, this.deps.repos.logs, this.deps.bus, { chunkBytes: 256 * 1024, maxBytes: this.deps.logMaxBytes });
       this.logWriters.set(name, w);
     }
     return w;
+  }
+
+  /** A new log's row: the one stored with the step's start when it is the one asked for, else created now. */
+  private async newLog(name: string, type: 's' | 't'): Promise<LogRow> {
+    const premade = this.premade;
+    if (premade && premade.name === name && premade.type === type) {
+      this.premade = null;
+      return premade;
+    }
+    // Another log of its slug (the unique key) would be refused while the unused one is there.
+    if (premade && premade.slug === slugify(name)) {
+      this.premade = null;
+      await writeThroughOutage(() => this.deps.repos.progress.dropUnused(premade.id));
+    }
+    // Through a database blink; a create whose answer was lost is found, not made twice.
+    const { logs } = this.deps.repos;
+    return writeThroughOutage(() => logs.create(this.step.id, name, type), { landed: () => logs.created(this.step.id, name) });
+  }
+
+  /** The log stored with the step's start that the step never wrote to (its end removes it), or null. */
+  unusedLog(): number | null {
+    return this.premade?.id ?? null;
   }
 }
 

@@ -38,6 +38,8 @@ export const DEFAULT_HISTORY = 200;
 /** Points of a build are looked for from a second before it started to a minute after it ended (as metric deltas do). */
 const BEFORE_MS = 1000;
 const AFTER_MS = 60_000;
+/** How long after a build's end its points are read and fed (see start()). */
+const AFTER_BUILD_END_MS = 10;
 
 /** What the watcher needs of a builder's config. */
 export interface WatchedBuilder {
@@ -83,11 +85,17 @@ export class RegressionWatcher {
     this.state = 'listening';
     this.unsubscribe = this.deps.bus.subscribe('build.finished', (e) => {
       if (e.results === Results.RETRY) return; // its request runs again: that build counts
-      this.queue = this.queue.then(() =>
-        this.handle(e.buildid).catch((err: unknown) =>
-          this.deps.log.error('regression watcher: a build could not be watched', { buildid: e.buildid, error: errorMessage(err) }),
-        ),
-      );
+      // Handled a moment later (from the build's end, not after the build before it), so that the
+      // next build this end lets start goes first: its claim, start and first `run` take a few turns
+      // of the event loop, and this build's reads (SQLite answers synchronously) would run before them.
+      const ready = new Promise((resolve) => setTimeout(resolve, AFTER_BUILD_END_MS));
+      this.queue = this.queue
+        .then(() => ready)
+        .then(() =>
+          this.handle(e.buildid).catch((err: unknown) =>
+            this.deps.log.error('regression watcher: a build could not be watched', { buildid: e.buildid, error: errorMessage(err) }),
+          ),
+        );
     });
     this.queue = this.queue.then(() => this.refreshOpen());
   }
