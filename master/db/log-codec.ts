@@ -24,14 +24,8 @@ const MIN_COMPRESS_BYTES = 128;
  */
 const QUALITY = 1;
 
-/**
- * The encoder's output buffer: bigger than any chunk the log writer makes (256 KiB), so brotli's
- * output comes in one piece and node's loop around the encoder runs once per chunk.
- */
-const OUTPUT_BUFFER_BYTES = 1024 * 1024;
-
 /** What the log compressor (log-compressor.ts) is given for log chunks. */
-export const LOG_COMPRESS_SETTINGS: CompressSettings = { quality: QUALITY, chunkSize: OUTPUT_BUFFER_BYTES };
+export const LOG_COMPRESS_SETTINGS: CompressSettings = { quality: QUALITY };
 
 const brotliDecompress = promisify(zlib.brotliDecompress);
 

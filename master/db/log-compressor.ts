@@ -27,9 +27,18 @@ import zlib from 'node:zlib';
 /** Brotli's settings for log chunks (log-codec.ts says why). */
 export interface CompressSettings {
   quality: number;
-  /** The encoder's output buffer, bytes. */
-  chunkSize: number;
 }
+
+/**
+ * The encoder's output pieces in a worker: a log chunk (256 KiB) packs into one or a few, and each
+ * call allocates one (1 MiB pieces cost as much CPU and 16 times the memory; 16 KiB ones more CPU).
+ */
+const WORKER_OUTPUT_BYTES = 64 * 1024;
+/**
+ * In the in-process fallback, one piece bigger than any chunk: node's stream plumbing around the
+ * encoder then runs once per chunk, not once per 16 KiB of output.
+ */
+const FALLBACK_OUTPUT_BYTES = 1024 * 1024;
 
 interface Job {
   resolve: (packed: Buffer | null) => void;
@@ -42,10 +51,16 @@ interface PoolWorker {
   jobs: Map<number, Job>;
 }
 
-/** Replies the worker sends: the packed bytes, or null when they would not be smaller. */
-type Reply = { id: number; packed: Uint8Array | null } | { id: number; error: string };
+/**
+ * Replies the worker sends: the packed bytes, or null when they would not be smaller; and always
+ * the buffer the chunk came in, to carry the next one.
+ */
+type Reply = { id: number; input: ArrayBuffer } & ({ packed: Uint8Array | null } | { error: string });
 
 const MAX_FAILURES = 3;
+/** The buffers chunks travel to the workers in: at least this big, and at most SPARE_BUFFERS kept between chunks. */
+const TRANSFER_BUFFER_BYTES = 256 * 1024;
+const SPARE_BUFFERS = 8;
 
 /**
  * The worker's program, CommonJS evaluated as given: it needs nothing but node's own modules, and an
@@ -55,18 +70,20 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const zlib = require('node:zlib');
 const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT } = zlib.constants;
-parentPort.on('message', ({ id, content }) => {
+parentPort.on('message', ({ id, input, length }) => {
+  const content = new Uint8Array(input, 0, length);
+  let reply;
   try {
     const packed = zlib.brotliCompressSync(content, {
       chunkSize: workerData.chunkSize,
-      params: { [BROTLI_PARAM_QUALITY]: workerData.quality, [BROTLI_PARAM_SIZE_HINT]: content.length, [BROTLI_PARAM_MODE]: BROTLI_MODE_TEXT },
+      params: { [BROTLI_PARAM_QUALITY]: workerData.quality, [BROTLI_PARAM_SIZE_HINT]: length, [BROTLI_PARAM_MODE]: BROTLI_MODE_TEXT },
     });
-    if (packed.length >= content.length) return parentPort.postMessage({ id, packed: null });
-    const exact = new Uint8Array(packed); // its own buffer of the exact size, moved (not copied) back
-    parentPort.postMessage({ id, packed: exact }, [exact.buffer]);
+    reply = { id, input, packed: packed.length < length ? new Uint8Array(packed) : null };
   } catch (e) {
-    parentPort.postMessage({ id, error: String((e && e.message) || e) });
+    reply = { id, input, error: String((e && e.message) || e) };
   }
+  // The input buffer goes back for the next chunk, and the packed bytes (a copy of their exact size) are moved, not cloned.
+  parentPort.postMessage(reply, reply.packed ? [input, reply.packed.buffer] : [input]);
 });
 `;
 
@@ -78,6 +95,8 @@ export class LogCompressor {
   private failures = 0;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Buffers back from the workers, to carry the next chunks (see compress()). */
+  private spare: ArrayBuffer[] = [];
 
   constructor(
     private readonly settings: CompressSettings,
@@ -92,13 +111,14 @@ export class LogCompressor {
     this.clearIdle();
     const id = this.nextId++;
     // The chunk may be a view into a larger buffer, and its bytes are still needed here (the live
-    // stream, the line counts): the worker gets a copy it owns, moved rather than cloned.
-    // allocUnsafeSlow: a buffer of its own (never the shared pool, which cannot be moved), not zeroed.
-    const copy = Buffer.allocUnsafeSlow(content.length);
-    content.copy(copy);
+    // stream, the line counts): the worker gets a copy, in a buffer moved to it (not cloned) that
+    // comes back with the answer and carries a later chunk. A fresh buffer per chunk was garbage in
+    // the worker, whose few collections let 45-70 MiB of them pile up in a 50 MiB log.
+    const input = this.takeBuffer(content.length);
+    content.copy(new Uint8Array(input, 0, content.length));
     return new Promise<Buffer | null>((resolve, reject) => {
       target.jobs.set(id, { resolve, reject, content });
-      target.worker.postMessage({ id, content: copy }, [copy.buffer as ArrayBuffer]);
+      target.worker.postMessage({ id, input, length: content.length }, [input]);
     });
   }
 
@@ -106,6 +126,7 @@ export class LogCompressor {
   async close(): Promise<void> {
     this.closed = true;
     this.clearIdle();
+    this.spare = [];
     await Promise.all([...this.workers].map((w) => this.retire(w)));
   }
 
@@ -122,7 +143,10 @@ export class LogCompressor {
   }
 
   private start(): PoolWorker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.settings });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { quality: this.settings.quality, chunkSize: WORKER_OUTPUT_BYTES },
+    });
     worker.unref();
     const entry: PoolWorker = { worker, jobs: new Map() };
     this.workers.push(entry);
@@ -136,6 +160,7 @@ export class LogCompressor {
     const job = entry.jobs.get(reply.id);
     if (!job) return;
     entry.jobs.delete(reply.id);
+    if (this.spare.length < SPARE_BUFFERS && !this.closed) this.spare.push(reply.input);
     if ('error' in reply) this.fallback(job.content).then(job.resolve, job.reject);
     else job.resolve(reply.packed === null ? null : Buffer.from(reply.packed.buffer, reply.packed.byteOffset, reply.packed.byteLength));
     if (this.workers.every((w) => w.jobs.size === 0)) this.armIdle();
@@ -166,6 +191,7 @@ export class LogCompressor {
     this.clearIdle();
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
+      this.spare = [];
       for (const w of [...this.workers]) void this.retire(w);
     }, this.idleMs);
     this.idleTimer.unref();
@@ -176,10 +202,17 @@ export class LogCompressor {
     this.idleTimer = null;
   }
 
+  /** A spare buffer that holds `bytes`, or a new one (never from the shared pool, which cannot be moved). */
+  private takeBuffer(bytes: number): ArrayBuffer {
+    const at = this.spare.findIndex((b) => b.byteLength >= bytes);
+    if (at !== -1) return this.spare.splice(at, 1)[0] as ArrayBuffer;
+    return new ArrayBuffer(Math.max(bytes, TRANSFER_BUFFER_BYTES));
+  }
+
   /** In-process async brotli (libuv's pool): no worker, or none any more. */
   private async fallback(content: Buffer): Promise<Buffer | null> {
     const packed = await brotliCompress(content, {
-      chunkSize: this.settings.chunkSize,
+      chunkSize: FALLBACK_OUTPUT_BYTES,
       params: {
         [zlib.constants.BROTLI_PARAM_QUALITY]: this.settings.quality,
         [zlib.constants.BROTLI_PARAM_SIZE_HINT]: content.length,

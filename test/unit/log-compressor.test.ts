@@ -39,6 +39,16 @@ describe('LogCompressor', () => {
     expect(chunk.equals(before)).toBe(true); // not detached, not changed
   });
 
+  it('carries chunk after chunk in the same few buffers, moved to the worker and back', async () => {
+    const c = compressor(1);
+    const spare = (): ArrayBuffer[] => (c as unknown as { spare: ArrayBuffer[] }).spare;
+    await c.compress(text(3000));
+    const [first] = spare();
+    expect(first?.byteLength).toBeGreaterThanOrEqual(256 * 1024);
+    for (let i = 0; i < 20; i++) expect(zlib.brotliDecompressSync((await c.compress(text(3000, i)))!).equals(text(3000, i))).toBe(true);
+    expect(spare()).toEqual([first]); // the same one each time, back from the worker
+  });
+
   it('answers null for bytes brotli cannot shrink', async () => {
     expect(await compressor(1).compress(randomBytes(64 * 1024))).toBeNull();
   });
@@ -85,8 +95,8 @@ describe('LogCompressor', () => {
   });
 
   it('rejects a chunk that neither a worker nor the fallback can compress (bad settings), naming the cause', async () => {
-    const c = new LogCompressor({ ...LOG_COMPRESS_SETTINGS, chunkSize: 1 }, 1);
+    const c = new LogCompressor({ quality: 'high' as unknown as number }, 1); // as a wrong setting from JavaScript would be
     made.push(c);
-    await expect(c.compress(text(100))).rejects.toThrow(/chunkSize/);
+    await expect(c.compress(text(100))).rejects.toThrow(/must be of type number/);
   });
 });
