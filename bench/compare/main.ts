@@ -77,28 +77,45 @@ async function settle(what: string): Promise<void> {
   if ((await quietMachine()) < 0) log(`note: the machine was still busy after 10 s before ${what}; measuring anyway`);
 }
 
-async function measureRun(sys: BenchSystem, values: RunValues): Promise<void> {
-  const v = values[sys.name];
-  await settle(`${sys.name}'s per-step build`);
-  const { overheadMs: perStep, floorMs } = await perStepOverheadMs(sys, size);
-  v.perStepMs.push(perStep);
-  floors[sys.name].push(floorMs);
-  await settle(`${sys.name}'s throughput builds`);
-  const throughput = await throughputStepsPerSecond(sys, size, options.queued);
-  v.stepsPerSecond.push(throughput);
-  await settle(`${sys.name}'s log`);
-  const logRun = await logEndToEnd(sys, size);
-  v.logMiBs.push(logRun.mibPerSecond);
-  v.logExact.push(logRun.exact ? 1 : 0);
-  v.logRssGrowthMiB.push(logRun.rssGrowthMiB);
-  await settle(`${sys.name}'s force-to-start`);
-  const start = await forceToStartMs(sys, options.forces);
-  v.forceToStartMs.push(start);
-  log(
-    `${sys.name}: per-step ${formatNumber(perStep)} ms (spawn floor ${formatNumber(floorMs)} ms), ${formatNumber(throughput)} steps/s, log ${formatNumber(logRun.mibPerSecond)} MiB/s ` +
-      `(${logRun.detail}; RSS +${formatNumber(logRun.rssGrowthMiB)} MiB), force-to-start ${formatNumber(start)} ms`,
-  );
-  if (!logRun.exact) throw new Error(`${sys.name}: the log read back differs from what the step printed: ${logRun.detail}`);
+/**
+ * One run's build figures, figure by figure: each is measured on every system before the next figure,
+ * so the two measures of a figure are seconds apart, not a minute (the machine's speed drifts), and
+ * neither system has sat idle for the other's whole run (an idle master and agent start the next
+ * figure colder). The first system alternates from run to run.
+ */
+async function measureRun(order: readonly BenchSystem[], values: RunValues): Promise<void> {
+  const logs = new Map<SystemName, string[]>(order.map((s) => [s.name, []]));
+  const note = (sys: BenchSystem, part: string) => logs.get(sys.name)?.push(part);
+  for (const sys of order) {
+    await settle(`${sys.name}'s per-step build`);
+    const { overheadMs: perStep, floorMs } = await perStepOverheadMs(sys, size);
+    values[sys.name].perStepMs.push(perStep);
+    floors[sys.name].push(floorMs);
+    note(sys, `per-step ${formatNumber(perStep)} ms (spawn floor ${formatNumber(floorMs)} ms)`);
+  }
+  for (const sys of order) {
+    await settle(`${sys.name}'s throughput builds`);
+    const throughput = await throughputStepsPerSecond(sys, size, options.queued);
+    values[sys.name].stepsPerSecond.push(throughput);
+    note(sys, `${formatNumber(throughput)} steps/s`);
+  }
+  for (const sys of order) {
+    await settle(`${sys.name}'s log`);
+    const logRun = await logEndToEnd(sys, size);
+    const v = values[sys.name];
+    v.logMiBs.push(logRun.mibPerSecond);
+    v.logExact.push(logRun.exact ? 1 : 0);
+    v.logRssGrowthMiB.push(logRun.rssGrowthMiB);
+    note(sys, `log ${formatNumber(logRun.mibPerSecond)} MiB/s (${logRun.detail}; RSS +${formatNumber(logRun.rssGrowthMiB)} MiB)`);
+    if (!logRun.exact) throw new Error(`${sys.name}: the log read back differs from what the step printed: ${logRun.detail}`);
+  }
+  for (const sys of order) {
+    await settle(`${sys.name}'s force-to-start`);
+    const start = await forceToStartMs(sys, options.forces);
+    values[sys.name].forceToStartMs.push(start);
+    note(sys, `force-to-start ${formatNumber(start)} ms`);
+  }
+  for (const sys of order) log(`${sys.name}: ${(logs.get(sys.name) ?? []).join(', ')}`);
 }
 
 let exitCode = 0;
@@ -124,7 +141,8 @@ try {
   const values = emptyRunValues();
   for (let run = 1; run <= options.runs; run++) {
     log(`run ${run} of ${options.runs}`);
-    for (const s of systems) await measureRun(s, values);
+    // Buildbot first in odd runs, Caliper first in even ones: neither always measures right after the other.
+    await measureRun(run % 2 === 1 ? systems : [...systems].reverse(), values);
     // The same number of builds stored on every side before the API is read.
     const stored = Math.max(options.apiMinBuilds, ...(await Promise.all(systems.map((s) => s.buildCount()))));
     for (const s of systems) await topUpBuilds(s, stored);
