@@ -16,7 +16,7 @@
  * - a worker that fails (throws while starting, dies, exits) is dropped and its chunks are
  *   compressed on libuv's pool instead (the fallback), so no chunk is lost or delayed by a retry
  *   loop; after `MAX_FAILURES` failures the pool stays on the fallback;
- * - closed (`close()`): workers terminated; later chunks use the fallback.
+ * - closed (`close()`): each worker answers the chunks it has, then ends; later chunks use the fallback.
  * Workers are unref'd: they never keep a process alive.
  */
 import os from 'node:os';
@@ -70,7 +70,8 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const zlib = require('node:zlib');
 const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_PARAM_MODE, BROTLI_MODE_TEXT } = zlib.constants;
-parentPort.on('message', ({ id, input, length }) => {
+parentPort.on('message', ({ id, input, length, close }) => {
+  if (close) return parentPort.close(); // after the chunks sent before it: the thread then ends
   const content = new Uint8Array(input, 0, length);
   let reply;
   try {
@@ -122,7 +123,7 @@ export class LogCompressor {
     });
   }
 
-  /** Terminates the workers; chunks in flight finish on the fallback. */
+  /** Ends the workers once they have answered the chunks in flight; later chunks use the fallback. */
   async close(): Promise<void> {
     this.closed = true;
     this.clearIdle();
@@ -163,7 +164,7 @@ export class LogCompressor {
     if (this.spare.length < SPARE_BUFFERS && !this.closed) this.spare.push(reply.input);
     if ('error' in reply) this.fallback(job.content).then(job.resolve, job.reject);
     else job.resolve(reply.packed === null ? null : Buffer.from(reply.packed.buffer, reply.packed.byteOffset, reply.packed.byteLength));
-    if (this.workers.every((w) => w.jobs.size === 0)) this.armIdle();
+    if (!this.closed && this.workers.every((w) => w.jobs.size === 0)) this.armIdle();
   }
 
   /** A worker died or exited: its chunks go to the fallback, and it is not used again. */
@@ -175,11 +176,19 @@ export class LogCompressor {
     this.handOver(entry);
   }
 
+  /**
+   * Ends a worker between two chunks: it answers those sent before, then its thread ends. Never
+   * terminate(): node 20 aborts the whole process ("close before init") when a worker is terminated
+   * while it is setting up a brotli encoder (caught by the suite: a master stopped mid-log).
+   */
   private async retire(entry: PoolWorker): Promise<void> {
     const at = this.workers.indexOf(entry);
-    if (at !== -1) this.workers.splice(at, 1);
-    this.handOver(entry);
-    await entry.worker.terminate();
+    if (at === -1) return;
+    this.workers.splice(at, 1);
+    const ended = new Promise((resolve) => entry.worker.once('exit', resolve));
+    entry.worker.postMessage({ close: true });
+    await ended;
+    this.handOver(entry); // none left, unless it died first
   }
 
   private handOver(entry: PoolWorker): void {
