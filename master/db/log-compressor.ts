@@ -61,6 +61,12 @@ const MAX_FAILURES = 3;
 /** The buffers chunks travel to the workers in: at least this big, and at most SPARE_BUFFERS kept between chunks. */
 const TRANSFER_BUFFER_BYTES = 256 * 1024;
 const SPARE_BUFFERS = 8;
+/**
+ * Chunks sent to a worker and not answered yet, at most. Each sent chunk is a copy: the log writer
+ * hands over a whole batch at once (up to the 16 MiB a run may have unstored), and copying all of
+ * it at once doubled that in the master's memory; the rest wait here, uncopied.
+ */
+const MAX_IN_FLIGHT = 4;
 
 /**
  * The worker's program, CommonJS evaluated as given: it needs nothing but node's own modules, and an
@@ -96,8 +102,10 @@ export class LogCompressor {
   private failures = 0;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
-  /** Buffers back from the workers, to carry the next chunks (see compress()). */
+  /** Buffers back from the workers, to carry the next chunks (see send()). */
   private spare: ArrayBuffer[] = [];
+  /** Chunks not sent yet, oldest first: every worker has MAX_IN_FLIGHT already. */
+  private waiting: Job[] = [];
 
   constructor(
     private readonly settings: CompressSettings,
@@ -107,20 +115,37 @@ export class LogCompressor {
 
   /** `content` compressed, or null when brotli would not make it smaller. */
   compress(content: Buffer): Promise<Buffer | null> {
-    const target = this.closed || this.failures >= MAX_FAILURES ? null : this.pick();
-    if (target === null) return this.fallback(content);
+    if (this.closed || this.failures >= MAX_FAILURES) return this.fallback(content);
     this.clearIdle();
+    return new Promise<Buffer | null>((resolve, reject) => {
+      this.waiting.push({ resolve, reject, content });
+      this.dispatch();
+    });
+  }
+
+  /** Sends waiting chunks to workers with room (MAX_IN_FLIGHT each); with no pool any more, to the fallback. */
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      if (this.closed || this.failures >= MAX_FAILURES) {
+        for (const job of this.waiting.splice(0)) this.fallback(job.content).then(job.resolve, job.reject);
+        return;
+      }
+      const target = this.pick();
+      if (target.jobs.size >= MAX_IN_FLIGHT) return; // the next answer dispatches again
+      this.send(target, this.waiting.shift() as Job);
+    }
+  }
+
+  private send(target: PoolWorker, job: Job): void {
     const id = this.nextId++;
     // The chunk may be a view into a larger buffer, and its bytes are still needed here (the live
     // stream, the line counts): the worker gets a copy, in a buffer moved to it (not cloned) that
     // comes back with the answer and carries a later chunk. A fresh buffer per chunk was garbage in
     // the worker, whose few collections let 45-70 MiB of them pile up in a 50 MiB log.
-    const input = this.takeBuffer(content.length);
-    content.copy(new Uint8Array(input, 0, content.length));
-    return new Promise<Buffer | null>((resolve, reject) => {
-      target.jobs.set(id, { resolve, reject, content });
-      target.worker.postMessage({ id, input, length: content.length }, [input]);
-    });
+    const input = this.takeBuffer(job.content.length);
+    job.content.copy(new Uint8Array(input, 0, job.content.length));
+    target.jobs.set(id, job);
+    target.worker.postMessage({ id, input, length: job.content.length }, [input]);
   }
 
   /** Ends the workers once they have answered the chunks in flight; later chunks use the fallback. */
@@ -128,6 +153,7 @@ export class LogCompressor {
     this.closed = true;
     this.clearIdle();
     this.spare = [];
+    this.dispatch(); // the waiting chunks, to the fallback
     await Promise.all([...this.workers].map((w) => this.retire(w)));
   }
 
@@ -164,7 +190,8 @@ export class LogCompressor {
     if (this.spare.length < SPARE_BUFFERS && !this.closed) this.spare.push(reply.input);
     if ('error' in reply) this.fallback(job.content).then(job.resolve, job.reject);
     else job.resolve(reply.packed === null ? null : Buffer.from(reply.packed.buffer, reply.packed.byteOffset, reply.packed.byteLength));
-    if (!this.closed && this.workers.every((w) => w.jobs.size === 0)) this.armIdle();
+    this.dispatch();
+    if (!this.closed && this.waiting.length === 0 && this.workers.every((w) => w.jobs.size === 0)) this.armIdle();
   }
 
   /** A worker died or exited: its chunks go to the fallback, and it is not used again. */
@@ -174,6 +201,7 @@ export class LogCompressor {
     this.workers.splice(at, 1);
     this.failures++;
     this.handOver(entry);
+    this.dispatch(); // what waited for it goes to a new worker (or, past MAX_FAILURES, the fallback)
   }
 
   /**
