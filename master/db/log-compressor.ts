@@ -11,8 +11,8 @@
  *
  * States of the pool:
  * - empty: no worker (at start, and after `idleMs` without a chunk: an idle master keeps no thread);
- * - running: 1..`size` workers; a chunk goes to the one with the fewest in flight, and a second
- *   worker starts only while every running one is busy;
+ * - running: 1..`size` workers; a chunk goes to the one with the fewest in flight, a second worker
+ *   starts only while every running one is busy, and past MAX_IN_FLIGHT each the chunks wait;
  * - a worker that fails (throws while starting, dies, exits) is dropped and its chunks are
  *   compressed on libuv's pool instead (the fallback), so no chunk is lost or delayed by a retry
  *   loop; after `MAX_FAILURES` failures the pool stays on the fallback;
