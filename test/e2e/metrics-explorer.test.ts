@@ -148,19 +148,20 @@ describe.skipIf(!chromiumAvailable())('the metrics explorer in Chromium', () => 
     // Split instead: one line per os, named in the legend.
     await page.selectOption('#filter-os', '');
     await page.selectOption('#explorer-split', 'os');
-    await page.locator('.explorer-chart[data-lines="2"]').waitFor();
-    expect(await legend(page)).toEqual(expect.arrayContaining(['os=linux', 'os=mac']));
+    // The chart's element (with data-lines) is in place a frame before uPlot draws it and its legend.
+    await page.locator('.explorer-chart[data-lines="2"] .uplot').waitFor();
+    await expect.poll(() => legend(page)).toEqual(expect.arrayContaining(['os=linux', 'os=mac']));
 
     // Overlay a second series (another unit: its own axis).
     await page.fill('#series-search', '');
     await page.check('#series-options input[data-series="heap_mb"]');
-    await page.locator('.explorer-chart[data-lines="4"]').waitFor();
-    expect(await legend(page)).toEqual(
-      expect.arrayContaining(['bench_ms · os=linux', 'bench_ms · os=mac', 'heap_mb · os=linux', 'heap_mb · os=mac']),
-    );
+    await page.locator('.explorer-chart[data-lines="4"] .uplot').waitFor();
+    await expect
+      .poll(() => legend(page))
+      .toEqual(expect.arrayContaining(['bench_ms · os=linux', 'bench_ms · os=mac', 'heap_mb · os=linux', 'heap_mb · os=mac']));
     await page.selectOption('#explorer-range', '30d');
     await page.selectOption('#filter-builder', 'app');
-    await page.locator('.explorer-chart[data-lines="4"]').waitFor();
+    await page.locator('.explorer-chart[data-lines="4"] .uplot').waitFor();
 
     // Grafana: the same series, builder and range.
     const href = await page.locator('a.grafana-link').getAttribute('href');
