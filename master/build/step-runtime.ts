@@ -39,7 +39,7 @@ import type { CaptureOptions } from '../../metrics/capture-options.ts';
 import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { startOnMaster } from './master-process.ts';
-import type { CommandResources } from '../../protocol/messages.ts';
+import { StepResources } from './step-resources.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
 /** Under the master's basedir: each builder's folder for commands run on the master (MasterShellCommand). */
@@ -73,8 +73,8 @@ export class StepRuntime implements StepContext {
   private current: StepRuntimeState = StepRuntimeStates.running;
   /** The step's logs by name, made on first use. */
   private readonly logWriters = new Map<string, LogWriter>();
-  /** What the step's commands on the agent used, where the agent measured it (captured at the step's end). */
-  private readonly used = { cpuSeconds: null as number | null, maxRssBytes: null as number | null };
+  /** What the step's commands on the agent used, where the agent measured it (stored at the step's end). */
+  private readonly used = new StepResources();
 
   constructor(
     private readonly deps: StepRuntimeDeps,
@@ -156,7 +156,7 @@ export class StepRuntime implements StepContext {
     else this.deps.signal.addEventListener('abort', onAbort);
     try {
       const exit = await running.done;
-      if (exit.resources) this.addUsed(exit.resources);
+      if (exit.resources) this.used.add(exit.resources);
       for (const stream of ['stdout', 'stderr'] as const) await this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].end());
       if (exit.error)
         await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
@@ -292,33 +292,8 @@ export class StepRuntime implements StepContext {
     await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(text)));
   }
 
-  /** Commands of a step run one after another: their CPU times add up, their peaks do not. */
-  private addUsed(r: CommandResources): void {
-    this.used.cpuSeconds = (this.used.cpuSeconds ?? 0) + r.userSeconds + r.systemSeconds;
-    if (r.maxRssBytes !== undefined) this.used.maxRssBytes = Math.max(this.used.maxRssBytes ?? 0, r.maxRssBytes);
-  }
-
   /**
-   * The step's CPU time and peak memory as series `step_cpu_seconds` and `step_max_rss_bytes`
-   * (docs/metrics.md), tagged by builder, step and agent. Never the step's failure: the metrics
-   * service spools what it cannot store, and anything else is dropped here.
-   */
-  private async captureUsed(): Promise<void> {
-    const { cpuSeconds, maxRssBytes } = this.used;
-    if (cpuSeconds === null) return;
-    const tags = { builder: this.deps.builder.name, step: this.step.name, agent: this.deps.agent.name };
-    const common = { tags, buildNumber: this.deps.buildNumber, buildid: this.deps.buildid };
-    try {
-      await this.deps.metrics.capture('step_cpu_seconds', Math.round(cpuSeconds * 1000) / 1000, { ...common, kind: 'duration', unit: 's' });
-      if (maxRssBytes !== null)
-        await this.deps.metrics.capture('step_max_rss_bytes', maxRssBytes, { ...common, kind: 'size', unit: 'bytes' });
-    } catch {
-      // A figure lost is not worth a step's result.
-    }
-  }
-
-  /**
-   * running -> finishing -> finished: captures what the step's commands used, then waits until
+   * running -> finishing -> finished: stores what the step's commands used, then waits until
    * every open log's bytes are stored. Returns those logs (their rows, with their final line
    * counts): the build closes them with the step's end, in the same transaction
    * (master/db/build-progress.ts), and marks them complete. Called once, by the build, after the
@@ -326,7 +301,13 @@ export class StepRuntime implements StepContext {
    */
   async finishLogs(): Promise<LogRow[]> {
     if (this.current !== StepRuntimeStates.running) throw this.refused('finish its logs');
-    await this.captureUsed();
+    await this.used.capture(this.deps.metrics, {
+      builder: this.deps.builder.name,
+      step: this.step.name,
+      agent: this.deps.agent.name,
+      buildNumber: this.deps.buildNumber,
+      buildid: this.deps.buildid,
+    });
     this.current = StepRuntimeStates.finishing;
     try {
       const open = [...this.logWriters.values()].filter((w) => !w.log.complete);
