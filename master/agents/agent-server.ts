@@ -27,6 +27,7 @@ import {
   type RejectMessage,
 } from '../../protocol/messages.ts';
 import { RejectCode } from '../../protocol/reject-codes.ts';
+import { HeartbeatWheel } from './heartbeat-wheel.ts';
 
 /** Failed authentications allowed per peer address per minute before it is refused outright for a minute. */
 export const MAX_FAILED_HANDSHAKES = 20;
@@ -62,6 +63,8 @@ export class AgentServer {
   private readonly failures = new Map<string, { count: number; since: number }>();
   /** Names whose hello was accepted and whose registration has not settled: claimed, as if connected. */
   private readonly admitting = new Set<string>();
+  /** The sessions' heartbeats; a new wheel if the period changes (sessions keep the one they joined). */
+  private wheel: HeartbeatWheel | null = null;
 
   constructor(
     private readonly registry: AgentDirectory,
@@ -75,6 +78,11 @@ export class AgentServer {
     if (path !== '/agents') return false;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.handshake(ws, req.socket.remoteAddress ?? '?'));
     return true;
+  }
+
+  private get heartbeats(): HeartbeatWheel {
+    if (this.wheel?.periodMs !== this.options.heartbeatMs) this.wheel = new HeartbeatWheel(this.options.heartbeatMs);
+    return this.wheel;
   }
 
   close(): void {
@@ -134,7 +142,8 @@ export class AgentServer {
       if (this.admitting.has(hello.name) || this.registry.get(hello.name)?.handle.connected)
         return reject(RejectCode.AlreadyConnected, `agent "${hello.name}" is already connected`);
       this.admitting.add(hello.name);
-      const session = new AgentSession(hello.name, ws, this.log, this.options.heartbeatMs, this.options.missedHeartbeats, hello.protocol);
+      const { heartbeatMs, missedHeartbeats } = this.options;
+      const session = new AgentSession(hello.name, ws, this.log, heartbeatMs, missedHeartbeats, hello.protocol, this.heartbeats);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
         .onSession(

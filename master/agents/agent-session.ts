@@ -40,6 +40,7 @@ import type { TransferSpec } from './agent-connection.ts';
 import { DownloadSender } from './download-sender.ts';
 import { Run, RunStates } from './agent-run.ts';
 import { BINARY_OUTPUT_PROTOCOL_VERSION, decodeOutputFrame, type OutputChunk } from '../../protocol/output-frame.ts';
+import { HeartbeatWheel } from './heartbeat-wheel.ts';
 
 export const CLOSE_PROTOCOL_ERROR = 1008;
 
@@ -62,6 +63,7 @@ export const UNSTORED_FRAME_COST = 1024;
  * command; when no frame follows, it goes on its own after this long.
  */
 export const EXIT_ACK_DELAY_MS = 5;
+const PING: MasterMessage = { type: 'ping' };
 
 export { Run, RunStates, type RunKind, type RunSink, type RunState } from './agent-run.ts';
 
@@ -79,7 +81,8 @@ export class AgentSession {
    */
   private beforeWelcome: MasterMessage[] | null = [];
   private lastHeard = Date.now();
-  private readonly heartbeatTimer: NodeJS.Timeout;
+  /** Takes the session off the heartbeat wheel (on close). */
+  private readonly leaveHeartbeats: () => void;
   private readonly closeListeners: ((orphans: Run[]) => void)[] = [];
   /** Runs of the agent's hello this master does not follow: the agent kills them, and what it still says of them is dropped. */
   private readonly forgotten = new Set<string>();
@@ -99,19 +102,24 @@ export class AgentSession {
     missedHeartbeats: number,
     /** The protocol the agent's hello named (older agents are welcomed too: see agent-server.ts). */
     readonly protocol: number = PROTOCOL_VERSION,
+    /** The master's wheel, shared by its sessions (see heartbeat-wheel.ts); by default one of its own. */
+    heartbeats: HeartbeatWheel = new HeartbeatWheel(heartbeatMs),
   ) {
     ws.on('message', (data, isBinary) => (isBinary ? this.onBinaryFrame(data) : this.onFrame(data.toString())));
     ws.on('close', () => this.onClose());
     ws.on('error', (e) => this.log.warn('agent socket error', { agent: name, error: e.message }));
-    this.heartbeatTimer = setInterval(() => {
-      // While paused the silence is ours (we do not read), not the agent's.
-      if (!this.readingPaused && Date.now() - this.lastHeard > heartbeatMs * missedHeartbeats) {
-        this.log.warn('agent missed heartbeats; dropping the connection', { agent: name });
-        ws.terminate();
-        return;
-      }
-      this.send({ type: 'ping' });
-    }, heartbeatMs);
+    const silenceMs = heartbeatMs * missedHeartbeats;
+    this.leaveHeartbeats = heartbeats.add({
+      beat: () => {
+        // While paused the silence is ours (we do not read), not the agent's.
+        if (!this.readingPaused && Date.now() - this.lastHeard > silenceMs) {
+          this.log.warn('agent missed heartbeats; dropping the connection', { agent: name });
+          ws.terminate();
+          return;
+        }
+        this.send(PING);
+      },
+    });
   }
 
   get state(): SessionState {
@@ -382,7 +390,7 @@ export class AgentSession {
   private onClose(): void {
     if (this.current !== SessionStates.open) throw this.refused('close again');
     this.current = SessionStates.closed;
-    clearInterval(this.heartbeatTimer);
+    this.leaveHeartbeats();
     // Acks that can no longer be sent: the agent sends those exits again and is told then.
     if (this.exitAckTimer) clearTimeout(this.exitAckTimer);
     this.exitAcks = [];
