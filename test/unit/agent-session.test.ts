@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession, CLOSE_PROTOCOL_ERROR, type Run } from '../../master/agents/agent-session.ts';
+import { HeartbeatWheel } from '../../master/agents/heartbeat-wheel.ts';
 import type { CommandExit, CommandSink, CommandSpec } from '../../master/agents/agent-connection.ts';
 import { PROTOCOL_VERSION, commandErrorMessage, parseMasterMessage, type MasterMessage } from '../../protocol/messages.ts';
 import { CommandErrorCode } from '../../protocol/reject-codes.ts';
@@ -105,19 +106,46 @@ afterAll(async () => {
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
-async function connect(protocol = PROTOCOL_VERSION): Promise<{ session: AgentSession; agent: FakeAgent }> {
+async function connect(
+  protocol = PROTOCOL_VERSION,
+  heartbeats?: HeartbeatWheel,
+  name = 'a1',
+): Promise<{ session: AgentSession; agent: FakeAgent }> {
   const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
   const client = new WebSocket(url);
   const agent = new FakeAgent(client);
   await once(client, 'open');
   const ws = await serverSide;
   open.push(client, ws);
-  const session = new AgentSession('a1', ws, silentLogger, 60_000, 3, protocol);
+  const session = new AgentSession(name, ws, silentLogger, heartbeats?.periodMs ?? 60_000, 3, protocol, heartbeats);
   session.welcome({ type: 'welcome', protocol, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
   return { session, agent };
 }
 
 describe('AgentSession', () => {
+  it('pings its agent every heartbeatMs through a shared wheel, and drops an agent silent for missedHeartbeats × heartbeatMs', async () => {
+    const wheel = new HeartbeatWheel(100);
+    const answering = await connect(PROTOCOL_VERSION, wheel, 'answers');
+    const silent = await connect(PROTOCOL_VERSION, wheel, 'silent');
+    answering.agent.ws.on('message', (data) => String(data).includes('"ping"') && answering.agent.send({ type: 'pong' }));
+    expect(wheel.size).toBe(2);
+    // Silent for 3 × 100 ms: dropped at the first beat after that (terminated: no close frame, 1006).
+    const t0 = Date.now();
+    expect((await silent.agent.closed).code).toBe(1006);
+    const silentFor = Date.now() - t0;
+    expect(silentFor).toBeGreaterThanOrEqual(300);
+    expect(silentFor).toBeLessThan(2_000);
+    await eventually('the silent session closed', () => silent.session.state === 'closed');
+    expect(wheel.size).toBe(1);
+    // The one that answers stays, pinged once per period meanwhile.
+    await settle(300);
+    expect(answering.session.state).toBe('open');
+    expect(answering.agent.received.filter((m) => m.type === 'ping').length).toBeGreaterThanOrEqual(5);
+    answering.agent.ws.close();
+    await eventually('the answering session closed', () => answering.session.state === 'closed');
+    expect(wheel.size).toBe(0);
+  });
+
   it('sends a run frame when a command starts', async () => {
     const { session, agent } = await connect();
     session.start(SPEC, holdingSink(true));
