@@ -13,6 +13,7 @@ import { createRepositories } from './db/repositories.ts';
 import { EventBus } from './events/event-bus.ts';
 import { PgFanout } from './events/pg-fanout.ts';
 import { consoleLogger, type Logger } from '../core/logger.ts';
+import { errorMessage } from '../core/error-message.ts';
 import { AgentRegistry } from './agents/agent-registry.ts';
 import { AgentServer } from './agents/agent-server.ts';
 import { agentRegistration } from './agents/agent-registration.ts';
@@ -140,8 +141,16 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
     trackBuildTimes: config.metrics.trackBuildTimes && (influx?.trackBuildTimes ?? true),
     log,
   });
+  const changePoints = changePointsRepo(db.source);
+  const openRegressions = () =>
+    changePoints.countOpenRegressions().catch((e: unknown) => {
+      log.error('counting open regressions for /metrics failed', { error: errorMessage(e) });
+      return null;
+    });
   const prometheus =
-    config.services.find((s) => s.type === 'prometheus')?.enabled === false ? null : startPrometheusExporter(bus, current.knownBuilders);
+    config.services.find((s) => s.type === 'prometheus')?.enabled === false
+      ? null
+      : startPrometheusExporter(bus, current.knownBuilders, { openRegressions });
 
   // Requests in: one submitter for schedulers, triggers, changes and users.
   const shutdown = new AbortController();
@@ -251,7 +260,6 @@ export async function startMaster(config: CompiledConfig, options: MasterOptions
   });
   const reloadConfig = options.reloadConfig;
   const reconfig = reloadConfig ? () => reconfigurer.reconfig(reloadConfig) : null;
-  const changePoints = changePointsRepo(db.source);
 
   // Bisections of change points to their culprit commits (master/bisect): resumed from the database.
   let publicUrl = config.web.publicUrl ?? '';

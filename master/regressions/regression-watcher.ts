@@ -97,7 +97,6 @@ export class RegressionWatcher {
           ),
         );
     });
-    this.queue = this.queue.then(() => this.refreshOpen());
   }
 
   async stop(): Promise<void> {
@@ -149,7 +148,6 @@ export class RegressionWatcher {
     const first = confirming[0];
     if (first && builder) await this.deps.requestReruns(first, builder);
     await this.alertIfDone(build.id);
-    await this.refreshOpen();
   }
 
   /** Feeds one series and stores what it reveals; returns the changes stored `confirming`. */
@@ -282,24 +280,12 @@ export class RegressionWatcher {
       if (decision === 'confirmed') this.deps.bus.publish('changepoint.detected', changePointEvent({ ...change, state: decision }));
     }
     if (named.detected_by !== null) await this.alertIfDone(named.detected_by);
-    await this.refreshOpen();
   }
 
   /** One alert for a build, once none of its changes is still confirming (claimed: one master sends it). */
   private async alertIfDone(buildid: number): Promise<void> {
     const claimed = await this.deps.changePoints.claimAlert(buildid);
     if (claimed.length > 0) await this.deps.alert(buildid, claimed);
-  }
-
-  /** The open-regressions gauge, from the database: masters sharing it agree. */
-  private async refreshOpen(): Promise<void> {
-    const counts = this.deps.counts;
-    if (!counts) return;
-    try {
-      counts.openRegressions(await this.deps.changePoints.countOpenRegressions());
-    } catch (e) {
-      this.deps.log.error('regression watcher: counting open regressions failed', { error: errorMessage(e) });
-    }
   }
 }
 
