@@ -241,7 +241,7 @@ export class RegressionWatcher {
   private async fed(ws: WatchedSeries, perAgent: boolean, points: readonly MetricPoint[]): Promise<FedPoint[]> {
     const out: FedPoint[] = [];
     for (const p of points) {
-      const facts = p.buildid === null ? null : await this.facts.get(p.buildid);
+      const facts = p.buildid === null ? null : (this.facts.known(p.buildid) ?? (await this.facts.get(p.buildid)));
       if (facts?.confirming != null || facts?.bisecting != null) continue;
       if (watchedSeries(p, facts?.branch ?? null, perAgent).key !== ws.key) continue;
       out.push({
