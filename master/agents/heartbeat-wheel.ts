@@ -3,7 +3,7 @@
  *
  * Why: with an interval each, 10 000 agents connected at scattered moments make 1 000 timer
  * wake-ups a second, each followed by its agent's pong, another wake-up; at that size the master
- * spent about 5 % of a core idle, most of it in the event loop going round for one frame at a time.
+ * spent 5-7 % of a core idle, most of it in the event loop going round for one frame at a time.
  * Here sessions sit in the slots of a wheel that turns every `periodMs / slots` ms (about 100 ms);
  * each turn beats the sessions of one slot, so each session still beats once per `periodMs`, the
  * pings of a turn leave together and their pongs come back together.
@@ -41,7 +41,7 @@ export class HeartbeatWheel {
     this.turnMs = periodMs / slots;
   }
 
-  /** Beats `client` once per period from one period from now; the function returned takes it out. */
+  /** Beats `client` once per period, the first time about a period from now; the function returned takes it out. */
   add(client: HeartbeatClient): () => void {
     const slot = this.slots[this.position] as Set<HeartbeatClient>;
     slot.add(client);
