@@ -10,6 +10,7 @@ import { createRepositories, type Repositories } from '../../master/db/repositor
 import type { StepStart } from '../../master/db/build-progress.ts';
 import { Results } from '../../core/results.ts';
 import { testDatabases } from '../helpers/databases.ts';
+import { createBuilder } from './helpers.ts';
 
 describe.each(testDatabases())('build progress on $kind', (database) => {
   let db: Database;
@@ -20,10 +21,7 @@ describe.each(testDatabases())('build progress on $kind', (database) => {
     db = await openDatabase(await database.create());
     repos = createRepositories(db);
     masterid = (await repos.masters.register('landed', Date.now())).id;
-    const name = 'landed';
-    const row = (await repos.builders.sync([{ name, tags: [] }])).get(name);
-    if (!row) throw new Error('the builder was not stored');
-    builderid = row.id;
+    builderid = (await createBuilder(repos, 'landed')).id;
   });
   afterAll(async () => {
     await db?.close();

@@ -10,6 +10,7 @@ import { createRepositories, type Repositories } from '../../master/db/repositor
 import type { BuildRequestRow } from '../../master/db/entities.ts';
 import { Results } from '../../core/results.ts';
 import { testDatabases } from '../helpers/databases.ts';
+import { createBuilder } from './helpers.ts';
 
 describe.each(testDatabases())('build request get() on $kind', (database) => {
   let db: Database;
@@ -18,9 +19,7 @@ describe.each(testDatabases())('build request get() on $kind', (database) => {
   beforeAll(async () => {
     db = await openDatabase(await database.create());
     repos = createRepositories(db);
-    const row = (await repos.builders.sync([{ name: 'b', tags: [] }])).get('b');
-    if (!row) throw new Error('the builder was not stored');
-    builderid = row.id;
+    builderid = (await createBuilder(repos, 'b')).id;
   });
   afterAll(async () => {
     await db?.close();
