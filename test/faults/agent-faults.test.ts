@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BuildFactory, ShellCommand } from '../../index.ts';
+import { BuildFactory, ShellCommand, interpolate } from '../../index.ts';
 import type { RunningMaster } from '../../master/master.ts';
 import { testDatabases } from '../helpers/databases.ts';
 import {
@@ -108,7 +108,12 @@ describe.each(testDatabases())('agent faults on $kind', (db) => {
             {
               name: 'work',
               factory: new BuildFactory().addStep(
-                new ShellCommand({ name: 'long', command: 'echo started; sleep 31.7 & sleep 2.5; echo finished' }),
+                // Long on doomed, so it is surely still running when the agent is killed; the retry on
+                // spare runs the same command, which needs no wait there.
+                new ShellCommand({
+                  name: 'long',
+                  command: interpolate('echo started; sleep 31.7 & [ %(prop:agentname)s = spare ] || sleep 30; echo finished'),
+                }),
               ),
             },
           ],
