@@ -210,15 +210,17 @@ export class Build {
     });
 
     const progress: Progress = { result: unrendered === null ? Results.SUCCESS : Results.EXCEPTION, terminated: false, failedSteps: [] };
-    // The row of the step about to run (and of its first log), when the write before it (the build's
-    // start, or the previous step's end) stored it already.
-    let written: StartedStep | null = firstRow;
+    // The rows of the step about to run (and of its first log), when the write before it (the build's
+    // start, or the previous step's end) stores them; that write may still be landing.
+    let coming: ComingStep | null = firstRow
+      ? { firstLog: firstRow.log && firstLogOfRow(firstRow.log), landed: Promise.resolve(firstRow) }
+      : null;
     let number = 0;
     let index = unrendered === null ? this.nextStep(-1, false) : -1;
     while (index >= 0) {
       const step = steps[index];
       if (!step) break;
-      const ran = await this.runStep(step, number++, row, props, written, forSteps);
+      const ran = await this.runStep(step, number++, row, props, coming, forSteps);
       const applied = applyStepResult(step.flags(), ran.outcome.result, progress.result);
       if (applied.buildResult !== progress.result && ran.outcome.result !== Results.SUCCESS) progress.failedSteps.push(step.name);
       progress.result = applied.buildResult;
@@ -232,22 +234,36 @@ export class Build {
             properties: this.changedProperties(row, props),
           }
         : { finish: this.buildEnd(progress, null, props, ran.end.complete_at) };
-      written = await this.landWrite(
+      const landing = this.landWrite(
         nextStep ? 'finish the step' : 'finish the step and the build',
         () => repos.progress.endStep(row.id, ran.row.id, ran.end, ran.logs, after, ran.unused),
         () => repos.progress.endLanded(row.id, after),
       );
-      for (const log of ran.logs) log.complete = true;
+      // What the write stores is what the next step's properties are compared with.
       if ('next' in after && after.properties !== undefined) row.properties = after.properties;
-      bus.publish('step.finished', {
-        buildid: row.id,
-        builderid: this.builderid,
-        stepid: ran.row.id,
-        name: step.name,
-        results: ran.outcome.result,
-        durationMs: ran.end.complete_at - ran.started,
+      const stepEnded = landing.then((next) => {
+        for (const log of ran.logs) log.complete = true;
+        bus.publish('step.finished', {
+          buildid: row.id,
+          builderid: this.builderid,
+          stepid: ran.row.id,
+          name: step.name,
+          results: ran.outcome.result,
+          durationMs: ran.end.complete_at - ran.started,
+        });
+        return next;
       });
-      if ('finish' in after) return this.ended(row, after.finish, started);
+      if ('finish' in after) {
+        await stepEnded;
+        return this.ended(row, after.finish, started);
+      }
+      // The next step starts while this write lands (see runStep); it fails the build if the write does.
+      const landed = stepEnded.then((next) => {
+        if (!next) throw new Error(`step ${after.next.number} of build ${row.id} was not stored with the step before`);
+        return next;
+      });
+      landed.catch(() => {}); // awaited by runStep
+      coming = { firstLog: after.next.log ?? null, landed };
     }
     // No step ran (none left after a stop, a failed rendering, a builder without steps): the build's end alone.
     const end = this.buildEnd(progress, unrendered, props, now());
@@ -320,22 +336,33 @@ export class Build {
   }
 
   /**
-   * Runs one step, from its start (its row stored now unless `written` holds it already, with its
-   * first log's when that was known) to the moment its logs' bytes are stored; what its end stores
-   * is returned, for the build to write.
+   * Runs one step, from its start (its row stored now unless `coming` brings it, with its first
+   * log's when that was known) to the moment its logs' bytes are stored; what its end stores is
+   * returned, for the build to write.
    */
   private async runStep(
     step: Step,
     number: number,
     build: BuildRow,
     props: Properties,
-    written: StartedStep | null,
+    coming: ComingStep | null,
     shared: StepsShare,
   ): Promise<StepRun> {
     const { repos, bus, now } = this.deps;
-    const stepRow = written?.row ?? (await this.startStep(step, number, build, props));
-    const started = stepRow.started_at ?? now();
-    bus.publish('step.started', { buildid: build.id, stepid: stepRow.id, number, name: step.name });
+    // The step runs without waiting for its rows when the write before stores them: its first
+    // command goes out while that write is committed. Should the write fail, the step is stopped
+    // and the build fails with the write's error, as it did when the write came first.
+    const landed: Promise<StartedStep> = coming
+      ? coming.landed
+      : this.startStep(step, number, build, props).then((row) => ({ row, log: null }));
+    if (!coming) await landed;
+    landed.then(
+      ({ row }) => bus.publish('step.started', { buildid: build.id, stepid: row.id, number, name: step.name }),
+      () => {
+        this.abort.abort();
+        this.cleanupAbort?.abort();
+      },
+    );
 
     // An alwaysRun step after a stop still runs (as in Buildbot): it gets a signal of its own.
     if (this.abort.signal.aborted && step.alwaysRun) this.cleanupAbort = new AbortController();
@@ -358,8 +385,7 @@ export class Build {
         masker: this.deps.masker,
         masterBasedir: this.deps.masterBasedir,
       },
-      stepRow,
-      written?.log ?? null,
+      { name: step.name, firstLog: coming?.firstLog ?? null, landed },
     );
     let outcome: StepOutcome;
     try {
@@ -392,7 +418,9 @@ export class Build {
       ),
       hidden,
     };
-    return { row: stepRow, outcome, started, end, logs, unused: runtime.unusedLog() };
+    // The write that stored the step's rows has landed by now, or the build fails with its error.
+    const { row: stepRow } = await landed;
+    return { row: stepRow, outcome, started: stepRow.started_at ?? end.complete_at, end, logs, unused: runtime.unusedLog() };
   }
 
   /** A step's start written on its own (two writes): when no earlier write of the build could carry it. */
@@ -423,6 +451,18 @@ export class Build {
       return false;
     }
   }
+}
+
+/** A step's rows, written with the write before it (the build's start, or the previous step's end), which may still be landing. */
+interface ComingStep {
+  /** The log written with the step's row, when one is (Step.firstLog()). */
+  firstLog: FirstLog | null;
+  landed: Promise<StartedStep>;
+}
+
+/** The name and type of a log row written with its step's start. */
+function firstLogOfRow(log: LogRow): FirstLog {
+  return { name: log.name, type: log.type === 't' ? 't' : 's' };
 }
 
 /** A build's stored start: its row, and its first step's when it was written with it. */

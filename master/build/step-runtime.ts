@@ -13,6 +13,7 @@
  */
 import type { CompiledBuilder } from '../config/compile.ts';
 import type { LogRow, StepRow } from '../db/entities.ts';
+import type { FirstLog, StartedStep } from '../db/build-progress.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import path from 'node:path';
@@ -69,6 +70,20 @@ export interface StepRuntimeDeps {
   masterBasedir?: string;
 }
 
+/**
+ * A step's rows as its runtime gets them. They are written with the previous step's end (or the
+ * build's start), and the build hands them over before that write has landed: a command writing to
+ * the log stored with them goes out at once, its output waiting for the row, so the agent runs it
+ * while the master commits.
+ */
+export interface StepRows {
+  name: string;
+  /** The log stored with the step's start (Step.firstLog()), when one is. */
+  firstLog: FirstLog | null;
+  /** The rows once stored; rejects when they could not be (the build then fails with that error). */
+  landed: Promise<StartedStep>;
+}
+
 export class StepRuntime implements StepContext {
   private current: StepRuntimeState = StepRuntimeStates.running;
   /** The step's logs by name, made on first use. */
@@ -76,12 +91,24 @@ export class StepRuntime implements StepContext {
   /** What the step's commands on the agent used, where the agent measured it (stored at the step's end). */
   private readonly used = new StepResources();
 
+  /** The step's row, once stored. */
+  private readonly row: Promise<StepRow>;
+  /** The log stored with the step's start (once stored): the step's first log of that name and type is this row. */
+  private premade: LogRow | null = null;
+  /** The log stored with the step's start, by name and type, until the step opens it or another of its slug. */
+  private coming: FirstLog | null;
+
   constructor(
     private readonly deps: StepRuntimeDeps,
-    private readonly step: StepRow,
-    /** The log stored with the step's start (Step.firstLog()): the step's first log of that name and type is this row. */
-    private premade: LogRow | null = null,
-  ) {}
+    private readonly step: StepRows,
+  ) {
+    this.coming = step.firstLog;
+    this.row = step.landed.then(({ row, log }) => {
+      this.premade = log;
+      return row;
+    });
+    this.row.catch(() => {}); // the build awaits `landed` itself and fails with its error
+  }
 
   get state(): StepRuntimeState {
     return this.current;
@@ -126,8 +153,16 @@ export class StepRuntime implements StepContext {
   ): Promise<CommandResult> {
     this.expectRunning('start a command');
     if (this.deps.signal.aborted) return { exitCode: null, signal: null, killed: 'cancel', lost: false, durationMs: 0, stdout: '' };
-    const writer = await this.writer(request.logName ?? 'stdio', 's');
-    if (request.header) await this.append(writer, 'h', this.deps.masker.maskBuffer(Buffer.from(request.header)));
+    const logName = request.logName ?? 'stdio';
+    // The log stored with the step's start may still be landing: then the command goes out now, and
+    // what it writes waits for the row (in order). A log of its own is created first, as before.
+    const ahead = this.coming?.name === logName && this.coming.type === 's';
+    const opened = this.writer(logName, 's');
+    if (!ahead) await opened;
+    opened.catch(() => {}); // awaited below, once the command ended
+    const write = (stream: Stream, data: Buffer) => opened.then((writer) => this.append(writer, stream, data));
+    const header = request.header ? write('h', this.deps.masker.maskBuffer(Buffer.from(request.header))) : Promise.resolve();
+    header.catch(() => {}); // awaited below
     const stdout: Buffer[] = [];
     let collected = 0;
     const masks = { stdout: this.deps.masker.stream(), stderr: this.deps.masker.stream() };
@@ -146,7 +181,7 @@ export class StepRuntime implements StepContext {
             stdout.push(data);
             collected += data.length;
           }
-          return this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
+          return write(stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
         },
       },
     );
@@ -157,7 +192,8 @@ export class StepRuntime implements StepContext {
     try {
       const exit = await running.done;
       if (exit.resources) this.used.add(exit.resources);
-      for (const stream of ['stdout', 'stderr'] as const) await this.append(writer, stream === 'stdout' ? 'o' : 'e', masks[stream].end());
+      await header;
+      for (const stream of ['stdout', 'stderr'] as const) await write(stream === 'stdout' ? 'o' : 'e', masks[stream].end());
       if (exit.error)
         await this.append(await this.writer('err.text', 't'), 'h', this.deps.masker.maskBuffer(Buffer.from(`${exit.error}\n`)));
       return {
@@ -174,24 +210,24 @@ export class StepRuntime implements StepContext {
     }
   }
 
-  uploadFromAgent(request: UploadRequest): Promise<TransferResult> {
+  async uploadFromAgent(request: UploadRequest): Promise<TransferResult> {
     this.expectRunning(`upload ${request.workersrc}`);
-    return uploadFromAgent(this.transferDeps(), request);
+    return uploadFromAgent(await this.transferDeps(), request);
   }
 
-  downloadToAgent(request: DownloadRequest): Promise<TransferResult> {
+  async downloadToAgent(request: DownloadRequest): Promise<TransferResult> {
     this.expectRunning(`download to ${request.workerdest}`);
-    return downloadToAgent(this.transferDeps(), request);
+    return downloadToAgent(await this.transferDeps(), request);
   }
 
-  private transferDeps(): TransferDeps {
+  private async transferDeps(): Promise<TransferDeps> {
     return {
       agent: this.deps.agent,
       signal: this.deps.signal,
       builderDirname: this.deps.builder.dirname,
       masterBasedir: path.resolve(this.deps.masterBasedir ?? process.cwd()),
       buildid: this.deps.buildid,
-      stepid: this.step.id,
+      stepid: (await this.row).id,
       artifacts: this.deps.repos.artifacts,
       // Header lines of the `stdio` log, masked as everything written there.
       note: async (text) => this.append(await this.writer('stdio', 's'), 'h', this.deps.masker.maskBuffer(Buffer.from(text))),
@@ -214,7 +250,8 @@ export class StepRuntime implements StepContext {
   async setStateString(text: string): Promise<void> {
     this.expectRunning('set the state string');
     const masked = this.deps.masker.maskText(text, STATE_STRING_MAX_CHARS);
-    await writeThroughOutage(() => this.deps.repos.steps.update(this.step.id, { state_string: masked }));
+    const stepid = (await this.row).id;
+    await writeThroughOutage(() => this.deps.repos.steps.update(stepid, { state_string: masked }));
   }
 
   async captureData(name: string, value: number, options: CaptureOptions = {}): Promise<void> {
@@ -345,6 +382,8 @@ export class StepRuntime implements StepContext {
 
   /** A new log's row: the one stored with the step's start when it is the one asked for, else created now. */
   private async newLog(name: string, type: 's' | 't'): Promise<LogRow> {
+    this.coming = null;
+    const stepid = (await this.row).id;
     const premade = this.premade;
     if (premade && premade.name === name && premade.type === type) {
       this.premade = null;
@@ -357,7 +396,7 @@ export class StepRuntime implements StepContext {
     }
     // Through a database blink; a create whose answer was lost is found, not made twice.
     const { logs } = this.deps.repos;
-    return writeThroughOutage(() => logs.create(this.step.id, name, type), { landed: () => logs.created(this.step.id, name) });
+    return writeThroughOutage(() => logs.create(stepid, name, type), { landed: () => logs.created(stepid, name) });
   }
 
   /** The log stored with the step's start that the step never wrote to (its end removes it), or null. */

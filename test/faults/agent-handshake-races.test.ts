@@ -50,6 +50,16 @@ function rawAgent(port: number, frame: string, options: { hangUpAfterHello?: boo
 }
 type RawAgent = ReturnType<typeof rawAgent>;
 
+/**
+ * A command whose log is created when it runs, not stored with its step's start: it waits for its
+ * step's rows (a plain ShellCommand's command is sent while they are being written).
+ */
+class CommandAfterItsRows extends ShellCommand {
+  override firstLog(): undefined {
+    return undefined;
+  }
+}
+
 /** Holds a table locked on PostgreSQL (from a connection of its own) until released; nothing on SQLite. */
 async function holdTable(db: TestDatabase, url: string, table: 'steps') {
   if (db.kind !== 'postgres') return { release: () => Promise.resolve() };
@@ -124,7 +134,7 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
             agents: ['a1'],
             factory: new BuildFactory()
               .addStep(new ShellCommand({ name: 'first', command: 'sleep 600' }))
-              .addStep(new ShellCommand({ name: 'second', command: 'sleep 600' })),
+              .addStep(new CommandAfterItsRows({ name: 'second', command: 'sleep 600' })),
           },
         ],
       },
@@ -256,8 +266,8 @@ describe.each(testDatabases())('agent handshake races on $kind', (db) => {
   it.skipIf(db.kind !== 'postgres')('a command that waited for the agent is sent after its welcome, and the build goes on', async () => {
     const { m, url, c, raw, forced, runFrame: first } = await buildOnRawAgent();
     // The first command ends and the agent dies at once. On PostgreSQL the steps table is held
-    // meanwhile, so the master surely sees the agent gone before it starts the second command,
-    // which then waits for the agent to come back.
+    // meanwhile, so the master surely sees the agent gone before it starts the second command (which
+    // waits for its step's rows, see CommandAfterItsRows), which then waits for the agent to come back.
     const held = await holdTable(db, url, 'steps');
     raw.send({ type: 'exit', run: first.run, seq: 0, code: 0, signal: null, durationMs: 5, killed: null });
     raw.ws.terminate();
