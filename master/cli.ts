@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { CaliperError, ConfigError } from '../core/errors/index.ts';
 import { errorMessage } from '../core/error-message.ts';
 import type { CompiledConfig } from './config/compile.ts';
+import { tuneMasterGc } from './gc-tuning.ts';
 
 // Each command imports only what it runs: an agent process must not carry the master (TypeORM,
 // express, the metrics stores) — it is smaller, starts faster and forks its commands faster.
@@ -173,6 +174,8 @@ async function hashPasswordCommand(args: string[]): Promise<void> {
 }
 
 async function start(args: string[]): Promise<void> {
+  // First, before the master's modules load and allocate: no marking cycle has started yet.
+  tuneMasterGc();
   // --with-agent takes an optional value, which parseArgs cannot express.
   let withAgent: string | true | null = null;
   const i = args.indexOf('--with-agent');
