@@ -50,6 +50,7 @@ export { interpolate, Interpolate, type Renderable, type PropertyReader, type Wo
 export { renderer, transform } from './steps/properties/renderers.ts';
 export { Results, resultName, worstResult, type Result } from './core/results.ts';
 export { startMaster, type MasterOptions, type RunningMaster } from './master/master.ts';
+export { tuneMasterGc } from './master/gc-tuning.ts';
 export { compileConfig } from './master/config/compile.ts';
 export { loadConfigFile } from './master/config/loader.ts';
 export { yamlProjects, type YamlProjects, type YamlProjectOptions } from './master/config/yaml-projects.ts';
