@@ -12,7 +12,7 @@
  * and nothing lands in a finished step. Reads (properties, regression, waitFor) work in any state.
  */
 import type { CompiledBuilder } from '../config/compile.ts';
-import type { LogRow, StepRow } from '../db/entities.ts';
+import type { LogRow } from '../db/entities.ts';
 import type { FirstLog, StartedStep } from '../db/build-progress.ts';
 import type { Repositories } from '../db/repositories.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -31,8 +31,7 @@ import type {
 import { downloadToAgent, uploadFromAgent, type TransferDeps } from './file-transfer.ts';
 import type { Triggerer } from './triggerer.ts';
 import type { Properties } from '../../steps/properties/properties.ts';
-import { LogWriter, type Stream } from './log-writer.ts';
-import { slugify } from '../db/logs.ts';
+import type { LogWriter, Stream } from './log-writer.ts';
 import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
@@ -41,6 +40,7 @@ import { regressionScore, type Baseline } from '../../metrics/regression.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { startOnMaster } from './master-process.ts';
 import { StepResources } from './step-resources.ts';
+import { StepLogs } from './step-logs.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
 /** Under the master's basedir: each builder's folder for commands run on the master (MasterShellCommand). */
@@ -86,28 +86,15 @@ export interface StepRows {
 
 export class StepRuntime implements StepContext {
   private current: StepRuntimeState = StepRuntimeStates.running;
-  /** The step's logs by name, made on first use. */
-  private readonly logWriters = new Map<string, LogWriter>();
   /** What the step's commands on the agent used, where the agent measured it (stored at the step's end). */
   private readonly used = new StepResources();
-
-  /** The step's row, once stored. */
-  private readonly row: Promise<StepRow>;
-  /** The log stored with the step's start (once stored): the step's first log of that name and type is this row. */
-  private premade: LogRow | null = null;
-  /** The log stored with the step's start, by name and type, until the step opens it or another of its slug. */
-  private coming: FirstLog | null;
+  private readonly logs: StepLogs;
 
   constructor(
     private readonly deps: StepRuntimeDeps,
     private readonly step: StepRows,
   ) {
-    this.coming = step.firstLog;
-    this.row = step.landed.then(({ row, log }) => {
-      this.premade = log;
-      return row;
-    });
-    this.row.catch(() => {}); // the build awaits `landed` itself and fails with its error
+    this.logs = new StepLogs(deps, step.firstLog, step.landed);
   }
 
   get state(): StepRuntimeState {
@@ -156,7 +143,7 @@ export class StepRuntime implements StepContext {
     const logName = request.logName ?? 'stdio';
     // The log stored with the step's start may still be landing: then the command goes out now, and
     // what it writes waits for the row (in order). A log of its own is created first, as before.
-    const ahead = this.coming?.name === logName && this.coming.type === 's';
+    const ahead = this.logs.comesWithStep(logName, 's');
     const opened = this.writer(logName, 's');
     if (!ahead) await opened;
     opened.catch(() => {}); // awaited below, once the command ended
@@ -227,7 +214,7 @@ export class StepRuntime implements StepContext {
       builderDirname: this.deps.builder.dirname,
       masterBasedir: path.resolve(this.deps.masterBasedir ?? process.cwd()),
       buildid: this.deps.buildid,
-      stepid: (await this.row).id,
+      stepid: await this.logs.stepId(),
       artifacts: this.deps.repos.artifacts,
       // Header lines of the `stdio` log, masked as everything written there.
       note: async (text) => this.append(await this.writer('stdio', 's'), 'h', this.deps.masker.maskBuffer(Buffer.from(text))),
@@ -250,7 +237,7 @@ export class StepRuntime implements StepContext {
   async setStateString(text: string): Promise<void> {
     this.expectRunning('set the state string');
     const masked = this.deps.masker.maskText(text, STATE_STRING_MAX_CHARS);
-    const stepid = (await this.row).id;
+    const stepid = await this.logs.stepId();
     await writeThroughOutage(() => this.deps.repos.steps.update(stepid, { state_string: masked }));
   }
 
@@ -347,9 +334,7 @@ export class StepRuntime implements StepContext {
     });
     this.current = StepRuntimeStates.finishing;
     try {
-      const open = [...this.logWriters.values()].filter((w) => !w.log.complete);
-      for (const w of open) await allStored(w);
-      return open.map((w) => w.log);
+      return await this.logs.storeOpen();
     } finally {
       this.current = StepRuntimeStates.finished;
     }
@@ -370,48 +355,12 @@ export class StepRuntime implements StepContext {
   }
 
   private async writer(name: string, type: 's' | 't'): Promise<LogWriter> {
-    let w = this.logWriters.get(name);
-    if (!w) {
-      this.expectRunning(`add log "${name}"`);
-      const row = await this.newLog(name, type);
-      w = new LogWriter(row, this.deps.repos.logs, this.deps.bus, { chunkBytes: 256 * 1024, maxBytes: this.deps.logMaxBytes });
-      this.logWriters.set(name, w);
-    }
-    return w;
-  }
-
-  /** A new log's row: the one stored with the step's start when it is the one asked for, else created now. */
-  private async newLog(name: string, type: 's' | 't'): Promise<LogRow> {
-    this.coming = null;
-    const stepid = (await this.row).id;
-    const premade = this.premade;
-    if (premade && premade.name === name && premade.type === type) {
-      this.premade = null;
-      return premade;
-    }
-    // Another log of its slug (the unique key) would be refused while the unused one is there.
-    if (premade && premade.slug === slugify(name)) {
-      this.premade = null;
-      await writeThroughOutage(() => this.deps.repos.progress.dropUnused(premade.id));
-    }
-    // Through a database blink; a create whose answer was lost is found, not made twice.
-    const { logs } = this.deps.repos;
-    return writeThroughOutage(() => logs.create(stepid, name, type), { landed: () => logs.created(stepid, name) });
+    if (!this.logs.has(name)) this.expectRunning(`add log "${name}"`);
+    return this.logs.open(name, type);
   }
 
   /** The log stored with the step's start that the step never wrote to (its end removes it), or null. */
   unusedLog(): number | null {
-    return this.premade?.id ?? null;
+    return this.logs.unused();
   }
-}
-
-/**
- * Resolves once everything appended to `writer` is stored; rejects with the write's error when one
- * failed. LogWriter.finish() would also close the log in a statement of its own: the build closes
- * it with the step's end instead. LogWriter keeps its failure to itself, but an empty append
- * rejects with it (and otherwise writes nothing).
- */
-async function allStored(writer: LogWriter): Promise<void> {
-  await writer.flush();
-  await writer.append('h', Buffer.alloc(0));
 }
