@@ -23,7 +23,7 @@ import { BUILDER, agentsConfigText } from './config-file.ts';
 import { Fleet } from './fleet.ts';
 import { USAGE, agentsOptions, type AgentsOptions } from './options.ts';
 import { cpuMs, openFilesLimit, rssMiB } from './proc-stats.ts';
-import { agentsTable, type ApiTiming, type FleetFigures } from './table.ts';
+import { agentsTable, type ApiTiming, type DispatchFigures, type FleetFigures } from './table.ts';
 
 const log = (line: string) => console.error(`agents: ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,6 +101,28 @@ async function timeGets(url: string, n: number): Promise<ApiTiming> {
   return { medianMs: median(runs.map((r) => r.ms)), maxMs: Math.max(...runs.map((r) => r.ms)), bytes: runs[0]?.bytes ?? 0 };
 }
 
+/** One dispatch round: `dispatchBuilds` trivial builds forced at once, each to a fake agent. */
+async function dispatchRound(n: number, which: string, api: string, pid: number, fleet: Fleet): Promise<DispatchFigures> {
+  await fleet.collectRuns();
+  const d = options.dispatchBuilds;
+  const cpu0 = cpuMs(pid);
+  const d0 = wallClockMs();
+  const p0 = performance.now();
+  await forceMany(api, d);
+  const doneAt = await untilNoOpenRequests(api);
+  const cpuPerBuildMs = (cpuMs(pid) - cpu0) / d;
+  const runs = await fleet.collectRuns();
+  if (runs.length !== d) throw new Error(`${d} builds forced, but the agents received ${runs.length} run frames`);
+  const failed = await total(`${api}/buildrequests?results__ne=0&limit=1`);
+  if (failed > 0) throw new Error(`${failed} build request(s) did not end SUCCESS`);
+  const figures = { dispatchMs: Math.max(...runs) - d0, completeMs: doneAt - p0, cpuPerBuildMs };
+  log(
+    `N = ${n}: ${d} builds (${which}): last run at an agent after ${figures.dispatchMs.toFixed(0)} ms, ` +
+      `all complete after ${figures.completeMs.toFixed(0)} ms, master CPU ${cpuPerBuildMs.toFixed(2)} ms/build`,
+  );
+  return figures;
+}
+
 async function measureFleet(n: number): Promise<FleetFigures> {
   const runDir = path.join(dir, `n${n}`);
   fs.mkdirSync(runDir, { recursive: true });
@@ -136,24 +158,15 @@ async function measureFleet(n: number): Promise<FleetFigures> {
   const idleRssMiB = rssMiB(pid);
   log(`N = ${n}: idle ${idleCpuPercent.toFixed(2)} % of a core, RSS ${idleRssMiB.toFixed(1)} MiB`);
 
-  // Dispatch.
+  // Dispatch: the first builds after start (V8 compiles the path as it goes), then, after
+  // `warmupBuilds` more, the same number again on a master in its steady state.
+  const first = await dispatchRound(n, 'first after start', api, pid, fleet);
+  for (let done = 0; done < options.warmupBuilds; done += options.dispatchBuilds) {
+    await forceMany(api, Math.min(options.dispatchBuilds, options.warmupBuilds - done));
+    await untilNoOpenRequests(api);
+  }
   await fleet.collectRuns();
-  const d = options.dispatchBuilds;
-  const cpu0 = cpuMs(pid);
-  const d0 = wallClockMs();
-  const p0 = performance.now();
-  await forceMany(api, d);
-  const doneAt = await untilNoOpenRequests(api);
-  const cpuPerBuildMs = (cpuMs(pid) - cpu0) / d;
-  const runs = await fleet.collectRuns();
-  if (runs.length !== d) throw new Error(`${d} builds forced, but the agents received ${runs.length} run frames`);
-  const failed = await total(`${api}/buildrequests?results__ne=0&limit=1`);
-  if (failed > 0) throw new Error(`${failed} build request(s) did not end SUCCESS`);
-  const dispatchMs = Math.max(...runs) - d0;
-  const completeMs = doneAt - p0;
-  log(
-    `N = ${n}: ${d} builds: last run at an agent after ${dispatchMs.toFixed(0)} ms, all complete after ${completeMs.toFixed(0)} ms, master CPU ${cpuPerBuildMs.toFixed(2)} ms/build`,
-  );
+  const warm = await dispatchRound(n, `after ${options.warmupBuilds} more`, api, pid, fleet);
 
   // Builds stored, then the API.
   let stored = await total(`${api}/builds?limit=1`);
@@ -185,9 +198,8 @@ async function measureFleet(n: number): Promise<FleetFigures> {
     lost: after.lost,
     idleCpuPercent,
     idleRssMiB,
-    dispatchMs,
-    completeMs,
-    cpuPerBuildMs,
+    first,
+    warm,
     storedBuilds: stored,
     builds,
     agentsApi,

@@ -8,8 +8,10 @@ export interface AgentsOptions {
   smoke: boolean;
   /** Fleet sizes, one master run each, in this order. */
   agentCounts: number[];
-  /** Trivial builds forced at once for the dispatch figure. */
+  /** Trivial builds forced at once for the dispatch figures. */
   dispatchBuilds: number;
+  /** Builds run between the first dispatch round and the steady-state one. */
+  warmupBuilds: number;
   /** Builds stored (at least) before the API is read. */
   storedBuilds: number;
   /** Seconds the idle master's CPU is measured over. */
@@ -30,6 +32,7 @@ export interface AgentsOptions {
 
 const FULL = {
   dispatchBuilds: 200,
+  warmupBuilds: 1000,
   storedBuilds: 10_000,
   idleSeconds: 10,
   settleSeconds: 3,
@@ -42,6 +45,7 @@ type Sizes = typeof FULL;
 const SMOKE: Sizes = {
   ...FULL,
   dispatchBuilds: 10,
+  warmupBuilds: 20,
   storedBuilds: 40,
   idleSeconds: 1,
   settleSeconds: 0.5,
@@ -51,6 +55,7 @@ const SMOKE: Sizes = {
 
 const KNOBS = {
   BENCH_DISPATCH_BUILDS: ['dispatchBuilds', 1, 100_000],
+  BENCH_WARMUP_BUILDS: ['warmupBuilds', 0, 1_000_000],
   BENCH_STORED_BUILDS: ['storedBuilds', 0, 1_000_000],
   BENCH_IDLE_SECONDS: ['idleSeconds', 1, 600],
   BENCH_SETTLE_SECONDS: ['settleSeconds', 0, 600],

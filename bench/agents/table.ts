@@ -7,6 +7,12 @@ export interface ApiTiming {
   bytes: number;
 }
 
+export interface DispatchFigures {
+  dispatchMs: number;
+  completeMs: number;
+  cpuPerBuildMs: number;
+}
+
 export interface FleetFigures {
   agents: number;
   connected: number;
@@ -17,9 +23,9 @@ export interface FleetFigures {
   lost: number;
   idleCpuPercent: number;
   idleRssMiB: number;
-  dispatchMs: number;
-  completeMs: number;
-  cpuPerBuildMs: number;
+  /** The first dispatch round after the master started, and one after `warmupBuilds` more. */
+  first: DispatchFigures;
+  warm: DispatchFigures;
   storedBuilds: number;
   builds: ApiTiming;
   agentsApi: ApiTiming;
@@ -32,6 +38,14 @@ const num = (x: number | null): string => {
   return x.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
 };
 
+function dispatchRows(which: string, of: (f: FleetFigures) => DispatchFigures): [string, (f: FleetFigures) => string][] {
+  return [
+    [`${which}: force → last \`run\` at an agent, ms`, (f) => num(of(f).dispatchMs)],
+    [`${which}: force → all complete, ms`, (f) => num(of(f).completeMs)],
+    [`${which}: master CPU per build, ms`, (f) => num(of(f).cpuPerBuildMs)],
+  ];
+}
+
 export function agentsTable(o: AgentsOptions, runs: FleetFigures[]): string {
   const rows: [string, (f: FleetFigures) => string][] = [
     ['agents connected', (f) => `${f.connected}/${f.agents}`],
@@ -41,9 +55,8 @@ export function agentsTable(o: AgentsOptions, runs: FleetFigures[]): string {
     ['connections lost after welcome', (f) => String(f.lost)],
     [`idle master CPU over ${o.idleSeconds} s, % of a core`, (f) => num(f.idleCpuPercent)],
     ['idle master RSS, MiB', (f) => num(f.idleRssMiB)],
-    [`${o.dispatchBuilds} builds: force → last \`run\` at an agent, ms`, (f) => num(f.dispatchMs)],
-    [`${o.dispatchBuilds} builds: force → all complete, ms`, (f) => num(f.completeMs)],
-    ['master CPU per build, ms', (f) => num(f.cpuPerBuildMs)],
+    ...dispatchRows(`${o.dispatchBuilds} builds, the first after start`, (f) => f.first),
+    ...dispatchRows(`${o.dispatchBuilds} builds after ${o.warmupBuilds} more`, (f) => f.warm),
     ['builds stored when the API was read', (f) => String(f.storedBuilds)],
     ['GET /api/v2/builds?limit=200, median ms', (f) => num(f.builds.medianMs)],
     ['GET /api/v2/builds?limit=200, max ms', (f) => num(f.builds.maxMs)],
