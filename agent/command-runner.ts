@@ -303,10 +303,16 @@ export class CommandRunner {
   private signalGroup(signal: NodeJS.Signals): void {
     const { pid } = this;
     if (!pid) return;
+    // Most often the group is gone (the SIGKILL after every exit): process.kill then throws, and the
+    // error's stack trace was most of the call's cost (about 40 µs a step in a profile). None is taken.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       process.kill(-pid, signal);
     } catch {
       // ESRCH: the group is already gone.
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
   }
 

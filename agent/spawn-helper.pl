@@ -41,18 +41,29 @@ my ($last_cu, $last_cs) = (times)[2, 3];
 
 sub decode { my ($field) = @_; return pack('H*', substr($field, 1)); }
 
+# Replies wait in one buffer, written when the main loop comes round (flush_replies): a command's
+# exit and done go out in one write, one wake-up of the agent instead of two. Output is written once
+# a reply holds 64 KiB, so a busy command's bytes are not held back.
+my $replies = '';
+
 sub reply {
   my ($type, $id, $data) = @_;
-  my $msg = pack('aNN', $type, $id, length $data) . $data;
+  $replies .= pack('aNN', $type, $id, length $data) . $data;
+  flush_replies() if length $replies >= 65536;
+}
+
+sub flush_replies {
   my $off = 0;
-  while ($off < length $msg) {
-    my $n = syswrite(STDOUT, $msg, length($msg) - $off, $off);
+  while ($off < length $replies) {
+    my $n = syswrite(STDOUT, $replies, length($replies) - $off, $off);
     if (!defined $n) {
       next if $!{EINTR};
+      $replies = '';
       finish();    # the agent is gone
     }
     $off += $n;
   }
+  $replies = '';
 }
 
 # The agent is gone or done: every command still running goes with it.
@@ -104,6 +115,12 @@ sub prefork {
   }
   if ($pid == 0) {
     close $_ for ($req_w, $out_r, $err_r, $status_r);
+    # What does not depend on the request is done before it comes, off the command's start.
+    $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP PIPE CHLD);
+    setpgrp(0, 0);
+    open(STDIN, '<', '/dev/null') or child_fail($status_w, 'stdin');
+    open(STDOUT, '>&', $out_w) or child_fail($status_w, 'stdout');
+    open(STDERR, '>&', $err_w) or child_fail($status_w, 'stderr');
     my $request = '';
     while (1) {
       my $n = sysread($req_r, $request, 65536, length $request);
@@ -116,11 +133,6 @@ sub prefork {
     my $argc = $f[1];
     my @argv = map { decode($_) } @f[2 .. 1 + $argc];
     my ($env) = env_pairs(\@f, 2 + $argc);
-    $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP PIPE CHLD);
-    setpgrp(0, 0);
-    open(STDIN, '<', '/dev/null') or child_fail($status_w, 'stdin');
-    open(STDOUT, '>&', $out_w) or child_fail($status_w, 'stdout');
-    open(STDERR, '>&', $err_w) or child_fail($status_w, 'stderr');
     chdir($cwd) or child_fail($status_w, 'chdir');
     # The helper's own environment is the base (set at `B`), inherited: only the command's variables change.
     $ENV{$_} = $env->{$_} for keys %$env;
@@ -140,6 +152,7 @@ sub run_command {
     my $failed = prefork();
     return reply('F', $id, $failed) if $failed;
   }
+  flush_replies();    # what came before goes out before this waits for the exec
   my $child = $spare;
   undef $spare;
   my $pid = $child->{pid};
@@ -184,7 +197,15 @@ sub reap {
     reply('X', $id, sprintf('%d %d %.3f %.3f', $code, $signal, $cu - $last_cu, $cs - $last_cs));
     ($last_cu, $last_cs) = ($cu, $cs);
     $cmds{$id}{reaped} = 1;
-    done_if_over($id);
+    # Its pipes most often closed as it ended: read to their end now, so that `D` goes out in the
+    # same write as `X`, and the agent wakes once for both.
+    for my $stream ('O', 'E') {
+      my $fh = $cmds{$id}{fh}{$stream} or next;
+      my $bit = '';
+      vec($bit, fileno($fh), 1) = 1;
+      drain($id, $stream) if !$cmds{$id}{paused} && select($bit, undef, undef, 0) > 0;
+    }
+    done_if_over($id) if $cmds{$id};
   }
 }
 
@@ -218,6 +239,7 @@ while (1) {
     $chld = 0;
     reap();
   }
+  flush_replies();
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1 if $stdin_open;
   my %ready_fh;

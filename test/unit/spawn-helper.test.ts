@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LaunchSpec, ProcessEvents, ReapedCpu } from '../../agent/process-launcher.ts';
-import { SpawnHelper, findPerl } from '../../agent/spawn-helper.ts';
+import { SPAWN_HELPER_SCRIPT, SpawnHelper, findPerl } from '../../agent/spawn-helper.ts';
 import { Agent } from '../../agent/agent.ts';
 import { ROOT, waitFor } from '../helpers/harness.ts';
 import { alive } from '../helpers/processes.ts';
@@ -230,6 +230,40 @@ describe.skipIf(!perl)('spawn helper', () => {
       process.env.PATH = path0;
     }
     expect(lines).toEqual(['no perl on PATH: commands are forked by the agent itself (slower per step; see --spawn)']);
+  });
+
+  it('tells a command’s end in one write: its exit and its done wake the agent once', async () => {
+    // The helper's own protocol (spawn-helper.pl): every read of its stdout noted, 20 short commands
+    // one after another. Written apart, the two replies would come in two reads nearly every time.
+    const child = spawn(perl as string, [SPAWN_HELPER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const hex = (s: string) => `x${Buffer.from(s).toString('hex')}`;
+    const reads: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    const ended = new Map<number, () => void>();
+    child.stdout.on('data', (d: Buffer) => {
+      reads.push(d);
+      pending = Buffer.concat([pending, d]);
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUInt32BE(5)) {
+        const [type, id] = [String.fromCharCode(pending[0] as number), pending.readUInt32BE(1)];
+        pending = pending.subarray(9 + pending.readUInt32BE(5));
+        if (type === 'D') ended.get(id)?.();
+      }
+    });
+    child.stdin.write(`B 1 ${hex(`PATH=${process.env.PATH ?? ''}`)}\n`);
+    try {
+      for (let id = 1; id <= 20; id++) {
+        const done = new Promise<void>((resolve) => ended.set(id, resolve));
+        child.stdin.write(`R ${id} ${hex(tmp)} 1 ${hex('true')} 0\n`);
+        await done;
+      }
+    } finally {
+      child.stdin.end();
+    }
+    const header = (type: string, id: number) => Buffer.concat([Buffer.from(type), Buffer.from([0, 0, 0, id])]);
+    for (let id = 1; id <= 20; id++) {
+      const exit = reads.find((r) => r.includes(header('X', id)));
+      expect(exit?.includes(header('D', id)), `the read with command ${id}'s exit also holds its done`).toBe(true);
+    }
   });
 
   it('is the orphan guard: when the agent dies, the commands it started die with it', async () => {
