@@ -2,7 +2,7 @@ import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { resultOrNull, type BuildRow } from './entities.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import type { Result } from '../../core/results.ts';
-import { parseCollectionQuery, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
+import { parseCollectionQuery, rawCollectionIds, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
 import { transaction } from './transaction.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 
@@ -246,8 +246,8 @@ export class BuildsRepo {
     scope: { builderid?: number } = {},
   ): Promise<{ ids: number[]; rows: Map<number, BuildRow>; total: number }> {
     const q = parseCollectionQuery(raw, buildFields);
-    const page = await rawCollectionQuery(this.source, 'builds', ['id'], buildFields, q, BUILD_ORDER, scope);
-    const ids = page.rows.map((r) => Number(r.id));
+    const page = await rawCollectionIds(this.source, 'builds', buildFields, q, BUILD_ORDER, scope);
+    const { ids } = page;
     const missing = ids.filter((id) => !held(id));
     const rows = new Map((await this.byIds(missing)).map((row) => [row.id, row]));
     return { ids, rows, total: page.total };

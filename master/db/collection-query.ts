@@ -227,6 +227,48 @@ export async function rawCollectionQuery(
   defaultOrder: { field: string; desc: boolean },
   scope: Record<string, number | undefined> = {},
 ): Promise<{ rows: RawRow[]; total: number }> {
+  const statement = collectionSql(source, table, columns, fields, q, defaultOrder, scope);
+  const { rows } = await plainSql(source).run(statement.sql, statement.params);
+  return { rows, total: await totalOf(source, statement, q, rows.length) };
+}
+
+/**
+ * The same query for the page's ids alone (the `id` column), as numbers. On SQLite the statement
+ * hands back bare values (better-sqlite3's pluck): making an object of each row was half the cost
+ * of a page of 50 ids (27 µs of 49 in a micro-benchmark of the statement alone).
+ */
+export async function rawCollectionIds(
+  source: DataSource,
+  table: string,
+  fields: FieldMap,
+  q: CollectionQuery,
+  defaultOrder: { field: string; desc: boolean },
+  scope: Record<string, number | undefined> = {},
+): Promise<{ ids: number[]; total: number }> {
+  const statement = collectionSql(source, table, ['id'], fields, q, defaultOrder, scope);
+  const ids = (await plainSql(source).column(statement.sql, statement.params)).map(Number);
+  return { ids, total: await totalOf(source, statement, q, ids.length) };
+}
+
+interface CollectionSql {
+  table: string;
+  sql: string;
+  params: SqlValue[];
+  /** The WHERE clause alone (or ''), and its parameters: for the count. */
+  whereSql: string;
+  filterParams: SqlValue[];
+}
+
+/** The page's statement: the scope and filters, the order (the default one without), limit and offset. */
+function collectionSql(
+  source: DataSource,
+  table: string,
+  columns: readonly string[],
+  fields: FieldMap,
+  q: CollectionQuery,
+  defaultOrder: { field: string; desc: boolean },
+  scope: Record<string, number | undefined>,
+): CollectionSql {
   const postgres = source.options.type === 'postgres';
   const params: SqlValue[] = [];
   const param = (value: SqlValue): string => {
@@ -260,13 +302,15 @@ export async function rawCollectionQuery(
   if (q.limit !== null) sql += ` LIMIT ${param(q.limit)}`;
   else if (q.offset > 0 && !postgres) sql += ' LIMIT -1';
   if (q.offset > 0) sql += ` OFFSET ${param(q.offset)}`;
-  // Plain statements: on SQLite straight on the connection, without TypeORM's runner (plain-sql.ts).
-  const db = plainSql(source);
-  const { rows } = await db.run(sql, params);
-  const whole = q.offset === 0 && (q.limit === null || rows.length < q.limit);
-  if (whole) return { rows, total: rows.length };
-  const counted = (await db.run(`SELECT COUNT(*) AS n FROM "${table}"${whereSql}`, filterParams)).rows;
-  return { rows, total: Number(counted[0]?.n ?? 0) };
+  return { table, sql, params, whereSql, filterParams };
+}
+
+/** The total before paging: the page's own length when it is the whole collection, else counted. */
+async function totalOf(source: DataSource, statement: CollectionSql, q: CollectionQuery, pageLength: number): Promise<number> {
+  if (q.offset === 0 && (q.limit === null || pageLength < q.limit)) return pageLength;
+  const { whereSql, filterParams, table } = statement;
+  const counted = (await plainSql(source).run(`SELECT COUNT(*) AS n FROM "${table}"${whereSql}`, filterParams)).rows;
+  return Number(counted[0]?.n ?? 0);
 }
 
 /** A parsed filter value (parseValue() makes only these) as the drivers bind it. */

@@ -64,6 +64,13 @@ export class PlainSql {
     }
   }
 
+  /** The first column of each row a SELECT gives, in order (no object made of a row on SQLite). */
+  async column(sql: string, params: readonly SqlValue[]): Promise<unknown[]> {
+    if (this.sqlite) return this.sqlite.column(sql, params);
+    const { rows } = await this.run(sql, params);
+    return rows.map((row) => Object.values(row)[0]);
+  }
+
   /** `UPDATE "table" SET "a" = ?, … WHERE "id" = ?`; the rows changed (0 or 1). Undefined values are left out. */
   async updateById(table: string, id: number, values: Record<string, SqlValue | undefined>, em?: EntityManager): Promise<number> {
     const columns = Object.keys(values).filter((k) => values[k] !== undefined);

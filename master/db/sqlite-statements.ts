@@ -25,13 +25,15 @@ interface Statement {
   readonly reader: boolean;
   run(...params: unknown[]): { changes: number };
   all(...params: unknown[]): unknown[];
+  /** From now on the statement hands back each row's first column, bare. */
+  pluck(): Statement;
 }
 
 /** Prepared statements kept; the oldest is dropped past it. */
 const MAX_CACHED = 500;
 
 export class SqliteStatements {
-  /** Prepared statements by text, for the connection they were prepared on. */
+  /** Prepared statements by text, for the connection they were prepared on (plucked ones by `column:` and their text). */
   private cache = new Map<string, Statement>();
   private cachedFor: Connection | null = null;
 
@@ -43,19 +45,33 @@ export class SqliteStatements {
     return turns ? turns.hold(async () => this.execute(sql, params)) : Promise.resolve().then(() => this.execute(sql, params));
   }
 
+  /** Runs the SELECT `sql` in its turn; each row's first column, bare (better-sqlite3's pluck). */
+  column(sql: string, params: readonly SqlValue[]): Promise<unknown[]> {
+    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    const read = () => this.failing(sql, params, (bound) => this.statement(sql, true).all(...bound));
+    return turns ? turns.hold(async () => read()) : Promise.resolve().then(read);
+  }
+
   private execute(sql: string, params: readonly SqlValue[]): PlainResult {
-    const bound = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
-    try {
-      const statement = this.statement(sql);
+    return this.failing(sql, params, (bound) => {
+      const statement = this.statement(sql, false);
       if (statement.reader) return { rows: statement.all(...bound) as Record<string, unknown>[], affected: 0 };
       return { rows: [], affected: statement.run(...bound).changes };
+    });
+  }
+
+  /** `work` with the parameters bound as SQLite takes them; a failure as TypeORM's runner reports one. */
+  private failing<T>(sql: string, params: readonly SqlValue[], work: (bound: unknown[]) => T): T {
+    const bound = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+    try {
+      return work(bound);
     } catch (e) {
       this.source.subscribers.find((s) => s instanceof SqliteQueryFailures)?.listener?.();
       throw new QueryFailedError(sql, bound, e instanceof Error ? e : new Error(String(e)));
     }
   }
 
-  private statement(sql: string): Statement {
+  private statement(sql: string, plucked: boolean): Statement {
     // TypeORM opens the connection when the data source initialises; a new one (after a close and a
     // reopen) cannot run statements prepared on the old.
     const connection = (this.source.driver as unknown as { databaseConnection: Connection | undefined }).databaseConnection;
@@ -64,11 +80,13 @@ export class SqliteStatements {
       this.cache = new Map();
       this.cachedFor = connection;
     }
-    let statement = this.cache.get(sql);
+    const key = plucked ? `column:${sql}` : sql;
+    let statement = this.cache.get(key);
     if (!statement) {
       // Bounded: collection queries (collection-query.ts) have one text per shape a client asks for.
       if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(sql, (statement = connection.prepare(sql)));
+      statement = connection.prepare(sql);
+      this.cache.set(key, plucked ? statement.pluck() : statement);
     }
     return statement;
   }
