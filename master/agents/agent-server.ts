@@ -14,7 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../core/logger.ts';
 import { tokensEqual } from './auth.ts';
 import { closeReason } from '../../protocol/close-reason.ts';
-import { AgentSession, CLOSE_PROTOCOL_ERROR } from './agent-session.ts';
+import { AgentSession, CLOSE_PROTOCOL_ERROR, type Corkable } from './agent-session.ts';
 import {
   MAX_FRAME_BYTES,
   MIN_PROTOCOL_VERSION,
@@ -76,7 +76,7 @@ export class AgentServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/agents') return false;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.handshake(ws, req.socket.remoteAddress ?? '?'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.handshake(ws, req.socket.remoteAddress ?? '?', socket));
     return true;
   }
 
@@ -90,7 +90,7 @@ export class AgentServer {
     this.wss.close();
   }
 
-  private handshake(ws: WebSocket, peer: string): void {
+  private handshake(ws: WebSocket, peer: string, socket: Corkable): void {
     // Without a listener, a frame over maxPayload would be an unhandled 'error' event: a master crash.
     ws.on('error', (e) => this.log.warn('agent socket error', { peer, error: e.message }));
     const now = Date.now();
@@ -143,7 +143,7 @@ export class AgentServer {
         return reject(RejectCode.AlreadyConnected, `agent "${hello.name}" is already connected`);
       this.admitting.add(hello.name);
       const { heartbeatMs, missedHeartbeats } = this.options;
-      const session = new AgentSession(hello.name, ws, this.log, heartbeatMs, missedHeartbeats, hello.protocol, this.heartbeats);
+      const session = new AgentSession(hello.name, ws, this.log, heartbeatMs, missedHeartbeats, hello.protocol, this.heartbeats, socket);
       const info = { os: hello.os, version: hello.version, labels: hello.labels, capacity: hello.capacity };
       this.options
         .onSession(

@@ -24,6 +24,7 @@
  * way, through its DownloadSender (download-sender.ts), which the agent's `ack` frames pace. A session
  * of a protocol 2 agent ends every transfer at once with an error saying to upgrade the agent.
  */
+import type { Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../core/logger.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
@@ -70,6 +71,9 @@ export { Run, RunStates, type RunKind, type RunSink, type RunState } from './age
 export const SessionStates = { open: 'open', closed: 'closed' } as const;
 export type SessionState = (typeof SessionStates)[keyof typeof SessionStates];
 
+/** What the session needs of its TCP socket: holding writes back until uncorked, then one write for all. */
+export type Corkable = Pick<Writable, 'cork' | 'uncork'>;
+
 export class AgentSession {
   /** Runs this session carries: started, or exited and waiting for their output to be stored. */
   private readonly runs = new Map<string, Run>();
@@ -104,6 +108,8 @@ export class AgentSession {
     readonly protocol: number = PROTOCOL_VERSION,
     /** The master's wheel, shared by its sessions (see heartbeat-wheel.ts); by default one of its own. */
     heartbeats: HeartbeatWheel = new HeartbeatWheel(heartbeatMs),
+    /** The connection's TCP socket under `ws` (the upgrade's): a frame and the acks after it go out in one write. */
+    private readonly socket: Corkable | null = null,
   ) {
     ws.on('message', (data, isBinary) => (isBinary ? this.onBinaryFrame(data) : this.onFrame(data.toString())));
     ws.on('close', () => this.onClose());
@@ -217,9 +223,17 @@ export class AgentSession {
 
   /** Sends if open; a frame for a closed session is dropped (a cancel racing a disconnect, say). */
   send(message: MasterMessage): void {
-    if (this.beforeWelcome !== null) this.beforeWelcome.push(message);
-    else if (this.current === SessionStates.open && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
-    if (this.exitAcks.length > 0 && message.type !== 'ack') this.sendExitAcks();
+    // The exit acks waiting for this frame join it in one write (corked): each write to the agent
+    // costs the master a syscall and wakes the agent, about 0.1 ms apiece on a loaded machine.
+    const withAcks = this.exitAcks.length > 0 && message.type !== 'ack';
+    if (withAcks) this.socket?.cork();
+    try {
+      if (this.beforeWelcome !== null) this.beforeWelcome.push(message);
+      else if (this.current === SessionStates.open && this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+      if (withAcks) this.sendExitAcks();
+    } finally {
+      if (withAcks) this.socket?.uncork();
+    }
   }
 
   /** The ack of a run's exit, sent after the next frame to the agent or after EXIT_ACK_DELAY_MS, whichever comes first. */

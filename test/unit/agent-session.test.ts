@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession, CLOSE_PROTOCOL_ERROR, type Run } from '../../master/agents/agent-session.ts';
@@ -110,16 +111,39 @@ async function connect(
   protocol = PROTOCOL_VERSION,
   heartbeats?: HeartbeatWheel,
   name = 'a1',
-): Promise<{ session: AgentSession; agent: FakeAgent }> {
-  const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+): Promise<{ session: AgentSession; agent: FakeAgent; writes: string[] }> {
+  const serverSide = new Promise<[WebSocket, IncomingMessage]>((resolve) => wss.once('connection', (ws, req) => resolve([ws, req])));
   const client = new WebSocket(url);
   const agent = new FakeAgent(client);
   await once(client, 'open');
-  const ws = await serverSide;
+  const [ws, req] = await serverSide;
   open.push(client, ws);
-  const session = new AgentSession(name, ws, silentLogger, heartbeats?.periodMs ?? 60_000, 3, protocol, heartbeats);
+  const session = new AgentSession(name, ws, silentLogger, heartbeats?.periodMs ?? 60_000, 3, protocol, heartbeats, req.socket);
   session.welcome({ type: 'welcome', protocol, heartbeatMs: 60_000, graceMs: 60_000, resume: [] });
-  return { session, agent };
+  return { session, agent, writes: socketWrites(req.socket) };
+}
+
+/**
+ * What the master's TCP socket writes from now on, one string per write to the kernel: a stream's
+ * `_write` (one chunk) or `_writev` (what was written while corked, in one syscall).
+ */
+function socketWrites(socket: Socket): string[] {
+  const writes: string[] = [];
+  const stream = socket as Socket & {
+    _write(chunk: Buffer, encoding: BufferEncoding, cb: (e?: Error | null) => void): void;
+    _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void;
+  };
+  const write = stream._write.bind(stream);
+  const writev = stream._writev.bind(stream);
+  stream._write = (chunk, encoding, cb) => {
+    writes.push(Buffer.from(chunk).toString('latin1'));
+    write(chunk, encoding, cb);
+  };
+  stream._writev = (chunks, cb) => {
+    writes.push(chunks.map((c) => Buffer.from(c.chunk).toString('latin1')).join(''));
+    writev(chunks, cb);
+  };
+  return writes;
 }
 
 describe('AgentSession', () => {
@@ -152,6 +176,23 @@ describe('AgentSession', () => {
     const run = await agent.runMessage();
     expect(run).toEqual({ type: 'run', run: expect.any(String) as string, ...SPEC });
     expect(run.run.length).toBeGreaterThan(0);
+  });
+
+  it('sends the next run and the ack of the exit before it in one write', async () => {
+    const { session, agent, writes } = await connect();
+    for (let i = 0; i < 10; i++) {
+      const cmd = session.start(SPEC, holdingSink(true));
+      const run = await eventually('the next run frame', () => agent.received.filter((m) => m.type === 'run')[i]);
+      if (run.type !== 'run') throw new Error('unreachable');
+      agent.exit(run.run, 0, 0);
+      await cmd.done;
+    }
+    session.start(SPEC, holdingSink(true));
+    await eventually('the last ack', () => agent.acks().length === 10);
+    // Each exit's ack waits for the next frame (the next run) and goes out with it, in one write to
+    // the kernel. A pause of the test process over EXIT_ACK_DELAY_MS would send an ack alone: 8 of 10.
+    const together = writes.filter((w) => w.includes('"type":"ack"') && w.includes('"type":"run"')).length;
+    expect(together, writes.join('\n')).toBeGreaterThanOrEqual(8);
   });
 
   it('sends a shell command without argv, and a fresh run id per command', async () => {
