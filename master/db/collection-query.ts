@@ -227,7 +227,7 @@ export async function rawCollectionQuery(
   defaultOrder: { field: string; desc: boolean },
   scope: Record<string, number | undefined> = {},
 ): Promise<{ rows: RawRow[]; total: number }> {
-  const statement = collectionSql(source, table, columns, fields, q, defaultOrder, scope);
+  const statement = collectionSql({ source, table, fields, q, defaultOrder, scope }, columns);
   const { rows } = await plainSql(source).run(statement.sql, statement.params);
   return { rows, total: await totalOf(source, statement, q, rows.length) };
 }
@@ -235,7 +235,7 @@ export async function rawCollectionQuery(
 /**
  * The same query for the page's ids alone (the `id` column), as numbers. On SQLite the statement
  * hands back bare values (better-sqlite3's pluck): making an object of each row was half the cost
- * of a page of 50 ids (27 µs of 49 in a micro-benchmark of the statement alone).
+ * of a page of 50 ids (27 µs against 12 plucked, in a micro-benchmark of the statement alone).
  */
 export async function rawCollectionIds(
   source: DataSource,
@@ -245,7 +245,7 @@ export async function rawCollectionIds(
   defaultOrder: { field: string; desc: boolean },
   scope: Record<string, number | undefined> = {},
 ): Promise<{ ids: number[]; total: number }> {
-  const statement = collectionSql(source, table, ['id'], fields, q, defaultOrder, scope);
+  const statement = collectionSql({ source, table, fields, q, defaultOrder, scope }, ['id']);
   const ids = (await plainSql(source).column(statement.sql, statement.params)).map(Number);
   return { ids, total: await totalOf(source, statement, q, ids.length) };
 }
@@ -259,16 +259,19 @@ interface CollectionSql {
   filterParams: SqlValue[];
 }
 
+/** A plain collection read: the table, its fields, the parsed query, the order without one, the scope. */
+interface CollectionRead {
+  source: DataSource;
+  table: string;
+  fields: FieldMap;
+  q: CollectionQuery;
+  defaultOrder: { field: string; desc: boolean };
+  scope: Record<string, number | undefined>;
+}
+
 /** The page's statement: the scope and filters, the order (the default one without), limit and offset. */
-function collectionSql(
-  source: DataSource,
-  table: string,
-  columns: readonly string[],
-  fields: FieldMap,
-  q: CollectionQuery,
-  defaultOrder: { field: string; desc: boolean },
-  scope: Record<string, number | undefined>,
-): CollectionSql {
+function collectionSql(read: CollectionRead, columns: readonly string[]): CollectionSql {
+  const { source, table, fields, q, defaultOrder, scope } = read;
   const postgres = source.options.type === 'postgres';
   const params: SqlValue[] = [];
   const param = (value: SqlValue): string => {
