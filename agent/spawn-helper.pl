@@ -199,11 +199,13 @@ sub reap {
     $cmds{$id}{reaped} = 1;
     # Its pipes most often closed as it ended: read to their end now, so that `D` goes out in the
     # same write as `X`, and the agent wakes once for both.
+    # (Read through `$cmd`: once a drain ended the command, `$cmds{$id}{fh}` would bring it back, empty.)
     for my $stream ('O', 'E') {
-      my $fh = $cmds{$id}{fh}{$stream} or next;
+      my $cmd = $cmds{$id} or last;
+      my $fh = $cmd->{fh}{$stream} or next;
       my $bit = '';
       vec($bit, fileno($fh), 1) = 1;
-      drain($id, $stream) if !$cmds{$id}{paused} && select($bit, undef, undef, 0) > 0;
+      drain($id, $stream) if !$cmd->{paused} && select($bit, undef, undef, 0) > 0;
     }
     done_if_over($id) if $cmds{$id};
   }
