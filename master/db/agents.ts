@@ -1,6 +1,6 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { AgentRow } from './entities.ts';
-import { rawTime, type RawRow } from './collection-query.ts';
+import { rawTime, type RawRow } from './raw-collection-query.ts';
 import { transaction } from './transaction.ts';
 
 interface PendingConnect {

@@ -1,7 +1,8 @@
 import { In, IsNull, type DataSource, type EntityManager, type Repository } from 'typeorm';
 import { resultOrNull, type BuildRequestRow } from './entities.ts';
 import { Results, type Result } from '../../core/results.ts';
-import { rawBool, rawTime, scopedCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
+import { scopedCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawBool, rawTime, type RawRow } from './raw-collection-query.ts';
 import { transaction } from './transaction.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 import { cellKey, type MatrixCell } from '../config/matrix.ts';

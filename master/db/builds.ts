@@ -2,7 +2,8 @@ import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { resultOrNull, type BuildRow } from './entities.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import type { Result } from '../../core/results.ts';
-import { parseCollectionQuery, rawCollectionIds, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
+import { parseCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawCollectionIds, rawCollectionQuery, rawTime, type RawRow } from './raw-collection-query.ts';
 import { transaction } from './transaction.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 

@@ -12,7 +12,8 @@
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { parseJson } from '../../core/parse-json.ts';
-import { rawCollectionQuery, rawTime, parseCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
+import { parseCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawCollectionQuery, rawTime, type RawRow } from './raw-collection-query.ts';
 import { plainSql, type PlainSql, type SqlValue } from './plain-sql.ts';
 
 export const CHANGE_POINT_STATES = ['confirming', 'confirmed', 'dismissed'] as const;

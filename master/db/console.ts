@@ -7,7 +7,7 @@ import type { DataSource, Repository } from 'typeorm';
 import type { ChangeRow } from './entities.ts';
 import { resultOrNull } from './entities.ts';
 import type { Result } from '../../core/results.ts';
-import { rawTime } from './collection-query.ts';
+import { rawTime } from './raw-collection-query.ts';
 
 /** A request that builds a change, and its build when one started (a rebuild or a retry gives several rows). */
 export interface ConsoleCellRow {

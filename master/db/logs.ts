@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { LogChunkRow, LogRow } from './entities.ts';
-import { parseCollectionQuery, rawBool, rawCollectionQuery, type FieldMap, type RawRow } from './collection-query.ts';
+import { parseCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawBool, rawCollectionQuery, type RawRow } from './raw-collection-query.ts';
 import { transaction } from './transaction.ts';
 import { groupCommit } from './group-commit.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';

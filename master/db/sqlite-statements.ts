@@ -83,7 +83,7 @@ export class SqliteStatements {
     const key = plucked ? `column:${sql}` : sql;
     let statement = this.cache.get(key);
     if (!statement) {
-      // Bounded: collection queries (collection-query.ts) have one text per shape a client asks for.
+      // Bounded: collection queries (raw-collection-query.ts) have one text per shape a client asks for.
       if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
       statement = connection.prepare(sql);
       this.cache.set(key, plucked ? statement.pluck() : statement);

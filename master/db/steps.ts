@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { resultOrNull, type StepRow } from './entities.ts';
-import { parseCollectionQuery, rawBool, rawCollectionQuery, rawTime, type FieldMap, type RawRow } from './collection-query.ts';
+import { parseCollectionQuery, type FieldMap } from './collection-query.ts';
+import { rawBool, rawCollectionQuery, rawTime, type RawRow } from './raw-collection-query.ts';
 import { plainSql, type PlainSql } from './plain-sql.ts';
 
 export const stepFields: FieldMap = {
