@@ -20,8 +20,9 @@ import { api, forceAndWait, startAgent, stepLog, waitFor, type AgentProcess } fr
 import { ownPostgres, ownPostgresAvailable, type OwnPostgres } from '../helpers/own-postgres.ts';
 import { internalsOf } from '../../master/testing.ts';
 import { decodeLogChunk } from '../../master/db/log-codec.ts';
+import { quietPort } from '../helpers/ports.ts';
 
-const PORT = 55_470;
+const PORT = quietPort(100);
 
 const STEPWISE_STEPS = 40;
 const LONG_LINES = 100;

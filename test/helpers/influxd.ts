@@ -18,7 +18,8 @@ export function influxd(port: number): Influxd {
   return {
     url,
     async start() {
-      child = spawn('influxd', ['run'], {
+      let output = '';
+      const started = spawn('influxd', ['run'], {
         env: {
           ...process.env,
           INFLUXDB_META_DIR: path.join(dir, 'meta'),
@@ -30,16 +31,24 @@ export function influxd(port: number): Influxd {
           INFLUXDB_HTTP_LOG_ENABLED: 'false',
           INFLUXDB_DATA_QUERY_LOG_ENABLED: 'false',
         },
-        stdio: 'ignore',
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
+      child = started;
+      // What influxd says, kept short: a start that fails says why (a port taken, a directory refused).
+      const keep = (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-4000));
+      started.stdout?.on('data', keep);
+      started.stderr?.on('data', keep);
       const deadline = Date.now() + 20_000;
       for (;;) {
+        if (started.exitCode !== null || started.signalCode !== null) {
+          throw new Error(`influxd exited (${started.exitCode ?? started.signalCode}) before answering on ${url}:\n${output}`);
+        }
         const ok = await fetch(`${url}/ping`).then(
           (r) => r.status === 204,
           () => false,
         );
         if (ok) return;
-        if (Date.now() > deadline) throw new Error(`influxd did not start on ${url}`);
+        if (Date.now() > deadline) throw new Error(`influxd did not answer on ${url} within 20 s:\n${output}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

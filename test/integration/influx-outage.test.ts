@@ -7,8 +7,10 @@ import { testDatabases } from '../helpers/databases.ts';
 import { api, forceAndWait, startAgent, startTestMaster, waitFor, type AgentProcess } from '../helpers/harness.ts';
 import { influxd, testInfluxUrl, type Influxd } from '../helpers/influxd.ts';
 import { internalsOf } from '../../master/testing.ts';
+import { quietPort } from '../helpers/ports.ts';
 
-const PORT = 58_120;
+/** influxd binds this and the next. */
+const PORT = quietPort(120);
 
 async function influxCount(url: string, q: string): Promise<number> {
   const res = await fetch(`${url}/query?${new URLSearchParams({ db: 'outage', q })}`);

@@ -13,11 +13,13 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgBinDir } from '../helpers/own-postgres.ts';
+import { quietPort } from '../helpers/ports.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services.sh');
-const PG_PORT = 57_432;
-const INFLUX_PORT = 59_186;
+/** services.sh binds PG_PORT and PG_PORT + 1 (a second try), INFLUX_PORT and INFLUX_PORT + 2. */
+const PG_PORT = quietPort(200);
+const INFLUX_PORT = quietPort(210);
 
 /** The script needs root (runuser to the postgres user) and Debian's binaries, which `npm test` installs. */
 function available(): boolean {
