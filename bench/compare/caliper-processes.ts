@@ -80,6 +80,8 @@ export function startCaliperAgent(opts: {
     `the Caliper agent ${opts.name}`,
     [
       process.execPath,
+      // BENCH_AGENT_NODE_ARGS: node flags for the agent alone, as BENCH_MASTER_NODE_ARGS for the master.
+      ...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       caliperBin(),
       'agent',
       '--master',
