@@ -275,7 +275,12 @@ export class Agent {
         });
         this.runs.set(m.run, runner);
         this.stats.commandsStarted++;
-        runner.start();
+        if (m.after === undefined) runner.start();
+        else {
+          // The next step's command, sent while the step before runs: it starts the moment that one exits 0.
+          const before = this.runs.get(m.after);
+          runner.startAfter(before instanceof CommandRunner ? before : null);
+        }
         return;
       }
       case 'upload': {

@@ -12,6 +12,9 @@
  * exiting: the main process ended; whatever it left running in its group is killed (as Jenkins'
  *   process tree killer does) so no orphan outlives the step; pipes drain.
  * reported: `exit` sent with the seq after the last output; kept until the master acks that seq.
+ * A run sent `after` another (protocol 5) waits before `running` (startAfter): it starts when that
+ * run reports an exit with code 0, or else goes straight to reported with an `exit` marked `skipped`
+ * (so does a cancel while it waits), and the runs waiting on it are skipped in turn.
  * Unacked output (and the exit) survive a lost connection: `resend()` replays them on the next one,
  * and the master drops what it already has. An abandoned run (the master no longer follows it) is
  * killed and sends nothing more: the master would not know what it speaks of.
@@ -115,7 +118,12 @@ export class CommandRunner {
   private killed: Killed | null = null;
   private abandoned = false;
   private state: 'running' | 'exiting' | 'reported' = 'running';
-  private readonly started = Date.now();
+  private started = Date.now();
+  /** Sent `after` a run that has not ended yet: started (or skipped) when it does. */
+  private waiting = false;
+  /** Whether the run ended with code 0 (not killed), once reported; what the runs after it wait for. */
+  private succeeded: boolean | null = null;
+  private readonly followers: ((succeeded: boolean) => void)[] = [];
   private markFinished!: () => void;
   /** Resolves once the command and everything in its group is gone and its exit was reported. */
   readonly finished = new Promise<void>((resolve) => (this.markFinished = resolve));
@@ -129,7 +137,26 @@ export class CommandRunner {
     private readonly options: RunnerOptions,
   ) {}
 
+  /** Starts when `before` exits with code 0 (at once if it has); skipped if it ends otherwise or is unknown (null). */
+  startAfter(before: CommandRunner | null): void {
+    if (!before) return this.skip(null);
+    this.waiting = true;
+    before.follow((succeeded) => {
+      if (!this.waiting) return; // cancelled while waiting: reported already
+      this.waiting = false;
+      if (succeeded) this.start();
+      else this.skip(null);
+    });
+  }
+
+  /** Calls `then` with how the run ended, once it is reported (at once if it is). */
+  private follow(then: (succeeded: boolean) => void): void {
+    if (this.succeeded === null) this.followers.push(then);
+    else then(this.succeeded);
+  }
+
   start(): void {
+    this.started = Date.now();
     const { msg } = this;
     const cwd = path.resolve(this.options.basedir, msg.workdir);
     try {
@@ -157,6 +184,10 @@ export class CommandRunner {
   }
 
   cancel(): void {
+    if (this.waiting) {
+      this.waiting = false;
+      return this.skip('cancel');
+    }
     this.kill('cancel');
   }
 
@@ -177,7 +208,7 @@ export class CommandRunner {
   /** The master forgot this run (it restarted, or its grace period ran out): kill it and drop it. */
   abandon(): void {
     this.abandoned = true;
-    this.kill('cancel');
+    this.cancel();
     void this.finished.then(() => {
       this.releaseUnacked();
       this.options.onDone(this.msg.run);
@@ -322,10 +353,24 @@ export class CommandRunner {
     this.report(null, null);
   }
 
+  /** Never started (its run before failed, or it was cancelled while waiting): reported as skipped. */
+  private skip(killed: Killed | null): void {
+    this.state = 'reported';
+    this.sendExit({ type: 'exit', run: this.msg.run, seq: this.seq, code: null, signal: null, durationMs: 0, killed, skipped: true });
+    this.ended(false);
+  }
+
+  /** Tells the runs waiting on this one how it ended (before its exit is sent: the next command starts first). */
+  private ended(succeeded: boolean): void {
+    this.succeeded = succeeded;
+    for (const then of this.followers.splice(0)) then(succeeded);
+  }
+
   private report(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'reported') return;
     this.flush(); // the exit's seq counts every frame
     this.state = 'reported';
+    this.ended(code === 0 && this.killed === null);
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
     const exit: ExitMessage = {
       type: 'exit',

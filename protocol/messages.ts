@@ -15,12 +15,17 @@ import { COMMAND_ERROR_RETRYABLE, CommandErrorCode, REJECT_RETRYABLE, RejectCode
  *    `exit` may carry `resources` (the CPU time and peak memory of its process tree).
  * 4: a command's output may come as binary frames (output-frame.ts) instead of JSON with base64;
  *    agents of protocol 2 and 3 keep sending JSON, which the master still reads.
+ * 5: a `run` may name the run it follows (`after`): the agent starts it the moment that run exits
+ *    with code 0, or else does not start it and reports an `exit` with `skipped`. The master sends
+ *    the next step's command this way while a step runs (docs/agent-protocol.md, "Commands sent ahead").
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** The oldest agent protocol this master welcomes; older agents get the reject protocol 1 could read. */
 export const MIN_PROTOCOL_VERSION = 2;
 /** The first protocol with file transfer. */
 export const TRANSFER_PROTOCOL_VERSION = 3;
+/** The first protocol whose `run` may follow another (`after`). */
+export const AHEAD_PROTOCOL_VERSION = 5;
 /** Frames larger than this close the connection (output is chunked well below it). */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Largest `data` payload (decoded bytes) in one output frame. */
@@ -99,6 +104,8 @@ export const AgentToMaster = z.discriminatedUnion('type', [
     sha256: sha256.optional(),
     /** A command's process tree, as the agent measured it (protocol 3; absent where it cannot measure). */
     resources: commandResources.optional(),
+    /** A run sent `after` another that did not exit with code 0 (or was cancelled before it started): it never ran (protocol 5). */
+    skipped: z.literal(true).optional(),
   }),
   /** A download's `data` (or `end`, whose seq follows the last data) is written on the agent (protocol 3). */
   z.strictObject({ type: z.literal('ack'), run: runId, seq }),
@@ -144,6 +151,12 @@ export const MasterToAgent = z.discriminatedUnion('type', [
      * only when a step sets `sigtermTime`, since an older agent refuses unknown fields.
      */
     sigtermTime: z.number().positive().max(3600).optional(),
+    /**
+     * Protocol 5: start only when this run of the same connection exits with code 0, at once (the
+     * master's next step, sent while the one before runs); if it ends otherwise, or is unknown, do not
+     * start it and report its `exit` with `skipped`. Sent only to agents of protocol 5.
+     */
+    after: runId.optional(),
   }),
   z.strictObject({ type: z.literal('cancel'), run: runId }),
   z.strictObject({ type: z.literal('ack'), run: runId, seq }),

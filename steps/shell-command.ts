@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { isInterpolate, renderCommand, render, type Renderable } from './properties/interpolate.ts';
+import {
+  isInterpolate,
+  renderCommand,
+  render,
+  rendersFromProperties,
+  type PropertyReader,
+  type Renderable,
+} from './properties/interpolate.ts';
 import { isResult, Results, type Result } from '../core/results.ts';
 import type { CommandRequest, CommandResult, StepContext } from './step-context.ts';
 import { commonStepShape, FLUNKING_FLAGS, Step, type CommonStepOptions, type StepOutcome } from './step.ts';
@@ -60,23 +67,45 @@ export class ShellCommand<O extends ShellCommandOptions = ShellCommandOptions> e
 
   /** `stdio`, which runCommand() writes first; not for a subclass with a run() or request of its own (it may write another first). */
   override firstLog(): { name: string; type: 's' | 't' } | undefined {
-    const own = this.run === ShellCommand.prototype.run && this.commandRequest === ShellCommand.prototype.commandRequest;
-    return own ? { name: 'stdio', type: 's' } : undefined;
+    return this.plainCommand() ? { name: 'stdio', type: 's' } : undefined;
+  }
+
+  /** A subclass with a run() or request of its own may ask for anything: only ShellCommand's own is known ahead. */
+  override async requestAhead(props: PropertyReader): Promise<CommandRequest | null> {
+    const o = this.options;
+    if (!this.plainCommand() || !rendersFromProperties(o.command) || !rendersFromProperties(Object.values(o.env ?? {}))) return null;
+    return this.renderRequest(props);
+  }
+
+  /** Exit 0 is SUCCESS unless decodeRC says otherwise, and a subclass may judge more than the exit code (its evaluate()). */
+  override succeedsOnExitZero(): boolean {
+    const decoded = this.options.decodeRC?.[0];
+    return (
+      this.plainCommand() && this.evaluate === ShellCommand.prototype.evaluate && (decoded === undefined || decoded === Results.SUCCESS)
+    );
+  }
+
+  /** The run() and command request are ShellCommand's own. */
+  private plainCommand(): boolean {
+    return this.run === ShellCommand.prototype.run && this.commandRequest === ShellCommand.prototype.commandRequest;
   }
 
   protected async commandRequest(ctx: StepContext, extra: Partial<CommandRequest> = {}): Promise<CommandRequest> {
+    return { ...(await this.renderRequest(ctx.properties)), ...extra };
+  }
+
+  private async renderRequest(props: PropertyReader): Promise<CommandRequest> {
     const o = this.options;
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(o.env ?? {})) env[key] = String(await render(value, ctx.properties));
+    for (const [key, value] of Object.entries(o.env ?? {})) env[key] = String(await render(value, props));
     return {
-      command: await renderCommand(o.command, ctx.properties),
+      command: await renderCommand(o.command, props),
       workdir: o.workdir ?? 'build',
       env,
       timeout: o.timeout === undefined ? DEFAULT_TIMEOUT_S : o.timeout,
       maxTime: o.maxTime ?? null,
       ...(o.sigtermTime !== undefined ? { sigtermTime: o.sigtermTime } : {}),
       ...(o.logEnviron ? { header: environHeader(env) } : {}),
-      ...extra,
     };
   }
 

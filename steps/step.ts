@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Results, type Result, type ResultFlags } from '../core/results.ts';
 import type { PropertyReader } from './properties/interpolate.ts';
-import type { StepContext } from './step-context.ts';
+import type { CommandRequest, StepContext } from './step-context.ts';
 
 export interface StepOutcome {
   result: Result;
@@ -132,6 +132,24 @@ export abstract class Step<O extends CommonStepOptions = CommonStepOptions> {
    */
   firstLog(): { name: string; type: 's' | 't' } | undefined {
     return undefined;
+  }
+
+  /**
+   * The command this step's run() will ask for, rendered from `props` before the step starts, when
+   * that is known (a plain ShellCommand's): the master may send it to the agent while the step before
+   * runs (master/build/command-ahead.ts). Null (the default): not known.
+   */
+  requestAhead(_props: PropertyReader): Promise<CommandRequest | null> {
+    return Promise.resolve(null);
+  }
+
+  /**
+   * Whether the step runs one command, sets no property, and ends SUCCESS whenever that command
+   * exits 0 (a plain ShellCommand): then the next step's command may start on the agent the moment
+   * this one exits 0. False (the default) for any other step.
+   */
+  succeedsOnExitZero(): boolean {
+    return false;
   }
 
   /** The state string shown for the finished step: descriptionDone on success, then descriptionSuffix. */

@@ -64,16 +64,28 @@ export interface CommandExit {
   sha256?: string;
   /** A command's process tree: CPU seconds and peak memory, where the agent measures them (Linux). */
   resources?: CommandResources;
+  /** A command sent `after` another (startAfter) that never started: that one did not exit 0, or this was cancelled first. */
+  skipped?: boolean;
 }
 
 export interface RunningCommand {
   readonly done: Promise<CommandExit>;
   cancel(): void;
+  /** The run's id on its agent's connection, where one is known: what startAfter() names. */
+  readonly run?: string;
 }
 
 export interface AgentConnection {
   readonly name: string;
   start(spec: CommandSpec, sink: CommandSink): RunningCommand;
+  /**
+   * Sends a command to start on the agent the moment `before` (a command of this connection) exits
+   * with code 0, without a round trip through the master (protocol 5); if `before` ends otherwise the
+   * agent never starts it and it ends `skipped`. Null, sending nothing, when that cannot be done here
+   * (an older agent, the agent away, `before` ended already): the caller starts the command itself
+   * later. Optional: a connection without it never sends ahead.
+   */
+  startAfter?(before: RunningCommand, spec: CommandSpec, sink: CommandSink): RunningCommand | null;
   /** A file transfer; on an agent of protocol 2 it ends at once with an error saying to upgrade it. */
   transfer(spec: TransferSpec): RunningCommand;
 }

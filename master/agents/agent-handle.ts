@@ -98,6 +98,12 @@ export class AgentHandle implements AgentConnection {
     return this.startOnSession((session) => session.start(spec, sink));
   }
 
+  /** Only on the connected session, and only after a command of that session: else null (see AgentConnection). */
+  startAfter(before: RunningCommand, spec: CommandSpec, sink: CommandSink): RunningCommand | null {
+    if (this.state.mode !== HandleModes.connected || !this.state.session.isOpen || before.run === undefined) return null;
+    return this.state.session.startAfter(before.run, spec, sink);
+  }
+
   /** A file transfer, waiting for the agent as a command does. */
   transfer(spec: TransferSpec): RunningCommand {
     return this.startOnSession((session) => session.startTransfer(spec));

@@ -100,7 +100,7 @@ export class Run {
 
   /** started -> exited: the agent's exit frame. `onStored` runs, then the command resolves, once all output is stored. */
   exit(
-    frame: Pick<CommandExit, 'code' | 'signal' | 'killed' | 'durationMs' | 'bytes' | 'sha256' | 'resources'>,
+    frame: Pick<CommandExit, 'code' | 'signal' | 'killed' | 'durationMs' | 'bytes' | 'sha256' | 'resources' | 'skipped'>,
     onStored: () => void,
   ): void {
     this.enter(RunStates.exited, 'exit');

@@ -31,6 +31,7 @@ import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import type { CommandSink, CommandSpec, RunningCommand } from './agent-connection.ts';
 import { closeReason } from '../../protocol/close-reason.ts';
 import {
+  AHEAD_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   TRANSFER_PROTOCOL_VERSION,
   parseAgentMessage,
@@ -96,6 +97,7 @@ export class AgentSession {
   private readingPaused = false;
   /** Acks of exits not sent yet (see EXIT_ACK_DELAY_MS), and the timer that sends them if no frame goes first. */
   private exitAcks: MasterMessage[] = [];
+  private sentAheadCount = 0;
   private exitAckTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -149,6 +151,27 @@ export class AgentSession {
 
   /** Sends the command to the agent; on a closed session it ends at once as lost, sending nothing. */
   start(spec: CommandSpec, sink: CommandSink): RunningCommand {
+    return this.startCommand(spec, sink, null);
+  }
+
+  /**
+   * Sends a command the agent starts when run `before` exits with code 0 (protocol 5; see
+   * AgentConnection.startAfter). Null, sending nothing, for an older agent, a closed session, or a
+   * `before` this session no longer carries or that has exited here already.
+   */
+  startAfter(before: string, spec: CommandSpec, sink: CommandSink): RunningCommand | null {
+    if (this.protocol < AHEAD_PROTOCOL_VERSION || this.current !== SessionStates.open) return null;
+    if (this.runs.get(before)?.state !== RunStates.started) return null;
+    this.sentAheadCount++;
+    return this.startCommand(spec, sink, before);
+  }
+
+  /** Commands this session sent to start after another (startAfter). */
+  get sentAhead(): number {
+    return this.sentAheadCount;
+  }
+
+  private startCommand(spec: CommandSpec, sink: CommandSink, after: string | null): RunningCommand {
     const run = new Run(
       { output: (stream, data) => (stream === 'file' ? Promise.reject(new Error('file bytes')) : sink.output(stream, data)) },
       this,
@@ -159,8 +182,8 @@ export class AgentSession {
     }
     this.runs.set(run.id, run);
     const { argv, shell, ...rest } = spec;
-    this.send({ type: 'run', run: run.id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest });
-    return { done: run.done, cancel: () => run.cancel() };
+    this.send({ type: 'run', run: run.id, ...(argv ? { argv } : {}), ...(shell ? { shell } : {}), ...rest, ...(after ? { after } : {}) });
+    return { done: run.done, cancel: () => run.cancel(), run: run.id };
   }
 
   /**
@@ -350,7 +373,8 @@ export class AgentSession {
         if (m.seq !== run.nextSeq) return this.protocolError(`exit after seq ${m.seq} for run ${m.run}, received up to ${run.nextSeq}`);
         const moved = m.bytes !== undefined && m.sha256 !== undefined ? { bytes: m.bytes, sha256: m.sha256 } : {};
         const measured = m.resources ? { resources: m.resources } : {};
-        run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, ...moved, ...measured }, () => {
+        const skipped = m.skipped ? { skipped: true } : {};
+        run.exit({ code: m.code, signal: m.signal, killed: m.killed, durationMs: m.durationMs, ...moved, ...measured, ...skipped }, () => {
           this.runs.delete(m.run);
           // Acking the exit's own seq tells the agent it may forget the run: after every output's ack.
           run.flushAck();

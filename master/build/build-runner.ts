@@ -26,7 +26,8 @@ import { parsePropertyValues, Properties, type PropertyValue } from '../../steps
 import type { WorkerInfo } from '../../steps/properties/interpolate.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
-import { StepRuntime, STATE_STRING_MAX_CHARS } from './step-runtime.ts';
+import { StepRuntime, STATE_STRING_MAX_CHARS, agentWorkdir, commandSpec, type StepRuntimeDeps } from './step-runtime.ts';
+import { AHEAD_DEPTH, CommandAhead, CommandPipeline } from './command-ahead.ts';
 import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
@@ -217,15 +218,37 @@ export class Build {
       : null;
     let number = 0;
     let index = unrendered === null ? this.nextStep(-1, false) : -1;
+    // Commands of the next steps, sent to the agent while a step runs (command-ahead.ts).
+    const pipeline = new CommandPipeline();
+    // A stop: the commands sent ahead go at once (the agent would start them as the running one exits).
+    this.abort.signal.addEventListener('abort', () => pipeline.dropAll(), { once: true });
     while (index >= 0) {
       const step = steps[index];
       if (!step) break;
-      const ran = await this.runStep(step, number++, row, props, coming, forSteps);
+      const ahead = pipeline.take(index);
+      const plans = await this.planAhead(index, pipeline.lastIndex(index), progress, props);
+      const commands: StepCommands = {
+        ahead,
+        sendAhead: (running, agent) => pipeline.send(plans, running, agent),
+        dropAhead: () => pipeline.dropAll(),
+      };
+      // A step that fails the build (its rows could not be stored) leaves no command running ahead.
+      const ran = await this.runStep(step, number++, row, props, coming, forSteps, commands).catch((e: unknown) => {
+        ahead?.drop();
+        pipeline.dropAll();
+        throw e;
+      });
+      // It ran no command (or failed first): what was sent after its command is not for the steps after it.
+      if (ahead && !ahead.adopted) {
+        ahead.drop();
+        pipeline.dropAll();
+      }
       const applied = applyStepResult(step.flags(), ran.outcome.result, progress.result);
       if (applied.buildResult !== progress.result && ran.outcome.result !== Results.SUCCESS) progress.failedSteps.push(step.name);
       progress.result = applied.buildResult;
       progress.terminated ||= applied.terminate;
       index = this.nextStep(index, progress.terminated);
+      if (index < 0) pipeline.dropAll(); // the next step's take() drops them when they are not its
       const nextStep = steps[index];
       // The step's end, its logs' close, and the next step's start or the build's end: one transaction.
       const after: AfterStep = nextStep
@@ -326,6 +349,29 @@ export class Build {
     return this.maskedProps.masked;
   }
 
+  /**
+   * The commands to send ahead while step `running` runs (command-ahead.ts): those of the steps after
+   * `last` (the last sent already, or `running`), up to AHEAD_DEPTH past `running`, for as long as
+   * each step before cannot end otherwise than SUCCESS on exit 0 nor change a property (the step
+   * after it then runs, as rendered now) and each step runs whatever comes (no doStepIf, not an
+   * alwaysRun step, whose place after a stop differs) with a command known before it starts.
+   */
+  private async planAhead(running: number, last: number, progress: Progress, props: Properties): Promise<CommandAhead[]> {
+    const { steps } = this.builder;
+    const plans: CommandAhead[] = [];
+    if (progress.terminated || this.abort.signal.aborted) return plans;
+    for (let i = last + 1; i <= running + AHEAD_DEPTH; i++) {
+      const before = steps[i - 1];
+      const step = steps[i];
+      if (!before?.succeedsOnExitZero() || !step || step.alwaysRun) break;
+      if (step.options.doStepIf !== undefined && step.options.doStepIf !== true) break;
+      const request = await step.requestAhead(props).catch(() => null); // its own run() renders it again, and reports the error
+      if (!request) break;
+      plans.push(new CommandAhead(i, commandSpec(request, agentWorkdir(this.builder, request))));
+    }
+    return plans;
+  }
+
   /** The first step after `after` that runs, or -1: once the build is terminated or stopped, only alwaysRun steps do. */
   private nextStep(after: number, terminated: boolean): number {
     const { steps } = this.builder;
@@ -347,6 +393,7 @@ export class Build {
     props: Properties,
     coming: ComingStep | null,
     shared: StepsShare,
+    commands: StepCommands,
   ): Promise<StepRun> {
     const { repos, bus, now } = this.deps;
     // The step runs without waiting for its rows when the write before stores them: its first
@@ -384,6 +431,7 @@ export class Build {
         logMaxBytes: this.deps.logMaxBytes,
         masker: this.deps.masker,
         masterBasedir: this.deps.masterBasedir,
+        ...commands,
       },
       { name: step.name, firstLog: coming?.firstLog ?? null, landed },
     );
@@ -485,6 +533,9 @@ interface Progress {
   failedSteps: string[];
 }
 
+/** A step's part in the commands sent ahead (StepRuntimeDeps): its own, sent before it, and the next steps' to send with it. */
+type StepCommands = Pick<StepRuntimeDeps, 'ahead' | 'sendAhead' | 'dropAhead'>;
+
 /** A step that ran: its row, its outcome, and what its end stores (with its logs' close). */
 interface StepRun {
   row: StepRow;
@@ -520,6 +571,9 @@ function withBuilderEnv(agent: AgentConnection, env: Record<string, string>): Ag
   return {
     name: agent.name,
     start: (spec: CommandSpec, sink: CommandSink) => agent.start({ ...spec, env: { ...env, ...spec.env } }, sink),
+    ...(agent.startAfter
+      ? { startAfter: (before, spec, sink) => agent.startAfter?.(before, { ...spec, env: { ...env, ...spec.env } }, sink) ?? null }
+      : {}),
     transfer: (spec) => agent.transfer(spec),
   };
 }

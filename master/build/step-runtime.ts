@@ -41,12 +41,29 @@ import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
 import { startOnMaster } from './master-process.ts';
 import { StepResources } from './step-resources.ts';
 import { StepLogs } from './step-logs.ts';
+import type { CommandAhead } from './command-ahead.ts';
 
 const MAX_COLLECTED_STDOUT = 16 * 1024 * 1024;
 /** Under the master's basedir: each builder's folder for commands run on the master (MasterShellCommand). */
 export const MASTER_WORKDIR = 'master-workdir';
 /** A state string is a line in the UI: longer ones are cut (after masking, so no secret is cut in two). */
 export const STATE_STRING_MAX_CHARS = 500;
+
+/** What goes to the agent for a step's command request, `workdir` resolved (the same for a command sent ahead). */
+export function commandSpec(request: CommandRequest, workdir: string): CommandSpec {
+  return {
+    ...(Array.isArray(request.command) ? { argv: request.command } : { shell: request.command }),
+    workdir,
+    env: request.env,
+    timeout: request.timeout,
+    maxTime: request.maxTime,
+    ...(request.sigtermTime !== undefined ? { sigtermTime: request.sigtermTime } : {}),
+  };
+}
+
+/** Where a step's command runs on the agent: its workdir under the builder's directory. */
+export const agentWorkdir = (builder: Pick<CompiledBuilder, 'dirname'>, request: Pick<CommandRequest, 'workdir'>): string =>
+  `${builder.dirname}/${request.workdir}`;
 
 export const StepRuntimeStates = { running: 'running', finishing: 'finishing', finished: 'finished' } as const;
 export type StepRuntimeState = (typeof StepRuntimeStates)[keyof typeof StepRuntimeStates];
@@ -68,6 +85,12 @@ export interface StepRuntimeDeps {
   masker: SecretMasker;
   /** The master's basedir (default the process's cwd): MasterShellCommand runs under `<basedir>/master-workdir/<builder>`. */
   masterBasedir?: string;
+  /** This step's command, sent to the agent ahead while the steps before ran (command-ahead.ts): adopted if it is the one asked for. */
+  ahead?: CommandAhead | null;
+  /** Sends the next steps' commands ahead, after this step's first command on the agent. */
+  sendAhead?: (running: RunningCommand, agent: AgentConnection) => void;
+  /** Drops every command sent ahead: this step asked for another than the one sent for it. */
+  dropAhead?: () => void;
 }
 
 /**
@@ -89,6 +112,7 @@ export class StepRuntime implements StepContext {
   /** What the step's commands on the agent used, where the agent measured it (stored at the step's end). */
   private readonly used = new StepResources();
   private readonly logs: StepLogs;
+  private startedOnAgent = false;
 
   constructor(
     private readonly deps: StepRuntimeDeps,
@@ -118,7 +142,20 @@ export class StepRuntime implements StepContext {
   }
 
   runCommand(request: CommandRequest): Promise<CommandResult> {
-    return this.execute(request, `${this.deps.builder.dirname}/${request.workdir}`, (spec, sink) => this.deps.agent.start(spec, sink));
+    return this.execute(request, agentWorkdir(this.deps.builder, request), (spec, sink) => this.startOnAgent(spec, sink));
+  }
+
+  /** The command sent ahead when it is this one, else a new one; then the next steps' commands, sent after it (once). */
+  private startOnAgent(spec: CommandSpec, sink: CommandSink): RunningCommand {
+    const { agent, signal, ahead } = this.deps;
+    const first = !this.startedOnAgent;
+    this.startedOnAgent = true;
+    let running = first && ahead ? ahead.adopt(spec, sink, () => (signal.aborted ? null : agent.start(spec, sink))) : null;
+    // Not the command sent for this step (it cannot be, when sent ahead only as rendered now): none sent ahead stands.
+    if (first && ahead && !running) this.deps.dropAhead?.();
+    running ??= agent.start(spec, sink);
+    if (first) this.deps.sendAhead?.(running, agent);
+    return running;
   }
 
   async runOnMaster(request: CommandRequest): Promise<CommandResult> {
@@ -153,25 +190,15 @@ export class StepRuntime implements StepContext {
     const stdout: Buffer[] = [];
     let collected = 0;
     const masks = { stdout: this.deps.masker.stream(), stderr: this.deps.masker.stream() };
-    const running = start(
-      {
-        ...(Array.isArray(request.command) ? { argv: request.command } : { shell: request.command }),
-        workdir,
-        env: request.env,
-        timeout: request.timeout,
-        maxTime: request.maxTime,
-        ...(request.sigtermTime !== undefined ? { sigtermTime: request.sigtermTime } : {}),
+    const running = start(commandSpec(request, workdir), {
+      output: (stream, data) => {
+        if (request.collectStdout && stream === 'stdout' && collected < MAX_COLLECTED_STDOUT) {
+          stdout.push(data);
+          collected += data.length;
+        }
+        return write(stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
       },
-      {
-        output: (stream, data) => {
-          if (request.collectStdout && stream === 'stdout' && collected < MAX_COLLECTED_STDOUT) {
-            stdout.push(data);
-            collected += data.length;
-          }
-          return write(stream === 'stdout' ? 'o' : 'e', masks[stream].push(data));
-        },
-      },
-    );
+    });
     const onAbort = () => running.cancel();
     // A stop that came while the log was being created has already fired: cancel at once.
     if (this.deps.signal.aborted) running.cancel();

@@ -184,6 +184,18 @@ export function isInterpolate(value: unknown): value is Interpolate {
   return typeof value === 'object' && value !== null && RENDERABLE in value && value[RENDERABLE] === true;
 }
 
+/**
+ * Whether a renderable's value follows from the properties alone: plain values and interpolations
+ * (their keyword arguments too), or arrays of them; not a function, which may read anything (the
+ * clock, a file). The master renders such a command before its step starts (master/build/command-ahead.ts).
+ */
+export function rendersFromProperties(value: unknown): boolean {
+  if (typeof value === 'function') return false;
+  if (Array.isArray(value)) return value.every(rendersFromProperties);
+  if (isInterpolate(value)) return Object.values(value.kwargs).every(rendersFromProperties);
+  return true;
+}
+
 /** A renderable that is a function of the properties (values themselves are never functions). */
 function isPropertyFunction<T>(value: Renderable<T>): value is (props: PropertyReader) => T | Promise<T> {
   return typeof value === 'function';

@@ -195,6 +195,35 @@ describe('AgentSession', () => {
     expect(together, writes.join('\n')).toBeGreaterThanOrEqual(8);
   });
 
+  it('sends a run after another (protocol 5), only while that one runs here, and its skipped exit ends it', async () => {
+    const { session, agent } = await connect();
+    const first = session.start(SPEC, holdingSink(true));
+    const ahead = session.startAfter(first.run ?? '', { ...SPEC, argv: ['make', 'check'] }, holdingSink(true));
+    expect(ahead).not.toBeNull();
+    const runs = await eventually('two run frames', () => {
+      const sent = agent.received.filter((m) => m.type === 'run');
+      return sent.length === 2 ? sent : null;
+    });
+    expect(runs[1]).toEqual({ type: 'run', run: ahead?.run, ...SPEC, argv: ['make', 'check'], after: first.run });
+    expect(session.sentAhead).toBe(1);
+    agent.exit(first.run ?? '', 0, 2);
+    agent.send({ type: 'exit', run: ahead?.run, seq: 0, code: null, signal: null, durationMs: 0, skipped: true });
+    expect((await first.done).code).toBe(2);
+    expect(await ahead?.done).toMatchObject({ code: null, skipped: true, lost: false });
+    // The run before has ended here: nothing is sent after it.
+    expect(session.startAfter(first.run ?? '', SPEC, holdingSink(true))).toBeNull();
+    expect(session.sentAhead).toBe(1);
+  });
+
+  it('sends no run after another to an agent of protocol 4, which would refuse the field', async () => {
+    const { session, agent } = await connect(4);
+    const first = session.start(SPEC, holdingSink(true));
+    expect(session.startAfter(first.run ?? '', SPEC, holdingSink(true))).toBeNull();
+    await agent.runMessage();
+    await settle(50);
+    expect(agent.received.filter((m) => m.type === 'run')).toHaveLength(1);
+  });
+
   it('sends a shell command without argv, and a fresh run id per command', async () => {
     const { session, agent } = await connect();
     const { argv: _argv, ...rest } = SPEC;
