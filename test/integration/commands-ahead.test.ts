@@ -125,7 +125,9 @@ describe.each(testDatabases().slice(0, 1))('commands sent ahead ($kind)', (db) =
     const brid = forced.body.buildrequestid as number;
     const build = await waitFor('the build to start', async () => (await client.get(`/builds?buildrequestid=${brid}`)).body.builds[0]);
     const step = await waitFor('the first step', async () => (await client.get(`/builds/${build.buildid}/steps`)).body.steps[0]);
-    await waitFor('the command to be ready', async () => (await stepLog(master, step.stepid).catch(() => Buffer.alloc(0))).includes('ready'));
+    await waitFor('the command to be ready', async () =>
+      (await stepLog(master, step.stepid).catch(() => Buffer.alloc(0))).includes('ready'),
+    );
     expect((await client.post(`/builds/${build.buildid}/stop`, { reason: 'test' })).status).toBeLessThan(300);
     await waitFor('the build to end', async () => (await client.get(`/buildrequests/${brid}`)).body.buildrequests[0].complete);
     const ended = (await client.get(`/builds/${build.buildid}`)).body.builds[0];
