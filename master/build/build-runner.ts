@@ -225,11 +225,12 @@ export class Build {
     while (index >= 0) {
       const step = steps[index];
       if (!step) break;
-      const ahead = pipeline.take(index);
-      const plans = await this.planAhead(index, pipeline.lastIndex(index), progress, props);
+      const at = index;
+      const ahead = pipeline.take(at);
+      const plans = await this.planAhead(at, pipeline.lastIndex(at), progress, props);
       const commands: StepCommands = {
         ahead,
-        sendAhead: (running, agent) => pipeline.send(plans, running, agent),
+        sendAhead: (running, agent) => pipeline.send(plans, running, at, agent),
         dropAhead: () => pipeline.dropAll(),
       };
       // A step that fails the build (its rows could not be stored) leaves no command running ahead.

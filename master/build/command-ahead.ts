@@ -135,10 +135,16 @@ export class CommandPipeline {
     return this.queued.at(-1)?.index ?? running;
   }
 
-  /** Sends `plans` in order, the first after the last sent ahead (or `running`, when none is); stops at one that cannot be. */
-  send(plans: CommandAhead[], running: RunningCommand, agent: AgentConnection): void {
+  /**
+   * Sends `plans` in order, the first after the last sent ahead (or after `running`, the command of
+   * step `runningIndex`, when none is); stops at one that cannot be sent. Plans that do not follow on
+   * (those sent ahead were dropped since they were made) are not sent: they would skip steps.
+   */
+  send(plans: CommandAhead[], running: RunningCommand, runningIndex: number, agent: AgentConnection): void {
     let before = this.queued.at(-1)?.running ?? running;
+    let index = this.lastIndex(runningIndex);
     for (const plan of plans) {
+      if (plan.index !== ++index) return;
       if (!plan.send(agent, before) || !plan.running) return;
       this.queued.push(plan);
       before = plan.running;

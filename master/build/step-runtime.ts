@@ -150,7 +150,12 @@ export class StepRuntime implements StepContext {
     const { agent, signal, ahead } = this.deps;
     const first = !this.startedOnAgent;
     this.startedOnAgent = true;
-    let running = first && ahead ? ahead.adopt(spec, sink, () => (signal.aborted ? null : agent.start(spec, sink))) : null;
+    // Skipped or lost on the agent: so are the commands sent after it; they go, and this one starts now.
+    const startAgain = () => {
+      this.deps.dropAhead?.();
+      return signal.aborted ? null : agent.start(spec, sink);
+    };
+    let running = first && ahead ? ahead.adopt(spec, sink, startAgain) : null;
     // Not the command sent for this step (it cannot be, when sent ahead only as rendered now): none sent ahead stands.
     if (first && ahead && !running) this.deps.dropAhead?.();
     running ??= agent.start(spec, sink);
