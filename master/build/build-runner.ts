@@ -26,8 +26,8 @@ import { parsePropertyValues, Properties, type PropertyValue } from '../../steps
 import type { WorkerInfo } from '../../steps/properties/interpolate.ts';
 import { errorMessage } from '../../core/error-message.ts';
 import { InvalidStateError } from '../../core/errors/invalid-state-error.ts';
-import { StepRuntime, STATE_STRING_MAX_CHARS, agentWorkdir, commandSpec, type StepRuntimeDeps } from './step-runtime.ts';
-import { AHEAD_DEPTH, CommandAhead, CommandPipeline } from './command-ahead.ts';
+import { StepRuntime, STATE_STRING_MAX_CHARS, type StepRuntimeDeps } from './step-runtime.ts';
+import { CommandPipeline, planAhead } from './command-ahead.ts';
 import { writeThroughOutage } from '../db/outage-write.ts';
 import type { SecretMasker } from './secret-masker.ts';
 import type { StepMetrics } from '../../metrics/step-metrics.ts';
@@ -227,7 +227,11 @@ export class Build {
       if (!step) break;
       const at = index;
       const ahead = pipeline.take(at);
-      const plans = await this.planAhead(at, pipeline.lastIndex(at), progress, props);
+      // Once the build is over or stopped nothing more goes ahead; its own steps run as they come.
+      const plans =
+        progress.terminated || this.abort.signal.aborted
+          ? []
+          : await planAhead(this.builder.steps, this.builder.dirname, at, pipeline.lastIndex(at), props);
       const commands: StepCommands = {
         ahead,
         sendAhead: (running, agent) => pipeline.send(plans, running, at, agent),
@@ -348,29 +352,6 @@ export class Build {
     const plain = JSON.stringify(values);
     if (this.maskedProps?.plain !== plain) this.maskedProps = { plain, masked: this.deps.masker.maskJson(values) };
     return this.maskedProps.masked;
-  }
-
-  /**
-   * The commands to send ahead while step `running` runs (command-ahead.ts): those of the steps after
-   * `last` (the last sent already, or `running`), up to AHEAD_DEPTH past `running`, for as long as
-   * each step before cannot end otherwise than SUCCESS on exit 0 nor change a property (the step
-   * after it then runs, as rendered now) and each step runs whatever comes (no doStepIf, not an
-   * alwaysRun step, whose place after a stop differs) with a command known before it starts.
-   */
-  private async planAhead(running: number, last: number, progress: Progress, props: Properties): Promise<CommandAhead[]> {
-    const { steps } = this.builder;
-    const plans: CommandAhead[] = [];
-    if (progress.terminated || this.abort.signal.aborted) return plans;
-    for (let i = last + 1; i <= running + AHEAD_DEPTH; i++) {
-      const before = steps[i - 1];
-      const step = steps[i];
-      if (!before?.succeedsOnExitZero() || !step || step.alwaysRun) break;
-      if (step.options.doStepIf !== undefined && step.options.doStepIf !== true) break;
-      const request = await step.requestAhead(props).catch(() => null); // its own run() renders it again, and reports the error
-      if (!request) break;
-      plans.push(new CommandAhead(i, commandSpec(request, agentWorkdir(this.builder, request))));
-    }
-    return plans;
   }
 
   /** The first step after `after` that runs, or -1: once the build is terminated or stopped, only alwaysRun steps do. */

@@ -13,9 +13,39 @@
  * agent kills those that started.
  */
 import type { AgentConnection, CommandExit, CommandSink, CommandSpec, RunningCommand } from '../agents/agent-connection.ts';
+import type { Step } from '../../steps/step.ts';
+import type { PropertyReader } from '../../steps/properties/interpolate.ts';
+import { agentWorkdir, commandSpec } from './step-runtime.ts';
 
 /** How many commands may be sent ahead of the step running. */
 export const AHEAD_DEPTH = 4;
+
+/**
+ * The commands to send ahead while step `running` runs: those of the steps after `last` (the last
+ * sent already, or `running`), up to AHEAD_DEPTH past `running`, for as long as each step before
+ * cannot end otherwise than SUCCESS on exit 0 nor change a property (the step after it then runs, as
+ * rendered now) and each step runs whatever comes (no doStepIf, not an alwaysRun step, whose place
+ * after a stop differs) with a command known before it starts. `dirname`: the builder's directory.
+ */
+export async function planAhead(
+  steps: readonly Step[],
+  dirname: string,
+  running: number,
+  last: number,
+  props: PropertyReader,
+): Promise<CommandAhead[]> {
+  const plans: CommandAhead[] = [];
+  for (let i = last + 1; i <= running + AHEAD_DEPTH; i++) {
+    const before = steps[i - 1];
+    const step = steps[i];
+    if (!before?.succeedsOnExitZero() || !step || step.alwaysRun) break;
+    if (step.options.doStepIf !== undefined && step.options.doStepIf !== true) break;
+    const request = await step.requestAhead(props).catch(() => null); // its own run() renders it again, and reports the error
+    if (!request) break;
+    plans.push(new CommandAhead(i, commandSpec(request, agentWorkdir({ dirname }, request))));
+  }
+  return plans;
+}
 
 /** Output of a command not adopted yet: held, in order, until a sink takes it or it is dropped. */
 class HeldSink implements CommandSink {
