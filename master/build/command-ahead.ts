@@ -6,7 +6,7 @@
  *
  * The build runner sends a step's command ahead only when every step before it, back to the one
  * running, cannot end otherwise than SUCCESS on exit 0 and cannot change what the command renders
- * (build-runner.ts, `planAhead`); up to AHEAD_DEPTH commands ahead. When a step starts, its runtime
+ * (`planAhead` below); up to AHEAD_DEPTH commands ahead. When a step starts, its runtime
  * adopts the command if the one it asks for is the same (step-runtime.ts); the output the agent sent
  * meanwhile waits here, in order, and goes into the step's log then. Commands the build does not
  * adopt (a stop, a step ending otherwise than planned) are cancelled and their output dropped: the
