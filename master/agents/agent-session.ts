@@ -97,8 +97,9 @@ export class AgentSession {
   private readingPaused = false;
   /** Acks of exits not sent yet (see EXIT_ACK_DELAY_MS), and the timer that sends them if no frame goes first. */
   private exitAcks: MasterMessage[] = [];
-  private sentAheadCount = 0;
   private exitAckTimer: NodeJS.Timeout | null = null;
+  /** Commands sent to start after another (startAfter), for diagnostics and tests. */
+  private sentAheadCount = 0;
 
   constructor(
     readonly name: string,
