@@ -7,6 +7,7 @@ import { requireToken } from './auth.ts';
 import { fieldsOf, idParam, parseBody, parseParams } from './params.ts';
 import { NotFoundError } from '../../core/errors/index.ts';
 import { buildPresenter, sendBuildsPage } from './builds.ts';
+import { PageCache } from './page-cache.ts';
 import { memoryCollectionQuery, parseCollectionQuery, type FieldMap } from '../db/collection-query.ts';
 import type { BuilderStats as BuilderStatsRow } from '../db/builds.ts';
 import { seconds, sendPage } from './respond.ts';
@@ -61,6 +62,7 @@ type BuilderStats = Map<number, BuilderStatsRow>;
 export function buildersRouter(deps: ApiDeps): Router {
   const r = Router();
   const presentBuild = buildPresenter(deps);
+  const pages = new PageCache(deps.repos.version);
   const present = (b: ApiDeps['builders'][number], stats: BuilderStats): Builder => {
     const s = stats.get(b.id);
     const last = s?.last ?? null;
@@ -111,7 +113,7 @@ export function buildersRouter(deps: ApiDeps): Router {
   });
   r.get('/builders/:key/builds', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);
-    await sendBuildsPage(res, deps.repos.builds, presentBuild, req.query, { builderid: b.id });
+    await sendBuildsPage(res, deps.repos.builds, presentBuild, req.query, { builderid: b.id }, { pages, key: req.originalUrl });
   });
   r.get('/builders/:key/builds/:number', async (req, res) => {
     const b = find(parseParams(req, builderPath).key);

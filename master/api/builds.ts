@@ -7,7 +7,8 @@ import { resultName } from '../../core/results.ts';
 import { requireToken } from './auth.ts';
 import { fieldsOf, found, idPath, parseBody, parseParams } from './params.ts';
 import { seconds, sendPage } from './respond.ts';
-import { jsonItem, sendJsonItems, type JsonItem } from './collection-json.ts';
+import { jsonItem, jsonItemsBody, sendBody, type JsonItem } from './collection-json.ts';
+import { PageCache } from './page-cache.ts';
 import { parsePropertyMap } from '../../steps/properties/properties.ts';
 import { MATRIX_PROPERTY_SOURCE } from '../config/matrix.ts';
 
@@ -25,6 +26,8 @@ export interface BuildPresenter {
   json(b: BuildRow): JsonItem;
   /** The JSON of build `id` if it is remembered and the build finished (so its row cannot change). */
   finishedJson(id: number): JsonItem | undefined;
+  /** Whether the build's JSON is the same whenever it is asked for (its row unchanged): not if its links end "now". */
+  timeless(b: BuildRow): boolean;
 }
 
 /**
@@ -91,7 +94,7 @@ export function buildPresenter(deps: Pick<ApiDeps, 'builders' | 'masker' | 'link
     const known = texts.get(id);
     return known && known.row.complete_at !== null ? known.json : undefined;
   };
-  return Object.assign(present, { json, finishedJson });
+  return Object.assign(present, { json, finishedJson, timeless });
 }
 
 /** A matrix cell's axis values: the build's properties of source 'Matrix' (master/config/matrix.ts). */
@@ -119,10 +122,18 @@ function sameRow(a: BuildRow, b: BuildRow): boolean {
 const buildPath = idPath('build id');
 const actionBody = z.strictObject({ reason: z.string().max(1000).optional() });
 
+/** Where a page of builds is kept between writes (page-cache.ts), and under what key. */
+export interface BuildsPageCache {
+  pages: PageCache;
+  /** What decides the answer: the request's path and query (scope included). */
+  key: string;
+}
+
 /**
  * A page of builds (`GET /builds`, `/builders/:key/builds`). The page's finished builds this
  * presenter has made are not read again, only their ids: their JSON is taken when the ids arrive, so
- * a cache eviction during the rest of the read loses nothing. A `field` selection reads whole rows.
+ * a cache eviction during the rest of the read loses nothing. The page itself is kept until the next
+ * write when none of its builds' JSON depends on the time (`cache`). A `field` selection reads whole rows.
  */
 export async function sendBuildsPage(
   res: Response,
@@ -130,6 +141,7 @@ export async function sendBuildsPage(
   present: BuildPresenter,
   query: Record<string, unknown>,
   scope: { builderid?: number } = {},
+  cache?: BuildsPageCache,
 ): Promise<void> {
   const fields = fieldsOf(query);
   if (fields) {
@@ -137,6 +149,8 @@ export async function sendBuildsPage(
     sendPage(res, 'builds', rows.map(present), total, fields);
     return;
   }
+  const found = cache?.pages.lookup(cache.key);
+  if (found && 'page' in found) return sendBody(res, found.page);
   const held = new Map<number, JsonItem>();
   const page = await builds.queryUnheld(
     query,
@@ -147,20 +161,25 @@ export async function sendBuildsPage(
     },
     scope,
   );
+  let timeless = true;
   const items = page.ids.flatMap((id) => {
     const row = page.rows.get(id);
+    if (row && !present.timeless(row)) timeless = false;
     const item = row ? present.json(row) : held.get(id);
     return item === undefined ? [] : [item];
   });
-  sendJsonItems(res, 'builds', items, page.total);
+  const body = jsonItemsBody('builds', items, page.total);
+  if (cache && found && 'read' in found && timeless) cache.pages.keep(cache.key, found.read, body);
+  sendBody(res, body);
 }
 
 export function buildsRouter(deps: ApiDeps): Router {
   const r = Router();
   const present = buildPresenter(deps);
+  const pages = new PageCache(deps.repos.version);
   r.get('/builds', async (req, res) => {
     const query = req.query; // express parses it anew on each read
-    await sendBuildsPage(res, deps.repos.builds, present, query);
+    await sendBuildsPage(res, deps.repos.builds, present, query, {}, { pages, key: req.originalUrl });
   });
   r.get('/builds/:id', async (req, res) => {
     const { id } = parseParams(req, buildPath);

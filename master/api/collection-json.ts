@@ -26,12 +26,18 @@ export function jsonItem(text: string): JsonItem {
 
 const COMMA = Buffer.from(',');
 
+/** A page's body and its ETag, as sendBody sends them. */
+export interface JsonBody {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
 /**
- * Sends `{"<key>": [items], "meta": {"total": n}}`: the same bytes `sendPage` (respond.ts) sends for
- * those items. The ETag is weak, as express's own: the body's length and a digest of the key, the
- * total and each item's digest in order, so any change in an item, the order or the total changes it.
+ * `{"<key>": [items], "meta": {"total": n}}`: the same bytes `sendPage` (respond.ts) sends for those
+ * items. The ETag is weak, as express's own: the body's length and a digest of the key, the total
+ * and each item's digest in order, so any change in an item, the order or the total changes it.
  */
-export function sendJsonItems(res: Response, key: CollectionName, items: readonly JsonItem[], total: number): void {
+export function jsonItemsBody(key: CollectionName, items: readonly JsonItem[], total: number): JsonBody {
   const head = Buffer.from(`{${JSON.stringify(key)}:[`);
   const tail = Buffer.from(`],"meta":{"total":${JSON.stringify(total)}}}`);
   const parts: Buffer[] = [head];
@@ -44,7 +50,17 @@ export function sendJsonItems(res: Response, key: CollectionName, items: readonl
   parts.push(tail);
   tag.update(tail);
   const body = Buffer.concat(parts);
+  return { body, etag: `W/"${body.length.toString(16)}-${tag.digest('base64').slice(0, 27)}"` };
+}
+
+/** Sends a JSON body with its ETag (express answers 304 when If-None-Match names it). */
+export function sendBody(res: Response, page: JsonBody): void {
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('ETag', `W/"${body.length.toString(16)}-${tag.digest('base64').slice(0, 27)}"`);
-  res.send(body);
+  res.setHeader('ETag', page.etag);
+  res.send(page.body);
+}
+
+/** Sends the page of `items` (jsonItemsBody). */
+export function sendJsonItems(res: Response, key: CollectionName, items: readonly JsonItem[], total: number): void {
+  sendBody(res, jsonItemsBody(key, items, total));
 }

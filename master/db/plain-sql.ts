@@ -34,6 +34,15 @@ export class PlainSql {
     this.sqlite = source.options.type === 'better-sqlite3' ? new SqliteStatements(source) : null;
   }
 
+  /**
+   * A text that changes whenever something stored may have changed (sqlite-statements.ts), for
+   * caches of what reads answer; null on PostgreSQL, where other masters write too and no read this
+   * cheap can tell.
+   */
+  version(): string | null {
+    return this.sqlite?.version() ?? null;
+  }
+
   /** `$n` on PostgreSQL, `?` on SQLite: the n-th (1-based) bound value. */
   param(n: number): string {
     return this.postgres ? `$${n}` : '?';

@@ -11,6 +11,7 @@ import { ConsoleRepo } from './console.ts';
 import { LogsRepo } from './logs.ts';
 import { MastersRepo } from './masters.ts';
 import { StepsRepo } from './steps.ts';
+import { plainSql } from './plain-sql.ts';
 
 /** One repository per resource, over one database. */
 export interface Repositories {
@@ -28,6 +29,11 @@ export interface Repositories {
   artifacts: ArtifactsRepo;
   /** The console, grid and waterfall views' reads (changes with their builds, builds in a window). */
   console: ConsoleRepo;
+  /**
+   * A text that changes whenever anything stored may have changed (plain-sql.ts), read at once:
+   * what caches of read answers check. Null where no read that cheap can tell (PostgreSQL).
+   */
+  version: () => string | null;
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -47,5 +53,6 @@ export function createRepositories(db: Database): Repositories {
     changes: new ChangesRepo(s),
     artifacts: new ArtifactsRepo(s),
     console: new ConsoleRepo(s),
+    version: () => plainSql(s).version(),
   };
 }

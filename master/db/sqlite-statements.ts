@@ -25,12 +25,24 @@ interface Statement {
   readonly reader: boolean;
   run(...params: unknown[]): { changes: number };
   all(...params: unknown[]): unknown[];
+  get(...params: unknown[]): unknown;
   /** From now on the statement hands back each row's first column, bare. */
   pluck(): Statement;
 }
 
 /** Prepared statements kept; the oldest is dropped past it. */
 const MAX_CACHED = 500;
+
+/**
+ * What has been written, as SQLite counts it: `total_changes()`, the rows this connection inserted,
+ * updated or deleted since it opened (a transaction's as it makes them, kept even if it rolls
+ * back), and `data_version`, which moves when another connection (another process) commits.
+ */
+const WRITTEN = 'SELECT total_changes() || \':\' || "data_version" FROM pragma_data_version()';
+
+/** Each connection's number, so a version read on a reopened one (whose counts start again) is new. */
+const connectionNumbers = new WeakMap<Connection, number>();
+let connectionsSeen = 0;
 
 export class SqliteStatements {
   /** Prepared statements by text, for the connection they were prepared on (plucked ones by `column:` and their text). */
@@ -52,6 +64,18 @@ export class SqliteStatements {
     return turns ? turns.hold(async () => read()) : Promise.resolve().then(read);
   }
 
+  /**
+   * A text that differs whenever a write may have landed since it was last read (see WRITTEN), read
+   * at once, without waiting for the turn: equal answers before and after a read mean it read what
+   * was committed all along, whatever transaction was open meanwhile.
+   */
+  version(): string {
+    const connection = this.connection();
+    let n = connectionNumbers.get(connection);
+    if (n === undefined) connectionNumbers.set(connection, (n = ++connectionsSeen));
+    return `${n}:${String(this.statement(WRITTEN, true).get())}`;
+  }
+
   private execute(sql: string, params: readonly SqlValue[]): PlainResult {
     return this.failing(sql, params, (bound) => {
       const statement = this.statement(sql, false);
@@ -71,11 +95,16 @@ export class SqliteStatements {
     }
   }
 
+  private connection(): Connection {
+    const connection = (this.source.driver as unknown as { databaseConnection: Connection | undefined }).databaseConnection;
+    if (!connection) throw new Error('the SQLite database is not open');
+    return connection;
+  }
+
   private statement(sql: string, plucked: boolean): Statement {
     // TypeORM opens the connection when the data source initialises; a new one (after a close and a
     // reopen) cannot run statements prepared on the old.
-    const connection = (this.source.driver as unknown as { databaseConnection: Connection | undefined }).databaseConnection;
-    if (!connection) throw new Error('the SQLite database is not open');
+    const connection = this.connection();
     if (connection !== this.cachedFor) {
       this.cache = new Map();
       this.cachedFor = connection;
