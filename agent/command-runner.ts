@@ -26,7 +26,14 @@ import { encodeOutputFrameFrom, outputFrameHeaderBytes, type OutputChunk } from 
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
 import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
 import type { FrameLease, FramePool } from './frame-pool.ts';
-import { NodeLauncher, type LaunchedProcess, type ProcessLauncher, type ReapedCpu } from './process-launcher.ts';
+import {
+  NodeLauncher,
+  type LaunchSpec,
+  type LaunchedProcess,
+  type ProcessEvents,
+  type ProcessLauncher,
+  type ReapedCpu,
+} from './process-launcher.ts';
 
 export interface RunnerOptions {
   basedir: string;
@@ -121,6 +128,8 @@ export class CommandRunner {
   private started = Date.now();
   /** Sent `after` a run that has not ended yet: started (or skipped) when it does. */
   private waiting = false;
+  /** Cancelled while its launcher held it (launchAfter): not started, or killed at once if it was. */
+  private withdrawn = false;
   /** Whether the run ended with code 0 (not killed), once reported; what the runs after it wait for. */
   private succeeded: boolean | null = null;
   private readonly followers: ((succeeded: boolean) => void)[] = [];
@@ -137,10 +146,15 @@ export class CommandRunner {
     private readonly options: RunnerOptions,
   ) {}
 
-  /** Starts when `before` exits with code 0 (at once if it has); skipped if it ends otherwise or is unknown (null). */
+  /**
+   * Starts when `before` exits with code 0 (at once if it has); skipped if it ends otherwise or is
+   * unknown (null). Where the launcher can, it starts the command itself the moment `before` is done
+   * (launchAfter: the spawn helper, with no turn of the agent in between); else the runner does.
+   */
   startAfter(before: CommandRunner | null): void {
     if (!before) return this.skip(null);
     this.waiting = true;
+    if (this.launchAfter(before)) return;
     before.follow((succeeded) => {
       if (!this.waiting) return; // cancelled while waiting: reported already
       this.waiting = false;
@@ -156,34 +170,86 @@ export class CommandRunner {
   }
 
   start(): void {
-    this.started = Date.now();
+    const launch = this.launchSpec();
+    if (!launch.ok) return this.failToStart(launch.code, launch.message);
+    const launcher = this.options.launcher ?? new NodeLauncher(agentEnv(), null);
+    this.process = launcher.launch(launch.spec, this.events(launch.spec.file));
+    this.timing();
+  }
+
+  /** The process to start, its workdir made; or why it cannot start. */
+  private launchSpec(): { ok: true; spec: LaunchSpec } | { ok: false; code: CommandErrorCode; message: string } {
     const { msg } = this;
     const cwd = path.resolve(this.options.basedir, msg.workdir);
     try {
       fs.mkdirSync(cwd, { recursive: true });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      return this.failToStart(CommandErrorCode.WorkdirInvalid, `cannot create workdir ${cwd}: ${why}`);
+      return { ok: false, code: CommandErrorCode.WorkdirInvalid, message: `cannot create workdir ${cwd}: ${why}` };
     }
     const argv = program(msg);
-    if (!argv) return this.failToStart(CommandErrorCode.SpawnFailed, 'the run names neither argv nor shell');
+    if (!argv) return { ok: false, code: CommandErrorCode.SpawnFailed, message: 'the run names neither argv nor shell' };
     const [file, args] = argv;
-    const launcher = this.options.launcher ?? new NodeLauncher(agentEnv(), null);
-    this.process = launcher.launch(
-      { file, args, cwd, env: commandEnv(msg.env, cwd) },
-      {
-        started: (pid) => this.running(pid),
-        output: (stream, data) => this.output(stream, data),
-        exited: (cpu) => this.exited(cpu),
-        closed: (code, signal) => this.report(code, signal),
-        failed: (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`),
-      },
-    );
+    return { ok: true, spec: { file, args, cwd, env: commandEnv(msg.env, cwd) } };
+  }
+
+  private events(file: string): ProcessEvents {
+    return {
+      started: (pid) => this.running(pid),
+      output: (stream, data) => this.output(stream, data),
+      exited: (cpu) => this.exited(cpu),
+      closed: (code, signal) => this.report(code, signal),
+      failed: (e) => this.failToStart(spawnErrorCode(e), `cannot run ${JSON.stringify(file)}: ${e.message}`),
+    };
+  }
+
+  /** From the start on: its time, the silence timeout and maxTime. */
+  private timing(): void {
+    this.started = Date.now();
     this.armTimeout();
-    if (msg.maxTime !== null) this.maxTimeTimer = setTimeout(() => this.kill('maxTime'), msg.maxTime * 1000);
+    if (this.msg.maxTime !== null) this.maxTimeTimer = setTimeout(() => this.kill('maxTime'), this.msg.maxTime * 1000);
+  }
+
+  /**
+   * Hands the command to the launcher to start after `before` (launchAfter); false where it cannot:
+   * `before` has no process of that launcher or has ended, or the workdir cannot be made (the runner
+   * then waits itself, and the failure is reported when it would have started).
+   */
+  private launchAfter(before: CommandRunner): boolean {
+    const launcher = this.options.launcher;
+    if (!launcher?.launchAfter || !before.process || before.state === 'reported' || before.killed) return false;
+    const launch = this.launchSpec();
+    if (!launch.ok) return false;
+    const events = this.events(launch.spec.file);
+    this.process = launcher.launchAfter(before.process, launch.spec, {
+      ...events,
+      started: (pid) => {
+        this.waiting = false;
+        this.timing();
+        events.started(pid);
+        // Cancelled while it waited, and started before the withdraw was heard: it ends as a kill.
+        if (this.withdrawn) this.kill('cancel');
+      },
+      failed: (e) => {
+        this.waiting = false;
+        // The helper lost while this waited: it never started, as when its run before ends otherwise.
+        if (e.code === 'EHELPERLOST' && this.pid === null) return this.skip(this.withdrawn ? 'cancel' : null);
+        events.failed(e);
+      },
+      notStarted: () => {
+        this.waiting = false;
+        this.skip(this.withdrawn ? 'cancel' : null);
+      },
+    });
+    return this.process !== null;
   }
 
   cancel(): void {
+    if (this.waiting && this.process?.withdraw) {
+      // Waiting in the launcher: it answers notStarted, or started if it had started it already.
+      this.withdrawn = true;
+      return this.process.withdraw();
+    }
     if (this.waiting) {
       this.waiting = false;
       return this.skip('cancel');
@@ -195,7 +261,7 @@ export class CommandRunner {
     this.pid = pid;
     this.meter = this.options.resources?.track(pid) ?? null;
     // Killed before its pid was known (the spawn helper answers a moment later): signalled now.
-    if (this.killed) this.signalGroup('SIGTERM');
+    if (this.killed) this.signalKilled('SIGTERM');
   }
 
   private exited(cpu: ReapedCpu | null): void {
@@ -324,11 +390,17 @@ export class CommandRunner {
   private kill(why: Killed): void {
     if (this.state !== 'running' || this.killed) return;
     this.killed = why;
-    this.signalGroup('SIGTERM');
+    this.signalKilled('SIGTERM');
     const graceMs = this.msg.sigtermTime === undefined ? this.options.killGraceMs : this.msg.sigtermTime * 1000;
-    this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    this.killTimer = setTimeout(() => this.signalKilled('SIGKILL'), graceMs);
     // Paused pipes would keep a killed command from ever closing.
     this.process?.resume();
+  }
+
+  /** A kill's signal: through the launcher when it takes them (it then starts nothing after this command). */
+  private signalKilled(signal: NodeJS.Signals): void {
+    if (this.process?.signal) this.process.signal(signal);
+    else this.signalGroup(signal);
   }
 
   private signalGroup(signal: NodeJS.Signals): void {

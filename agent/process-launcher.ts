@@ -38,16 +38,32 @@ export interface ProcessEvents {
   closed(code: number | null, signal: NodeJS.Signals | null): void;
   /** It could not be started (an error with the errno's `code`, as Node's spawn gives). */
   failed(error: NodeJS.ErrnoException): void;
+  /** Launched after another (launchAfter): never started, and never will be (see there). */
+  notStarted?(): void;
 }
 
-/** A launched command's output, paused and resumed for flow control. */
+/** A launched command's output, paused and resumed for flow control; signalled through its launcher when it can. */
 export interface LaunchedProcess {
   pause(): void;
   resume(): void;
+  /**
+   * Signals the command's process group through the launcher (absent: the runner signals it
+   * itself): a launcher that starts commands after others must know which were killed.
+   */
+  signal?(signal: NodeJS.Signals): void;
+  /** Launched after another and not started yet: never start it (notStarted follows), else nothing. */
+  withdraw?(): void;
 }
 
 export interface ProcessLauncher {
   launch(spec: LaunchSpec, events: ProcessEvents): LaunchedProcess;
+  /**
+   * Launches a command that starts once `before` (launched here) has ended, pipes closed, with code
+   * 0 and no signal sent through its `signal`; else it is never started (`notStarted`). The launcher
+   * starts it itself, with no turn of the agent's event loop in between. Null where it cannot (then
+   * the runner waits for `before` itself); absent on launchers that never can.
+   */
+  launchAfter?(before: LaunchedProcess, spec: LaunchSpec, events: ProcessEvents): LaunchedProcess | null;
   /** Before launching anything. */
   start(): void;
   /** The agent stops, its commands ended: helpers exit, killing anything left. */

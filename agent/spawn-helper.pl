@@ -11,6 +11,13 @@
 #   B n K=V...                       the environment every command starts from (sent first): the
 #                                    helper's own from then on, which its commands inherit
 #   R id cwd argc arg... n K=V...     run argv in cwd with the base environment plus these variables
+#   A id after cwd argc arg... n K=V...
+#                                    the same, started once command `after` is done (reaped, pipes
+#                                    closed) with code 0 and no kill sent through K: started here, at
+#                                    once, without a turn of the agent in between; otherwise never (N)
+#   K id signal                      send the signal to the command's process group, and start
+#                                    nothing after it; a command still waiting (A) is withdrawn (N)
+#   W id                             withdraw a command still waiting (N); a started one runs on
 #   P id / C id                      pause / continue reading the command's output (flow control)
 # Replies, on stdout, each a type byte, the command's id (u32, big-endian), a length (u32) and
 # that many bytes:
@@ -20,6 +27,8 @@
 #   X code signal cu cs    the main process was reaped: exit code or signal number (the other -1), and
 #                          the CPU seconds (user, system) of it and every process it waited for
 #   D                      done: reaped and both pipes closed; nothing more comes for this id
+#   N                      not started, and never will be: the command before it ended otherwise,
+#                          was killed, or it was withdrawn; nothing more comes for this id
 use strict;
 
 # Deaf to the terminal's signals: a Ctrl-C that reaches the agent must not end the guard first.
@@ -35,8 +44,15 @@ $SIG{CHLD} = sub { $chld = 1 };
 # command's output does not go in lockstep, one 64 KiB reply and one wake-up of each side at a time.
 fcntl(STDOUT, 1031, 1 << 20) if $^O eq 'linux';
 
-my %cmds;       # id => { pid, fh => {O => handle, E => handle}, open, paused, reaped }
+my %cmds;       # id => { pid, fh => {O => handle, E => handle}, open, paused, reaped, ok, killed }
 my %by_pid;     # pid => id, while unreaped
+my %queued;     # id => [[id, request], ...]: the commands waiting (A) for this one to be done
+my %queued_on;  # id => the id it waits for, while it waits
+my @ready;      # [id, request, before]: commands whose command before ended well, started at the loop's top
+my %outcome;    # id => 1 if it ended with code 0 and no kill, else 0: the last few done (@outcomes)
+my @outcomes;
+my $pending = '';    # requests read, not yet whole
+my $stdin_open = 1;
 my ($last_cu, $last_cs) = (times)[2, 3];
 
 sub decode { my ($field) = @_; return pack('H*', substr($field, 1)); }
@@ -172,6 +188,7 @@ sub run_command {
     ($last_cu, $last_cs) = (times)[2, 3];
     close $_ for ($child->{out}, $child->{err});
     reply('F', $id, $why);
+    ended($id, 0);
   } else {
     $cmds{$id} = { pid => $pid, fh => { O => $child->{out}, E => $child->{err} }, open => 2, paused => 0, reaped => 0 };
     $by_pid{$pid} = $id;
@@ -185,6 +202,53 @@ sub done_if_over {
   return unless $cmd->{open} == 0 && $cmd->{reaped};
   delete $cmds{$id};
   reply('D', $id, '');
+  ended($id, $cmd->{ok} && !$cmd->{killed});
+}
+
+# A command is over (done, or it could not start): what waits for it starts (at the top of the main
+# loop, after any withdraw or kill the agent sent meanwhile) or is never started.
+sub ended {
+  my ($id, $ok) = @_;
+  $outcome{$id} = $ok ? 1 : 0;
+  push @outcomes, $id;
+  delete $outcome{shift @outcomes} while @outcomes > 64;
+  for my $next (@{ delete $queued{$id} // [] }) {
+    delete $queued_on{$next->[0]};
+    if ($ok) { push @ready, [@$next, $id] } else { not_started($next->[0]) }
+  }
+}
+
+# Never started: told, and so is everything waiting for it.
+sub not_started {
+  my ($id) = @_;
+  reply('N', $id, '');
+  ended($id, 0);
+}
+
+# Takes a waiting command out of its queue or of @ready; whether it was there.
+sub withdraw {
+  my ($id) = @_;
+  if (defined(my $before = delete $queued_on{$id})) {
+    $queued{$before} = [grep { $_->[0] != $id } @{ $queued{$before} }];
+    delete $queued{$before} unless @{ $queued{$before} };
+    return 1;
+  }
+  my $n = @ready;
+  @ready = grep { $_->[0] != $id } @ready;
+  return @ready < $n;
+}
+
+# Whether command `id` is running, or waiting to (so that a command can wait for it in turn).
+sub known { my ($id) = @_; return $cmds{$id} || defined $queued_on{$id} || grep { $_->[0] == $id } @ready; }
+
+# Starts the commands whose command before ended well, once the requests already sent are heard:
+# the agent sends a kill (K) or a withdraw (W) before anything that could make it moot.
+sub start_ready {
+  return unless @ready;
+  my $rin = '';
+  vec($rin, fileno(STDIN), 1) = 1;
+  read_requests() if $stdin_open && select(my $rout = $rin, undef, undef, 0) > 0;
+  while (my $next = shift @ready) { run_command(@$next[0, 1]) }
 }
 
 sub reap {
@@ -197,6 +261,7 @@ sub reap {
     reply('X', $id, sprintf('%d %d %.3f %.3f', $code, $signal, $cu - $last_cu, $cs - $last_cs));
     ($last_cu, $last_cs) = ($cu, $cs);
     $cmds{$id}{reaped} = 1;
+    $cmds{$id}{ok} = $code == 0;
     # Its pipes most often closed as it ended: read to their end now, so that `D` goes out in the
     # same write as `X`, and the agent wakes once for both.
     # (Read through `$cmd`: once a drain ended the command, `$cmds{$id}{fh}` would bring it back, empty.)
@@ -228,19 +293,54 @@ sub request {
   } elsif ($what eq 'R') {
     my ($id, $request) = $line =~ /^R (\d+) (.*)$/s or return;
     run_command($id, $request);
+  } elsif ($what eq 'A') {
+    my ($id, $before, $request) = $line =~ /^A (\d+) (\d+) (.*)$/s or return;
+    if (known($before)) {
+      push @{ $queued{$before} }, [$id, $request];
+      $queued_on{$id} = $before;
+    } elsif ($outcome{$before}) {
+      run_command($id, $request);
+    } else {
+      not_started($id);
+    }
+  } elsif ($what eq 'K') {
+    my ($id, $signal) = @f[1, 2];
+    return not_started($id) if withdraw($id);
+    # Done already, its next not started yet: a kill sent before the agent heard of the end stops it.
+    for my $next (grep { $_->[2] == $id } @ready) { not_started($next->[0]) if withdraw($next->[0]) }
+    my $cmd = $cmds{$id} or return;
+    $cmd->{killed} = 1;
+    kill $signal, -$cmd->{pid} if $cmd->{pid};
+  } elsif ($what eq 'W') {
+    not_started($f[1]) if withdraw($f[1]);
   } elsif ($what eq 'P' || $what eq 'C') {
     $cmds{$f[1]}{paused} = $what eq 'P' ? 1 : 0 if $cmds{$f[1]};
   }
 }
 
-my $pending = '';
-my $stdin_open = 1;
 my $read_bytes = 1 << 18;
+
+# Reads what stdin holds (it was ready) and carries out each whole request.
+sub read_requests {
+  my $got = sysread(STDIN, $pending, 65536, length $pending);
+  if (!defined $got) {
+    $stdin_open = 0 unless $!{EINTR};
+  } elsif ($got == 0) {
+    $stdin_open = 0;
+  } else {
+    while ((my $nl = index($pending, "\n")) >= 0) {
+      request(substr($pending, 0, $nl));
+      substr($pending, 0, $nl + 1) = '';
+    }
+  }
+}
+
 while (1) {
   if ($chld) {
     $chld = 0;
     reap();
   }
+  start_ready();
   flush_replies();
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1 if $stdin_open;
@@ -272,19 +372,7 @@ while (1) {
   my $n = select(my $rout = $rin, undef, undef, $waiting == 2 ? 0.001 : $waiting ? 0.05 : undef);
   $chld = 1 if $n == 0;    # the timeout: a child may have ended unsignalled
   next if $n <= 0;
-  if (vec($rout, fileno(STDIN), 1)) {
-    my $got = sysread(STDIN, $pending, 65536, length $pending);
-    if (!defined $got) {
-      $stdin_open = 0 unless $!{EINTR};
-    } elsif ($got == 0) {
-      $stdin_open = 0;
-    } else {
-      while ((my $nl = index($pending, "\n")) >= 0) {
-        request(substr($pending, 0, $nl));
-        substr($pending, 0, $nl + 1) = '';
-      }
-    }
-  }
+  read_requests() if vec($rout, fileno(STDIN), 1);
   # Each ready pipe is drained, stdout before stderr: select() does not say which became readable
   # first, and a command that wrote to both while the helper was busy most often wrote its stdout
   # first (a build tool's output, then its error). Drained, not read once: a pipe read once per turn

@@ -193,6 +193,9 @@ class HelperProcess {
       case 'D':
         this.commands.delete(id);
         return events.closed(command.exit?.code ?? null, command.exit?.signal ?? null);
+      case 'N':
+        this.commands.delete(id);
+        return events.notStarted?.();
     }
   }
 }
@@ -200,6 +203,8 @@ class HelperProcess {
 export class SpawnHelper implements ProcessLauncher {
   private helper: HelperProcess | null = null;
   private nextId = 1;
+  /** Which helper launched a command, and its id there: what launchAfter names. */
+  private readonly launched = new WeakMap<LaunchedProcess, { helper: HelperProcess; id: number }>();
   private lingerTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -227,16 +232,31 @@ export class SpawnHelper implements ProcessLauncher {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     this.helper ??= new HelperProcess(this.perl, this.baseEnv, (h, why) => this.ended(h, why));
-    const helper = this.helper;
+    return this.request(this.helper, 'R', spec, events);
+  }
+
+  /** The helper itself starts it when `before` is done with code 0 and unsignalled (`A`, spawn-helper.pl). */
+  launchAfter(before: LaunchedProcess, spec: LaunchSpec, events: ProcessEvents): LaunchedProcess | null {
+    const known = this.launched.get(before);
+    if (!known || known.helper !== this.helper || known.helper.ended) return null;
+    return this.request(known.helper, `A`, spec, events, known.id);
+  }
+
+  private request(helper: HelperProcess, kind: 'R' | 'A', spec: LaunchSpec, events: ProcessEvents, after?: number): LaunchedProcess {
     const id = this.nextId++;
     if (helper.commands.size === 0) helper.holdOpen(true);
     helper.commands.set(id, { file: spec.file, pid: null, events: this.untilDone(helper, events), exit: null });
     const argv = [spec.file, ...spec.args];
-    helper.write(`R ${id} ${field(spec.cwd)} ${argv.length} ${argv.map(field).join(' ')} ${envFields(spec.env)}\n`);
-    return {
+    const head = after === undefined ? `R ${id}` : `A ${id} ${after}`;
+    helper.write(`${head} ${field(spec.cwd)} ${argv.length} ${argv.map(field).join(' ')} ${envFields(spec.env)}\n`);
+    const launched: LaunchedProcess = {
       pause: () => helper.write(`P ${id}\n`),
       resume: () => helper.write(`C ${id}\n`),
+      signal: (signal) => helper.write(`K ${id} ${os.constants.signals[signal]}\n`),
+      withdraw: () => helper.write(`W ${id}\n`),
     };
+    this.launched.set(launched, { helper, id });
+    return launched;
   }
 
   /** The events, with the helper's linger started once its last command is done. */
@@ -256,6 +276,10 @@ export class SpawnHelper implements ProcessLauncher {
       },
       failed: (e) => {
         events.failed(e);
+        done();
+      },
+      notStarted: () => {
+        events.notStarted?.();
         done();
       },
     };

@@ -2,12 +2,16 @@
  * A run sent `after` another (protocol 5): the agent's command runner, with real processes, starts
  * it only once the run before exits 0 and was not killed; otherwise, or when the run before is
  * unknown, or when it is cancelled while it waits, it never starts and its exit says `skipped`.
+ * The same with each launcher: Node's spawn (the runner waits itself) and the spawn helper (which
+ * starts the command itself the moment the one before is done: launchAfter).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { CommandRunner } from '../../agent/command-runner.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandRunner, agentEnv } from '../../agent/command-runner.ts';
+import type { ProcessLauncher } from '../../agent/process-launcher.ts';
+import { SpawnHelper, findPerl } from '../../agent/spawn-helper.ts';
 import { MasterToAgent, type AgentMessage, type RunMessage } from '../../protocol/messages.ts';
 
 const basedir = fs.mkdtempSync(path.join(os.tmpdir(), 'caliper-run-after-'));
@@ -22,6 +26,8 @@ interface Started {
 }
 
 let counter = 0;
+/** The launcher of the suite being run: undefined, the runner's default (Node's spawn). */
+let launcher: ProcessLauncher | undefined;
 function runner(shell: string): Started {
   const msg: RunMessage = { type: 'run', run: `r${++counter}`, shell, workdir: 'w', env: {}, timeout: null, maxTime: null };
   let output = '';
@@ -36,13 +42,27 @@ function runner(shell: string): Started {
       if (m.type === 'exit') told(m);
     },
     onDone: () => {},
+    ...(launcher ? { launcher } : {}),
   });
   return { runner: started, output: () => output, exit };
 }
 
-const marker = (name: string) => path.join(basedir, name);
+let suite = '';
+const marker = (name: string) => path.join(basedir, `${suite}-${name}`);
 
-describe('a run after another', () => {
+const perl = findPerl();
+const launchers: { name: string; make: () => ProcessLauncher | undefined }[] = [
+  { name: 'node', make: () => undefined },
+  ...(perl ? [{ name: 'helper', make: () => new SpawnHelper(perl, agentEnv(), (line) => console.error(line)) }] : []),
+];
+
+describe.each(launchers)('a run after another, launched by $name', ({ name, make }) => {
+  beforeAll(() => {
+    suite = name;
+    launcher = make();
+  });
+  afterAll(() => launcher?.stop());
+
   it('is part of protocol 5: `after` names a run, and an exit may say `skipped`', () => {
     const base = { type: 'run', run: 'r2', shell: 'true', workdir: 'w', timeout: null, maxTime: null };
     expect(MasterToAgent.parse({ ...base, after: 'r1' })).toMatchObject({ after: 'r1' });
@@ -109,6 +129,20 @@ describe('a run after another', () => {
     expect(await before.exit).toMatchObject({ code: 0 });
     await new Promise((r) => setTimeout(r, 100));
     expect(fs.existsSync(marker('cancelled-waiting'))).toBe(false);
+  });
+
+  it('is started by the spawn helper itself, with no turn of the agent in between (Node’s spawn needs one)', async () => {
+    const before = runner('true');
+    const next = runner(`touch ${marker('without-a-turn')}`);
+    before.runner.start();
+    next.runner.startAfter(before.runner);
+    // The agent's event loop held for a second: only a launcher that starts `next` itself can meanwhile.
+    const until = Date.now() + 1000;
+    while (Date.now() < until);
+    expect(fs.existsSync(marker('without-a-turn'))).toBe(name === 'helper');
+    expect(await before.exit).toMatchObject({ code: 0 });
+    expect(await next.exit).toMatchObject({ code: 0 });
+    expect(fs.existsSync(marker('without-a-turn'))).toBe(true);
   });
 
   it('is skipped when the run before is not known', async () => {

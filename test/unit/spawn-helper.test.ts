@@ -266,6 +266,65 @@ describe.skipIf(!perl)('spawn helper', () => {
     }
   });
 
+  it('starts a command after another itself (A), and never after a failure, a kill, a withdraw or an unknown command', async () => {
+    // The helper's own protocol (spawn-helper.pl): each request line written as it is, replies noted by id.
+    const child = spawn(perl as string, [SPAWN_HELPER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const hex = (s: string) => `x${Buffer.from(s).toString('hex')}`;
+    const replies = new Map<number, string[]>();
+    const waiters: { id: number; type: string; resolve: () => void }[] = [];
+    let pending = Buffer.alloc(0);
+    child.stdout.on('data', (d: Buffer) => {
+      pending = Buffer.concat([pending, d]);
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUInt32BE(5)) {
+        const [type, id, len] = [String.fromCharCode(pending[0] as number), pending.readUInt32BE(1), pending.readUInt32BE(5)];
+        const data = pending.subarray(9, 9 + len).toString();
+        pending = pending.subarray(9 + len);
+        replies.set(id, [...(replies.get(id) ?? []), type === 'X' ? `X ${data.split(' ').slice(0, 2).join(' ')}` : type]);
+        for (const w of waiters.filter((x) => x.id === id && x.type === type)) w.resolve();
+      }
+    });
+    const ended = (id: number, type: 'D' | 'N') => new Promise<void>((resolve) => waiters.push({ id, type, resolve }));
+    const sh = (id: number, script: string, after?: number) =>
+      `${after === undefined ? `R ${id}` : `A ${id} ${after}`} ${hex(tmp)} 3 ${hex('/bin/sh')} ${hex('-c')} ${hex(script)} 0\n`;
+    const marker = (name: string) => path.join(tmp, `after-${name}`);
+    child.stdin.write(`B 1 ${hex(`PATH=${process.env.PATH ?? ''}`)}\n`);
+    try {
+      // Exit 0: the next starts, and the one after it.
+      child.stdin.write(sh(1, 'true') + sh(2, `touch ${marker('2')}`, 1) + sh(3, `touch ${marker('3')}`, 2));
+      await ended(3, 'D');
+      expect([replies.get(1), replies.get(2), replies.get(3)]).toEqual([
+        ['S', 'X 0 -1', 'D'],
+        ['S', 'X 0 -1', 'D'],
+        ['S', 'X 0 -1', 'D'],
+      ]);
+      expect([fs.existsSync(marker('2')), fs.existsSync(marker('3'))]).toEqual([true, true]);
+      // A failure: neither the next nor the one after it starts.
+      child.stdin.write(sh(4, 'exit 3') + sh(5, `touch ${marker('5')}`, 4) + sh(6, `touch ${marker('6')}`, 5));
+      await ended(6, 'N');
+      expect([replies.get(4), replies.get(5), replies.get(6)]).toEqual([['S', 'X 3 -1', 'D'], ['N'], ['N']]);
+      // A kill (K) of a command that exits 0 on SIGTERM: what waits for it never starts.
+      child.stdin.write(sh(7, `trap 'exit 0' TERM; echo ready; sleep 30 & wait`) + sh(8, `touch ${marker('8')}`, 7));
+      await waitFor('command 7 ready', () => replies.get(7)?.includes('O'), 10_000);
+      child.stdin.write('K 7 15\n');
+      await ended(8, 'N');
+      expect(replies.get(7)).toEqual(['S', 'O', 'X 0 -1', 'D']);
+      // A kill written before the end is heard stops what waits, however the command ended.
+      child.stdin.write(sh(9, 'true') + sh(10, `touch ${marker('10')}`, 9) + 'K 9 15\n');
+      await ended(10, 'N');
+      // A withdraw (W) while waiting; a command after one the helper does not know.
+      child.stdin.write(sh(11, 'sleep 0.2') + sh(12, `touch ${marker('12')}`, 11) + 'W 12\n' + sh(13, `touch ${marker('13')}`, 999));
+      await Promise.all([ended(11, 'D'), ended(12, 'N'), ended(13, 'N')]);
+      expect(replies.get(11)).toEqual(['S', 'X 0 -1', 'D']);
+      // After one that ended well before it was asked for: at once.
+      child.stdin.write(sh(14, `touch ${marker('14')}`, 1));
+      await ended(14, 'D');
+      for (const n of [5, 6, 8, 10, 12, 13]) expect(fs.existsSync(marker(String(n))), `command ${n} ran`).toBe(false);
+      expect(fs.existsSync(marker('14'))).toBe(true);
+    } finally {
+      child.stdin.end();
+    }
+  });
+
   it('is the orphan guard: when the agent dies, the commands it started die with it', async () => {
     // A separate node holds the helper, starts a command group with a background child, and is SIGKILLed.
     const holder = path.join(tmp, 'holder.ts');
