@@ -2,7 +2,8 @@
  * Group commit: the transactions of running builds asked for within one turn of the event loop
  * (builds a claimer pass starts together, steps of different builds ending together) run as one
  * transaction, so N of them cost one commit (SQLite: one WAL append; PostgreSQL: one BEGIN/COMMIT
- * round trip pair) instead of N.
+ * round trip pair) instead of N. The works run plain statements only (plain-sql.ts), so on SQLite
+ * the transaction is run straight on the connection (PlainSql.transaction).
  *
  * States: idle -> gathering (the first run() of a turn schedules the flush on setImmediate; later
  * ones join) -> idle (the flush takes the batch; run() calls during its transaction gather the next).
@@ -19,7 +20,7 @@
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import { isTransientError } from '../../core/transient-error.ts';
-import { transaction } from './transaction.ts';
+import { plainSql } from './plain-sql.ts';
 
 interface Pending {
   work: (em: EntityManager) => Promise<unknown>;
@@ -47,7 +48,7 @@ export class GroupCommit {
     if (batch.length === 1 && only) return this.alone(only);
     let results: unknown[];
     try {
-      results = await transaction(this.source, async (em) => {
+      results = await plainSql(this.source).transaction(async (em) => {
         const out: unknown[] = [];
         for (const p of batch) out.push(await p.work(em));
         return out;
@@ -61,7 +62,7 @@ export class GroupCommit {
   }
 
   private alone(p: Pending): Promise<void> {
-    return transaction(this.source, p.work).then(p.resolve, p.reject);
+    return plainSql(this.source).transaction(p.work).then(p.resolve, p.reject);
   }
 }
 

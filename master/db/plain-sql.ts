@@ -11,6 +11,7 @@
  */
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { SqliteStatements } from './sqlite-statements.ts';
+import { transaction } from './transaction.ts';
 
 /** A column's value as the drivers bind it (booleans become 0/1 on SQLite in TypeORM's runner). */
 export type SqlValue = string | number | boolean | null | Buffer;
@@ -56,6 +57,16 @@ export class PlainSql {
     let sql = this.texts.get(key);
     if (sql === undefined) this.texts.set(key, (sql = build((n) => this.param(n))));
     return sql;
+  }
+
+  /**
+   * Runs `work`, whose statements are plain ones of this class, as one transaction: on SQLite
+   * straight on the connection (sqlite-statements.ts; `em` is then the data source's manager, which
+   * the statements here do not need), elsewhere through TypeORM (transaction.ts).
+   */
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    if (this.sqlite) return this.sqlite.transaction(() => work(this.source.manager));
+    return transaction(this.source, work);
   }
 
   /** Runs `sql` with `params` (in `em`'s transaction when given). */

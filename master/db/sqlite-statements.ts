@@ -57,6 +57,43 @@ export class SqliteStatements {
     return turns ? turns.hold(async () => this.execute(sql, params)) : Promise.resolve().then(() => this.execute(sql, params));
   }
 
+  /**
+   * Runs `work` as one transaction in its turn, BEGIN and COMMIT (ROLLBACK when it fails) straight on
+   * the connection: TypeORM's transaction costs its runner's bookkeeping and a broadcast to every
+   * subscriber around each of the two. Its statements, run through here, are part of it (the turn is
+   * its own); so is anything else it runs on the connection meanwhile (one connection).
+   */
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    const inTurn = async (): Promise<T> => {
+      this.execute('BEGIN', []);
+      let result: T;
+      try {
+        result = await work();
+      } catch (e) {
+        this.rollback();
+        throw e;
+      }
+      try {
+        this.execute('COMMIT', []);
+      } catch (e) {
+        this.rollback();
+        throw e;
+      }
+      return result;
+    };
+    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    return turns ? turns.hold(inTurn) : inTurn();
+  }
+
+  /** Undoes the open transaction, if one is still open (a failed COMMIT may have ended it already). */
+  private rollback(): void {
+    try {
+      this.execute('ROLLBACK', []);
+    } catch {
+      // no transaction open: nothing to undo
+    }
+  }
+
   /** Runs the SELECT `sql` in its turn; each row's first column, bare (better-sqlite3's pluck). */
   column(sql: string, params: readonly SqlValue[]): Promise<unknown[]> {
     const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../master/db/data-source.ts';
 import { createRepositories, type Repositories } from '../../master/db/repositories.ts';
 import { transaction } from '../../master/db/transaction.ts';
+import { plainSql } from '../../master/db/plain-sql.ts';
 import { testDatabases } from '../helpers/databases.ts';
 
 describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
@@ -99,6 +100,35 @@ describe.each(testDatabases())('concurrent transactions on $kind', (db) => {
       );
       expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
       expect((await repos.buildRequests.query({})).total).toBe(121);
+    });
+  });
+
+  it('a plain transaction (PlainSql.transaction, straight on SQLite) is undone whole, and a write made meanwhile is not part of it', async () => {
+    await withDatabase(async ({ database, repos, now, builder }) => {
+      const sql = plainSql(database.source);
+      const request = await repos.buildRequests.create({ builderid: builder.id, reason: 'x', properties: {} }, now);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let begun!: () => void;
+      const inside = new Promise<void>((resolve) => (begun = resolve));
+      const failing = sql.transaction(async (em) => {
+        await sql.updateById('builders', builder.id, { description: 'changed' }, em);
+        begun();
+        await gate;
+        throw new Error('boom');
+      });
+      await inside;
+      const plain = repos.buildRequests.complete(request.id, 0, now); // through TypeORM, while the transaction is open
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      open();
+      await expect(failing).rejects.toThrow('boom');
+      await plain;
+      expect((await repos.buildRequests.get(request.id))?.complete).toBe(true);
+      expect((await repos.builders.list()).find((b) => b.id === builder.id)?.description ?? null).toBeNull();
+      // A failed COMMIT's transaction is undone too: the next one runs (no "transaction within a transaction").
+      const done = await sql.transaction(async (em) => sql.updateById('builders', builder.id, { description: 'kept' }, em));
+      expect(done).toBe(1);
+      expect((await repos.builders.list()).find((b) => b.id === builder.id)?.description).toBe('kept');
     });
   });
 
