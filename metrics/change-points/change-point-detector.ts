@@ -39,6 +39,13 @@ export class ChangePointDetector {
   private readonly settled: number[] = [];
   /** Where the first window not yet complete starts. */
   private nextWindow = 0;
+  /**
+   * The candidates last found in each window not yet complete (by its start), with the values they
+   * were found in: a window whose values did not change since gives the same (its tests see only its
+   * own points), so the full window before the newest points is searched again only when the outlier
+   * filter moved one of its provisional values.
+   */
+  private readonly open = new Map<number, { end: number; values: Float64Array; found: number[] }>();
   private cached: ChangePoint[] | null = null;
 
   constructor(options: Partial<DetectorOptions> = {}) {
@@ -87,6 +94,16 @@ export class ChangePointDetector {
     return this.cached;
   }
 
+  /** The window's candidates: as found last time if its values are the same (see `open`). */
+  private window(start: number, end: number, minSize: number, maxPValue: number): number[] {
+    const values = this.sums.view().subarray(start, end);
+    const last = this.open.get(start);
+    if (last && last.end === end && sameValues(last.values, values)) return last.found;
+    const found = windowChangePoints(this.sums, start, end, minSize, maxPValue);
+    this.open.set(start, { end, values: values.slice(), found });
+    return found;
+  }
+
   /** Weak candidates: those of settled windows, plus those of the windows that reach the end now. */
   private candidates(): number[] {
     const { windowLength, minSize, maxPValue } = this.options;
@@ -96,19 +113,28 @@ export class ChangePointDetector {
     const step = Math.floor(windowLength / 2);
     const fresh: number[] = [];
     let start = this.nextWindow;
+    for (const at of this.open.keys()) if (at < this.nextWindow) this.open.delete(at);
     while (start < n) {
       const end = Math.min(start + windowLength, n);
-      const found = windowChangePoints(this.sums, start, end, minSize, firstPass);
+      const found = this.window(start, end, minSize, firstPass);
       const next = Math.max(found.at(-1) ?? 0, start + step);
       if (end - start === windowLength && end <= final) {
         // Complete, past the outlier filter's reach: its points are final, and so is where the next window starts.
         this.settled.push(...found);
         this.nextWindow = next;
+        this.open.delete(start);
       } else fresh.push(...found);
       start = next;
     }
     return [...new Set([...this.settled, ...fresh])].sort((a, b) => a - b);
   }
+}
+
+/** Two windows' values, alike value for value. */
+function sameValues(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Changes of a whole series at once. */

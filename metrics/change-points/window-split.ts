@@ -3,7 +3,7 @@
  * whose best split has the largest energy statistic; keep the split if a t-test between its two sides
  * passes `maxPValue`, then look again in the pieces; stop at the first split that does not pass.
  */
-import { WindowDistances } from './energy-split.ts';
+import { WindowDistances, type Candidate } from './energy-split.ts';
 import type { RunningSums } from './running-sums.ts';
 import { isSignificant } from './t-test.ts';
 
@@ -12,6 +12,14 @@ export function windowChangePoints(sums: RunningSums, start: number, end: number
   if (end - start < 2 * minSize) return [];
   const distances = new WindowDistances(sums.view(), start, end);
   const found: number[] = [];
+  // Each split leaves the other intervals as they were: their best splits are kept, not searched again.
+  const splits = new Map<number, Candidate | null>();
+  const bestOf = (a: number, b: number): Candidate | null => {
+    const key = a * (end + 1) + b;
+    let best = splits.get(key);
+    if (best === undefined) splits.set(key, (best = distances.bestSplit(a, b, minSize)));
+    return best;
+  };
   for (;;) {
     const bounds = [start, ...found, end];
     let best: { index: number; qhat: number; a: number; b: number } | null = null;
@@ -19,7 +27,7 @@ export function windowChangePoints(sums: RunningSums, start: number, end: number
       const a = bounds[i] ?? start;
       const b = bounds[i + 1] ?? end;
       if (b - a < 2 * minSize) continue;
-      const candidate = distances.bestSplit(a, b, minSize);
+      const candidate = bestOf(a, b);
       if (candidate && (best === null || candidate.qhat > best.qhat)) best = { ...candidate, a, b };
     }
     if (best === null) break;
