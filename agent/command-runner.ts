@@ -2,11 +2,9 @@
  * One command on the agent, in its own process group so that everything it starts can be killed.
  *
  * States: running -> exiting -> reported
- * running: output is sent as numbered `output` frames and kept until the master acks it; when more
- *   than `windowBytes` are unacked the child's pipes are paused (flow control), so a fast writer
- *   cannot fill the agent's memory. What the pipes give in one turn of the event loop (often several
- *   64 KiB reads of a busy writer) goes out as one frame of up to MAX_OUTPUT_CHUNK: fewer frames,
- *   acks and database batches for a big log, and no delay a person could see for a quiet one.
+ * running: output is sent as numbered `output` frames and kept until the master acks it (run-output.ts:
+ *   a turn of the event loop's reads in one frame); when more than `windowBytes` are unacked the
+ *   child's pipes are paused (flow control), so a fast writer cannot fill the agent's memory.
  *   A timeout (no output), maxTime (wall) or cancel sends SIGTERM to the group, then SIGKILL after
  *   the run's `sigtermTime` (seconds) or else `killGraceMs`.
  * exiting: the main process ended; whatever it left running in its group is killed (as Jenkins'
@@ -21,11 +19,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_OUTPUT_CHUNK, commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
-import { encodeOutputFrameFrom, outputFrameHeaderBytes, type OutputChunk } from '../protocol/output-frame.ts';
+import { commandErrorMessage, type AgentMessage, type RunMessage } from '../protocol/messages.ts';
+import type { OutputChunk } from '../protocol/output-frame.ts';
 import { CommandErrorCode } from '../protocol/reject-codes.ts';
 import type { CommandMeter, ResourceMonitor } from './resource-monitor.ts';
 import type { FrameLease, FramePool } from './frame-pool.ts';
+import { RunOutput } from './run-output.ts';
 import {
   NodeLauncher,
   type LaunchSpec,
@@ -96,31 +95,13 @@ function commandEnv(stepEnv: Record<string, string>, cwd: string): Record<string
   return { ...stepEnv, PWD: cwd };
 }
 
-/** The parts' bytes after the first `skip` of them, as views (no copy). */
-function after(parts: readonly Buffer[], skip: number): Buffer[] {
-  const rest: Buffer[] = [];
-  for (const part of parts) {
-    if (skip >= part.length) skip -= part.length;
-    else {
-      rest.push(skip > 0 ? part.subarray(skip) : part);
-      skip = 0;
-    }
-  }
-  return rest;
-}
-
 export class CommandRunner {
   private process: LaunchedProcess | null = null;
   /** The command's pid and process group, once it started. */
   private pid: number | null = null;
-  private seq = 0;
-  /** Output sent and not acked yet, in seq order, each with the buffer its frame lives in. */
-  private readonly unacked: { chunk: OutputChunk; lease: FrameLease | null }[] = [];
-  /** Output read from the pipes this turn of the event loop, not yet sent: one stream's, in order. */
-  private pending: { stream: 'stdout' | 'stderr'; parts: Buffer[]; bytes: number } | null = null;
-  private flushScheduled = false;
+  /** The output on its way to the master: framed, numbered, kept until acked (run-output.ts). */
+  private readonly out: RunOutput;
   private exitMessage: AgentMessage | null = null;
-  private unackedBytes = 0;
   private paused = false;
   private killed: Killed | null = null;
   private abandoned = false;
@@ -144,7 +125,9 @@ export class CommandRunner {
   constructor(
     private readonly msg: RunMessage,
     private readonly options: RunnerOptions,
-  ) {}
+  ) {
+    this.out = new RunOutput(msg.run, options.frames ?? null, (chunk, lease) => this.sendChunk(chunk, lease));
+  }
 
   /**
    * Starts when `before` exits with code 0 (at once if it has); skipped if it ends otherwise or is
@@ -276,35 +259,31 @@ export class CommandRunner {
     this.abandoned = true;
     this.cancel();
     void this.finished.then(() => {
-      this.releaseUnacked();
+      this.out.release();
       this.options.onDone(this.msg.run);
     });
   }
 
   get nextSeq(): number {
-    return this.seq;
+    return this.out.nextSeq;
   }
 
   /** Sends again what the master has not acked: after a reconnect. */
   resend(): void {
-    for (const u of this.unacked) this.sendChunk(u.chunk, u.lease);
+    this.out.resend();
     if (this.exitMessage) this.send(this.exitMessage);
   }
 
   /** The master stored everything up to `seq`; an ack of the exit's seq ends the run here. */
   ack(seq: number): void {
-    if (this.state === 'reported' && this.exitMessage && seq >= this.seq) {
+    if (this.state === 'reported' && this.exitMessage && seq >= this.out.nextSeq) {
       this.exitMessage = null;
-      this.releaseUnacked();
+      this.out.release();
       this.options.onDone(this.msg.run);
       return;
     }
-    while (this.unacked[0] !== undefined && this.unacked[0].chunk.seq <= seq) {
-      const done = this.unacked.shift();
-      this.unackedBytes -= done?.chunk.data.length ?? 0;
-      done?.lease?.release();
-    }
-    if (this.paused && this.unackedBytes <= this.options.windowBytes / 2) {
+    this.out.ack(seq);
+    if (this.paused && this.out.unackedBytes <= this.options.windowBytes / 2) {
       this.paused = false;
       this.process?.resume();
     }
@@ -314,12 +293,6 @@ export class CommandRunner {
     if (!this.abandoned) this.options.send(message);
   }
 
-  /** The run is over (or dropped): the frames it still holds go back to the pool. */
-  private releaseUnacked(): void {
-    for (const u of this.unacked.splice(0)) u.lease?.release();
-    this.unackedBytes = 0;
-  }
-
   private sendChunk(chunk: OutputChunk, lease: FrameLease | null): void {
     if (this.abandoned) return;
     if (this.options.sendOutput) return this.options.sendOutput(chunk, lease?.sending());
@@ -327,57 +300,13 @@ export class CommandRunner {
     if (stream !== 'file') this.options.send({ type: 'output', run, seq, stream, data: data.toString('base64') });
   }
 
-  /**
-   * Collects what the pipes give until the end of this turn of the event loop; full frames go at
-   * once, and what is left over waits for the turn's end with what comes after it (reads that do not
-   * divide MAX_OUTPUT_CHUNK, as the spawn helper's, would otherwise leave a few bytes in a frame of their own).
-   */
+  /** A piece of output from the pipes (RunOutput frames it); past the window, the pipes pause. */
   private output(stream: 'stdout' | 'stderr', data: Buffer): void {
     this.armTimeout();
-    if (this.pending && this.pending.stream !== stream) this.flush();
-    this.pending ??= { stream, parts: [], bytes: 0 };
-    this.pending.parts.push(data);
-    this.pending.bytes += data.length;
-    this.unackedBytes += data.length;
-    if (this.pending.bytes >= MAX_OUTPUT_CHUNK) this.flush(true);
-    if (this.pending && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
-    if (!this.paused && this.unackedBytes > this.options.windowBytes) {
+    this.out.add(stream, data);
+    if (!this.paused && this.out.unackedBytes > this.options.windowBytes) {
       this.paused = true;
       this.process?.pause();
-    }
-  }
-
-  /**
-   * Sends what was collected, in frames of at most MAX_OUTPUT_CHUNK (`wholeFramesOnly`: full frames
-   * only, the rest stays collected). Its bytes are counted as unacked already.
-   * Each frame is encoded once, straight from the pipe's reads (no concatenation first), into a
-   * reused buffer when it is big (frame-pool.ts), and kept as it is until acked: the data the
-   * runner holds is a view into the frame it sends.
-   */
-  private flush(wholeFramesOnly = false): void {
-    const pending = this.pending;
-    if (!pending) return;
-    const sending = wholeFramesOnly ? pending.bytes - (pending.bytes % MAX_OUTPUT_CHUNK) : pending.bytes;
-    const kept = pending.bytes - sending;
-    this.pending = kept > 0 ? { stream: pending.stream, parts: after(pending.parts, sending), bytes: kept } : null;
-    const header = outputFrameHeaderBytes(this.msg.run);
-    let parts = pending.parts;
-    for (let left = sending; left > 0;) {
-      const bytes = Math.min(left, MAX_OUTPUT_CHUNK);
-      const seq = this.seq++;
-      const lease = this.options.frames?.take(header + bytes) ?? null;
-      const frame = encodeOutputFrameFrom(this.msg.run, seq, pending.stream, parts, bytes, lease?.frame);
-      const chunk: OutputChunk = { type: 'output', run: this.msg.run, seq, stream: pending.stream, data: frame.subarray(header), frame };
-      this.unacked.push({ chunk, lease });
-      this.sendChunk(chunk, lease);
-      left -= bytes;
-      if (left > 0) parts = after(parts, bytes);
     }
   }
 
@@ -428,7 +357,16 @@ export class CommandRunner {
   /** Never started (its run before failed, or it was cancelled while waiting): reported as skipped. */
   private skip(killed: Killed | null): void {
     this.state = 'reported';
-    this.sendExit({ type: 'exit', run: this.msg.run, seq: this.seq, code: null, signal: null, durationMs: 0, killed, skipped: true });
+    this.sendExit({
+      type: 'exit',
+      run: this.msg.run,
+      seq: this.out.nextSeq,
+      code: null,
+      signal: null,
+      durationMs: 0,
+      killed,
+      skipped: true,
+    });
     this.ended(false);
   }
 
@@ -440,14 +378,14 @@ export class CommandRunner {
 
   private report(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'reported') return;
-    this.flush(); // the exit's seq counts every frame
+    this.out.flush(); // the exit's seq counts every frame
     this.state = 'reported';
     this.ended(code === 0 && this.killed === null);
     for (const t of [this.timeoutTimer, this.maxTimeTimer, this.killTimer]) if (t) clearTimeout(t);
     const exit: ExitMessage = {
       type: 'exit',
       run: this.msg.run,
-      seq: this.seq,
+      seq: this.out.nextSeq,
       code,
       signal,
       durationMs: Date.now() - this.started,
