@@ -232,17 +232,18 @@ export class SpawnHelper implements ProcessLauncher {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
     this.helper ??= new HelperProcess(this.perl, this.baseEnv, (h, why) => this.ended(h, why));
-    return this.request(this.helper, 'R', spec, events);
+    return this.request(this.helper, spec, events);
   }
 
   /** The helper itself starts it when `before` is done with code 0 and unsignalled (`A`, spawn-helper.pl). */
   launchAfter(before: LaunchedProcess, spec: LaunchSpec, events: ProcessEvents): LaunchedProcess | null {
     const known = this.launched.get(before);
     if (!known || known.helper !== this.helper || known.helper.ended) return null;
-    return this.request(known.helper, `A`, spec, events, known.id);
+    return this.request(known.helper, spec, events, known.id);
   }
 
-  private request(helper: HelperProcess, kind: 'R' | 'A', spec: LaunchSpec, events: ProcessEvents, after?: number): LaunchedProcess {
+  /** `R` (start now), or `A` when `after` names the command it waits for. */
+  private request(helper: HelperProcess, spec: LaunchSpec, events: ProcessEvents, after?: number): LaunchedProcess {
     const id = this.nextId++;
     if (helper.commands.size === 0) helper.holdOpen(true);
     helper.commands.set(id, { file: spec.file, pid: null, events: this.untilDone(helper, events), exit: null });

@@ -53,7 +53,7 @@ export class SqliteStatements {
 
   /** Runs `sql` in its turn (at once inside a transaction of ours). */
   run(sql: string, params: readonly SqlValue[]): Promise<PlainResult> {
-    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    const turns = this.turns();
     return turns ? turns.hold(async () => this.execute(sql, params)) : Promise.resolve().then(() => this.execute(sql, params));
   }
 
@@ -81,7 +81,7 @@ export class SqliteStatements {
       }
       return result;
     };
-    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    const turns = this.turns();
     return turns ? turns.hold(inTurn) : inTurn();
   }
 
@@ -96,7 +96,7 @@ export class SqliteStatements {
 
   /** Runs the SELECT `sql` in its turn; each row's first column, bare (better-sqlite3's pluck). */
   column(sql: string, params: readonly SqlValue[]): Promise<unknown[]> {
-    const turns = this.source.subscribers.find((s) => s instanceof SqliteTurnTaking);
+    const turns = this.turns();
     const read = () => this.failing(sql, params, (bound) => this.statement(sql, true).all(...bound));
     return turns ? turns.hold(async () => read()) : Promise.resolve().then(read);
   }
@@ -130,6 +130,11 @@ export class SqliteStatements {
       this.source.subscribers.find((s) => s instanceof SqliteQueryFailures)?.listener?.();
       throw new QueryFailedError(sql, bound, e instanceof Error ? e : new Error(String(e)));
     }
+  }
+
+  /** The data source's turn-taking (transaction.ts); absent only on a data source made without it. */
+  private turns(): SqliteTurnTaking | undefined {
+    return this.source.subscribers.find((s): s is SqliteTurnTaking => s instanceof SqliteTurnTaking);
   }
 
   private connection(): Connection {
